@@ -1,0 +1,73 @@
+// The leakprobe snapshot format, defined once.
+//
+// The writer (inside the profiled process, allocation-free) and the reader (heapdiff, offline)
+// both take every keyword from here, so the two cannot drift apart. The grammar and the
+// reasons behind it are in docs/snapshot-format.md.
+//
+// This header is plain constexpr data: no allocation, no libstdc++ types, safe to include in
+// the preloaded library.
+#pragma once
+
+#include <cstdint>
+
+namespace leakprobe::format {
+
+// Bumped when a reader written for the old version would misread a new file.
+inline constexpr int kVersion = 1;
+
+// First line, gperftools/pprof legacy heap profile header. Unsampled snapshots use
+// kHeaderTagExact; sampled ones use kHeaderTagSampled followed by "/<mean sample bytes>".
+inline constexpr const char kHeaderPrefix[] = "heap profile: ";
+inline constexpr const char kHeaderTagExact[] = "heapprofile";
+inline constexpr const char kHeaderTagSampled[] = "heap_v2";
+
+// Every line leakprobe adds starts with '#', which pprof skips. Metadata lines are
+// "# leakprobe.<key>: <value>"; the keys follow.
+inline constexpr const char kMetaPrefix[] = "# leakprobe.";
+inline constexpr const char kKeyFormat[] = "format";        // integer, kVersion
+inline constexpr const char kKeyPid[] = "pid";              // integer
+inline constexpr const char kKeyParentPid[] = "ppid";       // integer (set in a forked child)
+inline constexpr const char kKeyExe[] = "exe";              // path of /proc/self/exe
+inline constexpr const char kKeyTime[] = "time";            // unix seconds, decimal, with fraction
+inline constexpr const char kKeySequence[] = "sequence";    // 1, 2, ... per process image
+inline constexpr const char kKeyTrigger[] = "trigger";      // one of the kTrigger* below
+inline constexpr const char kKeySampling[] = "sampling";    // 0 = exact, else mean bytes
+inline constexpr const char kKeyDepth[] = "depth";          // max frames captured per stack
+inline constexpr const char kKeyStacks[] = "stacks";        // number of stack lines that follow
+inline constexpr const char kKeyBuildId[] = "build-id";     // "<hex> <path>", one line per module
+inline constexpr const char kKeyProbeBytes[] = "probe-bytes";    // probe's own memory
+inline constexpr const char kKeyTruncated[] = "truncated-stacks";  // stacks cut at `depth`
+
+inline constexpr const char kTriggerSignal[] = "signal";
+inline constexpr const char kTriggerInterval[] = "interval";
+inline constexpr const char kTriggerExit[] = "exit";
+inline constexpr const char kTriggerRequest[] = "request";  // `leakprobe snapshot PID`
+inline constexpr const char kTriggerExec[] = "exec";        // just before execve replaces us
+
+// Extension sections (sockets, timers, threads by creating stack) are comment blocks so that
+// pprof never sees them: "# leakprobe.section: <name>" then lines "#  <stack line>" in the same
+// grammar as heap stack lines, ended by "# leakprobe.end-section: <name>".
+inline constexpr const char kKeySection[] = "section";
+inline constexpr const char kKeyEndSection[] = "end-section";
+
+// Sentinel pprof and gperftools use before the /proc/self/maps copy.
+inline constexpr const char kMapsSentinel[] = "MAPPED_LIBRARIES:";
+
+// Last line of every complete leakprobe snapshot. A reader that does not find it knows the
+// file was truncated (copied while being written by something other than our rename, cut by
+// a full disk on another host, ...). Contains no '=' because pprof treats "a=b" lines in the
+// maps section as variable assignments.
+inline constexpr const char kTrailer[] = "# leakprobe.end";
+
+// File naming: <dir>/leakprobe.<pid>.<sequence, 4+ digits>.heap, written as
+// <dir>/.leakprobe.<pid>.<sequence>.heap.tmp and then published atomically.
+inline constexpr const char kFilePrefix[] = "leakprobe.";
+inline constexpr const char kFileSuffix[] = ".heap";
+
+// Control socket for `leakprobe snapshot PID`: abstract unix stream socket named
+// "\0leakprobe.<pid>". Request: the line "snapshot\n". Reply: "ok <absolute path>\n" once the
+// file is published, or "error <message>\n".
+inline constexpr const char kControlSocketPrefix[] = "leakprobe.";
+inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
+
+}  // namespace leakprobe::format

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, every Debian 12 package leakprobe needs to build, test, benchmark and
+# demo. Idempotent: packages already present are skipped, so a warm machine spends ~1 s here.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git
+  libunwind-dev libdw-dev libelf-dev
+  libcli11-dev nlohmann-json3-dev libboost-program-options-dev
+  libgtest-dev googletest libbenchmark-dev
+  libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev mosquitto mosquitto-clients
+  libgoogle-perftools-dev google-perftools golang-go heaptrack
+  clang libclang-rt-14-dev procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+sudo_cmd=""
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo_cmd apt-get update -qq
+$sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
