@@ -1,0 +1,58 @@
+// One ELF object opened for offline lookups: file offsets -> addresses, build-id, libdwfl handle.
+#pragma once
+
+#include <elfutils/libdwfl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace leakprobe::symbolize::detail {
+
+class ElfModule {
+ public:
+  // Opens `file` (already prefixed with the sysroot). Separate debug info is looked up by
+  // build-id and .gnu_debuglink in `debug_dirs` and /usr/lib/debug. Returns nullptr and sets
+  // `*error` if the file is missing or is not a usable ELF object.
+  static std::unique_ptr<ElfModule> open(const std::string& file,
+                                         const std::vector<std::string>& debug_dirs,
+                                         std::string* error);
+  ~ElfModule();
+  ElfModule(const ElfModule&) = delete;
+  ElfModule& operator=(const ElfModule&) = delete;
+
+  // Lowercase hex NT_GNU_BUILD_ID of the file on disk, empty if it has none.
+  const std::string& build_id() const { return build_id_; }
+
+  // The address in libdwfl's address space of the byte at `file_offset`, found through the
+  // PT_LOAD program headers (what the kernel mapped at that offset). False if no loadable
+  // segment holds that offset.
+  bool address_of(uint64_t file_offset, uint64_t* address) const;
+
+  Dwfl_Module* dwfl_module() const { return module_; }
+  bool has_debug_info();  // DWARF, in the file or in separate debug info
+  bool has_symbols();     // .symtab or .dynsym entries
+
+ private:
+  ElfModule() = default;
+
+  struct Segment {
+    uint64_t file_offset;
+    uint64_t file_size;
+    uint64_t vaddr;
+  };
+
+  // libdwfl keeps pointers to both for the lifetime of the Dwfl.
+  std::string debuginfo_path_;
+  char* debuginfo_path_ptr_ = nullptr;
+  Dwfl_Callbacks callbacks_{};
+
+  Dwfl* dwfl_ = nullptr;
+  Dwfl_Module* module_ = nullptr;
+  uint64_t bias_ = 0;
+  std::vector<Segment> segments_;
+  std::string build_id_;
+};
+
+}  // namespace leakprobe::symbolize::detail

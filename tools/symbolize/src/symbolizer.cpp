@@ -1,0 +1,125 @@
+// Module registry, result cache and warnings around ElfModule + source_frames.
+#include "leakprobe/symbolize/symbolizer.h"
+
+#include <elfutils/libdwfl.h>
+
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "elf_module.h"
+#include "source_frames.h"
+
+namespace leakprobe::symbolize {
+
+namespace {
+
+// A module as the snapshot names it: the same path with two different recorded build-ids (two
+// snapshots of different builds) must be looked up, and warned about, separately.
+struct ModuleState {
+  std::unique_ptr<detail::ElfModule> elf;  // null if the file could not be opened
+  std::unordered_map<uint64_t, std::vector<Frame>> cache;
+};
+
+}  // namespace
+
+struct Symbolizer::Impl {
+  Options options;
+  std::unordered_map<std::string, std::unique_ptr<ModuleState>> modules;
+  // Callers look up many consecutive frames of one module; skip building and hashing the key.
+  std::string last_path;
+  std::string last_build_id;
+  ModuleState* last_state = nullptr;
+
+  std::vector<std::string> warnings;
+  std::unordered_set<std::string> warned;
+
+  void warn(std::string message) {
+    if (warned.insert(message).second) warnings.push_back(std::move(message));
+  }
+
+  ModuleState* state_for(const ModuleRef& ref);
+  std::unique_ptr<detail::ElfModule> load(const ModuleRef& ref);
+};
+
+std::unique_ptr<detail::ElfModule> Symbolizer::Impl::load(const ModuleRef& ref) {
+  if (ref.path.empty()) return nullptr;
+  const std::string file = options.sysroot.empty() ? ref.path : options.sysroot + ref.path;
+  std::string error;
+  auto elf = detail::ElfModule::open(file, options.debug_dirs, &error);
+  if (elf == nullptr) {
+    warn("cannot read " + file + ": " + error + "; its frames are shown as module+offset");
+    return nullptr;
+  }
+  if (!ref.build_id.empty() && ref.build_id != elf->build_id()) {
+    warn("build-id mismatch for " + file + ": snapshot " + ref.build_id + ", file " +
+         (elf->build_id().empty() ? std::string("none") : elf->build_id()) +
+         "; symbols may be wrong");
+  }
+  if (!elf->has_debug_info()) {
+    if (elf->has_symbols()) {
+      warn("no debug info for " + file + ": function names only, no file:line");
+    } else {
+      warn("no symbols or debug info for " + file + "; its frames are shown as module+offset");
+    }
+  }
+  return elf;
+}
+
+ModuleState* Symbolizer::Impl::state_for(const ModuleRef& ref) {
+  if (last_state != nullptr && ref.path == last_path && ref.build_id == last_build_id) {
+    return last_state;
+  }
+  std::string key = ref.path;
+  key.push_back('\0');
+  key += ref.build_id;
+  auto it = modules.find(key);
+  if (it == modules.end()) {
+    auto state = std::make_unique<ModuleState>();
+    state->elf = load(ref);
+    it = modules.emplace(key, std::move(state)).first;
+  }
+  last_path = ref.path;
+  last_build_id = ref.build_id;
+  last_state = it->second.get();
+  return last_state;
+}
+
+Symbolizer::Symbolizer(Options options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  // Trailing slashes would make "sysroot + /usr/lib/x.so" contain "//"; harmless but ugly in
+  // warnings.
+  while (impl_->options.sysroot.size() > 1 && impl_->options.sysroot.back() == '/') {
+    impl_->options.sysroot.pop_back();
+  }
+}
+
+Symbolizer::~Symbolizer() = default;
+
+std::vector<Frame> Symbolizer::symbolize(const ModuleRef& module, uint64_t file_offset) {
+  try {
+    ModuleState* state = impl_->state_for(module);
+    if (state->elf == nullptr) return {};
+    auto cached = state->cache.find(file_offset);
+    if (cached != state->cache.end()) return cached->second;
+    std::vector<Frame> frames;
+    uint64_t address = 0;
+    if (state->elf->address_of(file_offset, &address)) {
+      frames = detail::source_frames(state->elf->dwfl_module(), address);
+    }
+    state->cache.emplace(file_offset, frames);
+    return frames;
+  } catch (...) {
+    // Only std::bad_alloc can get here; the promise is "never throws", and an unknown frame is
+    // the honest answer.
+    return {};
+  }
+}
+
+std::vector<std::string> Symbolizer::take_warnings() {
+  std::vector<std::string> out;
+  out.swap(impl_->warnings);
+  return out;
+}
+
+}  // namespace leakprobe::symbolize
