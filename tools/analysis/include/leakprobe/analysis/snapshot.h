@@ -1,0 +1,91 @@
+// The in-memory model of one heap snapshot, as read from a leakprobe snapshot or a gperftools
+// HEAPPROFILE dump (docs/snapshot-format.md). Counts are already unsampled, exactly as pprof
+// does, so everything downstream works on estimated real numbers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace leakprobe::analysis {
+
+struct Counts {
+  int64_t live_objs = 0;
+  int64_t live_bytes = 0;
+  int64_t alloc_objs = 0;   // cumulative since the profiler started
+  int64_t alloc_bytes = 0;  // cumulative since the profiler started
+
+  Counts& operator+=(const Counts& o) {
+    live_objs += o.live_objs;
+    live_bytes += o.live_bytes;
+    alloc_objs += o.alloc_objs;
+    alloc_bytes += o.alloc_bytes;
+    return *this;
+  }
+  friend Counts operator-(Counts a, const Counts& b) {
+    a.live_objs -= b.live_objs;
+    a.live_bytes -= b.live_bytes;
+    a.alloc_objs -= b.alloc_objs;
+    a.alloc_bytes -= b.alloc_bytes;
+    return a;
+  }
+  friend bool operator==(const Counts& a, const Counts& b) {
+    return a.live_objs == b.live_objs && a.live_bytes == b.live_bytes &&
+           a.alloc_objs == b.alloc_objs && a.alloc_bytes == b.alloc_bytes;
+  }
+};
+
+struct StackSample {
+  Counts counts;
+  std::vector<uint64_t> addrs;  // return addresses, leaf first, as written in the file
+};
+
+// One executable mapping from MAPPED_LIBRARIES (non-executable ones cannot hold a return
+// address, so they are dropped while parsing).
+struct Mapping {
+  uint64_t start = 0;
+  uint64_t end = 0;     // exclusive
+  uint64_t offset = 0;  // file offset of `start`
+  std::string path;     // may be empty or a pseudo name like [vdso]
+};
+
+enum class Flavour { kLeakprobe, kGperftools };
+
+struct Snapshot {
+  std::string name;  // the file name given by the user, used in every message
+  Flavour flavour = Flavour::kGperftools;
+
+  // 0 for exact profiles ("@ heapprofile"), else N of "@ heap_v2/N" (mean bytes per sample).
+  int64_t sampling = 0;
+
+  // Metadata from "# leakprobe.<key>:" lines; absent in gperftools dumps.
+  std::optional<int> format;
+  std::optional<int64_t> pid;
+  std::optional<int64_t> ppid;
+  std::optional<std::string> exe;
+  std::optional<double> time;  // unix seconds
+  std::optional<int64_t> sequence;
+  std::optional<std::string> trigger;
+  std::optional<int64_t> depth;
+  std::optional<int64_t> declared_stacks;
+  std::optional<int64_t> truncated_stacks;
+  std::optional<int64_t> probe_bytes;
+  std::map<std::string, std::string> build_ids;  // path -> lowercase hex build-id
+
+  std::vector<StackSample> stacks;
+  std::vector<Mapping> mappings;  // executable mappings, sorted by start
+  std::string first_mapped_path;  // first file-backed line of MAPPED_LIBRARIES, in file order
+
+  Counts totals;  // sum over `stacks` after unsampling (the header's numbers are not trusted)
+
+  // The program this snapshot belongs to: the exe metadata, or for gperftools dumps the
+  // path of the first file-backed mapping (Linux lists the main executable first).
+  std::string program() const;
+
+  // Executable mapping containing `pc`, or nullptr.
+  const Mapping* find_mapping(uint64_t pc) const;
+};
+
+}  // namespace leakprobe::analysis

@@ -1,0 +1,520 @@
+// Hand-written, single-pass parser: snapshots of a busy broker carry 100k+ stack lines, and
+// pprof's regular expressions are what makes `go tool pprof` slow on them. Every malformed
+// byte is reported with file and line instead of being skipped, except inside
+// MAPPED_LIBRARIES, which pprof also reads leniently (it may hold "a=b" assignments).
+#include "leakprobe/analysis/parser.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cctype>
+#include <cstring>
+#include <optional>
+#include <tuple>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "leakprobe/snapshot_format.h"
+
+namespace leakprobe::analysis {
+namespace {
+
+namespace fmt = leakprobe::format;
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// A short, printable excerpt of a bad line for error messages (the line may be binary junk).
+std::string excerpt(std::string_view line) {
+  constexpr size_t kMax = 60;
+  std::string out;
+  for (size_t i = 0; i < line.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  }
+  if (line.size() > kMax) out += "...";
+  return out;
+}
+
+// Cursor over one line; each read consumes what it matched.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view s) : s_(s) {}
+  void skip_spaces() {
+    while (!s_.empty() && is_space(s_.front())) s_.remove_prefix(1);
+  }
+  bool consume(char c) {
+    skip_spaces();
+    if (s_.empty() || s_.front() != c) return false;
+    s_.remove_prefix(1);
+    return true;
+  }
+  bool consume(std::string_view word) {
+    skip_spaces();
+    if (!starts_with(s_, word)) return false;
+    s_.remove_prefix(word.size());
+    return true;
+  }
+  // A run of non-space characters.
+  std::string_view token() {
+    skip_spaces();
+    size_t n = 0;
+    while (n < s_.size() && !is_space(s_[n])) ++n;
+    auto t = s_.substr(0, n);
+    s_.remove_prefix(n);
+    return t;
+  }
+  // Characters up to (not including) `stop`, or up to the end.
+  std::string_view until(char stop) {
+    skip_spaces();
+    size_t n = s_.find(stop);
+    if (n == std::string_view::npos) n = s_.size();
+    auto t = s_.substr(0, n);
+    s_.remove_prefix(n);
+    return t;
+  }
+  std::string_view rest() const { return s_; }
+  bool at_end() {
+    skip_spaces();
+    return s_.empty();
+  }
+
+ private:
+  std::string_view s_;
+};
+
+enum class NumStatus { kOk, kMalformed, kOverflow };
+
+NumStatus to_int64(std::string_view digits, int64_t& out) {
+  if (digits.empty()) return NumStatus::kMalformed;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+  if (ec == std::errc::result_out_of_range) return NumStatus::kOverflow;
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) return NumStatus::kMalformed;
+  return NumStatus::kOk;
+}
+
+NumStatus to_hex(std::string_view digits, uint64_t& out) {
+  if (starts_with(digits, "0x") || starts_with(digits, "0X")) digits.remove_prefix(2);
+  if (digits.empty()) return NumStatus::kMalformed;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out, 16);
+  if (ec == std::errc::result_out_of_range) return NumStatus::kOverflow;
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) return NumStatus::kMalformed;
+  return NumStatus::kOk;
+}
+
+// Reads decimal digits (with an optional '-', which we then reject with a clear message).
+std::string_view number_token(Cursor& c) {
+  c.skip_spaces();
+  std::string_view r = c.rest();
+  size_t n = 0;
+  if (n < r.size() && r[n] == '-') ++n;
+  while (n < r.size() && r[n] >= '0' && r[n] <= '9') ++n;
+  // Swallow trailing alphanumerics so "12a" is reported as malformed rather than as a
+  // missing ':' after "12".
+  while (n < r.size() && (std::isalnum(static_cast<unsigned char>(r[n])) || r[n] == '.')) ++n;
+  auto t = r.substr(0, n);
+  c.consume(t);
+  return t;
+}
+
+class Parser {
+ public:
+  Parser(std::string_view text, std::string name) : text_(text) { snap_.name = std::move(name); }
+
+  Result<Snapshot> run();
+
+ private:
+  Error at_line(const std::string& what) const {
+    return Error{snap_.name + ":" + std::to_string(line_no_) + ": " + what};
+  }
+  Error whole_file(const std::string& what) const { return Error{snap_.name + ": " + what}; }
+
+  bool next_line(std::string_view& line);
+  std::optional<Error> parse_header(std::string_view line);
+  std::optional<Error> parse_stack_line(std::string_view line);
+  std::optional<Error> parse_count_pair(Cursor& c, const char* what, int64_t& objs,
+                                        int64_t& bytes);
+  std::optional<Error> parse_meta(std::string_view line);
+  void parse_maps_line(std::string_view line);
+  std::optional<Error> add_to_totals(const Counts& c);
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  int64_t line_no_ = 0;
+  Snapshot snap_;
+  bool saw_meta_ = false;
+  bool in_section_ = false;
+  std::string section_name_;
+  std::optional<int64_t> meta_sampling_;
+};
+
+bool Parser::next_line(std::string_view& line) {
+  if (pos_ >= text_.size()) return false;
+  size_t end = text_.find('\n', pos_);
+  if (end == std::string_view::npos) end = text_.size();
+  line = text_.substr(pos_, end - pos_);
+  pos_ = end + 1;
+  ++line_no_;
+  return true;
+}
+
+std::optional<Error> Parser::parse_count_pair(Cursor& c, const char* what, int64_t& objs,
+                                              int64_t& bytes) {
+  const std::string_view o = number_token(c);
+  if (!c.consume(':')) {
+    return o.empty() ? at_line(std::string("expected the ") + what + " object count")
+                     : at_line(std::string("expected ':' after the ") + what + " object count");
+  }
+  const std::string_view b = number_token(c);
+  for (auto [tok, out, unit] : {std::tuple{o, &objs, "object count"},
+                                std::tuple{b, &bytes, "byte count"}}) {
+    switch (to_int64(tok, *out)) {
+      case NumStatus::kOk:
+        break;
+      case NumStatus::kOverflow:
+        return at_line(std::string(what) + " " + unit + " '" + excerpt(tok) +
+                       "' is out of range (more than 2^63-1)");
+      case NumStatus::kMalformed:
+        return at_line(std::string("malformed ") + what + " " + unit + " '" + excerpt(tok) + "'");
+    }
+    if (*out < 0) {
+      return at_line(std::string("negative ") + what + " " + unit + " '" + excerpt(tok) + "'");
+    }
+  }
+  if (objs == 0 && bytes != 0) {
+    return at_line(std::string(what) + " object count is 0 but " + what + " bytes is " +
+                   std::to_string(bytes));
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> Parser::parse_header(std::string_view line) {
+  Cursor c(line);
+  if (!c.consume(std::string_view(fmt::kHeaderPrefix).substr(0, 13))) {  // "heap profile:"
+    return at_line("not a heap profile: the first line must be 'heap profile: ...' "
+                   "(leakprobe snapshot or gperftools HEAPPROFILE dump), found '" +
+                   excerpt(line) + "'");
+  }
+  int64_t o1 = 0, b1 = 0, o2 = 0, b2 = 0;
+  if (auto e = parse_count_pair(c, "header live", o1, b1)) return e;
+  if (!c.consume('[')) return at_line("malformed header: expected '['");
+  if (auto e = parse_count_pair(c, "header allocated", o2, b2)) return e;
+  if (!c.consume(']')) return at_line("malformed header: expected ']'");
+  if (!c.consume('@')) return at_line("malformed header: expected '@'");
+  const std::string_view tag = c.token();
+  if (!c.at_end()) return at_line("malformed header: unexpected text after the profile type");
+  const std::string_view sampled_prefix = fmt::kHeaderTagSampled;
+  if (tag == fmt::kHeaderTagExact) {
+    snap_.sampling = 0;
+  } else if (starts_with(tag, sampled_prefix) && tag.size() > sampled_prefix.size() &&
+             tag[sampled_prefix.size()] == '/') {
+    int64_t rate = 0;
+    const auto digits = tag.substr(sampled_prefix.size() + 1);
+    if (to_int64(digits, rate) != NumStatus::kOk || rate <= 0) {
+      return at_line("malformed sampling rate '" + excerpt(digits) + "' in '" + excerpt(tag) +
+                     "' (expected a positive number of bytes)");
+    }
+    snap_.sampling = rate;
+  } else {
+    return at_line("unsupported profile type '" + excerpt(tag) +
+                   "' (heapdiff reads 'heapprofile' and 'heap_v2/<bytes>' heap profiles)");
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> Parser::add_to_totals(const Counts& c) {
+  Counts& t = snap_.totals;
+  if (__builtin_add_overflow(t.live_objs, c.live_objs, &t.live_objs) ||
+      __builtin_add_overflow(t.live_bytes, c.live_bytes, &t.live_bytes) ||
+      __builtin_add_overflow(t.alloc_objs, c.alloc_objs, &t.alloc_objs) ||
+      __builtin_add_overflow(t.alloc_bytes, c.alloc_bytes, &t.alloc_bytes)) {
+    return at_line("the sum of the counts overflows 64 bits");
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> Parser::parse_stack_line(std::string_view line) {
+  Cursor c(line);
+  StackSample s;
+  if (auto e = parse_count_pair(c, "live", s.counts.live_objs, s.counts.live_bytes)) return e;
+  if (!c.consume('[')) {
+    return at_line("malformed stack line: expected '<objs>: <bytes> [<objs>: <bytes>] @ "
+                   "<addresses>', found '" + excerpt(line) + "'");
+  }
+  if (auto e = parse_count_pair(c, "allocated", s.counts.alloc_objs, s.counts.alloc_bytes)) {
+    return e;
+  }
+  if (!c.consume(']') || !c.consume('@')) {
+    return at_line("malformed stack line: expected '] @' before the addresses, found '" +
+                   excerpt(line) + "'");
+  }
+  while (!c.at_end()) {
+    const std::string_view tok = c.token();
+    uint64_t addr = 0;
+    switch (to_hex(tok, addr)) {
+      case NumStatus::kOk:
+        break;
+      case NumStatus::kOverflow:
+        return at_line("address '" + excerpt(tok) + "' does not fit in 64 bits");
+      case NumStatus::kMalformed:
+        return at_line("malformed address '" + excerpt(tok) + "' (expected hex like 0x4005d0)");
+    }
+    s.addrs.push_back(addr);
+  }
+  if (snap_.sampling > 1) {
+    unsample(s.counts.live_objs, s.counts.live_bytes, snap_.sampling);
+    unsample(s.counts.alloc_objs, s.counts.alloc_bytes, snap_.sampling);
+  }
+  if (auto e = add_to_totals(s.counts)) return e;
+  snap_.stacks.push_back(std::move(s));
+  return std::nullopt;
+}
+
+std::optional<Error> Parser::parse_meta(std::string_view line) {
+  // line starts with kMetaPrefix
+  std::string_view body = line.substr(std::strlen(fmt::kMetaPrefix));
+  const size_t colon = body.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;  // e.g. the trailer "# leakprobe.end"
+  const std::string_view key = body.substr(0, colon);
+  const std::string_view value = trim(body.substr(colon + 1));
+  saw_meta_ = true;
+
+  auto integer = [&](std::optional<int64_t>& out) -> std::optional<Error> {
+    int64_t v = 0;
+    switch (to_int64(value, v)) {
+      case NumStatus::kOk:
+        out = v;
+        return std::nullopt;
+      case NumStatus::kOverflow:
+        return at_line("leakprobe." + std::string(key) + " value '" + excerpt(value) +
+                       "' is out of range");
+      case NumStatus::kMalformed:
+        break;
+    }
+    return at_line("malformed leakprobe." + std::string(key) + " value '" + excerpt(value) +
+                   "' (expected an integer)");
+  };
+
+  if (key == fmt::kKeyFormat) {
+    std::optional<int64_t> v;
+    if (auto e = integer(v)) return e;
+    if (*v > fmt::kVersion || *v < 1) {
+      return at_line("snapshot format " + std::to_string(*v) + " is not supported (this heapdiff "
+                     "reads format " + std::to_string(fmt::kVersion) + ")");
+    }
+    snap_.format = static_cast<int>(*v);
+  } else if (key == fmt::kKeyPid) {
+    return integer(snap_.pid);
+  } else if (key == fmt::kKeyParentPid) {
+    return integer(snap_.ppid);
+  } else if (key == fmt::kKeyExe) {
+    snap_.exe = std::string(value);
+  } else if (key == fmt::kKeyTime) {
+    double t = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), t);
+    if (ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(t)) {
+      return at_line("malformed leakprobe.time value '" + excerpt(value) +
+                     "' (expected unix seconds like 1795777200.125)");
+    }
+    snap_.time = t;
+  } else if (key == fmt::kKeySequence) {
+    return integer(snap_.sequence);
+  } else if (key == fmt::kKeyTrigger) {
+    snap_.trigger = std::string(value);
+  } else if (key == fmt::kKeySampling) {
+    return integer(meta_sampling_);
+  } else if (key == fmt::kKeyDepth) {
+    return integer(snap_.depth);
+  } else if (key == fmt::kKeyStacks) {
+    if (auto e = integer(snap_.declared_stacks)) return e;
+    if (*snap_.declared_stacks < 0) return at_line("negative leakprobe.stacks");
+  } else if (key == fmt::kKeyTruncated) {
+    return integer(snap_.truncated_stacks);
+  } else if (key == fmt::kKeyProbeBytes) {
+    return integer(snap_.probe_bytes);
+  } else if (key == fmt::kKeyBuildId) {
+    Cursor c(value);
+    std::string hex(c.token());
+    std::string path(trim(c.rest()));
+    const bool is_hex = !hex.empty() && std::all_of(hex.begin(), hex.end(), [](char ch) {
+      return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+    });
+    if (!is_hex || path.empty()) {
+      return at_line("malformed leakprobe.build-id value '" + excerpt(value) +
+                     "' (expected '<hex> <path>')");
+    }
+    std::transform(hex.begin(), hex.end(), hex.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    snap_.build_ids[path] = hex;
+  } else if (key == fmt::kKeySection) {
+    in_section_ = true;
+    section_name_ = std::string(value);
+  } else if (key == fmt::kKeyEndSection) {
+    in_section_ = false;
+  }
+  // Unknown keys are ignored, as the format requires.
+  return std::nullopt;
+}
+
+// "start-end perms offset dev inode [path]"; lines that do not look like that are skipped.
+void Parser::parse_maps_line(std::string_view line) {
+  Cursor c(line);
+  const std::string_view range = c.token();
+  const size_t dash = range.find('-');
+  if (dash == std::string_view::npos) return;
+  Mapping m;
+  if (to_hex(range.substr(0, dash), m.start) != NumStatus::kOk ||
+      to_hex(range.substr(dash + 1), m.end) != NumStatus::kOk || m.end <= m.start) {
+    return;
+  }
+  const std::string_view perms = c.token();
+  if (perms.size() < 4) return;
+  if (to_hex(c.token(), m.offset) != NumStatus::kOk) return;
+  c.token();  // device
+  c.token();  // inode
+  c.skip_spaces();
+  std::string_view path = trim(c.rest());
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (path.size() > kDeleted.size() && path.substr(path.size() - kDeleted.size()) == kDeleted) {
+    path.remove_suffix(kDeleted.size());
+  }
+  m.path = std::string(path);
+  if (snap_.first_mapped_path.empty() && starts_with(path, "/")) snap_.first_mapped_path = m.path;
+  if (perms[2] == 'x') snap_.mappings.push_back(std::move(m));
+}
+
+Result<Snapshot> Parser::run() {
+  std::string_view line;
+  if (!next_line(line) || trim(text_).empty()) return whole_file("empty file");
+  if (auto e = parse_header(trim(line))) return *e;
+
+  bool in_maps = false;
+  std::string_view last_nonempty;
+  while (next_line(line)) {
+    line = trim(line);
+    if (line.empty()) continue;
+    last_nonempty = line;
+    if (line.front() == '#') {
+      if (starts_with(line, fmt::kMetaPrefix)) {
+        if (auto e = parse_meta(line)) return *e;
+      }
+      continue;  // other comments, and the "#  <stack line>" rows of extension sections
+    }
+    if (in_maps) {
+      parse_maps_line(line);
+      continue;
+    }
+    if (line == fmt::kMapsSentinel) {
+      in_maps = true;
+      continue;
+    }
+    if (in_section_) continue;
+    if (auto e = parse_stack_line(line)) return *e;
+  }
+
+  snap_.flavour = saw_meta_ ? Flavour::kLeakprobe : Flavour::kGperftools;
+  if (snap_.flavour == Flavour::kLeakprobe && last_nonempty != fmt::kTrailer) {
+    return whole_file(std::string("truncated leakprobe snapshot: the last line is not '") +
+                      fmt::kTrailer + "' (" + std::to_string(line_no_) + " lines read)");
+  }
+  if (snap_.declared_stacks &&
+      *snap_.declared_stacks != static_cast<int64_t>(snap_.stacks.size())) {
+    const bool fewer = *snap_.declared_stacks > static_cast<int64_t>(snap_.stacks.size());
+    return whole_file(std::string(fewer ? "truncated leakprobe snapshot: " : "corrupt leakprobe "
+                                                                              "snapshot: ") +
+                      std::to_string(snap_.stacks.size()) + " stack lines but leakprobe.stacks "
+                      "says " + std::to_string(*snap_.declared_stacks));
+  }
+  if (!in_maps) {
+    return whole_file(std::string("truncated heap profile: no ") + fmt::kMapsSentinel +
+                      " section (" + std::to_string(line_no_) + " lines read)");
+  }
+  if (meta_sampling_ && *meta_sampling_ != snap_.sampling &&
+      !(*meta_sampling_ <= 1 && snap_.sampling <= 1)) {
+    return whole_file("leakprobe.sampling " + std::to_string(*meta_sampling_) +
+                      " disagrees with the header's sampling rate " +
+                      std::to_string(snap_.sampling));
+  }
+  std::sort(snap_.mappings.begin(), snap_.mappings.end(),
+            [](const Mapping& a, const Mapping& b) { return a.start < b.start; });
+  return std::move(snap_);
+}
+
+}  // namespace
+
+void unsample(int64_t& count, int64_t& size, int64_t rate) {
+  if (count == 0 || size == 0) {
+    // pprof returns (0, 0) here; count==0 with size!=0 was rejected by the parser already.
+    count = 0;
+    size = 0;
+    return;
+  }
+  if (rate <= 1) return;
+  const double avg = static_cast<double>(size) / static_cast<double>(count);
+  const double scale = 1.0 / (1.0 - std::exp(-avg / static_cast<double>(rate)));
+  // Go converts float64 -> int64 by truncation; values beyond int64 are clamped here rather
+  // than left undefined.
+  auto to_i64 = [](double v) {
+    if (!(v < 9.2e18)) return static_cast<int64_t>(9.2e18);
+    return static_cast<int64_t>(v);
+  };
+  count = to_i64(static_cast<double>(count) * scale);
+  size = to_i64(static_cast<double>(size) * scale);
+}
+
+Result<Snapshot> parse_snapshot(std::string_view text, std::string name) {
+  return Parser(text, std::move(name)).run();
+}
+
+Result<Snapshot> load_snapshot(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Error{path + ": cannot read: is a directory"};
+  }
+  std::string text;
+  if (st.st_size > 0) text.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return Error{path + ": read error: " + std::strerror(err)};
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return parse_snapshot(text, path);
+}
+
+std::string Snapshot::program() const {
+  if (exe && !exe->empty()) return *exe;
+  return first_mapped_path;
+}
+
+const Mapping* Snapshot::find_mapping(uint64_t pc) const {
+  auto it = std::upper_bound(mappings.begin(), mappings.end(), pc,
+                             [](uint64_t v, const Mapping& m) { return v < m.start; });
+  if (it == mappings.begin()) return nullptr;
+  --it;
+  return pc < it->end ? &*it : nullptr;
+}
+
+}  // namespace leakprobe::analysis
