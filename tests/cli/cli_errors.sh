@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The CLI's bad-input paths: clear message, non-zero exit, and never harm to a process that does
+# not run the probe. Usage: cli_errors.sh LEAKPROBE_CLI
+set -u
+cli=$1
+. "$(dirname "$0")/testlib.sh"
+
+expect_rc 2 "$cli"
+expect_rc 2 "$cli" snapshot abc
+expect_contains "$err" "not a process id" "bad pid"
+expect_rc 2 "$cli" snapshot
+expect_rc 2 "$cli" run
+expect_contains "$err" "no command given" "run without command"
+expect_rc 2 "$cli" run --interval -3 -- true
+expect_rc 2 "$cli" bogus-subcommand
+
+# A pid that does not exist.
+expect_rc 1 "$cli" snapshot 4194303
+expect_contains "$err" "no process with pid 4194303" "missing pid"
+
+# A live process without the probe: refused, and the process is untouched (a real-time signal
+# sent to it would have killed it).
+sleep 30 & victim=$!
+trap 'kill $victim 2>/dev/null' EXIT
+expect_rc 1 "$cli" snapshot "$victim" --timeout 2
+expect_contains "$err" "not loaded" "process without probe"
+sleep 0.2
+kill -0 "$victim" 2>/dev/null || fail "the probe-less process died"
+pass "probe-less process refused and left alive"
+
+# A command that does not exist.
+expect_rc 127 "$cli" run -o "$(mktemp -d)" -- /nonexistent/program
+expect_contains "$err" "cannot run /nonexistent/program" "missing command"
+
+# An output directory that cannot be created.
+expect_rc 126 "$cli" run -o /proc/nope -- true
+expect_contains "$err" "cannot create output directory" "bad output dir"
+# A probe library that is not where the user said.
+LEAKPROBE_LIBRARY=/nonexistent/libleakprobe.so expect_rc 1 "$cli" run -- true
+expect_contains "$err" "LEAKPROBE_LIBRARY=/nonexistent/libleakprobe.so is not a file" "bad library"
+pass "all CLI error paths"

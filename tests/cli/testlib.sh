@@ -1,0 +1,26 @@
+# Tiny assertion helpers for the CLI's shell tests. Every failure names what was expected.
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok: $*"; }
+expect_rc() {  # expect_rc WANT CMD... ; stores stdout/stderr in $out/$err
+  local want=$1; shift
+  out=$("$@" 2>/tmp/lp_cli_err.$$); local rc=$?
+  err=$(cat /tmp/lp_cli_err.$$); rm -f /tmp/lp_cli_err.$$
+  [ "$rc" = "$want" ] || fail "'$*' exited $rc, want $want (stderr: $err)"
+}
+expect_contains() {  # expect_contains HAYSTACK NEEDLE WHAT
+  case "$1" in *"$2"*) ;; *) fail "$3: '$2' not found in: $1" ;; esac
+}
+# wait_for CMD... : polls up to ~10 s
+wait_for() {
+  local i
+  for i in $(seq 1 100); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$(( 20000 + RANDOM % 30000 ))
+    ss -ltnH "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return 0; }
+  done
+  return 1
+}

@@ -1,0 +1,35 @@
+// `leakprobe run`: start a command with the probe preloaded and its settings in the environment.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace leakprobe::cli {
+
+struct RunSettings {
+  std::string output_dir;  // made absolute and created (mode 0700) before the exec
+  std::optional<double> interval_seconds;
+  std::optional<long> sample_bytes;
+  std::optional<int> depth;
+  std::optional<std::string> signal;
+  std::vector<std::string> command;  // argv of the program to profile
+};
+
+// Locates libleakprobe.so: $LEAKPROBE_LIBRARY, then next to this executable's install layout
+// (../lib/leakprobe/, ../lib/), then the build tree it was compiled in. Empty if none exists.
+std::string find_probe_library(const std::string& self_exe);
+
+// The environment additions for `settings`: LD_PRELOAD gets the probe prepended (keeping what
+// the user already preloads), LEAKPROBE_* carry the settings.
+std::map<std::string, std::string> probe_environment(const RunSettings& settings,
+                                                     const std::string& library,
+                                                     const char* existing_ld_preload);
+
+// Prepares the output directory and replaces this process with the command, so the profiled
+// program keeps our pid (and `leakprobe snapshot $!` works on what the shell started). Returns
+// only on failure, with a message.
+std::string exec_with_probe(const RunSettings& settings, const std::string& library);
+
+}  // namespace leakprobe::cli

@@ -1,0 +1,194 @@
+// leakprobe: run a program under the probe, and ask a running probe for snapshots.
+// Exit codes: 0 ok; 1 the operation failed (no probe, timeout, write error); 2 usage error;
+// 126/127 the command given to `run` could not be executed.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "leakprobe/cli/control_client.h"
+#include "leakprobe/cli/launcher.h"
+#include "leakprobe/cli/process_list.h"
+
+namespace fs = std::filesystem;
+using namespace leakprobe::cli;
+
+namespace {
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.string();
+}
+
+// Copies the published snapshot to `target` through a temporary + rename, so `-o FILE` is never
+// seen half-written either.
+bool copy_snapshot(const std::string& from, const std::string& target, std::string& error) {
+  std::error_code ec;
+  const fs::path dest = fs::absolute(target, ec);
+  const fs::path tmp = dest.string() + ".tmp";
+  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
+  if (!ec) fs::rename(tmp, dest, ec);
+  if (ec) {
+    fs::remove(tmp);
+    error = "cannot write " + dest.string() + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+// A pid is a positive decimal number that fits the kernel's pid range; anything else is a typo.
+int parse_pid(const std::string& text) {
+  if (text.empty() || text.size() > 9) return -1;
+  for (char c : text) {
+    if (c < '0' || c > '9') return -1;
+  }
+  return std::stoi(text);
+}
+
+int run_command(RunSettings settings) {
+  const std::string library = find_probe_library(self_exe());
+  if (library.empty()) {
+    const char* env = ::getenv("LEAKPROBE_LIBRARY");
+    if (env && *env) {
+      std::cerr << "leakprobe: LEAKPROBE_LIBRARY=" << env << " is not a file\n";
+    } else {
+      std::cerr << "leakprobe: cannot find libleakprobe.so (set LEAKPROBE_LIBRARY to its path)\n";
+    }
+    return 1;
+  }
+  std::error_code ec;
+  settings.output_dir = fs::absolute(settings.output_dir, ec).lexically_normal().string();
+  if (settings.output_dir.size() > 1 && settings.output_dir.back() == '/') {
+    settings.output_dir.pop_back();
+  }
+  std::cerr << "leakprobe: profiling pid " << ::getpid() << " (" << settings.command[0]
+            << "); snapshots go to " << settings.output_dir
+            << "; take one with: leakprobe snapshot " << ::getpid() << "\n";
+  const std::string error = exec_with_probe(settings, library);
+  std::cerr << "leakprobe: " << error << "\n";
+  return errno == ENOENT ? 127 : 126;
+}
+
+int snapshot_command(int pid, const std::string& output, double timeout_seconds) {
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  const SnapshotResult result = request_snapshot(pid, timeout);
+  if (!result.ok) {
+    std::cerr << "leakprobe: " << result.error << "\n";
+    return 1;
+  }
+  if (output.empty()) {
+    std::cout << result.path << "\n";
+    return 0;
+  }
+  std::string error;
+  if (!copy_snapshot(result.path, output, error)) {
+    std::cerr << "leakprobe: snapshot written to " << result.path << " but " << error << "\n";
+    return 1;
+  }
+  std::cout << fs::absolute(output).string() << "\n";
+  return 0;
+}
+
+int list_command() {
+  const auto processes = list_probed_processes();
+  if (processes.empty()) {
+    std::cerr << "leakprobe: no running process has the probe loaded (that this user can see)\n";
+    return 1;
+  }
+  for (const auto& p : processes) std::cout << p.pid << "\t" << p.exe << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"leakprobe: find what grows in a running service, by call stack.\n"
+               "Snapshots are gperftools/pprof heap profiles; compare them with heapdiff."};
+  app.require_subcommand(1);
+
+  RunSettings run;
+  run.output_dir = ".";
+  auto* run_cmd = app.add_subcommand("run", "Run CMD with the probe preloaded (keeps the pid)");
+  run_cmd->add_option("-o,--output", run.output_dir, "Directory for snapshots (created)")
+      ->capture_default_str();
+  double interval = 0;
+  auto* interval_opt = run_cmd->add_option("-i,--interval", interval,
+                                           "Also write a snapshot every S seconds")
+                           ->check(CLI::PositiveNumber);
+  long sample_bytes = 0;
+  auto* sample_opt = run_cmd->add_option("--sample-bytes", sample_bytes,
+                                         "Sample one allocation per N bytes on average "
+                                         "(0 = record every allocation)")
+                         ->check(CLI::NonNegativeNumber);
+  int depth = 0;
+  auto* depth_opt = run_cmd->add_option("--depth", depth, "Frames per stack")
+                        ->check(CLI::Range(1, 128));
+  std::string signal;
+  auto* signal_opt = run_cmd->add_option("--signal", signal,
+                                         "Signal that triggers a snapshot (default SIGRTMIN+7)");
+  // Everything from the first positional on belongs to the profiled program, so
+  // `leakprobe run mosquitto -c conf` works with or without `--`.
+  run_cmd->prefix_command();
+  run_cmd->footer("Example: leakprobe run --output /var/tmp/lp -- mosquitto -c /etc/mosquitto/m.conf");
+
+  std::string pid_text;
+  std::string output;
+  double timeout = 30;
+  auto* snap_cmd = app.add_subcommand("snapshot", "Ask the probe in PID for a snapshot now, wait "
+                                                  "until it is written and print its path");
+  snap_cmd->add_option("pid", pid_text, "Process id")->required();
+  snap_cmd->add_option("-o,--output", output, "Also copy the snapshot to FILE and print that");
+  snap_cmd->add_option("-t,--timeout", timeout, "Seconds to wait")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  auto* list_cmd = app.add_subcommand("list", "List processes that run the probe");
+
+  // CLI11 would try to parse the profiled program's own options, so everything after the first
+  // `--` is cut off here and handed over untouched.
+  std::vector<std::string> after_dashes;
+  int cli_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      cli_argc = i;
+      break;
+    }
+  }
+  try {
+    app.parse(cli_argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // --help is success; every other parse error is a usage error
+  }
+
+  if (*run_cmd) {
+    run.command = run_cmd->remaining();
+    run.command.insert(run.command.end(), after_dashes.begin(), after_dashes.end());
+    if (run.command.empty()) {
+      std::cerr << "leakprobe run: no command given; usage: leakprobe run [OPTIONS] -- CMD ARGS...\n";
+      return 2;
+    }
+    if (*interval_opt) run.interval_seconds = interval;
+    if (*sample_opt) run.sample_bytes = sample_bytes;
+    if (*depth_opt) run.depth = depth;
+    if (*signal_opt) run.signal = signal;
+    return run_command(run);
+  }
+  if (*snap_cmd) {
+    const int pid = parse_pid(pid_text);
+    if (pid <= 0) {
+      std::cerr << "leakprobe snapshot: '" << pid_text << "' is not a process id\n";
+      return 2;
+    }
+    return snapshot_command(pid, output, timeout);
+  }
+  if (*list_cmd) return list_command();
+  return 2;
+}
