@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The README's main job: find a leak in a running MQTT service, start to finish.
+#
+# Installs what is missing (scripts/deps.sh), builds what the demo needs into build/ (or
+# $LEAKPROBE_BUILD_DIR; an existing build is reused), starts a private mosquitto on a free
+# loopback port, and runs a leaky device gateway (reproducers/unclosed_connections) under
+# libleakprobe. It then does what you would do on a real service: watch RSS and socket counts
+# grow, take two snapshots with `leakprobe snapshot PID`, and let heapdiff name the stack that
+# grew. Everything it started is stopped on exit, Ctrl-C included; the snapshots are kept.
+#
+# Usage: scripts/demo.sh [SECONDS between the snapshots, default 4]
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${LEAKPROBE_BUILD_DIR:-$repo/build}
+interval=${1:-4}
+case $interval in ''|*[!0-9]*) echo "usage: $0 [seconds between snapshots]" >&2; exit 2 ;; esac
+# shellcheck source=lib/broker.sh
+source "$repo/scripts/lib/broker.sh"
+
+step=0
+say() { step=$((step + 1)); printf '\n\033[1m[%d/7] %s\033[0m\n' "$step" "$*"; }
+note() { printf '      %s\n' "$*"; }
+
+tmp=$(mktemp -d /tmp/leakprobe-demo.XXXXXX)
+service_pid=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$service_pid" ]; then
+    kill -TERM "$service_pid" 2>/dev/null || true
+    wait "$service_pid" 2>/dev/null || true
+  fi
+  broker_stop
+  rm -rf "$tmp"
+  if [ $rc -ne 0 ]; then echo "demo: stopped (exit $rc); everything it started is gone" >&2; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say "Installing missing Debian packages (scripts/deps.sh)"
+"$repo/scripts/deps.sh"
+note "done"
+
+say "Building the probe, the CLI, heapdiff and the leaky gateway into $build"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/configure.log" 2>&1 \
+    || { cat "$tmp/configure.log" >&2; exit 1; }
+fi
+cmake --build "$build" -j"$(nproc)" \
+  --target leakprobe leakprobe_cli heapdiff repro_unclosed_connections >"$tmp/build.log" 2>&1 \
+  || { tail -40 "$tmp/build.log" >&2; exit 1; }
+leakprobe=$build/tools/leakprobe/leakprobe
+heapdiff=$build/tools/heapdiff/heapdiff
+gateway=$build/reproducers/repro_unclosed_connections
+note "built: $leakprobe, $heapdiff"
+
+say "Starting a private mosquitto on a free loopback port"
+broker_start "$tmp/broker" || exit 1
+note "mosquitto pid $BROKER_PID listening on 127.0.0.1:$BROKER_PORT (config in $tmp/broker)"
+
+say "Starting the device gateway under the probe: leakprobe run -- repro_unclosed_connections"
+note "it reconnects one of 8 devices 50 times a second; the bug: each reconnect opens a new"
+note "MQTT connection and forgets the old one instead of closing it."
+snapshots=$build/demo-snapshots
+rm -rf "$snapshots"
+mkdir -p "$snapshots"
+"$leakprobe" run --output "$snapshots" -- \
+  "$gateway" --port "$BROKER_PORT" --rate 50 --iterations 0 >"$tmp/gateway.log" 2>&1 &
+service_pid=$!
+sleep 1
+kill -0 "$service_pid" 2>/dev/null || { cat "$tmp/gateway.log" >&2; exit 1; }
+note "gateway pid $service_pid"
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+sockets() { local n=0 fd; for fd in /proc/"$1"/fd/*; do
+  case $(readlink "$fd" 2>/dev/null) in socket:*) n=$((n + 1)) ;; esac; done; echo $n; }
+
+say "Observing: RSS and open sockets of pid $service_pid, then snapshot 1"
+note "RSS $(rss_kib "$service_pid") KiB, $(sockets "$service_pid") sockets open"
+first=$("$leakprobe" snapshot "$service_pid")
+note "snapshot 1: $first"
+
+say "Waiting ${interval} s while the gateway keeps running, then snapshot 2"
+sleep "$interval"
+note "RSS $(rss_kib "$service_pid") KiB, $(sockets "$service_pid") sockets open  <- both grow"
+second=$("$leakprobe" snapshot "$service_pid")
+note "snapshot 2: $second"
+
+say "heapdiff: which call stacks grew between the two snapshots"
+echo "\$ heapdiff --top 3 $(basename "$first") $(basename "$second")"
+"$heapdiff" --top 3 "$first" "$second"
+cat <<MSG
+
+The top entry is the leak: repro::open_device_session (reproducers/unclosed_connections/gateway.cpp),
+called on every reconnect and never closed. The twin runs the same traffic without the leak:
+  $gateway --fixed --port PORT
+Snapshots kept in $snapshots
+MSG
