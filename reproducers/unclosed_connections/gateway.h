@@ -5,7 +5,8 @@
 // the old one in its table without closing it. Each reconnect therefore leaves behind
 //   - one DeviceSession of sizeof(DeviceSession) bytes, allocated in open_device_session(),
 //   - one libmosquitto client (its struct and buffers, allocated inside libmosquitto),
-//   - one connected TCP socket.
+//   - three sockets: the connected TCP socket and the socketpair libmosquitto uses to wake
+//     its network loop.
 // The twin (--fixed) closes the old session first, so at most `devices` sessions are live.
 #pragma once
 

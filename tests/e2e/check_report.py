@@ -8,7 +8,8 @@ Leak mode (a leaky reproducer):
   * its growth is --iterations x --site-bytes bytes and --iterations objects, within
     --tolerance (default 2 %: the cycles are synchronous, so the real figure is exact);
   * heapdiff --fail-on-growth <floor> exited 1;
-  * the reproducer's sockets or timerfds (--fd-kind) grew by --iterations, within --tolerance.
+  * the reproducer's sockets or timerfds (--fd-kind) grew by --iterations x --fds-per-cycle,
+    within --tolerance.
 Broker mode (--expect-module): the top entry's site is in that module, and walking its stack
   past the broker's own malloc wrappers (mosquitto__malloc, ...) reaches one of the
   --expect-stack-function names.
@@ -72,6 +73,7 @@ def main():
     p.add_argument("--fd-kind", choices=["socket", "timerfd"])
     p.add_argument("--fd-before", type=int)
     p.add_argument("--fd-after", type=int)
+    p.add_argument("--fds-per-cycle", type=int, default=1)
     a = p.parse_args()
 
     report = load(a.report)
@@ -130,8 +132,10 @@ def main():
     if a.fd_kind:
         grown = a.fd_after - a.fd_before
         if a.mode == "leak":
-            expect(within(grown, n, a.tolerance),
-                   f"{a.fd_kind} fds grew by {grown}, expected {n} (+-{a.tolerance:.0%})")
+            expected = n * a.fds_per_cycle
+            expect(within(grown, expected, a.tolerance),
+                   f"{a.fd_kind} fds grew by {grown}, expected {n} x {a.fds_per_cycle}"
+                   f" (+-{a.tolerance:.0%})")
         else:
             expect(grown <= 0, f"{a.fd_kind} fds did not grow ({a.fd_before} -> {a.fd_after})")
 
