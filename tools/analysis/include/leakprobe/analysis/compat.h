@@ -1,0 +1,19 @@
+// Refuses to compare snapshots that cannot be compared: a diff across two different programs
+// or two sampling rates would rank garbage with a straight face.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "leakprobe/analysis/result.h"
+#include "leakprobe/analysis/snapshot.h"
+
+namespace leakprobe::analysis {
+
+std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapshots);
+
+// Order for trend mode: by leakprobe.time when every snapshot has it (ties by sequence, then
+// the order given), else the order given. Returns indexes into `snapshots`.
+std::vector<size_t> trend_order(const std::vector<const Snapshot*>& snapshots);
+
+}  // namespace leakprobe::analysis

@@ -1,0 +1,25 @@
+// Report writers: the text table for people and the JSON document for machines (schema in
+// docs/heapdiff.md). Both only format an Analysis; neither decides anything.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+
+#include "leakprobe/analysis/analysis.h"
+
+namespace leakprobe::analysis {
+
+struct ReportContext {
+  Options options;
+  std::optional<int64_t> fail_on_growth;  // threshold in bytes, if the CI gate is on
+};
+
+// The CI gate: the growth (sum of Δlive bytes over the stacks that grew, after --focus and
+// --ignore) is strictly larger than the threshold.
+bool growth_exceeds(const Analysis& analysis, int64_t threshold);
+
+void write_text_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
+void write_json_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
+
+}  // namespace leakprobe::analysis

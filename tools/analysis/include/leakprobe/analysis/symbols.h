@@ -1,0 +1,61 @@
+// Turns normalised frames into source-level rows and folds the allocator away.
+//
+// The symbolizer is reached through a plain function so that tests can feed exact symbols and
+// `--no-symbols` needs no ELF at all; heapdiff's main wires leakprobe::symbolize::Symbolizer in.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "leakprobe/analysis/merge.h"
+#include "leakprobe/symbolize/symbolizer.h"
+
+namespace leakprobe::analysis {
+
+using SymbolSource = std::function<std::vector<symbolize::Frame>(const symbolize::ModuleRef&,
+                                                                 uint64_t file_offset)>;
+
+// One printable line of a stack: a source-level frame (one address can give several because
+// of inlining), or the bare module+offset when nothing is known.
+struct Row {
+  std::string function;  // empty if unknown
+  std::string file;      // empty if unknown
+  int line = 0;
+  bool inlined = false;
+  std::string module;    // path of the mapping, "[unknown]" outside every mapping
+  uint64_t offset = 0;   // file offset of the call (pc - 1), or the raw pc for "[unknown]"
+
+  // "function file:line" when symbolized, else "module+0xoffset": the site label in reports.
+  std::string label() const;
+};
+
+// Symbolized view of every frame of a MergedProfile.
+class SymbolTable {
+ public:
+  // `source` may be empty (--no-symbols): every frame then prints as module+offset.
+  SymbolTable(const MergedProfile& profile, const SymbolSource& source);
+
+  // Rows of frame `frame_id`, innermost first; never empty.
+  const std::vector<Row>& rows(uint32_t frame_id) const { return rows_[frame_id]; }
+
+  // Number of leading rows of the stack that belong to the allocator or the profiler
+  // (malloc family, operator new, std::allocator, strdup, libtcmalloc, libleakprobe, ...).
+  // Never folds the whole stack: if every row is an allocator row, nothing is folded.
+  size_t folded_rows(const std::vector<uint32_t>& stack) const;
+
+  // The rows of `stack` with the first `skip` rows dropped.
+  std::vector<Row> stack_rows(const std::vector<uint32_t>& stack, size_t skip) const;
+
+ private:
+  std::vector<std::vector<Row>> rows_;
+  std::vector<std::vector<bool>> allocator_;  // per frame, per row
+};
+
+// Exposed for unit tests: is this (demangled) function an allocator entry point or helper?
+bool is_allocator_function(const std::string& function);
+// Exposed for unit tests: does this module belong to an allocator or to the profiler itself?
+bool is_allocator_module(const std::string& path);
+
+}  // namespace leakprobe::analysis

@@ -1,0 +1,22 @@
+// Byte sizes for people (report) and from people (--fail-on-growth, --min-bytes).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace leakprobe::analysis {
+
+// "1536" -> 1536, "10K"/"10KiB"/"10k" -> 10240, "2M"/"2MiB" -> 2 MiB, "1G"/"1GiB"; suffixes
+// are binary (1024-based) because that is how the report prints. nullopt when malformed,
+// negative or beyond int64.
+std::optional<int64_t> parse_byte_size(std::string_view text);
+
+// 512 -> "512 B", 1536 -> "1.5 KiB", 3 MiB -> "3.0 MiB", with a sign when `signed_` is set.
+std::string format_bytes(int64_t bytes, bool signed_ = false);
+
+// 12 -> "12", with "+" for positive values when `signed_` is set.
+std::string format_count(int64_t n, bool signed_ = false);
+
+}  // namespace leakprobe::analysis

@@ -1,0 +1,53 @@
+#include "leakprobe/analysis/compat.h"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+namespace leakprobe::analysis {
+namespace {
+
+std::string sampling_text(int64_t sampling) {
+  return sampling <= 0 ? std::string("exact (heapprofile)")
+                       : "sampled every " + std::to_string(sampling) + " bytes (heap_v2/" +
+                             std::to_string(sampling) + ")";
+}
+
+}  // namespace
+
+std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapshots) {
+  if (snapshots.empty()) return std::nullopt;
+  const Snapshot& first = *snapshots.front();
+  for (size_t i = 1; i < snapshots.size(); ++i) {
+    const Snapshot& s = *snapshots[i];
+    const std::string a = first.program();
+    const std::string b = s.program();
+    if (!a.empty() && !b.empty() && a != b) {
+      return Error{first.name + " and " + s.name + " are snapshots of different programs (" + a +
+                   " vs " + b + ")"};
+    }
+    if (first.sampling != s.sampling) {
+      return Error{first.name + " and " + s.name + " use different sampling rates (" +
+                   sampling_text(first.sampling) + " vs " + sampling_text(s.sampling) +
+                   "); their numbers cannot be compared"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<size_t> trend_order(const std::vector<const Snapshot*>& snapshots) {
+  std::vector<size_t> order(snapshots.size());
+  std::iota(order.begin(), order.end(), 0);
+  const bool all_timed = std::all_of(snapshots.begin(), snapshots.end(),
+                                     [](const Snapshot* s) { return s->time.has_value(); });
+  if (!all_timed) return order;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Snapshot& x = *snapshots[a];
+    const Snapshot& y = *snapshots[b];
+    if (*x.time != *y.time) return *x.time < *y.time;
+    return x.sequence.value_or(0) < y.sequence.value_or(0);
+  });
+  return order;
+}
+
+}  // namespace leakprobe::analysis

@@ -1,0 +1,143 @@
+// The machine-readable report; every field is documented in docs/heapdiff.md. Numbers are
+// exact (no KiB rounding) so CI scripts and tests can compare them.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "leakprobe/analysis/report.h"
+
+namespace leakprobe::analysis {
+namespace {
+
+// Insertion order kept, so the document reads top-down like the text report.
+using json = nlohmann::ordered_json;
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+json row_json(const Row& r) {
+  return json{{"function", r.function}, {"file", r.file},     {"line", r.line},
+              {"inlined", r.inlined},   {"module", r.module}, {"offset", hex(r.offset)}};
+}
+
+template <typename T>
+json optional_json(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+const char* sort_name(SortKey k) { return k == SortKey::kBytes ? "bytes" : "objects"; }
+const char* by_name(GroupBy b) {
+  switch (b) {
+    case GroupBy::kStack:
+      return "stack";
+    case GroupBy::kFunction:
+      return "function";
+    case GroupBy::kLine:
+      return "line";
+  }
+  return "stack";
+}
+
+}  // namespace
+
+void write_json_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  json doc;
+  doc["schema"] = "leakprobe.heapdiff/1";
+  doc["mode"] = a.trend_mode ? "trend" : "diff";
+  json inputs = json::array();
+  for (const InputInfo& in : a.inputs) {
+    inputs.push_back({{"file", in.name},
+                      {"flavour", in.flavour == Flavour::kLeakprobe ? "leakprobe" : "gperftools"},
+                      {"program", in.program},
+                      {"pid", optional_json(in.pid)},
+                      {"time", optional_json(in.time)},
+                      {"sequence", optional_json(in.sequence)},
+                      {"trigger", optional_json(in.trigger)},
+                      {"sampling", in.sampling},
+                      {"stacks", in.stacks},
+                      {"live_bytes", in.totals.live_bytes},
+                      {"live_objects", in.totals.live_objs},
+                      {"alloc_bytes", in.totals.alloc_bytes},
+                      {"alloc_objects", in.totals.alloc_objs}});
+  }
+  doc["inputs"] = inputs;
+  doc["options"] = {{"sort", sort_name(ctx.options.sort)}, {"by", by_name(ctx.options.by)},
+                    {"top", ctx.options.top},             {"focus", ctx.options.focus},
+                    {"ignore", ctx.options.ignore},       {"min_bytes", ctx.options.min_bytes}};
+
+  json totals;
+  json live_bytes = json::array(), live_objs = json::array();
+  for (const Counts& c : a.totals) {
+    live_bytes.push_back(c.live_bytes);
+    live_objs.push_back(c.live_objs);
+  }
+  totals["live_bytes"] = live_bytes;
+  totals["live_objects"] = live_objs;
+  if (a.totals.size() >= 2) {
+    const Counts d = a.totals.back() - a.totals.front();
+    totals["delta_live_bytes"] = d.live_bytes;
+    totals["delta_live_objects"] = d.live_objs;
+    totals["alloc_bytes"] = d.alloc_bytes;
+    totals["alloc_objects"] = d.alloc_objs;
+    totals["freed_bytes"] = d.alloc_bytes - d.live_bytes;
+    totals["freed_objects"] = d.alloc_objs - d.live_objs;
+  }
+  totals["growth_bytes"] = a.growth_bytes;
+  totals["growth_objects"] = a.growth_objs;
+  doc["totals"] = totals;
+  doc["stacks_total"] = a.stacks_total;
+  doc["stacks_filtered_out"] = a.stacks_filtered_out;
+  doc["changed"] = a.changed;
+  doc["no_growth"] = a.entries.empty();
+
+  json entries = json::array();
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    const Entry& e = a.entries[i];
+    const Counts d = e.delta();
+    json je = {{"rank", i + 1},
+               {"key", e.key},
+               {"stacks", e.stacks},
+               {"delta_live_bytes", d.live_bytes},
+               {"delta_live_objects", d.live_objs},
+               {"alloc_bytes", d.alloc_bytes},
+               {"alloc_objects", d.alloc_objs},
+               {"freed_bytes", d.alloc_bytes - d.live_bytes},
+               {"freed_objects", d.alloc_objs - d.live_objs}};
+    json series_bytes = json::array(), series_objs = json::array();
+    for (const Counts& c : e.series) {
+      series_bytes.push_back(c.live_bytes);
+      series_objs.push_back(c.live_objs);
+    }
+    je["live_bytes"] = series_bytes;
+    je["live_objects"] = series_objs;
+    if (a.trend_mode) {
+      je["trend"] = std::string(trend_name(e.trend));
+      json per = json::array();
+      for (size_t k = 1; k < e.series.size(); ++k) {
+        per.push_back(e.series[k].live_bytes - e.series[k - 1].live_bytes);
+      }
+      je["growth_per_interval"] = per;
+    }
+    je["site"] = {{"function", e.site.function}, {"file", e.site.file},
+                  {"line", e.site.line},         {"module", e.site.module},
+                  {"offset", hex(e.site.offset)}};
+    je["folded_frames"] = e.folded;
+    json frames = json::array();
+    for (const Row& r : e.frames) frames.push_back(row_json(r));
+    je["frames"] = frames;
+    entries.push_back(std::move(je));
+  }
+  doc["entries"] = entries;
+  if (ctx.fail_on_growth) {
+    doc["fail_on_growth"] = {{"threshold_bytes", *ctx.fail_on_growth},
+                             {"exceeded", growth_exceeds(a, *ctx.fail_on_growth)}};
+  } else {
+    doc["fail_on_growth"] = nullptr;
+  }
+  out << doc.dump(2) << "\n";
+}
+
+}  // namespace leakprobe::analysis

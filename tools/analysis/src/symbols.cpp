@@ -1,0 +1,128 @@
+#include "leakprobe/analysis/symbols.h"
+
+#include <array>
+#include <cstdio>
+#include <string_view>
+
+namespace leakprobe::analysis {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.compare(0, p.size(), p) == 0;
+}
+
+std::string_view basename(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+std::string Row::label() const {
+  if (!function.empty()) {
+    if (file.empty()) return function;
+    return function + " " + file + ":" + std::to_string(line);
+  }
+  return std::string(basename(module)) + "+" + hex(offset);
+}
+
+bool is_allocator_function(const std::string& function) {
+  // C entry points compare by name (a demangled C++ name may carry its parameter list).
+  std::string_view name = std::string_view(function).substr(0, function.find('('));
+  // glibc's internal aliases (__GI___strdup, __GI___libc_malloc) are what DWARF names.
+  if (starts_with(name, "__GI_")) name.remove_prefix(5);
+  static constexpr std::array<std::string_view, 26> kExact = {
+      "malloc",        "calloc",         "realloc",        "reallocarray",  "free",
+      "posix_memalign", "aligned_alloc", "memalign",       "valloc",        "pvalloc",
+      "__libc_malloc", "__libc_calloc",  "__libc_realloc", "__libc_memalign",
+      "__posix_memalign", "strdup",      "strndup",        "__strdup",      "__strndup",
+      "wcsdup",        "_int_malloc",    "tcmalloc",       "do_malloc",     "cfree",
+      "__libc_valloc", "__libc_pvalloc"};
+  for (std::string_view e : kExact) {
+    if (name == e) return true;
+  }
+  // C++ allocation layers and the allocators' own internals; all inlined into (or called
+  // from) the code that asked for memory, which is what the reader wants to see.
+  static constexpr std::array<std::string_view, 12> kPrefixes = {
+      "operator new",          "std::allocator<",          "std::allocator_traits<",
+      "__gnu_cxx::new_allocator<", "std::__new_allocator<", "__gnu_cxx::__alloc_traits<",
+      "tc_",                   "tcmalloc::",               "MallocHook",
+      "(anonymous namespace)::do_malloc", "(anonymous namespace)::cpp_alloc",
+      "leakprobe::"};
+  for (std::string_view p : kPrefixes) {
+    if (starts_with(function, p)) return true;
+  }
+  return false;
+}
+
+bool is_allocator_module(const std::string& path) {
+  const std::string_view base = basename(path);
+  return starts_with(base, "libtcmalloc") || starts_with(base, "libleakprobe");
+}
+
+SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& source) {
+  rows_.resize(profile.frames.size());
+  allocator_.resize(profile.frames.size());
+  for (size_t i = 0; i < profile.frames.size(); ++i) {
+    const FrameKey& key = profile.frames[i];
+    const bool known_module = key.module != FrameKey::kNoModule;
+    const std::string module =
+        known_module ? profile.modules[static_cast<size_t>(key.module)].path : "[unknown]";
+    std::vector<symbolize::Frame> sym;
+    if (known_module && source) {
+      const Module& m = profile.modules[static_cast<size_t>(key.module)];
+      sym = source(symbolize::ModuleRef{m.path, m.build_id}, key.offset);
+    }
+    const bool module_is_allocator = known_module && is_allocator_module(module);
+    if (sym.empty()) {
+      rows_[i].push_back(Row{"", "", 0, false, module, key.offset});
+      allocator_[i].push_back(module_is_allocator);
+      continue;
+    }
+    for (symbolize::Frame& f : sym) {
+      const bool alloc = module_is_allocator || is_allocator_function(f.function);
+      rows_[i].push_back(Row{std::move(f.function), std::move(f.file), f.line, f.inlined,
+                             module, key.offset});
+      allocator_[i].push_back(alloc);
+    }
+  }
+}
+
+size_t SymbolTable::folded_rows(const std::vector<uint32_t>& stack) const {
+  size_t folded = 0;
+  size_t total = 0;
+  bool folding = true;
+  for (uint32_t f : stack) {
+    for (bool alloc : allocator_[f]) {
+      ++total;
+      if (folding && alloc) {
+        ++folded;
+      } else {
+        folding = false;
+      }
+    }
+  }
+  return folded == total ? 0 : folded;
+}
+
+std::vector<Row> SymbolTable::stack_rows(const std::vector<uint32_t>& stack, size_t skip) const {
+  std::vector<Row> out;
+  for (uint32_t f : stack) {
+    for (const Row& r : rows_[f]) {
+      if (skip > 0) {
+        --skip;
+        continue;
+      }
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+}  // namespace leakprobe::analysis

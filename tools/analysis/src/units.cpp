@@ -1,0 +1,56 @@
+#include "leakprobe/analysis/units.h"
+
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+
+namespace leakprobe::analysis {
+
+std::optional<int64_t> parse_byte_size(std::string_view text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || value < 0) return std::nullopt;
+  std::string suffix;
+  for (const char* p = ptr; p != text.data() + text.size(); ++p) {
+    suffix += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+  }
+  int shift = 0;
+  if (suffix.empty() || suffix == "B") {
+    shift = 0;
+  } else if (suffix == "K" || suffix == "KB" || suffix == "KIB") {
+    shift = 10;
+  } else if (suffix == "M" || suffix == "MB" || suffix == "MIB") {
+    shift = 20;
+  } else if (suffix == "G" || suffix == "GB" || suffix == "GIB") {
+    shift = 30;
+  } else {
+    return std::nullopt;
+  }
+  if (value > (INT64_MAX >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+std::string format_bytes(int64_t bytes, bool signed_) {
+  const char* sign = bytes < 0 ? "-" : (signed_ && bytes > 0 ? "+" : "");
+  // Magnitude as unsigned: INT64_MIN has no positive int64 counterpart.
+  const uint64_t mag = bytes < 0 ? 0 - static_cast<uint64_t>(bytes) : static_cast<uint64_t>(bytes);
+  char buf[64];
+  if (mag < 1024) {
+    std::snprintf(buf, sizeof buf, "%s%llu B", sign, static_cast<unsigned long long>(mag));
+  } else if (mag < (1ULL << 20)) {
+    std::snprintf(buf, sizeof buf, "%s%.1f KiB", sign, static_cast<double>(mag) / 1024.0);
+  } else if (mag < (1ULL << 30)) {
+    std::snprintf(buf, sizeof buf, "%s%.1f MiB", sign, static_cast<double>(mag) / 1048576.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%s%.2f GiB", sign,
+                  static_cast<double>(mag) / 1073741824.0);
+  }
+  return buf;
+}
+
+std::string format_count(int64_t n, bool signed_) {
+  return (signed_ && n > 0 ? "+" : "") + std::to_string(n);
+}
+
+}  // namespace leakprobe::analysis

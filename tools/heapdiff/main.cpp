@@ -1,0 +1,184 @@
+// heapdiff: thin command line over the analysis library. Everything that decides something
+// lives in tools/analysis; here are only option parsing, wiring and the exit codes
+// (0 ok, 1 growth over --fail-on-growth, 2 usage or input error).
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/compat.h"
+#include "leakprobe/analysis/parser.h"
+#include "leakprobe/analysis/report.h"
+#include "leakprobe/analysis/units.h"
+#include "leakprobe/symbolize/symbolizer.h"
+
+namespace {
+
+namespace la = leakprobe::analysis;
+
+constexpr int kExitOk = 0;
+constexpr int kExitGrowth = 1;
+constexpr int kExitError = 2;
+
+int fail(const std::string& message) {
+  std::cerr << "heapdiff: error: " << message << "\n";
+  return kExitError;
+}
+
+// CLI11 validator for sizes such as 1048576, 512K, 10MiB, 1G.
+std::string check_size(const std::string& text) {
+  return la::parse_byte_size(text) ? std::string()
+                                   : "expected a byte count such as 4096, 512K, 10MiB or 1G";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "heapdiff: compare heap snapshots (leakprobe snapshots or gperftools HEAPPROFILE dumps) by "
+      "call stack and name the code that keeps memory alive.\n\n"
+      "  heapdiff BASE NEW          what grew between two snapshots\n"
+      "  heapdiff S1 S2 S3 [...]    trend over 3+ snapshots: steady growth (leak suspect),\n"
+      "                             grew-then-plateaued, or noise\n\n"
+      "Exit status: 0 ok, 1 growth above --fail-on-growth, 2 usage or input error.\n"
+      "Details, JSON schema and trend rules: docs/heapdiff.md",
+      "heapdiff"};
+  app.get_formatter()->column_width(34);
+
+  std::vector<std::string> files;
+  la::Options options;
+  std::string sort = "bytes";
+  std::string by = "stack";
+  std::string fail_on_growth;
+  std::string min_bytes;
+  bool json = false;
+  bool no_symbols = false;
+  leakprobe::symbolize::Options sym_options;
+
+  app.add_option("snapshots", files,
+                 "Snapshot files, oldest first (3 or more: trend mode, ordered by their "
+                 "leakprobe.time when all have one)")
+      ->required()
+      ->expected(2, -1)
+      ->type_name("FILE");
+  app.add_option("--top", options.top, "List the N largest entries (0 = all)")
+      ->capture_default_str()
+      ->type_name("N");
+  app.add_option("--sort", sort, "Rank by the change in live bytes or in live objects")
+      ->check(CLI::IsMember({"bytes", "objects"}))
+      ->capture_default_str();
+  app.add_option("--by", by,
+                 "Group by call stack, by allocating function, or by function and line "
+                 "(the first frame outside the allocator)")
+      ->check(CLI::IsMember({"stack", "function", "line"}))
+      ->capture_default_str();
+  app.add_option("--focus", options.focus,
+                 "Keep only stacks with a frame matching REGEX (matched against "
+                 "'function file:line module')")
+      ->type_name("REGEX");
+  app.add_option("--ignore", options.ignore, "Drop stacks with a frame matching REGEX")
+      ->type_name("REGEX");
+  app.add_option("--min-bytes", min_bytes,
+                 "Do not list entries whose live size changed by less than SIZE")
+      ->check(check_size)
+      ->type_name("SIZE");
+  app.add_flag("--json", json, "Write the report as JSON (schema in docs/heapdiff.md)");
+  app.add_option("--fail-on-growth", fail_on_growth,
+                 "Exit 1 when the growth (sum of the live-byte increases of all stacks that "
+                 "grew, after --focus/--ignore) exceeds SIZE, e.g. 64K, 10MiB")
+      ->check(check_size)
+      ->type_name("SIZE");
+  app.add_option("--debug-dir", sym_options.debug_dirs,
+                 "Also look for separate debug info in DIR (repeatable)")
+      ->type_name("DIR")
+      ->take_all();
+  app.add_option("--sysroot", sym_options.sysroot,
+                 "Prefix every mapped path with DIR (snapshots from another machine)")
+      ->type_name("DIR");
+  app.add_flag("--no-symbols", no_symbols, "Do not symbolize: show module+offset only");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitError;
+  }
+
+  options.sort = sort == "objects" ? la::SortKey::kObjects : la::SortKey::kBytes;
+  options.by = by == "function" ? la::GroupBy::kFunction
+               : by == "line"   ? la::GroupBy::kLine
+                                : la::GroupBy::kStack;
+  if (!min_bytes.empty()) options.min_bytes = *la::parse_byte_size(min_bytes);
+  la::ReportContext ctx;
+  ctx.options = options;
+  if (!fail_on_growth.empty()) ctx.fail_on_growth = la::parse_byte_size(fail_on_growth);
+
+  std::vector<la::Snapshot> snapshots;
+  snapshots.reserve(files.size());
+  for (const std::string& file : files) {
+    la::Result<la::Snapshot> r = la::load_snapshot(file);
+    if (!r) return fail(r.error().message);
+    snapshots.push_back(std::move(r).value());
+  }
+  std::vector<const la::Snapshot*> ordered;
+  for (const la::Snapshot& s : snapshots) ordered.push_back(&s);
+  if (ordered.size() >= 3) {
+    const std::vector<size_t> order = la::trend_order(ordered);
+    std::vector<const la::Snapshot*> by_time;
+    for (size_t i : order) by_time.push_back(ordered[i]);
+    if (by_time != ordered) {
+      std::cerr << "heapdiff: note: snapshots ordered by their leakprobe.time:";
+      for (const la::Snapshot* s : by_time) std::cerr << " " << s->name;
+      std::cerr << "\n";
+    }
+    ordered = by_time;
+  }
+  if (auto e = la::check_compatible(ordered)) return fail(e->message);
+  for (const la::Snapshot* s : ordered) {
+    if (s->truncated_stacks && *s->truncated_stacks > 0) {
+      std::cerr << "heapdiff: warning: " << s->name << ": " << *s->truncated_stacks
+                << " stacks were cut at the capture depth (" << s->depth.value_or(0)
+                << " frames); their outer frames are missing\n";
+    }
+  }
+
+  std::unique_ptr<leakprobe::symbolize::Symbolizer> symbolizer;
+  la::SymbolSource source;
+  if (!no_symbols) {
+    symbolizer = std::make_unique<leakprobe::symbolize::Symbolizer>(sym_options);
+    source = [&symbolizer](const leakprobe::symbolize::ModuleRef& m, uint64_t offset) {
+      return symbolizer->symbolize(m, offset);
+    };
+  }
+
+  la::Result<la::Analysis> analysis = la::analyze(ordered, source, options);
+  if (symbolizer) {
+    for (const std::string& w : symbolizer->take_warnings()) {
+      std::cerr << "heapdiff: warning: " << w << "\n";
+    }
+  }
+  if (!analysis) return fail(analysis.error().message);
+
+  if (json) {
+    la::write_json_report(std::cout, analysis.value(), ctx);
+  } else {
+    la::write_text_report(std::cout, analysis.value(), ctx);
+  }
+  std::cout.flush();
+  if (!std::cout) return fail("cannot write the report to standard output");
+
+  if (ctx.fail_on_growth && la::growth_exceeds(analysis.value(), *ctx.fail_on_growth)) {
+    std::cerr << "heapdiff: growth " << analysis.value().growth_bytes
+              << " bytes exceeds --fail-on-growth " << *ctx.fail_on_growth << " bytes\n";
+    return kExitGrowth;
+  }
+  return kExitOk;
+}
