@@ -1,0 +1,317 @@
+#include "dumper.h"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "leakprobe/snapshot_format.h"
+#include "log.h"
+#include "snapshot_writer.h"
+#include "tracker.h"
+
+namespace leakprobe {
+namespace {
+
+struct DumperState {
+  Tracker* tracker = nullptr;
+  int pid = 0;
+  int ppid = 0;  // set in a forked child
+  unsigned next_sequence = 1;
+  pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+  int wake_rd = -1;
+  int listen_fd = -1;
+  bool started = false;
+  std::atomic<bool> publish_failure_said{false};
+};
+
+DumperState g_dumper;
+// Read by the signal handler: only this int, no other state.
+std::atomic<int> g_wake_wr{-1};
+
+constexpr char kWakeSignal = 's';
+
+void on_signal(int) {
+  int saved = errno;
+  int fd = g_wake_wr.load(std::memory_order_relaxed);
+  if (fd >= 0) {
+    char c = kWakeSignal;
+    // Non-blocking pipe: a burst of signals while the writer is busy coalesces.
+    ssize_t ignored = write(fd, &c, 1);
+    (void)ignored;
+  }
+  errno = saved;
+}
+
+struct WriteCtx {
+  const char* trigger;
+  timespec now;
+};
+
+bool write_content(int fd, unsigned sequence, void* p) {
+  auto* ctx = static_cast<WriteCtx*>(p);
+  SnapshotInfo info;
+  info.pid = g_dumper.pid;
+  info.ppid = g_dumper.ppid;
+  info.sequence = sequence;
+  info.trigger = ctx->trigger;
+  info.time_sec = ctx->now.tv_sec;
+  info.time_usec = ctx->now.tv_nsec / 1000;
+  FdOut out(fd);
+  return write_snapshot(out, *g_dumper.tracker, info);
+}
+
+void say_failure(const PublishResult& r) {
+  log_once(g_dumper.publish_failure_said, r.error, " ", r.path, ": ", strerrordesc_np(r.err));
+}
+
+void control_reply(int c, const char* a, const char* b = "", const char* d = "") {
+  char line[PATH_MAX + 256];
+  int n = snprintf(line, sizeof(line), "%s%s%s\n", a, b, d);
+  if (n > 0) {
+    ssize_t ignored = send(c, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1,
+                           MSG_NOSIGNAL);
+    (void)ignored;
+  }
+}
+
+void handle_client(int c) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      (cred.uid != geteuid() && cred.uid != 0)) {
+    control_reply(c, "error permission denied");
+    return;
+  }
+  // A client that connects and never speaks must not stall the writer for long.
+  timeval tv{2, 0};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char req[64];
+  size_t got = 0;
+  while (got < sizeof(req) - 1) {
+    ssize_t n = recv(c, req + got, sizeof(req) - 1 - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+    if (memchr(req, '\n', got)) break;
+  }
+  req[got] = '\0';
+  if (strcmp(req, format::kControlRequestSnapshot) != 0) {
+    control_reply(c, "error unknown request (expected \"snapshot\")");
+    return;
+  }
+  PublishResult r = dumper_snapshot(format::kTriggerRequest, -1);
+  if (r.ok) {
+    control_reply(c, "ok ", r.path);
+  } else {
+    control_reply(c, "error ", r.error, r.err ? ": see the program's stderr" : "");
+  }
+}
+
+int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void* writer_main(void*) {
+  t_in_probe = true;  // for life: nothing this thread allocates is the host's
+  const unsigned interval = g_dumper.tracker->options().interval_s;
+  int64_t deadline = interval ? now_ms() + interval * 1000ll : 0;
+  for (;;) {
+    pollfd fds[2] = {{g_dumper.wake_rd, POLLIN, 0}, {g_dumper.listen_fd, POLLIN, 0}};
+    int nfds = g_dumper.listen_fd >= 0 ? 2 : 1;
+    int timeout = -1;
+    if (interval) {
+      int64_t left = deadline - now_ms();
+      timeout = left > 0 ? static_cast<int>(left) : 0;
+    }
+    int n = poll(fds, static_cast<nfds_t>(nfds), timeout);
+    if (n < 0 && errno != EINTR) {
+      log_line("writer thread: poll failed; snapshots now only at exit");
+      return nullptr;
+    }
+    if (n > 0 && (fds[0].revents & POLLIN)) {
+      char buf[64];
+      ssize_t k = read(g_dumper.wake_rd, buf, sizeof(buf));
+      if (k > 0) dumper_snapshot(format::kTriggerSignal, -1);
+    }
+    if (n > 0 && nfds == 2 && (fds[1].revents & POLLIN)) {
+      int c = accept4(g_dumper.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) {
+        handle_client(c);
+        close(c);
+      }
+    }
+    if (interval && now_ms() >= deadline) {
+      dumper_snapshot(format::kTriggerInterval, -1);
+      // Skip missed ticks rather than writing a burst after a long stall.
+      int64_t now = now_ms();
+      while (deadline <= now) deadline += interval * 1000ll;
+    }
+  }
+}
+
+int open_control_socket(int pid) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  char name[64];
+  control_socket_name(name, sizeof(name), pid);
+  size_t len = strlen(name);
+  memcpy(addr.sun_path + 1, name, len);  // abstract: leading NUL, no file to clean up
+  socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0 || listen(fd, 8) != 0) {
+    log_line("cannot open the control socket @", name, ": ", strerrordesc_np(errno),
+             " (signal and interval snapshots still work)");
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Starts pipe, socket and thread for the current process (used at start and in a child).
+bool start_machinery() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+    log_line("cannot create the writer's wake pipe; snapshots only at exit");
+    return false;
+  }
+  g_dumper.wake_rd = p[0];
+  g_wake_wr.store(p[1], std::memory_order_relaxed);
+  g_dumper.listen_fd =
+      g_dumper.tracker->options().control_socket ? open_control_socket(g_dumper.pid) : -1;
+
+  // The thread inherits the creating thread's mask: block everything around the create so
+  // that no host signal is ever delivered to (and lost in) the writer.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, writer_main, nullptr);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (rc != 0) {
+    log_line("cannot start the writer thread; snapshots only at exit");
+    return false;
+  }
+#ifdef __GLIBC__
+  pthread_setname_np(th, "leakprobe");
+#endif
+  return true;
+}
+
+}  // namespace
+
+void control_socket_name(char* out, unsigned size, int pid) {
+  snprintf(out, size, "%s%d", format::kControlSocketPrefix, pid);
+}
+
+bool dumper_start(Tracker* t) {
+  g_dumper.tracker = t;
+  g_dumper.pid = getpid();
+  const Options& o = t->options();
+  // The directory is created if missing (one level, 0700); a failure shows at the first
+  // snapshot, with the path.
+  mkdir(o.output_dir, 0700);
+  if (o.signal) {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(o.signal, &sa, nullptr);
+  }
+  g_dumper.started = start_machinery();
+  return g_dumper.started;
+}
+
+namespace {
+
+bool lock_writer(int wait_ms, const char* trigger) {
+  if (wait_ms < 0) return pthread_mutex_lock(&g_dumper.write_lock) == 0;
+  timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += wait_ms / 1000;
+  until.tv_nsec += (wait_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec += 1;
+    until.tv_nsec -= 1000000000L;
+  }
+  if (pthread_mutex_timedlock(&g_dumper.write_lock, &until) == 0) return true;
+  log_line("a snapshot in progress did not finish in time; skipping the ", trigger,
+           " snapshot");
+  return false;
+}
+
+// Caller holds write_lock.
+PublishResult snapshot_locked(const char* trigger) {
+  WriteCtx ctx{trigger, {}};
+  clock_gettime(CLOCK_REALTIME, &ctx.now);
+  PublishResult r = publish_snapshot(g_dumper.tracker->options().output_dir, g_dumper.pid,
+                                     g_dumper.next_sequence, write_content, &ctx);
+  if (r.ok) g_dumper.next_sequence = r.sequence + 1;
+  else say_failure(r);
+  return r;
+}
+
+}  // namespace
+
+PublishResult dumper_snapshot(const char* trigger, int wait_ms) {
+  Guard g;
+  PublishResult r;
+  if (!g_dumper.tracker) {
+    r.error = "the probe is not running";
+    return r;
+  }
+  if (!lock_writer(wait_ms, trigger)) {
+    r.error = "a snapshot in progress did not finish in time";
+    return r;
+  }
+  r = snapshot_locked(trigger);
+  pthread_mutex_unlock(&g_dumper.write_lock);
+  return r;
+}
+
+void dumper_at_exit() {
+  if (!g_dumper.tracker) return;
+  Guard g;
+  // Bounded: a process must never hang in exit because the writer is busy (or stuck on a
+  // dead NFS server).
+  if (!lock_writer(10000, format::kTriggerExit)) return;
+  if (g_dumper.tracker->options().at_exit) snapshot_locked(format::kTriggerExit);
+  // Deliberately never released: a snapshot started by the writer thread after this point
+  // could be cut short by the process ending and leave a temporary file behind.
+}
+
+void dumper_restart_in_child() {
+  if (!g_dumper.tracker) return;
+  // The parent's descriptors stay open in the parent; ours go. The lock may have been held
+  // by the parent's writer thread, which does not exist here.
+  if (g_dumper.wake_rd >= 0) close(g_dumper.wake_rd);
+  int wr = g_wake_wr.exchange(-1);
+  if (wr >= 0) close(wr);
+  if (g_dumper.listen_fd >= 0) close(g_dumper.listen_fd);
+  g_dumper.wake_rd = g_dumper.listen_fd = -1;
+  pthread_mutex_init(&g_dumper.write_lock, nullptr);
+  g_dumper.ppid = g_dumper.pid;
+  g_dumper.pid = getpid();
+  g_dumper.next_sequence = 1;
+  g_dumper.publish_failure_said.store(false);
+  if (g_dumper.started) g_dumper.started = start_machinery();
+}
+
+}  // namespace leakprobe

@@ -1,0 +1,32 @@
+// When snapshots are written: the writer thread (signal, interval, control socket) and the
+// synchronous paths (exit). Everything here runs on the probe's own thread or at exit,
+// never inside a malloc call.
+#pragma once
+
+#include "options.h"
+#include "snapshot_file.h"
+
+namespace leakprobe {
+
+class Tracker;
+
+// Starts the writer thread (all signals blocked, guard held for life), the control socket
+// "\0leakprobe.<pid>", the signal handler and the interval timer. False after one stderr
+// line if the thread cannot be started; the host keeps running, tracking still works.
+bool dumper_start(Tracker* t);
+
+// Writes one snapshot now from the calling thread, serialised with the writer thread.
+// `wait_ms` bounds how long to wait for a snapshot already in progress (-1 = forever).
+PublishResult dumper_snapshot(const char* trigger, int wait_ms);
+
+// The exit snapshot (atexit), if LEAKPROBE_AT_EXIT allows.
+void dumper_at_exit();
+
+// fork: the writer thread does not exist in the child. Rebuild it there under the child's
+// pid, with the sequence back at 1 and the parent's pid recorded.
+void dumper_restart_in_child();
+
+// The control socket's abstract name for a pid: "leakprobe.<pid>" (without the leading NUL).
+void control_socket_name(char* out, unsigned size, int pid);
+
+}  // namespace leakprobe

@@ -1,0 +1,40 @@
+#include "fork.h"
+
+#include <pthread.h>
+
+#include "dumper.h"
+#include "guard.h"
+#include "tracker.h"
+
+namespace leakprobe {
+namespace {
+
+// The guard as the forking thread had it: prepare raises it so that an allocation made by
+// glibc between prepare and the fork (or by other atfork handlers) cannot try to take a
+// shard lock we already hold.
+__thread bool t_guard_before_fork __attribute__((tls_model("initial-exec")));
+
+void prepare() {
+  t_guard_before_fork = t_in_probe;
+  t_in_probe = true;
+  if (Tracker* t = tracker()) t->lock_for_fork();
+}
+
+void parent() {
+  if (Tracker* t = tracker()) t->unlock_after_fork();
+  t_in_probe = t_guard_before_fork;
+}
+
+void child() {
+  if (Tracker* t = tracker()) {
+    t->reset_after_fork_in_child();
+    dumper_restart_in_child();
+  }
+  t_in_probe = t_guard_before_fork;
+}
+
+}  // namespace
+
+void install_fork_handlers() { pthread_atfork(prepare, parent, child); }
+
+}  // namespace leakprobe

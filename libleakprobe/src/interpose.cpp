@@ -1,0 +1,149 @@
+// The interposed allocation API: extern "C" symbols only. Each one picks the real
+// allocator (or the bootstrap pool while dlsym is still resolving it), takes the recursion
+// guard and forwards to alloc_api, where the semantics live.
+#include <cerrno>
+#include <cstddef>
+
+#include "alloc_api.h"
+#include "guard.h"
+#include "real_alloc.h"
+#include "tracker.h"
+
+#define LP_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+using leakprobe::Guard;
+using leakprobe::RealAlloc;
+using leakprobe::Tracker;
+
+// The real allocator, or nullptr while this thread is inside dlsym resolving it (then the
+// caller serves the request from the bootstrap pool).
+inline const RealAlloc* real_or_pool() {
+  if (__builtin_expect(leakprobe::real_alloc_ready(), 1)) return &leakprobe::real_alloc();
+  if (leakprobe::guard_held()) return nullptr;
+  Guard g;
+  return &leakprobe::real_alloc();
+}
+
+// Calls made while the guard is held (by the probe itself, or by anything the probe
+// calls) are forwarded without being recorded.
+inline Tracker* recorder() {
+  return leakprobe::guard_held() ? nullptr : leakprobe::active_tracker();
+}
+
+void* pool_array(size_t n, size_t size, size_t align = 16) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return leakprobe::pool_alloc(total, align);
+}
+
+}  // namespace
+
+namespace api = leakprobe::api;
+
+LP_EXPORT void* malloc(size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return leakprobe::pool_alloc(n);
+  Tracker* t = recorder();
+  Guard g;
+  return api::malloc(*r, t, n);
+}
+
+LP_EXPORT void free(void* p) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return;  // only pool blocks can exist before the real free is known
+  Tracker* t = recorder();
+  Guard g;
+  api::free(*r, t, p);
+}
+
+LP_EXPORT void* calloc(size_t n, size_t size) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return pool_array(n, size);
+  Tracker* t = recorder();
+  Guard g;
+  return api::calloc(*r, t, n, size);
+}
+
+LP_EXPORT void* realloc(void* p, size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) {
+    void* q = leakprobe::pool_alloc(n);
+    if (p && q) {
+      size_t old = leakprobe::pool_size(p);
+      __builtin_memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+  }
+  Tracker* t = recorder();
+  Guard g;
+  return api::realloc(*r, t, p, n);
+}
+
+LP_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) {
+    void* q = pool_array(n, size);
+    if (p && q) {
+      size_t old = leakprobe::pool_size(p);
+      __builtin_memcpy(q, p, old < n * size ? old : n * size);
+    }
+    return q;
+  }
+  Tracker* t = recorder();
+  Guard g;
+  return api::reallocarray(*r, t, p, n, size);
+}
+
+LP_EXPORT int posix_memalign(void** out, size_t align, size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) {
+    *out = leakprobe::pool_alloc(n, align);
+    return 0;
+  }
+  Tracker* t = recorder();
+  Guard g;
+  return api::posix_memalign(*r, t, out, align, n);
+}
+
+LP_EXPORT void* aligned_alloc(size_t align, size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return leakprobe::pool_alloc(n, align);
+  Tracker* t = recorder();
+  Guard g;
+  return api::aligned_alloc(*r, t, align, n);
+}
+
+LP_EXPORT void* memalign(size_t align, size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return leakprobe::pool_alloc(n, align);
+  Tracker* t = recorder();
+  Guard g;
+  return api::memalign(*r, t, align, n);
+}
+
+LP_EXPORT void* valloc(size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return leakprobe::pool_alloc(n, 4096);
+  Tracker* t = recorder();
+  Guard g;
+  return api::valloc(*r, t, n);
+}
+
+LP_EXPORT void* pvalloc(size_t n) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return leakprobe::pool_alloc((n + 4095) & ~size_t{4095}, 4096);
+  Tracker* t = recorder();
+  Guard g;
+  return api::pvalloc(*r, t, n);
+}
+
+LP_EXPORT size_t malloc_usable_size(void* p) {
+  const RealAlloc* r = real_or_pool();
+  if (!r) return p ? leakprobe::pool_size(p) : 0;
+  return api::malloc_usable_size(*r, p);
+}

@@ -1,0 +1,66 @@
+// The probe's lifecycle in a host process: settings, tracker, writer, fork and exit hooks,
+// started once from the library constructor.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+
+#include "dumper.h"
+#include "fork.h"
+#include "guard.h"
+#include "log.h"
+#include "options.h"
+#include "real_alloc.h"
+#include "tracker.h"
+
+extern char** environ;
+
+namespace leakprobe {
+namespace {
+
+Options g_options;  // plain data: no constructor work, no destructor at exit
+
+void print_warnings(const char* warnings) {
+  const char* line = warnings;
+  while (*line) {
+    const char* nl = strchr(line, '\n');
+    char buf[512];
+    size_t n = nl ? static_cast<size_t>(nl - line) : strlen(line);
+    if (n >= sizeof(buf)) n = sizeof(buf) - 1;
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    log_line(buf);
+    if (!nl) break;
+    line = nl + 1;
+  }
+}
+
+void at_exit() { dumper_at_exit(); }
+
+__attribute__((constructor)) void start_probe() {
+  Guard g;
+  real_alloc();  // resolve now, while the process is still single-threaded
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");
+  parse_options(environ, cwd, &g_options);
+  print_warnings(g_options.warnings);
+  if (!g_options.enabled) {
+    if (!g_options.quiet) log_line("loaded dormant (LEAKPROBE_ENABLED=0): not tracking");
+    return;
+  }
+  Tracker* t = create_tracker(g_options);
+  if (!t) return;
+  install_fork_handlers();
+  dumper_start(t);
+  atexit(at_exit);
+  if (!g_options.quiet) {
+    char pid[24], tail[128];
+    fmt_u64(pid, static_cast<uint64_t>(getpid()));
+    snprintf(tail, sizeof(tail), " (signal %d, control socket @leakprobe.%d)", g_options.signal,
+             getpid());
+    log_line("profiling pid ", pid, ", snapshots in ", g_options.output_dir, tail);
+  }
+}
+
+}  // namespace
+}  // namespace leakprobe

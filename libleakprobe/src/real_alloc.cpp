@@ -1,0 +1,99 @@
+#include "real_alloc.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <dlfcn.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "log.h"
+
+namespace leakprobe {
+namespace {
+
+RealAlloc g_real;
+std::atomic<int> g_state{0};  // 0 unresolved, 1 resolving, 2 ready
+
+// dlsym needs well under 1 KiB on glibc 2.36 (the dlerror buffer); 64 KiB leaves room for a
+// different libc without costing anything but BSS.
+constexpr size_t kPoolSize = 64 * 1024;
+alignas(64) char g_pool[kPoolSize];
+std::atomic<size_t> g_pool_used{0};
+
+struct PoolHeader {
+  size_t size;
+  size_t pad;
+};
+
+template <typename F>
+void resolve(F& slot, const char* name) {
+  slot = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+[[noreturn]] void die(const char* what) {
+  log_line("cannot resolve the real ", what, "; aborting");
+  _exit(127);
+}
+
+}  // namespace
+
+void* pool_alloc(size_t size, size_t align) {
+  if (align < 16) align = 16;
+  size_t old = g_pool_used.load(std::memory_order_relaxed);
+  for (;;) {
+    size_t start = (old + sizeof(PoolHeader) + align - 1) & ~(align - 1);
+    size_t end = start + size;
+    if (end > kPoolSize || end < start) {
+      // Running out here means dlsym allocates far more than expected; nothing sensible is
+      // left to do before we even have an allocator.
+      log_line("bootstrap pool exhausted while resolving the real allocator; aborting");
+      _exit(127);
+    }
+    if (g_pool_used.compare_exchange_weak(old, end, std::memory_order_relaxed)) {
+      auto* h = reinterpret_cast<PoolHeader*>(g_pool + start - sizeof(PoolHeader));
+      h->size = size;
+      return g_pool + start;  // static storage: already zero
+    }
+  }
+}
+
+bool is_pool_ptr(const void* p) {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  auto b = reinterpret_cast<uintptr_t>(g_pool);
+  return a >= b && a < b + kPoolSize;
+}
+
+size_t pool_size(const void* p) {
+  return reinterpret_cast<const PoolHeader*>(static_cast<const char*>(p) - sizeof(PoolHeader))->size;
+}
+
+bool real_alloc_ready() { return g_state.load(std::memory_order_acquire) == 2; }
+
+const RealAlloc& real_alloc() {
+  if (g_state.load(std::memory_order_acquire) == 2) return g_real;
+  int expected = 0;
+  if (g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    RealAlloc r{};
+    resolve(r.malloc, "malloc");
+    resolve(r.free, "free");
+    resolve(r.calloc, "calloc");
+    resolve(r.realloc, "realloc");
+    resolve(r.posix_memalign, "posix_memalign");
+    resolve(r.aligned_alloc, "aligned_alloc");
+    resolve(r.memalign, "memalign");
+    resolve(r.valloc, "valloc");
+    resolve(r.pvalloc, "pvalloc");
+    resolve(r.malloc_usable_size, "malloc_usable_size");
+    if (!r.malloc || !r.free || !r.calloc || !r.realloc) die("malloc/free/calloc/realloc");
+    g_real = r;
+    g_state.store(2, std::memory_order_release);
+    return g_real;
+  }
+  // Another thread is resolving: wait for it (dlsym is short). The resolving thread itself
+  // never gets here, because its re-entrant calls are sent to the pool by the caller.
+  while (g_state.load(std::memory_order_acquire) != 2) sched_yield();
+  return g_real;
+}
+
+}  // namespace leakprobe

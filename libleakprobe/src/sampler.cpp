@@ -1,0 +1,49 @@
+#include "sampler.h"
+
+#include <cmath>
+#include <ctime>
+#include <new>
+
+namespace leakprobe {
+namespace {
+__thread Sampler* t_sampler __attribute__((tls_model("initial-exec"))) = nullptr;
+// Placement storage: a TLS object with a constructor would need a (allocating) TLS
+// destructor registration.
+alignas(Sampler) __thread char t_sampler_storage[sizeof(Sampler)]
+    __attribute__((tls_model("initial-exec")));
+}  // namespace
+
+uint64_t Sampler::next_u64() {
+  // xorshift64*: fast, no state beyond one word, good enough for sample gaps.
+  rng_ ^= rng_ >> 12;
+  rng_ ^= rng_ << 25;
+  rng_ ^= rng_ >> 27;
+  return rng_ * 2685821657736338717ull;
+}
+
+int64_t Sampler::next_gap(uint64_t mean_bytes) {
+  // Uniform in (0, 1], 53 bits; -ln(u) * mean is exponential with that mean.
+  double u = static_cast<double>((next_u64() >> 11) + 1) * (1.0 / 9007199254740992.0);
+  double gap = -std::log(u) * static_cast<double>(mean_bytes);
+  if (gap > 9.0e18) gap = 9.0e18;
+  // At least 1 so that a zero-byte allocation after a sample is not sampled again.
+  return static_cast<int64_t>(gap) + 1;
+}
+
+Sampler& thread_sampler() {
+  if (__builtin_expect(t_sampler == nullptr, 0)) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^
+                    reinterpret_cast<uintptr_t>(&t_sampler_storage);
+    t_sampler = new (t_sampler_storage) Sampler(seed);
+  }
+  return *t_sampler;
+}
+
+double unscale_factor(double objs, double bytes, double mean_bytes) {
+  if (objs <= 0 || mean_bytes <= 0) return 1.0;
+  return 1.0 / (1.0 - std::exp(-(bytes / objs) / mean_bytes));
+}
+
+}  // namespace leakprobe

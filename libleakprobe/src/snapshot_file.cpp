@@ -1,0 +1,91 @@
+#include "snapshot_file.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "leakprobe/snapshot_format.h"
+#include "log.h"
+
+namespace leakprobe {
+
+bool snapshot_path(char* out, const char* dir, const char* prefix, int pid, unsigned seq,
+                   const char* suffix) {
+  // snprintf with only integer and string conversions does not allocate in glibc.
+  int n = snprintf(out, PATH_MAX, "%s/%s%s%d.%04u%s%s", dir, prefix, format::kFilePrefix, pid,
+                   seq, format::kFileSuffix, suffix);
+  return n > 0 && n < PATH_MAX;
+}
+
+PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence,
+                               ContentFn content, void* ctx) {
+  PublishResult r;
+  unsigned seq = first_sequence;
+  for (unsigned tries = 0; tries < 100000; ++tries, ++seq) {
+    if (!snapshot_path(r.path, dir, "", pid, seq, "")) break;
+    if (access(r.path, F_OK) != 0) break;
+  }
+  char tmp[PATH_MAX];
+  if (!snapshot_path(tmp, dir, ".", pid, seq, ".tmp")) {
+    r.error = "output path too long";
+    r.err = ENAMETOOLONG;
+    return r;
+  }
+  memcpy(r.path, tmp, sizeof(tmp));
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    // A leftover from a process that died mid-write with our pid (pid reuse).
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  }
+  if (fd < 0) {
+    r.err = errno;
+    r.error = "cannot create the snapshot file";
+    return r;
+  }
+  // The umask may have narrowed 0600 further; the contract is exactly 0600.
+  fchmod(fd, 0600);
+  bool wrote = content(fd, seq, ctx);
+  int write_errno = errno;
+  if (close(fd) != 0 && wrote) {
+    wrote = false;
+    write_errno = errno;
+  }
+  if (!wrote) {
+    unlink(tmp);
+    r.err = write_errno;
+    r.error = "cannot write the snapshot file";
+    return r;
+  }
+  // The file's own "sequence" line says `seq`; should another image of this pid have taken
+  // that name meanwhile, the next free name is used rather than losing the snapshot.
+  for (unsigned last = seq + 1000; seq < last; ++seq) {
+    if (!snapshot_path(r.path, dir, "", pid, seq, "")) break;
+    if (link(tmp, r.path) == 0) {
+      unlink(tmp);
+      r.ok = true;
+      r.sequence = seq;
+      return r;
+    }
+    if (errno == EEXIST) continue;
+    if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK) {
+      // File systems without hard links: rename without replacing.
+      if (renameat2(AT_FDCWD, tmp, AT_FDCWD, r.path, RENAME_NOREPLACE) == 0) {
+        r.ok = true;
+        r.sequence = seq;
+        return r;
+      }
+      if (errno == EEXIST) continue;
+    }
+    break;
+  }
+  r.err = errno;
+  r.error = "cannot publish the snapshot file";
+  unlink(tmp);
+  return r;
+}
+
+}  // namespace leakprobe

@@ -1,0 +1,279 @@
+#include "snapshot_writer.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <link.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "leakprobe/snapshot_format.h"
+#include "tracker.h"
+
+namespace leakprobe {
+
+namespace fmt = format;
+
+void Out::flush() {
+  if (used_ && ok_) ok_ = sink(buf_, used_);
+  used_ = 0;
+}
+
+void Out::put(const char* s, size_t n) {
+  while (n) {
+    if (used_ == sizeof(buf_)) flush();
+    size_t k = sizeof(buf_) - used_;
+    if (k > n) k = n;
+    memcpy(buf_ + used_, s, k);
+    used_ += k;
+    s += k;
+    n -= k;
+  }
+}
+
+void Out::put(const char* s) { put(s, strlen(s)); }
+
+void Out::put_char(char c) {
+  if (used_ == sizeof(buf_)) flush();
+  buf_[used_++] = c;
+}
+
+void Out::put_u64(uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) put_char(tmp[--n]);
+}
+
+void Out::put_i64(int64_t v) {
+  if (v < 0) {
+    put_char('-');
+    put_u64(static_cast<uint64_t>(-(v + 1)) + 1);
+  } else {
+    put_u64(static_cast<uint64_t>(v));
+  }
+}
+
+void Out::put_hex(uint64_t v) {
+  char tmp[16];
+  int n = 0;
+  do {
+    tmp[n++] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  put("0x", 2);
+  while (n) put_char(tmp[--n]);
+}
+
+bool Out::finish() {
+  flush();
+  return ok_;
+}
+
+bool FdOut::sink(const char* data, size_t n) {
+  while (n) {
+    ssize_t w = write(fd_, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+namespace {
+
+// Counters copied once, so the header totals are exactly the sum of the lines even while
+// other threads keep allocating.
+struct Row {
+  const Bucket* bucket;
+  int64_t live_objs;
+  int64_t live_bytes;
+  uint64_t alloc_objs;
+  uint64_t alloc_bytes;
+};
+
+void meta_key(Out& out, const char* key) {
+  out.put(fmt::kMetaPrefix);
+  out.put(key);
+  out.put(": ");
+}
+
+void meta_u64(Out& out, const char* key, uint64_t v) {
+  meta_key(out, key);
+  out.put_u64(v);
+  out.put_char('\n');
+}
+
+void meta_str(Out& out, const char* key, const char* v) {
+  meta_key(out, key);
+  out.put(v);
+  out.put_char('\n');
+}
+
+void counts(Out& out, int64_t lo, int64_t lb, uint64_t ao, uint64_t ab) {
+  out.put_i64(lo);
+  out.put(": ");
+  out.put_i64(lb);
+  out.put(" [");
+  out.put_u64(ao);
+  out.put(": ");
+  out.put_u64(ab);
+  out.put("] @ ");
+}
+
+struct BuildIdCtx {
+  Out* out;
+  const char* exe;
+};
+
+// PT_NOTE segments are mapped with the object, so the build-id is read from memory; no
+// file is opened (the file may be gone or replaced by an upgrade since it was loaded).
+int emit_build_id(struct dl_phdr_info* info, size_t, void* data) {
+  auto* ctx = static_cast<BuildIdCtx*>(data);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    const char* p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+    const char* end = p + ph.p_memsz;
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+      const auto* nh = reinterpret_cast<const ElfW(Nhdr)*>(p);
+      const char* name = p + sizeof(ElfW(Nhdr));
+      const char* desc = name + ((nh->n_namesz + 3) & ~3u);
+      const char* next = desc + ((nh->n_descsz + 3) & ~3u);
+      if (next > end) break;
+      if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+        const char* path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : ctx->exe;
+        meta_key(*ctx->out, fmt::kKeyBuildId);
+        for (unsigned k = 0; k < nh->n_descsz; ++k) {
+          auto byte = static_cast<unsigned char>(desc[k]);
+          ctx->out->put_char("0123456789abcdef"[byte >> 4]);
+          ctx->out->put_char("0123456789abcdef"[byte & 15]);
+        }
+        ctx->out->put_char(' ');
+        ctx->out->put(path);
+        ctx->out->put_char('\n');
+        return 0;
+      }
+      p = next;
+    }
+  }
+  return 0;
+}
+
+bool copy_file(Out& out, const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  char last = '\n';
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.put(buf, static_cast<size_t>(n));
+    last = buf[n - 1];
+  }
+  close(fd);
+  if (last != '\n') out.put_char('\n');
+  return true;
+}
+
+}  // namespace
+
+bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
+  const Bucket* head = t.stacks().first();  // the list from here on never changes
+  size_t n = 0;
+  for (const Bucket* b = head; b; b = b->next) ++n;
+  size_t rows_bytes = (n ? n : 1) * sizeof(Row);
+  auto* rows = static_cast<Row*>(map_pages(rows_bytes));
+  if (!rows) return false;
+
+  size_t used = 0;
+  int64_t tot_lo = 0, tot_lb = 0;
+  uint64_t tot_ao = 0, tot_ab = 0, truncated = 0;
+  for (const Bucket* b = head; b && used < n; b = b->next) {
+    Row r{b, b->live_objs.load(std::memory_order_relaxed),
+          b->live_bytes.load(std::memory_order_relaxed),
+          b->alloc_objs.load(std::memory_order_relaxed),
+          b->alloc_bytes.load(std::memory_order_relaxed)};
+    if (r.alloc_objs == 0) continue;  // created by a thread that has not counted yet
+    // A free racing with the copy can make a pair momentarily inconsistent; never print a
+    // negative live count.
+    if (r.live_objs <= 0) r.live_objs = r.live_bytes = 0;
+    if (r.live_bytes < 0) r.live_bytes = 0;
+    rows[used++] = r;
+    tot_lo += r.live_objs;
+    tot_lb += r.live_bytes;
+    tot_ao += r.alloc_objs;
+    tot_ab += r.alloc_bytes;
+    truncated += b->truncated;
+  }
+
+  const Options& o = t.options();
+  out.put(fmt::kHeaderPrefix);
+  counts(out, tot_lo, tot_lb, tot_ao, tot_ab);
+  if (o.sample_bytes) {
+    out.put(fmt::kHeaderTagSampled);
+    out.put_char('/');
+    out.put_u64(o.sample_bytes);
+  } else {
+    out.put(fmt::kHeaderTagExact);
+  }
+  out.put_char('\n');
+
+  char exe[4096];
+  ssize_t elen = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  exe[elen > 0 ? elen : 0] = '\0';
+
+  meta_u64(out, fmt::kKeyFormat, fmt::kVersion);
+  meta_u64(out, fmt::kKeyPid, static_cast<uint64_t>(info.pid));
+  if (info.ppid) meta_u64(out, fmt::kKeyParentPid, static_cast<uint64_t>(info.ppid));
+  meta_str(out, fmt::kKeyExe, exe);
+  meta_key(out, fmt::kKeyTime);
+  out.put_i64(info.time_sec);
+  out.put_char('.');
+  char frac[7];
+  int64_t us = info.time_usec;
+  for (int i = 5; i >= 0; --i) {
+    frac[i] = static_cast<char>('0' + us % 10);
+    us /= 10;
+  }
+  frac[6] = '\0';
+  out.put(frac);
+  out.put_char('\n');
+  meta_u64(out, fmt::kKeySequence, info.sequence);
+  meta_str(out, fmt::kKeyTrigger, info.trigger);
+  meta_u64(out, fmt::kKeySampling, o.sample_bytes);
+  meta_u64(out, fmt::kKeyDepth, static_cast<uint64_t>(o.depth));
+  meta_u64(out, fmt::kKeyStacks, used);
+  meta_u64(out, fmt::kKeyTruncated, truncated);
+  meta_u64(out, fmt::kKeyProbeBytes, t.probe_bytes());
+  BuildIdCtx ctx{&out, exe};
+  dl_iterate_phdr(emit_build_id, &ctx);
+
+  for (size_t i = 0; i < used; ++i) {
+    const Row& r = rows[i];
+    counts(out, r.live_objs, r.live_bytes, r.alloc_objs, r.alloc_bytes);
+    for (uint32_t f = 0; f < r.bucket->depth; ++f) {
+      if (f) out.put_char(' ');
+      out.put_hex(r.bucket->frames[f]);
+    }
+    out.put_char('\n');
+  }
+  unmap_pages(rows, rows_bytes);
+
+  out.put_char('\n');
+  out.put(fmt::kMapsSentinel);
+  out.put_char('\n');
+  copy_file(out, "/proc/self/maps");
+  out.put(fmt::kTrailer);
+  out.put_char('\n');
+  return out.finish();
+}
+
+}  // namespace leakprobe

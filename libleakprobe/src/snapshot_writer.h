@@ -1,0 +1,63 @@
+// Renders a snapshot (docs/snapshot-format.md) without allocating: a fixed buffer flushed
+// to a sink. FdOut writes to a raw fd inside the host; unit tests subclass Out to collect
+// the text in memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace leakprobe {
+
+class Tracker;
+
+class Out {
+ public:
+  void put(const char* s);
+  void put(const char* s, size_t n);
+  void put_char(char c);
+  void put_u64(uint64_t v);
+  void put_i64(int64_t v);
+  void put_hex(uint64_t v);  // "0x..." lowercase, as pprof's stack-line regex expects
+  // Flushes what is buffered; false if any write so far failed.
+  bool finish();
+  bool ok() const { return ok_; }
+
+ protected:
+  // Not virtual: a virtual destructor would drag operator delete (and libstdc++) into the
+  // preloaded library. Outs are only ever destroyed as their concrete type.
+  ~Out() = default;
+  // Writes all n bytes or returns false.
+  virtual bool sink(const char* data, size_t n) = 0;
+
+ private:
+  void flush();
+  char buf_[16384];
+  size_t used_ = 0;
+  bool ok_ = true;
+};
+
+class FdOut final : public Out {
+ public:
+  explicit FdOut(int fd) : fd_(fd) {}
+  ~FdOut() = default;
+
+ private:
+  bool sink(const char* data, size_t n) override;
+  int fd_;
+};
+
+struct SnapshotInfo {
+  int pid = 0;
+  int ppid = 0;  // non-zero in a forked child
+  unsigned sequence = 1;
+  const char* trigger = "request";
+  int64_t time_sec = 0;
+  int64_t time_usec = 0;
+};
+
+// Writes the whole snapshot of `t`: header with totals, metadata (incl. build-ids of every
+// loaded ELF object), one line per stack, the copy of /proc/self/maps and the trailer.
+// Allocation-free; safe on the probe's own thread while other threads keep allocating.
+bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info);
+
+}  // namespace leakprobe

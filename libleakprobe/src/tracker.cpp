@@ -1,0 +1,137 @@
+#include "tracker.h"
+
+#include <new>
+
+#include "log.h"
+#include "sampler.h"
+#include "unwind.h"
+
+namespace leakprobe {
+
+namespace detail {
+std::atomic<Tracker*> g_tracker{nullptr};
+}
+
+namespace {
+alignas(Tracker) char g_tracker_storage[sizeof(Tracker)];
+}
+
+Tracker* create_tracker(const Options& opts) {
+  // Placement into static storage: the tracker must not come from the interposed malloc,
+  // and a static object with a destructor would be torn down while other exit handlers
+  // still allocate.
+  auto* t = new (g_tracker_storage) Tracker();
+  if (!t->init(opts)) return nullptr;
+  detail::g_tracker.store(t, std::memory_order_release);
+  return t;
+}
+
+bool Tracker::init(const Options& opts) {
+  opts_ = opts;
+  unwind_init();
+  if (!stacks_.init(opts_.max_stacks, &arena_) || !ptrs_.init()) {
+    log_line("cannot map memory for the tables; not tracking");
+    return false;
+  }
+  if (opts_.sample_bytes) {
+    filter_ = static_cast<std::atomic<uint16_t>*>(map_pages(kFilterSlots * sizeof(uint16_t)));
+    if (!filter_) {
+      log_line("cannot map memory for the sampling filter; not tracking");
+      return false;
+    }
+  }
+  active_.store(opts_.enabled, std::memory_order_release);
+  return true;
+}
+
+void Tracker::fail(const char* why) {
+  active_.store(false, std::memory_order_relaxed);
+  log_once(failed_said_, why, "; tracking stopped, the program continues untracked");
+}
+
+void Tracker::on_alloc(const void* p, size_t size) {
+  if (opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes)) return;
+  uintptr_t frames[kMaxDepth];
+  bool truncated = false;
+  int depth = capture_stack(frames, opts_.depth, &truncated);
+  record_alloc(p, size, frames, depth, truncated);
+}
+
+void Tracker::record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth,
+                           bool truncated) {
+  Bucket* b = stacks_.intern(frames, static_cast<uint32_t>(depth), truncated);
+  if (!b) {
+    fail("the stack table is full (raise LEAKPROBE_MAX_STACKS) or out of memory");
+    return;
+  }
+  if (filter_) filter_slot(p).fetch_add(1, std::memory_order_relaxed);
+  if (!ptrs_.insert(p, b, size)) {
+    if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
+    fail("cannot grow the pointer map");
+    return;
+  }
+  b->on_alloc(size);
+}
+
+bool Tracker::record_free(const void* p) {
+  if (filter_ && filter_slot(p).load(std::memory_order_relaxed) == 0) return false;
+  PtrEntry e;
+  if (!ptrs_.take(p, &e)) return false;
+  if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
+  e.bucket->on_free(e.size);
+  return true;
+}
+
+void Tracker::on_free(const void* p) {
+  if (p) record_free(p);
+}
+
+Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
+  ReallocTicket t;
+  if (filter_ && filter_slot(old).load(std::memory_order_relaxed) == 0) return t;
+  if (ptrs_.take(old, &t.old)) {
+    t.tracked = true;
+    if (filter_) filter_slot(old).fetch_sub(1, std::memory_order_relaxed);
+    t.old.bucket->on_free(t.old.size);
+  }
+  return t;
+}
+
+void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* result,
+                          size_t size) {
+  if (!result) {
+    if (size == 0) return;  // glibc: realloc(p, 0) freed p and returns NULL
+    // Failed: the old block is still the program's, exactly as before.
+    if (t.tracked) {
+      if (filter_) filter_slot(old).fetch_add(1, std::memory_order_relaxed);
+      if (ptrs_.insert(old, t.old.bucket, t.old.size)) {
+        t.old.bucket->live_objs.fetch_add(1, std::memory_order_relaxed);
+        t.old.bucket->live_bytes.fetch_add(static_cast<int64_t>(t.old.size),
+                                           std::memory_order_relaxed);
+      } else {
+        fail("cannot grow the pointer map");
+      }
+    }
+    return;
+  }
+  on_alloc(result, size);
+}
+
+uint64_t Tracker::probe_bytes() const { return mapped_bytes() + sizeof(Tracker); }
+
+void Tracker::lock_for_fork() {
+  arena_.lock().lock();
+  ptrs_.lock_all();
+}
+
+void Tracker::unlock_after_fork() {
+  ptrs_.unlock_all();
+  arena_.lock().unlock();
+}
+
+void Tracker::reset_after_fork_in_child() {
+  ptrs_.reset_locks_in_child();
+  arena_.lock().reset();
+}
+
+}  // namespace leakprobe

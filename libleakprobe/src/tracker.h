@@ -1,0 +1,95 @@
+// The tracking core: what is live, from which stack, and how much was ever allocated.
+// Driven by alloc_api (and directly by unit tests); knows nothing of LD_PRELOAD, signals
+// or files. All state lives in one Tracker reached through tracker().
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "arena.h"
+#include "options.h"
+#include "pointer_map.h"
+#include "stack_table.h"
+
+namespace leakprobe {
+
+class Tracker {
+ public:
+  // Maps the tables. False (after one stderr line) if memory cannot be had.
+  bool init(const Options& opts);
+
+  const Options& options() const { return opts_; }
+  bool active() const { return active_.load(std::memory_order_relaxed); }
+  bool sampling() const { return opts_.sample_bytes != 0; }
+
+  // A new block from the calling code: decides sampling, captures the stack, records it.
+  void on_alloc(const void* p, size_t size);
+  // A block about to be released: recorded *before* the real free so another thread that
+  // gets the same address next cannot collide with the stale entry.
+  void on_free(const void* p);
+
+  // realloc in two halves around the real call. begin() takes the old block out of the map
+  // (a moving realloc must not leave it there for a reuse of that address); end() puts it
+  // back if the real realloc failed, or records the new block.
+  struct ReallocTicket {
+    bool tracked = false;
+    PtrEntry old{};
+  };
+  ReallocTicket realloc_begin(const void* old);
+  void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size);
+
+  // The same with an explicit stack, for unit tests and for on_alloc itself.
+  void record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth,
+                    bool truncated);
+  bool record_free(const void* p);
+
+  const StackTable& stacks() const { return stacks_; }
+  size_t live_pointers() const { return ptrs_.size(); }
+  // The probe's own memory: everything mapped (tables, arena) plus this object.
+  uint64_t probe_bytes() const;
+
+  // Something failed inside the probe: say so once and step aside for good (the host keeps
+  // running with plain forwarding; snapshots still show what was recorded until then).
+  void fail(const char* why);
+
+  // fork: prepare holds every lock, parent/child release them.
+  void lock_for_fork();
+  void unlock_after_fork();
+  void reset_after_fork_in_child();
+
+ private:
+  // "Maybe sampled" filter: a counting filter over pointer hashes, so the free of a block
+  // that was never sampled (nearly all of them) costs one load instead of a locked lookup.
+  static constexpr size_t kFilterSlots = size_t{1} << 18;
+  std::atomic<uint16_t>& filter_slot(const void* p) {
+    return filter_[PointerMap::hash(reinterpret_cast<uintptr_t>(p)) & (kFilterSlots - 1)];
+  }
+
+  Options opts_;
+  Arena arena_;
+  StackTable stacks_;
+  PointerMap ptrs_;
+  std::atomic<uint16_t>* filter_ = nullptr;
+  std::atomic<bool> active_{false};
+  std::atomic<bool> failed_said_{false};
+};
+
+// The one state object; nullptr until the probe has started (or when it was never enabled).
+Tracker* tracker();
+// tracker() if it is recording, else nullptr: the hot paths' single check.
+inline Tracker* active_tracker();
+
+// Creates the tracker in static storage. Returns nullptr (after one stderr line) on failure.
+Tracker* create_tracker(const Options& opts);
+
+namespace detail {
+extern std::atomic<Tracker*> g_tracker;
+}
+inline Tracker* tracker() { return detail::g_tracker.load(std::memory_order_acquire); }
+inline Tracker* active_tracker() {
+  Tracker* t = detail::g_tracker.load(std::memory_order_acquire);
+  return t && t->active() ? t : nullptr;
+}
+
+}  // namespace leakprobe
