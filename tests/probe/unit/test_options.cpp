@@ -1,0 +1,104 @@
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <memory>
+#include <string>
+
+#include "options.h"
+
+using leakprobe::Options;
+using leakprobe::parse_options;
+using leakprobe::parse_signal;
+
+namespace {
+std::unique_ptr<Options> parse(std::initializer_list<const char*> vars) {
+  std::vector<const char*> env(vars);
+  env.push_back(nullptr);
+  auto o = std::make_unique<Options>();
+  parse_options(env.data(), "/start/dir", o.get());
+  return o;
+}
+}  // namespace
+
+TEST(Options, DefaultsWhenNothingIsSet) {
+  auto o = parse({"PATH=/bin", "HOME=/root"});
+  EXPECT_TRUE(o->enabled);
+  EXPECT_STREQ(o->output_dir, "/start/dir");
+  EXPECT_EQ(o->signal, SIGRTMIN + 7);
+  EXPECT_EQ(o->interval_s, 0u);
+  EXPECT_EQ(o->depth, 32);
+  EXPECT_EQ(o->sample_bytes, 0u);
+  EXPECT_TRUE(o->at_exit);
+  EXPECT_FALSE(o->quiet);
+  EXPECT_TRUE(o->control_socket);
+  EXPECT_EQ(o->max_stacks, size_t{1} << 18);
+  EXPECT_STREQ(o->warnings, "");
+}
+
+TEST(Options, GoodValues) {
+  auto o = parse({"LEAKPROBE_OUTPUT_DIR=/var/tmp/x", "LEAKPROBE_SIGNAL=SIGRTMIN+3",
+                  "LEAKPROBE_INTERVAL=60", "LEAKPROBE_DEPTH=128", "LEAKPROBE_SAMPLE_BYTES=524288",
+                  "LEAKPROBE_AT_EXIT=0", "LEAKPROBE_QUIET=1", "LEAKPROBE_ENABLED=0",
+                  "LEAKPROBE_CONTROL=0", "LEAKPROBE_MAX_STACKS=4096"});
+  EXPECT_STREQ(o->output_dir, "/var/tmp/x");
+  EXPECT_EQ(o->signal, SIGRTMIN + 3);
+  EXPECT_EQ(o->interval_s, 60u);
+  EXPECT_EQ(o->depth, 128);
+  EXPECT_EQ(o->sample_bytes, 524288u);
+  EXPECT_FALSE(o->at_exit);
+  EXPECT_TRUE(o->quiet);
+  EXPECT_FALSE(o->enabled);
+  EXPECT_FALSE(o->control_socket);
+  EXPECT_EQ(o->max_stacks, 4096u);
+  EXPECT_STREQ(o->warnings, "");
+}
+
+TEST(Options, RelativeOutputDirIsMadeAbsoluteAgainstTheStartDirectory) {
+  auto o = parse({"LEAKPROBE_OUTPUT_DIR=snaps"});
+  EXPECT_STREQ(o->output_dir, "/start/dir/snaps");
+}
+
+TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
+  auto o = parse({"LEAKPROBE_DEPTH=abc", "LEAKPROBE_SIGNAL=SIGUSR1", "LEAKPROBE_INTERVAL=-3",
+                  "LEAKPROBE_SAMPLE_BYTES=1k", "LEAKPROBE_AT_EXIT=maybe", "LEAKPROBE_DEPTH2=1",
+                  "LEAKPROBE_OUTPUT_DIR="});
+  EXPECT_EQ(o->depth, 32);
+  EXPECT_EQ(o->signal, SIGRTMIN + 7);
+  EXPECT_EQ(o->interval_s, 0u);
+  EXPECT_EQ(o->sample_bytes, 0u);
+  EXPECT_TRUE(o->at_exit);
+  EXPECT_STREQ(o->output_dir, "/start/dir");
+  std::string w = o->warnings;
+  EXPECT_NE(w.find("LEAKPROBE_DEPTH=abc is not a depth in 1..128; using 32\n"), std::string::npos)
+      << w;
+  EXPECT_NE(w.find("LEAKPROBE_SIGNAL=SIGUSR1 is refused"), std::string::npos) << w;
+  EXPECT_NE(w.find("LEAKPROBE_INTERVAL=-3 is not a number of seconds; using 0"),
+            std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_SAMPLE_BYTES=1k"), std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_AT_EXIT=maybe"), std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_DEPTH2 is not a leakprobe setting"), std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_OUTPUT_DIR= is empty"), std::string::npos);
+  EXPECT_EQ(std::count(w.begin(), w.end(), '\n'), 7);
+}
+
+TEST(Options, DepthBounds) {
+  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=0"})->depth, 32);
+  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=129"})->depth, 32);
+  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=1"})->depth, 1);
+}
+
+TEST(Options, SignalSpecs) {
+  EXPECT_EQ(parse_signal("SIGRTMIN+7"), SIGRTMIN + 7);
+  EXPECT_EQ(parse_signal("RTMIN+7"), SIGRTMIN + 7);
+  EXPECT_EQ(parse_signal("SIGRTMAX-1"), SIGRTMAX - 1);
+  EXPECT_EQ(parse_signal(std::to_string(SIGRTMIN + 2).c_str()), SIGRTMIN + 2);
+  EXPECT_EQ(parse_signal("0"), 0);
+  EXPECT_EQ(parse_signal("off"), 0);
+  for (const char* refused : {"SIGHUP", "SIGUSR1", "SIGUSR2", "SIGKILL", "SIGSTOP", "SIGSEGV",
+                              "USR1", "1", "9", "10", "12", "19"}) {
+    EXPECT_EQ(parse_signal(refused), -2) << refused;
+  }
+  for (const char* bad : {"", "SIGRTMIN+", "SIGRTMIN+99", "banana", "SIGRTMAX+1", "-5"}) {
+    EXPECT_EQ(parse_signal(bad), -1) << bad;
+  }
+}

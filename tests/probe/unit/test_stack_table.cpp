@@ -1,0 +1,89 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "stack_table.h"
+
+using leakprobe::Arena;
+using leakprobe::Bucket;
+using leakprobe::StackTable;
+
+TEST(StackTable, SameFramesGiveTheSameBucket) {
+  Arena arena;
+  StackTable t;
+  ASSERT_TRUE(t.init(1024, &arena));
+  uintptr_t a[] = {0x1000, 0x2000, 0x3000};
+  uintptr_t b[] = {0x1000, 0x2000, 0x3001};
+  Bucket* x = t.intern(a, 3, false);
+  Bucket* y = t.intern(a, 3, false);
+  Bucket* z = t.intern(b, 3, false);
+  Bucket* prefix = t.intern(a, 2, false);
+  Bucket* cut = t.intern(a, 3, true);
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x, y);
+  EXPECT_NE(x, z);
+  EXPECT_NE(x, prefix);
+  EXPECT_NE(x, cut) << "a truncated stack is a different stack";
+  EXPECT_EQ(t.size(), 4u);
+  EXPECT_EQ(x->depth, 3u);
+  EXPECT_EQ(x->frames[2], 0x3000u);
+}
+
+TEST(StackTable, CountersAndListWalk) {
+  Arena arena;
+  StackTable t;
+  ASSERT_TRUE(t.init(1024, &arena));
+  uintptr_t f[] = {0x10};
+  Bucket* b = t.intern(f, 1, false);
+  b->on_alloc(100);
+  b->on_alloc(50);
+  b->on_free(100);
+  EXPECT_EQ(b->live_objs.load(), 1);
+  EXPECT_EQ(b->live_bytes.load(), 50);
+  EXPECT_EQ(b->alloc_objs.load(), 2u);
+  EXPECT_EQ(b->alloc_bytes.load(), 150u);
+  size_t n = 0;
+  for (const Bucket* p = t.first(); p; p = p->next) ++n;
+  EXPECT_EQ(n, 1u);
+}
+
+TEST(StackTable, FullTableReturnsNull) {
+  Arena arena;
+  StackTable t;
+  ASSERT_TRUE(t.init(1024, &arena));
+  for (uintptr_t i = 0; i < 1024; ++i) ASSERT_NE(t.intern(&i, 1, false), nullptr) << i;
+  uintptr_t one_more = 5000;
+  EXPECT_EQ(t.intern(&one_more, 1, false), nullptr);
+  uintptr_t old = 7;
+  EXPECT_NE(t.intern(&old, 1, false), nullptr) << "known stacks are still found when full";
+}
+
+TEST(StackTable, ConcurrentInsertsDeduplicate) {
+  Arena arena;
+  StackTable t;
+  ASSERT_TRUE(t.init(1 << 16, &arena));
+  constexpr int kThreads = 8, kStacks = 2000;
+  std::vector<std::vector<Bucket*>> seen(kThreads, std::vector<Bucket*>(kStacks));
+  std::vector<std::thread> threads;
+  for (int th = 0; th < kThreads; ++th) {
+    threads.emplace_back([&, th] {
+      for (int i = 0; i < kStacks; ++i) {
+        uintptr_t frames[2] = {static_cast<uintptr_t>(i) * 16 + 1, 42};
+        seen[th][i] = t.intern(frames, 2, false);
+        seen[th][i]->on_alloc(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(t.size(), static_cast<size_t>(kStacks));
+  for (int i = 0; i < kStacks; ++i) {
+    for (int th = 1; th < kThreads; ++th) ASSERT_EQ(seen[th][i], seen[0][i]);
+    EXPECT_EQ(seen[0][i]->alloc_objs.load(), static_cast<uint64_t>(kThreads));
+  }
+  std::set<const Bucket*> listed;
+  for (const Bucket* p = t.first(); p; p = p->next) listed.insert(p);
+  EXPECT_EQ(listed.size(), static_cast<size_t>(kStacks));
+}

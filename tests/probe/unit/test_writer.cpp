@@ -1,0 +1,204 @@
+// The snapshot writer checked against docs/snapshot-format.md by parsing its output back,
+// and the publishing rules (0600, atomic, never overwrite, nothing left on failure).
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "snapshot_file.h"
+#include "snapshot_reader.h"
+#include "snapshot_writer.h"
+#include "tracker.h"
+
+using leakprobe::Options;
+using leakprobe::Tracker;
+using probe_test::Snapshot;
+
+namespace {
+
+class StringOut final : public leakprobe::Out {
+ public:
+  std::string text;
+  ~StringOut() = default;
+
+ private:
+  bool sink(const char* data, size_t n) override {
+    text.append(data, n);
+    return true;
+  }
+};
+
+Snapshot write_and_parse(const Tracker& t, const leakprobe::SnapshotInfo& info) {
+  StringOut out;
+  EXPECT_TRUE(leakprobe::write_snapshot(out, t, info));
+  Snapshot s;
+  std::string err;
+  EXPECT_TRUE(probe_test::parse_snapshot(out.text, &s, &err)) << err << "\n" << out.text;
+  return s;
+}
+
+std::string make_temp_dir() {
+  char tmpl[] = "/tmp/probe-writer-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) names.push_back(e->d_name);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST(SnapshotWriter, OutputParsesBackWithConsistentTotals) {
+  Options o;
+  o.depth = 16;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  const uintptr_t a[] = {0x401000, 0x402000}, b[] = {0x403000}, c[] = {0x404000, 0x405000};
+  t->record_alloc(reinterpret_cast<void*>(0x1000), 40004, a, 2, false);
+  t->record_alloc(reinterpret_cast<void*>(0x2000), 40004, a, 2, false);
+  t->record_alloc(reinterpret_cast<void*>(0x3000), 10007, b, 1, false);
+  t->record_alloc(reinterpret_cast<void*>(0x4000), 99, c, 2, true);
+  t->record_free(reinterpret_cast<void*>(0x2000));
+  t->record_free(reinterpret_cast<void*>(0x4000));
+
+  leakprobe::SnapshotInfo info;
+  info.pid = 4242;
+  info.sequence = 3;
+  info.trigger = "signal";
+  info.time_sec = 1795777200;
+  info.time_usec = 125000;
+  Snapshot s = write_and_parse(*t, info);
+
+  EXPECT_EQ(s.tag, "heapprofile");
+  EXPECT_TRUE(s.has_trailer);
+  EXPECT_EQ(s.get("format"), "1");
+  EXPECT_EQ(s.get("pid"), "4242");
+  EXPECT_EQ(s.get("ppid"), "") << "only forked children carry ppid";
+  EXPECT_EQ(s.get("time"), "1795777200.125000");
+  EXPECT_EQ(s.get("sequence"), "3");
+  EXPECT_EQ(s.get("trigger"), "signal");
+  EXPECT_EQ(s.get("sampling"), "0");
+  EXPECT_EQ(s.get("depth"), "16");
+  EXPECT_EQ(s.get("stacks"), "3");
+  EXPECT_EQ(s.get("truncated-stacks"), "1");
+  EXPECT_GT(std::stoull(s.get("probe-bytes")), 0u);
+  EXPECT_NE(s.get("exe").find("probe_unit_tests"), std::string::npos) << s.get("exe");
+  EXPECT_GE(s.meta.count("build-id"), 2u) << "the test executable and libc at least";
+
+  ASSERT_EQ(s.stacks.size(), 3u);
+  int64_t lo = 0, lb = 0;
+  uint64_t ao = 0, ab = 0;
+  bool saw_a = false;
+  for (const auto& l : s.stacks) {
+    lo += l.live_objs;
+    lb += l.live_bytes;
+    ao += l.alloc_objs;
+    ab += l.alloc_bytes;
+    if (l.frames == std::vector<uint64_t>{0x401000, 0x402000}) {
+      saw_a = true;
+      EXPECT_EQ(l.live_objs, 1);
+      EXPECT_EQ(l.live_bytes, 40004);
+      EXPECT_EQ(l.alloc_objs, 2u);
+      EXPECT_EQ(l.alloc_bytes, 80008u);
+    }
+  }
+  EXPECT_TRUE(saw_a);
+  EXPECT_EQ(s.live_objs, lo);
+  EXPECT_EQ(s.live_bytes, lb);
+  EXPECT_EQ(s.alloc_objs, ao);
+  EXPECT_EQ(s.alloc_bytes, ab);
+  EXPECT_EQ(lo, 2);
+  EXPECT_EQ(lb, 50011);
+  EXPECT_FALSE(s.maps.empty()) << "the /proc/self/maps copy";
+}
+
+TEST(SnapshotWriter, SampledSnapshotsUseTheHeapV2Tag) {
+  Options o;
+  o.sample_bytes = 524288;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  const uintptr_t a[] = {0x401000};
+  t->record_alloc(reinterpret_cast<void*>(0x1000), 1 << 20, a, 1, false);
+  Snapshot s = write_and_parse(*t, leakprobe::SnapshotInfo());
+  EXPECT_EQ(s.tag, "heap_v2/524288");
+  EXPECT_EQ(s.get("sampling"), "524288");
+}
+
+TEST(SnapshotWriter, ManyStacksAcrossBufferFlushes) {
+  Options o;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  for (uintptr_t i = 1; i <= 5000; ++i) {
+    uintptr_t frames[3] = {i * 16, 0x500000, 0x600000};
+    t->record_alloc(reinterpret_cast<void*>(i * 64), i, frames, 3, false);
+  }
+  Snapshot s = write_and_parse(*t, leakprobe::SnapshotInfo());
+  EXPECT_EQ(s.stacks.size(), 5000u);
+  EXPECT_EQ(s.get("stacks"), "5000");
+  EXPECT_EQ(s.live_bytes, 5000 * 5001 / 2);
+}
+
+namespace {
+bool write_hello(int fd, unsigned, void*) { return write(fd, "hello\n", 6) == 6; }
+bool write_half_then_fail(int fd, unsigned, void*) {
+  if (write(fd, "half", 4) != 4) return false;
+  errno = ENOSPC;  // what a full disk reports
+  return false;
+}
+}  // namespace
+
+TEST(SnapshotFile, PublishesMode0600AndNeverOverwrites) {
+  std::string dir = make_temp_dir();
+  mode_t old_umask = umask(022);
+  auto r1 = leakprobe::publish_snapshot(dir.c_str(), 77, 1, write_hello, nullptr);
+  auto r2 = leakprobe::publish_snapshot(dir.c_str(), 77, 1, write_hello, nullptr);
+  umask(old_umask);
+  ASSERT_TRUE(r1.ok) << r1.error;
+  ASSERT_TRUE(r2.ok) << r2.error;
+  EXPECT_EQ(std::string(r1.path), dir + "/leakprobe.77.0001.heap");
+  EXPECT_EQ(std::string(r2.path), dir + "/leakprobe.77.0002.heap") << "an existing file is kept";
+  EXPECT_EQ(r2.sequence, 2u);
+  struct stat st;
+  ASSERT_EQ(stat(r1.path, &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(list_dir(dir),
+            (std::vector<std::string>{"leakprobe.77.0001.heap", "leakprobe.77.0002.heap"}))
+      << "no temporary left behind";
+  std::ifstream f(r1.path);
+  std::string line;
+  std::getline(f, line);
+  EXPECT_EQ(line, "hello");
+}
+
+TEST(SnapshotFile, FailedWriteLeavesNoFile) {
+  std::string dir = make_temp_dir();
+  auto r = leakprobe::publish_snapshot(dir.c_str(), 78, 1, write_half_then_fail, nullptr);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.err, ENOSPC);
+  EXPECT_TRUE(list_dir(dir).empty());
+}
+
+TEST(SnapshotFile, UnwritableDirectoryFailsCleanly) {
+  std::string dir = make_temp_dir();
+  std::string file = dir + "/not-a-dir";
+  std::ofstream(file) << "x";
+  auto r = leakprobe::publish_snapshot((file + "/sub").c_str(), 79, 1, write_hello, nullptr);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.err, ENOTDIR);
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"not-a-dir"});
+}
