@@ -397,7 +397,9 @@ void Parser::parse_maps_line(std::string_view line) {
 
 Result<Snapshot> Parser::run() {
   std::string_view line;
-  if (!next_line(line) || trim(text_).empty()) return whole_file("empty file");
+  const bool blank = std::all_of(text_.begin(), text_.end(),
+                                 [](char c) { return is_space(c) || c == '\n'; });
+  if (blank || !next_line(line)) return whole_file("empty file");
   if (auto e = parse_header(trim(line))) return *e;
 
   bool in_maps = false;

@@ -64,6 +64,12 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
                       {"alloc_objects", in.totals.alloc_objs}});
   }
   doc["inputs"] = inputs;
+  // Cumulative allocation counters restart with a new process; say so instead of guessing.
+  bool same_process = true;
+  for (const InputInfo& in : a.inputs) {
+    if (in.pid && a.inputs.front().pid && *in.pid != *a.inputs.front().pid) same_process = false;
+  }
+  doc["same_process"] = same_process;
   doc["options"] = {{"sort", sort_name(ctx.options.sort)}, {"by", by_name(ctx.options.by)},
                     {"top", ctx.options.top},             {"focus", ctx.options.focus},
                     {"ignore", ctx.options.ignore},       {"min_bytes", ctx.options.min_bytes}};

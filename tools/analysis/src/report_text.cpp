@@ -49,6 +49,7 @@ const char* unit_name(GroupBy by) {
 }
 
 void write_inputs(std::ostream& out, const Analysis& a) {
+  if (a.inputs.empty()) return;
   for (size_t i = 0; i < a.inputs.size(); ++i) {
     const InputInfo& in = a.inputs[i];
     std::string label = a.trend_mode ? "#" + std::to_string(i + 1) : (i == 0 ? "base" : "new");
@@ -62,6 +63,13 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   }
   if (!a.inputs.empty() && !a.inputs.front().program.empty()) {
     out << "  program " << a.inputs.front().program << "\n";
+  }
+  const InputInfo& first = a.inputs.front();
+  const InputInfo& last = a.inputs.back();
+  if (first.pid && last.pid && *first.pid != *last.pid) {
+    out << "  note     the pid changed (" << *first.pid << " -> " << *last.pid
+        << "): allocation counters restart with each process, so 'allocs' and 'frees' are "
+           "not meaningful; live sizes still compare\n";
   }
   if (a.inputs.size() >= 2 && a.inputs.front().time && a.inputs.back().time) {
     char buf[64];

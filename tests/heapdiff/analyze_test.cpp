@@ -1,0 +1,369 @@
+// Diff arithmetic, normalisation, folding, grouping and filters, on in-memory snapshots with
+// a fake symbol source (so function names are exact and no ELF file is needed).
+#include "leakprobe/analysis/analysis.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "leakprobe/analysis/compat.h"
+#include "leakprobe/analysis/report.h"
+#include "test_snapshots.h"
+
+namespace leakprobe::analysis {
+namespace {
+
+using testing::leakprobe_text;
+using testing::Line;
+using testing::must_parse;
+
+constexpr uint64_t kBaseA = 0x555500000000;  // first run
+constexpr uint64_t kBaseB = 0x5633aa000000;  // second run: ASLR moved the executable
+
+// Fake symbols by file offset of the call (pc): offset X in the app is the return address
+// base + X + 1 (see test_snapshots.h).
+struct FakeSymbols {
+  std::map<uint64_t, std::vector<symbolize::Frame>> app;
+  std::vector<std::pair<std::string, uint64_t>> calls;
+  SymbolSource source() {
+    return [this](const symbolize::ModuleRef& m, uint64_t off) {
+      calls.emplace_back(m.path, off);
+      if (m.path != "/opt/t/app") return std::vector<symbolize::Frame>{};
+      auto it = app.find(off);
+      return it == app.end() ? std::vector<symbolize::Frame>{} : it->second;
+    };
+  }
+};
+
+symbolize::Frame fn(const std::string& name, const std::string& file = "", int line = 0,
+                    bool inlined = false) {
+  return symbolize::Frame{name, file, line, inlined};
+}
+
+Analysis run(const std::vector<const Snapshot*>& snaps, const SymbolSource& syms = {},
+             Options opts = {}) {
+  Result<Analysis> r = analyze(snaps, syms, opts);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return std::move(r).value();
+}
+
+TEST(Diff, MatchesFramesByModuleAndOffsetAcrossAslr) {
+  const Snapshot a = must_parse(leakprobe_text({{2, 200, 2, 200, {kBaseA + 0x1235, kBaseA + 0x2001}}},
+                                               kBaseA, "/opt/t/app", 1), "a.heap");
+  const Snapshot b = must_parse(leakprobe_text({{5, 500, 9, 900, {kBaseB + 0x1235, kBaseB + 0x2001}}},
+                                               kBaseB, "/opt/t/app", 2), "b.heap");
+  const Analysis r = run({&a, &b});
+  EXPECT_EQ(r.stacks_total, 1u);  // one stack, not two
+  ASSERT_EQ(r.entries.size(), 1u);
+  const Entry& e = r.entries[0];
+  EXPECT_EQ(e.delta(), (Counts{3, 300, 7, 700}));
+  EXPECT_EQ(e.site.module, "/opt/t/app");
+  EXPECT_EQ(e.site.offset, 0x1234u);  // pc = return address - 1, as a file offset
+  EXPECT_EQ(e.key, "app+0x1234");
+  ASSERT_EQ(e.frames.size(), 2u);
+  EXPECT_EQ(e.frames[1].offset, 0x2000u);
+}
+
+TEST(Diff, ComputesDeltasFreesTotalsAndGrowth) {
+  const uint64_t a1 = kBaseA + 0x1101, a2 = kBaseA + 0x1201, a3 = kBaseA + 0x1301,
+                 a4 = kBaseA + 0x1401;
+  const Snapshot before = must_parse(leakprobe_text({{10, 1000, 10, 1000, {a1}},
+                                                     {4, 400, 20, 2000, {a2}},
+                                                     {3, 30, 3, 30, {a3}}}), "before.heap");
+  const Snapshot after = must_parse(leakprobe_text({{25, 2500, 30, 3000, {a1}},
+                                                    {1, 100, 40, 4000, {a2}},
+                                                    {6, 600, 6, 600, {a4}}}), "after.heap");
+  const Analysis r = run({&before, &after});
+  ASSERT_EQ(r.entries.size(), 4u);
+  // Ranked by Δ live bytes: a1 +1500, a4 +600 (only in the new file), a3 -30 (only in the
+  // old file: counts as zero now), a2 -300.
+  EXPECT_EQ(r.entries[0].site.offset, 0x1100u);
+  EXPECT_EQ(r.entries[0].delta(), (Counts{15, 1500, 20, 2000}));
+  const Counts frees0 = r.entries[0].delta();
+  EXPECT_EQ(frees0.alloc_objs - frees0.live_objs, 5);  // freed in between
+  EXPECT_EQ(r.entries[1].site.offset, 0x1400u);
+  EXPECT_EQ(r.entries[1].delta(), (Counts{6, 600, 6, 600}));
+  EXPECT_EQ(r.entries[2].site.offset, 0x1300u);
+  EXPECT_EQ(r.entries[2].delta(), (Counts{-3, -30, -3, -30}));
+  EXPECT_EQ(r.entries[3].site.offset, 0x1200u);
+  EXPECT_EQ(r.entries[3].delta(), (Counts{-3, -300, 20, 2000}));
+  EXPECT_EQ(r.totals[0], (Counts{17, 1430, 33, 3030}));
+  EXPECT_EQ(r.totals[1], (Counts{32, 3200, 76, 7600}));
+  EXPECT_EQ(r.growth_bytes, 2100);
+  EXPECT_EQ(r.growth_objs, 21);
+  EXPECT_EQ(r.changed, 4u);
+  EXPECT_TRUE(growth_exceeds(r, 2099));
+  EXPECT_FALSE(growth_exceeds(r, 2100));
+}
+
+TEST(Diff, SortByObjectsAndTop) {
+  const uint64_t a1 = kBaseA + 0x1101, a2 = kBaseA + 0x1201, a3 = kBaseA + 0x1301;
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text({{1, 5000, 1, 5000, {a1}},
+                                                    {50, 500, 50, 500, {a2}},
+                                                    {10, 1000, 10, 1000, {a3}}}));
+  Options opts;
+  opts.sort = SortKey::kObjects;
+  opts.top = 2;
+  const Analysis r = run({&before, &after}, {}, opts);
+  EXPECT_EQ(r.changed, 3u);
+  ASSERT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.entries[0].site.offset, 0x1200u);
+  EXPECT_EQ(r.entries[1].site.offset, 0x1300u);
+  opts.sort = SortKey::kBytes;
+  const Analysis r2 = run({&before, &after}, {}, opts);
+  EXPECT_EQ(r2.entries[0].site.offset, 0x1100u);
+}
+
+TEST(Diff, UnchangedStacksAreNotListedAndNoGrowthIsSaid) {
+  const Snapshot s = must_parse(leakprobe_text({{1, 8, 3, 24, {kBaseA + 0x1101}}}), "same.heap");
+  const Snapshot churn = must_parse(leakprobe_text({{1, 8, 9, 72, {kBaseA + 0x1101}}}), "churn.heap");
+  const Analysis r = run({&s, &churn});
+  EXPECT_TRUE(r.entries.empty());
+  EXPECT_EQ(r.changed, 0u);
+  EXPECT_EQ((r.totals[1] - r.totals[0]).alloc_objs, 6);  // the churn still shows in totals
+  std::ostringstream text;
+  write_text_report(text, r, ReportContext{});
+  EXPECT_NE(text.str().find("no growth: no call stack changed its live memory between same.heap "
+                            "and churn.heap (1 stacks compared)"),
+            std::string::npos)
+      << text.str();
+  std::ostringstream json;
+  write_json_report(json, r, ReportContext{});
+  EXPECT_NE(json.str().find("\"no_growth\": true"), std::string::npos);
+}
+
+TEST(Diff, MinBytesHidesSmallChanges) {
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text({{1, 4096, 1, 4096, {kBaseA + 0x1101}},
+                                                    {1, 100, 1, 100, {kBaseA + 0x1201}}}));
+  Options opts;
+  opts.min_bytes = 1024;
+  const Analysis r = run({&before, &after}, {}, opts);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].site.offset, 0x1100u);
+  EXPECT_EQ(r.growth_bytes, 4196);  // the gate still counts everything that grew
+}
+
+TEST(Diff, UnknownFramesKeepTheRawAddress) {
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text({{1, 8, 1, 8, {0x1235, kBaseA + 0x1101}}}));
+  const Analysis r = run({&before, &after});
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].site.module, "[unknown]");
+  EXPECT_EQ(r.entries[0].key, "[unknown]+0x1234");
+}
+
+TEST(Fold, AllocatorFramesAndInlinedAllocatorLayersAreFoldedAway) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {fn("malloc")};
+  syms.app[0x1200] = {fn("operator new(unsigned long)")};
+  // One call instruction, three source frames: allocator layers inlined into user code.
+  syms.app[0x1300] = {fn("std::__new_allocator<int>::allocate(unsigned long, void const*)",
+                         "/usr/include/c++/12/bits/new_allocator.h", 137, true),
+                      fn("std::allocator_traits<std::allocator<int> >::allocate(std::allocator<int>&, unsigned long)",
+                         "/usr/include/c++/12/bits/alloc_traits.h", 464, true),
+                      fn("Session::add_topic(std::string const&)", "src/session.cpp", 42, false)};
+  syms.app[0x1400] = {fn("main", "src/main.cpp", 7)};
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text(
+      {{1, 64, 1, 64, {kBaseA + 0x1101, kBaseA + 0x1201, kBaseA + 0x1301, kBaseA + 0x1401}}}));
+  const Analysis r = run({&before, &after}, syms.source());
+  ASSERT_EQ(r.entries.size(), 1u);
+  const Entry& e = r.entries[0];
+  EXPECT_EQ(e.folded, 4u);
+  EXPECT_EQ(e.site.function, "Session::add_topic(std::string const&)");
+  EXPECT_EQ(e.site.file, "src/session.cpp");
+  EXPECT_EQ(e.site.line, 42);
+  EXPECT_EQ(e.site.offset, 0x1300u);
+  ASSERT_EQ(e.frames.size(), 2u);
+  EXPECT_EQ(e.frames[1].function, "main");
+  EXPECT_EQ(e.key, "Session::add_topic(std::string const&) src/session.cpp:42");
+  // The symbolizer was asked for file offsets of pc = return address - 1.
+  EXPECT_NE(std::find(syms.calls.begin(), syms.calls.end(),
+                      std::make_pair(std::string("/opt/t/app"), uint64_t{0x1100})),
+            syms.calls.end());
+}
+
+TEST(Fold, AllocatorModulesAreFoldedWithoutSymbols) {
+  const Snapshot before = must_parse(leakprobe_text({}));
+  // 0x7f0000000000.. is /opt/t/libtcmalloc.so.4 in leakprobe_text's maps.
+  const Snapshot after = must_parse(leakprobe_text(
+      {{1, 64, 1, 64, {0x7f0000000101, 0x7f0000000201, kBaseA + 0x1501}}}));
+  const Analysis r = run({&before, &after});
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].folded, 2u);
+  EXPECT_EQ(r.entries[0].site.offset, 0x1500u);
+}
+
+TEST(Fold, AStackMadeOnlyOfAllocatorFramesIsKeptWhole) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {fn("malloc")};
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text({{1, 64, 1, 64, {kBaseA + 0x1101}}}));
+  const Analysis r = run({&before, &after}, syms.source());
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].folded, 0u);
+  EXPECT_EQ(r.entries[0].site.function, "malloc");
+}
+
+TEST(Fold, KnowsTheAllocatorFamily) {
+  for (const char* f : {"malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc",
+                        "__GI___strdup", "strndup", "operator new[](unsigned long)",
+                        "operator new(unsigned long, std::nothrow_t const&)",
+                        "__gnu_cxx::new_allocator<char>::allocate(unsigned long, void const*)",
+                        "tc_malloc", "tcmalloc::allocate_full_malloc_oom(unsigned long)"}) {
+    EXPECT_TRUE(is_allocator_function(f)) << f;
+  }
+  for (const char* f : {"main", "mallocz_helper", "handle__subscribe", "std::vector<int>::push_back(int const&)",
+                        ""}) {
+    EXPECT_FALSE(is_allocator_function(f)) << f;
+  }
+  EXPECT_TRUE(is_allocator_module("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4.5.10"));
+  EXPECT_TRUE(is_allocator_module("/work/build/libleakprobe/libleakprobe.so"));
+  EXPECT_FALSE(is_allocator_module("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+}
+
+// Two stacks allocate from the same function on different lines.
+struct GroupingFixture : ::testing::Test {
+  FakeSymbols syms;
+  Snapshot before = must_parse(leakprobe_text({}));
+  Snapshot after;
+  void SetUp() override {
+    syms.app[0x1100] = {fn("add_client", "broker.c", 10)};
+    syms.app[0x1200] = {fn("add_client", "broker.c", 20)};
+    syms.app[0x1300] = {fn("add_topic", "topics.c", 5)};
+    syms.app[0x1900] = {fn("loop_a", "loop.c", 1)};
+    syms.app[0x1a00] = {fn("loop_b", "loop.c", 2)};
+    after = must_parse(leakprobe_text({{1, 100, 1, 100, {kBaseA + 0x1101, kBaseA + 0x1901}},
+                                       {2, 200, 2, 200, {kBaseA + 0x1101, kBaseA + 0x1a01}},
+                                       {4, 400, 4, 400, {kBaseA + 0x1201, kBaseA + 0x1901}},
+                                       {8, 350, 8, 350, {kBaseA + 0x1301, kBaseA + 0x1901}}}));
+  }
+};
+
+TEST_F(GroupingFixture, ByStackKeepsEveryStack) {
+  const Analysis r = run({&before, &after}, syms.source());
+  EXPECT_EQ(r.entries.size(), 4u);
+}
+
+TEST_F(GroupingFixture, ByFunctionMergesSitesOfOneFunction) {
+  Options opts;
+  opts.by = GroupBy::kFunction;
+  const Analysis r = run({&before, &after}, syms.source(), opts);
+  ASSERT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.entries[0].key, "add_client");
+  EXPECT_EQ(r.entries[0].stacks, 3u);
+  EXPECT_EQ(r.entries[0].delta().live_bytes, 700);
+  // The representative stack is the one that grew most.
+  EXPECT_EQ(r.entries[0].site.line, 20);
+  EXPECT_EQ(r.entries[1].key, "add_topic");
+}
+
+TEST_F(GroupingFixture, ByLineSeparatesLines) {
+  Options opts;
+  opts.by = GroupBy::kLine;
+  const Analysis r = run({&before, &after}, syms.source(), opts);
+  ASSERT_EQ(r.entries.size(), 3u);
+  EXPECT_EQ(r.entries[0].key, "add_client broker.c:20");
+  EXPECT_EQ(r.entries[1].key, "add_topic topics.c:5");
+  EXPECT_EQ(r.entries[2].key, "add_client broker.c:10");
+  EXPECT_EQ(r.entries[2].stacks, 2u);
+  EXPECT_EQ(r.entries[2].delta().live_bytes, 300);
+}
+
+TEST_F(GroupingFixture, FocusAndIgnoreFilterWholeStacks) {
+  Options opts;
+  opts.focus = "loop_b";
+  Analysis r = run({&before, &after}, syms.source(), opts);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].delta().live_bytes, 200);
+  EXPECT_EQ(r.stacks_filtered_out, 3u);
+  EXPECT_EQ(r.growth_bytes, 200);  // totals and the gate follow the filters
+
+  opts.focus = "";
+  opts.ignore = "topics\\.c|loop_b";
+  r = run({&before, &after}, syms.source(), opts);
+  EXPECT_EQ(r.entries.size(), 2u);
+  EXPECT_EQ(r.totals[1].live_bytes, 500);
+
+  opts.ignore = "/opt/t/app";  // module paths match too
+  r = run({&before, &after}, syms.source(), opts);
+  EXPECT_TRUE(r.entries.empty());
+}
+
+TEST(Filters, BadRegexIsAnError) {
+  const Snapshot s = must_parse(leakprobe_text({}));
+  Options opts;
+  opts.focus = "([unclosed";
+  Result<Analysis> r = analyze({&s, &s}, {}, opts);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.rfind("invalid --focus regular expression '([unclosed': ", 0), 0u)
+      << r.error().message;
+}
+
+TEST(Trend, ClassifiesAndRanksSuspectsFirst) {
+  const uint64_t grow = kBaseA + 0x1101, plat = kBaseA + 0x1201, noisy = kBaseA + 0x1301;
+  std::vector<Snapshot> snaps;
+  const int64_t g[] = {100, 200, 300, 400}, p[] = {0, 5000, 9000, 9000}, n[] = {800, 100, 900, 50};
+  for (int i = 0; i < 4; ++i) {
+    snaps.push_back(must_parse(leakprobe_text({{1, g[i], 1, g[i], {grow}},
+                                               {1 + p[i], p[i] + 1, 1 + p[i], p[i] + 1, {plat}},
+                                               {1, n[i], 1, n[i], {noisy}}})));
+  }
+  const Analysis r = run({&snaps[0], &snaps[1], &snaps[2], &snaps[3]});
+  ASSERT_TRUE(r.trend_mode);
+  ASSERT_EQ(r.entries.size(), 3u);
+  // The plateau grew far more, but the steady grower is the leak suspect.
+  EXPECT_EQ(r.entries[0].site.offset, 0x1100u);
+  EXPECT_EQ(r.entries[0].trend, Trend::kGrowing);
+  EXPECT_EQ(r.entries[1].trend, Trend::kPlateau);
+  EXPECT_EQ(r.entries[2].trend, Trend::kNoise);
+  ASSERT_EQ(r.entries[0].series.size(), 4u);
+  EXPECT_EQ(r.entries[0].series[2].live_bytes, 300);
+}
+
+Snapshot with_meta(const std::string& exe, const std::string& meta, const std::string& name) {
+  return must_parse(leakprobe_text({}, kBaseA, exe, 1, meta), name);
+}
+
+TEST(Compat, RefusesDifferentProgramsAndSamplingRates) {
+  const Snapshot a = with_meta("/usr/sbin/mosquitto", "", "a.heap");
+  const Snapshot b = with_meta("/usr/bin/other", "", "b.heap");
+  auto e = check_compatible({&a, &b});
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->message, "a.heap and b.heap are snapshots of different programs "
+                        "(/usr/sbin/mosquitto vs /usr/bin/other)");
+
+  std::string sampled = leakprobe_text({}, kBaseA, "/usr/sbin/mosquitto");
+  sampled.replace(sampled.find("@ heapprofile"), 13, "@ heap_v2/4096");
+  const Snapshot c = must_parse(sampled, "c.heap");
+  e = check_compatible({&a, &c});
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->message, "a.heap and c.heap use different sampling rates (exact (heapprofile) vs "
+                        "sampled every 4096 bytes (heap_v2/4096)); their numbers cannot be "
+                        "compared");
+  EXPECT_FALSE(check_compatible({&a, &a}).has_value());
+}
+
+TEST(Compat, GperftoolsDumpsCompareTheirMainExecutable) {
+  const std::string hdr = "heap profile: 0: 0 [0: 0] @ heapprofile\n\nMAPPED_LIBRARIES:\n";
+  const Snapshot a = must_parse(hdr + "00400000-00401000 r-xp 00000000 00:00 5 /bin/one\n", "a");
+  const Snapshot b = must_parse(hdr + "00400000-00401000 r-xp 00000000 00:00 5 /bin/two\n", "b");
+  auto e = check_compatible({&a, &b});
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->message, "a and b are snapshots of different programs (/bin/one vs /bin/two)");
+}
+
+TEST(Compat, TrendOrderFollowsTimeWhenEverySnapshotHasOne) {
+  const Snapshot t3 = with_meta("/a", "# leakprobe.time: 300.5\n", "t3");
+  const Snapshot t1 = with_meta("/a", "# leakprobe.time: 100\n", "t1");
+  const Snapshot t2 = with_meta("/a", "# leakprobe.time: 200\n", "t2");
+  const Snapshot none = with_meta("/a", "", "none");
+  EXPECT_EQ(trend_order({&t3, &t1, &t2}), (std::vector<size_t>{1, 2, 0}));
+  EXPECT_EQ(trend_order({&t3, &none, &t1}), (std::vector<size_t>{0, 1, 2}));
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis
