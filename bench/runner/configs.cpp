@@ -1,0 +1,48 @@
+#include "configs.h"
+
+#include <unistd.h>
+
+namespace bench {
+
+std::vector<Config> all_configs(const Paths& paths) {
+  const bool have_probe = ::access(paths.leakprobe_lib.c_str(), R_OK) == 0;
+  const bool have_tcmalloc = ::access(paths.tcmalloc.c_str(), R_OK) == 0;
+  std::vector<Config> c = {
+      {"none", "glibc malloc, no profiler", true, "", 1},
+      {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools)", have_tcmalloc,
+       "libtcmalloc.so.4 missing", 1},
+      {"lp-exact", "libleakprobe, every allocation", have_probe,
+       "libleakprobe.so not built", 1},
+      {"lp-sampled", "libleakprobe, LEAKPROBE_SAMPLE_BYTES=524288", have_probe,
+       "libleakprobe.so not built", 1},
+      {"heaptrack", "heaptrack (Debian) wrapping the command", true, "", 1},
+      {"gperftools", "libtcmalloc + HEAPPROFILE (gperftools heap profiler)", have_tcmalloc,
+       "libtcmalloc.so.4 missing", 10},
+  };
+  return c;
+}
+
+void apply_config(const Config& config, const Paths& paths, const std::string& prof_dir,
+                  const std::string& tag, SpawnSpec& spec) {
+  // Nothing from the runner's own environment may change what is measured.
+  spec.env_unset = {"LD_PRELOAD",          "HEAPPROFILE",          "LEAKPROBE_SAMPLE_BYTES",
+                    "LEAKPROBE_INTERVAL",  "LEAKPROBE_OUTPUT_DIR", "LEAKPROBE_ENABLED",
+                    "HEAPPROFILESIGNAL",   "LEAKPROBE_DEPTH"};
+  spec.cwd = prof_dir;  // tools that write to the working directory write here too
+  if (config.name == "tcmalloc") {
+    spec.env_set["LD_PRELOAD"] = paths.tcmalloc;
+  } else if (config.name == "lp-exact" || config.name == "lp-sampled") {
+    spec.env_set["LD_PRELOAD"] = paths.leakprobe_lib;
+    spec.env_set["LEAKPROBE_OUTPUT_DIR"] = prof_dir;
+    if (config.name == "lp-sampled") spec.env_set["LEAKPROBE_SAMPLE_BYTES"] = "524288";
+  } else if (config.name == "heaptrack") {
+    std::vector<std::string> argv = {paths.heaptrack, "-o", prof_dir + "/heaptrack." + tag};
+    argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
+    spec.argv = std::move(argv);
+  } else if (config.name == "gperftools") {
+    spec.env_set["LD_PRELOAD"] = paths.tcmalloc;
+    spec.env_set["HEAPPROFILE"] = prof_dir + "/gperftools." + tag;
+  }
+}
+
+}  // namespace bench

@@ -1,0 +1,34 @@
+// The profiler configurations compared side by side, and how each one wraps a command.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace bench {
+
+struct Paths {
+  std::string leakprobe_lib;  // <build>/libleakprobe/libleakprobe.so
+  std::string tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4";
+  std::string heaptrack = "heaptrack";
+};
+
+struct Config {
+  std::string name;         // short id, used in directory names
+  std::string description;  // for the report
+  bool available = true;
+  std::string unavailable_reason;
+  // Runs of the alloc loop use pairs / alloc_divisor: gperftools is ~100x slower, and ns per
+  // pair is a rate, so it gets fewer pairs instead of dominating the run time.
+  int alloc_divisor = 1;
+};
+
+std::vector<Config> all_configs(const Paths& paths);
+
+// Turns `spec` (a plain command) into the command under `config`; profiler output goes into
+// `prof_dir`, with `tag` in the file names.
+void apply_config(const Config& config, const Paths& paths, const std::string& prof_dir,
+                  const std::string& tag, SpawnSpec& spec);
+
+}  // namespace bench

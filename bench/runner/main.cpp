@@ -1,0 +1,293 @@
+// bench_runner: runs every workload under every profiler configuration, interleaved over
+// several repetitions, plus the snapshot-size and snapshot-at-scale measurements, and writes
+// the markdown report. scripts/bench.sh builds the project and calls it.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "configs.h"
+#include "process.h"
+#include "report.h"
+#include "results.h"
+#include "workloads.h"
+
+namespace fs = std::filesystem;
+using namespace bench;
+
+namespace {
+
+struct Options {
+  std::string build_dir;
+  std::string work_dir;
+  std::string markdown_out;
+  bool quick = false;
+  int reps = 0;  // 0: 3 when quick, 5 otherwise
+  std::set<std::string> only_configs;
+  bool skip_alloc = false, skip_broker = false, skip_extras = false;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "bench_runner: %s\n"
+               "usage: bench_runner --build-dir DIR [--work-dir DIR] [--quick] [--reps N]\n"
+               "       [--markdown FILE] [--configs a,b,...] [--skip-alloc] [--skip-broker]\n"
+               "       [--skip-extras]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--build-dir") {
+      o.build_dir = value();
+    } else if (a == "--work-dir") {
+      o.work_dir = value();
+    } else if (a == "--markdown") {
+      o.markdown_out = value();
+    } else if (a == "--quick") {
+      o.quick = true;
+    } else if (a == "--reps") {
+      const std::string v = value();
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end != '\0' || n < 1 || n > 50)
+        usage("--reps must be an integer in [1, 50]");
+      o.reps = static_cast<int>(n);
+    } else if (a == "--configs") {
+      std::stringstream s(value());
+      std::string name;
+      while (std::getline(s, name, ',')) o.only_configs.insert(name);
+    } else if (a == "--skip-alloc") {
+      o.skip_alloc = true;
+    } else if (a == "--skip-broker") {
+      o.skip_broker = true;
+    } else if (a == "--skip-extras") {
+      o.skip_extras = true;
+    } else {
+      usage("unknown option " + a);
+    }
+  }
+  if (o.build_dir.empty()) usage("--build-dir is required");
+  // Absolute, because every program runs with its own output directory as working directory.
+  o.build_dir = fs::absolute(o.build_dir).lexically_normal().string();
+  if (o.work_dir.empty()) o.work_dir = o.build_dir + "/bench-out";
+  o.work_dir = fs::absolute(o.work_dir).lexically_normal().string();
+  if (o.reps == 0) o.reps = o.quick ? 3 : 5;
+  return o;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+  return buf;
+}
+
+std::string loadavg() {
+  std::string s = read_file("/proc/loadavg");
+  const auto cut = s.find(' ', s.find(' ', s.find(' ') + 1) + 1);  // first three fields
+  return s.substr(0, cut);
+}
+
+void record_files(Results& results, const std::string& workload, const std::string& config,
+                  const RunResult& run) {
+  FilesSeen& f = results.files[workload][config];
+  ++f.runs;
+  long long total = 0;
+  f.example_names.clear();
+  for (const auto& file : run.files) {
+    total += file.bytes;
+    f.example_names.push_back(file.name + " (" + std::to_string(file.bytes) + " B)");
+  }
+  f.total_bytes.push_back(total);
+  f.file_count.push_back(run.files.size());
+}
+
+// The snapshot the probe wrote last on its interval timer: highest sequence whose trigger
+// line says "interval" (an exit snapshot has freed the ring, so it is not comparable).
+long long last_periodic_snapshot_bytes(const std::vector<FileSize>& files,
+                                       const std::string& prof_dir) {
+  long long best_seq = -1, best_bytes = 0;
+  for (const auto& f : files) {
+    const std::string& n = f.name;
+    if (n.rfind("leakprobe.", 0) != 0 || n.size() < 5 || n.substr(n.size() - 5) != ".heap")
+      continue;
+    const auto last_dot = n.rfind('.', n.size() - 6);
+    const long long seq = std::atoll(n.substr(last_dot + 1, n.size() - 5 - last_dot - 1).c_str());
+    const std::string text = read_file(prof_dir + "/" + n);
+    if (text.find("# leakprobe.trigger: interval") == std::string::npos) continue;
+    if (seq > best_seq) {
+      best_seq = seq;
+      best_bytes = f.bytes;
+    }
+  }
+  return best_bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  const auto t0 = std::chrono::steady_clock::now();
+  Paths paths;
+  paths.leakprobe_lib = o.build_dir + "/libleakprobe/libleakprobe.so";
+  Programs programs;
+  programs.alloc = o.build_dir + "/bench/alloc/bench_alloc";
+  programs.broker_load = o.build_dir + "/bench/broker/bench_broker_load";
+  programs.snapshot = o.build_dir + "/bench/snapshot/bench_snapshot";
+  for (const auto& p : {programs.alloc, programs.broker_load, programs.snapshot}) {
+    if (::access(p.c_str(), X_OK) != 0) usage(p + " is not built");
+  }
+
+  Results results;
+  results.mode = o.quick ? "quick" : "full";
+  results.reps = o.reps;
+  results.started_utc = utc_now();
+  results.load_before = loadavg();
+  results.alloc.pairs = o.quick ? 200'000 : 1'000'000;
+  results.broker.qos0_messages = o.quick ? 8000 : 40000;
+  results.broker.qos1_messages = o.quick ? 4000 : 15000;
+  for (const auto& c : all_configs(paths)) {
+    if (o.only_configs.empty() || o.only_configs.count(c.name) != 0 || c.name == "none")
+      results.configs.push_back(c);
+  }
+  std::error_code ec;
+  fs::remove_all(o.work_dir, ec);
+  fs::create_directories(o.work_dir);
+
+  auto fail = [&](const std::string& what, const RunResult& run) {
+    results.failures.push_back(what + ": " + run.error);
+    std::fprintf(stderr, "  FAILED %s: %s\n", what.c_str(), run.error.c_str());
+  };
+
+  // Interleaved: for each repetition every configuration runs once, in a rotated order.
+  const size_t n = results.configs.size();
+  for (int rep = 0; rep < o.reps; ++rep) {
+    for (size_t k = 0; k < n; ++k) {
+      const Config& c = results.configs[(k + static_cast<size_t>(rep)) % n];
+      if (!c.available) continue;
+      const std::string base = o.work_dir + "/rep" + std::to_string(rep + 1) + "/" + c.name;
+      if (!o.skip_alloc) {
+        const RunResult run = run_alloc(c, paths, programs, results.alloc, base + "/alloc");
+        record_files(results, "alloc", c.name, run);
+        if (run.ok) {
+          results.series["ns_per_pair"][c.name].push_back(run.metrics.at("ns_per_pair"));
+          std::fprintf(stderr, "[rep %d/%d] alloc  %-10s %8.1f ns/pair\n", rep + 1, o.reps,
+                       c.name.c_str(), run.metrics.at("ns_per_pair"));
+        } else {
+          fail("rep " + std::to_string(rep + 1) + " alloc " + c.name, run);
+        }
+      }
+      if (!o.skip_broker) {
+        const RunResult run =
+            run_broker(c, paths, programs, results.broker, base + "/broker");
+        record_files(results, "broker", c.name, run);
+        if (run.ok) {
+          for (const auto& [k2, v] : run.metrics) results.series[k2][c.name].push_back(v);
+          auto get = [&](const char* key) {
+            auto it = run.metrics.find(key);
+            return it == run.metrics.end() ? 0.0 : it->second;
+          };
+          std::fprintf(stderr, "[rep %d/%d] broker %-10s %8.0f / %8.0f msg/s (QoS 0 / 1)\n",
+                       rep + 1, o.reps, c.name.c_str(), get("qos0_msgs_per_s"),
+                       get("qos1_msgs_per_s"));
+        } else {
+          fail("rep " + std::to_string(rep + 1) + " broker " + c.name, run);
+        }
+      }
+    }
+  }
+
+  if (!o.skip_extras) {
+    // Snapshot size vs uptime: same workload (same live stacks), two run lengths.
+    struct UptimeSpec {
+      std::string config;
+      double seconds;
+    };
+    std::vector<UptimeSpec> uptime_specs;
+    if (o.quick) {
+      uptime_specs = {{"lp-exact", 3}, {"lp-exact", 12}, {"heaptrack", 2}, {"heaptrack", 8}};
+    } else {
+      uptime_specs = {{"lp-exact", 15}, {"lp-exact", 60}, {"heaptrack", 5}, {"heaptrack", 20}};
+    }
+    for (const auto& u : uptime_specs) {
+      auto it = std::find_if(results.configs.begin(), results.configs.end(),
+                             [&](const Config& c) { return c.name == u.config; });
+      if (it == results.configs.end() || !it->available) continue;
+      AllocParams p;
+      p.seconds = u.seconds;
+      p.extra_env["LEAKPROBE_INTERVAL"] = "1";
+      const std::string dir = o.work_dir + "/uptime/" + u.config + "-" +
+                              std::to_string(static_cast<int>(u.seconds)) + "s";
+      const RunResult run = run_alloc(*it, paths, programs, p, dir);
+      UptimeRun ur;
+      ur.config = u.config;
+      ur.seconds = u.seconds;
+      ur.ok = run.ok;
+      ur.error = run.error;
+      ur.files = run.files.size();
+      for (const auto& f : run.files) ur.total_bytes += f.bytes;
+      ur.last_snapshot_bytes = last_periodic_snapshot_bytes(run.files, dir + "/prof");
+      auto pairs = run.metrics.find("pairs");
+      if (pairs != run.metrics.end()) ur.pairs = pairs->second;
+      std::fprintf(stderr, "uptime %-10s %3.0f s: last snapshot %lld B, all files %lld B%s\n",
+                   u.config.c_str(), u.seconds, ur.last_snapshot_bytes, ur.total_bytes,
+                   run.ok ? "" : (" FAILED: " + run.error).c_str());
+      results.uptime.push_back(ur);
+    }
+
+    // Snapshot of 1M live allocations over 100k stacks, under the exact probe.
+    auto exact = std::find_if(results.configs.begin(), results.configs.end(),
+                              [](const Config& c) { return c.name == "lp-exact"; });
+    if (exact != results.configs.end() && exact->available) {
+      results.snapshot_args = {"--stacks", "100000", "--per-stack", "10"};
+      const int runs = o.quick ? 1 : 3;
+      for (int i = 0; i < runs; ++i) {
+        const RunResult run =
+            run_snapshot_bench(*exact, paths, programs, results.snapshot_args,
+                               o.work_dir + "/snapshot/run" + std::to_string(i + 1));
+        results.snapshot_runs.push_back(run);
+        if (run.ok) {
+          std::fprintf(stderr, "snapshot 1M/100k: %.3f s, max malloc block %.0f us\n",
+                       run.metrics.count("write_s") ? run.metrics.at("write_s") : -1.0,
+                       run.metrics.count("max_malloc_block_us")
+                           ? run.metrics.at("max_malloc_block_us")
+                           : -1.0);
+        } else {
+          fail("snapshot run " + std::to_string(i + 1), run);
+        }
+      }
+    }
+  }
+
+  results.finished_utc = utc_now();
+  results.load_after = loadavg();
+  results.wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::string md = render_markdown(results);
+  std::fputs(md.c_str(), stdout);
+  if (!o.markdown_out.empty()) {
+    std::ofstream out(o.markdown_out);
+    out << md;
+    if (!out) {
+      std::fprintf(stderr, "bench_runner: cannot write %s\n", o.markdown_out.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}

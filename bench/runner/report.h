@@ -1,0 +1,13 @@
+// The markdown report: tables of medians, ranges and ratios, files written, and the goals of
+// issue 5 each marked met or missed (by how much).
+#pragma once
+
+#include <string>
+
+#include "results.h"
+
+namespace bench {
+
+std::string render_markdown(const Results& results);
+
+}  // namespace bench

@@ -1,0 +1,58 @@
+// Everything one benchmark run measured, as the report needs it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "workloads.h"
+
+namespace bench {
+
+struct Summary {
+  double median = 0, min = 0, max = 0;
+  size_t n = 0;
+};
+
+std::optional<Summary> summarize(std::vector<double> values);
+
+// values[metric][config] = one value per successful repetition.
+using Series = std::map<std::string, std::map<std::string, std::vector<double>>>;
+
+struct FilesSeen {
+  size_t runs = 0;
+  std::vector<long long> total_bytes;  // per run
+  std::vector<size_t> file_count;      // per run
+  std::vector<std::string> example_names;  // from the last run
+};
+
+struct UptimeRun {
+  std::string config;
+  double seconds = 0;
+  bool ok = false;
+  std::string error;
+  long long last_snapshot_bytes = 0;  // largest-sequence periodic snapshot (or heaptrack file)
+  long long total_bytes = 0;          // everything the profiler wrote
+  size_t files = 0;
+  double pairs = 0;
+};
+
+struct Results {
+  std::string mode;  // "quick" or "full"
+  int reps = 0;
+  std::string started_utc, finished_utc;
+  double wall_s = 0;
+  std::string load_before, load_after;  // /proc/loadavg
+  AllocParams alloc;
+  BrokerParams broker;
+  std::vector<Config> configs;
+  Series series;
+  std::map<std::string, std::map<std::string, FilesSeen>> files;  // [workload][config]
+  std::vector<UptimeRun> uptime;
+  std::vector<RunResult> snapshot_runs;  // bench_snapshot under lp-exact
+  std::vector<std::string> snapshot_args;
+  std::vector<std::string> failures;
+};
+
+}  // namespace bench

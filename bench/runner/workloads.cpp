@@ -1,0 +1,239 @@
+#include "workloads.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "bench/proc_stat.h"
+#include "bench/result_line.h"
+
+namespace fs = std::filesystem;
+
+namespace bench {
+namespace {
+
+constexpr auto kProgramTimeout = std::chrono::minutes(5);
+
+std::string prepare(const std::string& dir) {
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/prof");
+  return dir + "/prof";
+}
+
+std::vector<ParsedResult> results_in(const std::string& stdout_path) {
+  std::vector<ParsedResult> out;
+  std::istringstream in(read_file(stdout_path));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto r = parse_result_line(line)) out.push_back(*r);
+  }
+  return out;
+}
+
+std::string tail(const std::string& path) {
+  std::string text = read_file(path);
+  if (text.size() > 400) text = "..." + text.substr(text.size() - 400);
+  for (char& c : text)
+    if (c == '\n' || c == '|') c = ' ';
+  return text;
+}
+
+std::string describe(const ExitInfo& e) {
+  if (!e.exited) return "timed out and was killed";
+  if (e.signal != 0) return "killed by signal " + std::to_string(e.signal);
+  return "exit code " + std::to_string(e.exit_code);
+}
+
+// Runs one workload program to completion and collects its RESULT lines.
+// `extra_env` is applied after the configuration's own settings.
+RunResult run_program(const Config& config, const Paths& paths, SpawnSpec spec,
+                      const std::string& dir, const std::string& tag,
+                      const std::map<std::string, std::string>& extra_env,
+                      std::vector<ParsedResult>& results) {
+  RunResult run;
+  const std::string prof = prepare(dir);
+  spec.stdout_path = dir + "/stdout.txt";
+  spec.stderr_path = dir + "/stderr.txt";
+  apply_config(config, paths, prof, tag, spec);
+  for (const auto& [k, v] : extra_env) spec.env_set[k] = v;
+  std::string error;
+  const auto pid = spawn(spec, error);
+  if (!pid) {
+    run.error = error;
+    return run;
+  }
+  const ExitInfo e = wait_or_kill(*pid, kProgramTimeout);
+  results = results_in(spec.stdout_path);
+  run.files = list_files(prof);
+  if (!e.exited || e.exit_code != 0 || results.empty()) {
+    run.error = spec.argv[0] + ": " + describe(e) + "; stderr: " + tail(spec.stderr_path);
+    return run;
+  }
+  run.ok = true;
+  return run;
+}
+
+}  // namespace
+
+std::vector<FileSize> list_files(const std::string& dir) {
+  std::vector<FileSize> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_regular_file(ec))
+      files.push_back({fs::relative(it->path(), dir, ec).string(),
+                       static_cast<long long>(it->file_size(ec))});
+  }
+  return files;
+}
+
+RunResult run_alloc(const Config& config, const Paths& paths, const Programs& programs,
+                    const AllocParams& params, const std::string& dir) {
+  SpawnSpec spec;
+  spec.argv = {programs.alloc};
+  if (params.seconds > 0) {
+    spec.argv.insert(spec.argv.end(), {"--seconds", std::to_string(params.seconds)});
+  } else {
+    const long long pairs = std::max<long long>(params.pairs / config.alloc_divisor, 10000);
+    spec.argv.insert(spec.argv.end(), {"--pairs", std::to_string(pairs)});
+  }
+  std::vector<ParsedResult> results;
+  RunResult run = run_program(config, paths, spec, dir, "alloc", params.extra_env, results);
+  if (!run.ok) return run;
+  for (const auto& r : results) {
+    if (r.workload != "alloc") continue;
+    if (auto v = r.number("ns_per_pair")) run.metrics["ns_per_pair"] = *v;
+    if (auto v = r.number("pairs")) run.metrics["pairs"] = *v;
+  }
+  run.ok = run.metrics.count("ns_per_pair") == 1;
+  if (!run.ok) run.error = "bench_alloc printed no ns_per_pair";
+  return run;
+}
+
+RunResult run_snapshot_bench(const Config& config, const Paths& paths, const Programs& programs,
+                             const std::vector<std::string>& args, const std::string& dir) {
+  SpawnSpec spec;
+  spec.argv = {programs.snapshot};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  std::vector<ParsedResult> results;
+  RunResult run = run_program(config, paths, spec, dir, "snapshot", {}, results);
+  if (!run.ok) return run;
+  for (const auto& r : results) {
+    if (r.workload != "snapshot") continue;
+    for (const auto& [k, v] : r.values) {
+      if (auto n = r.number(k)) run.metrics[k] = *n;
+    }
+  }
+  return run;
+}
+
+RunResult run_broker(const Config& config, const Paths& paths, const Programs& programs,
+                     const BrokerParams& params, const std::string& dir) {
+  RunResult run;
+  const std::string prof = prepare(dir);
+  const auto port = pick_free_port();
+  if (!port) {
+    run.error = "no free loopback port";
+    return run;
+  }
+  const std::string conf = dir + "/mosquitto.conf";
+  {
+    std::ofstream c(conf);
+    c << "listener " << *port << " 127.0.0.1\n"
+      << "allow_anonymous true\n"
+      << "persistence false\n"
+      // Unbounded queues: a slow (profiled) broker must not drop QoS 0 messages, or the
+      // configurations would not deliver the same work.
+      << "max_queued_messages 0\n"
+      << "log_dest stderr\n"
+      << "log_type error\n"
+      << "log_type warning\n";
+    if (::geteuid() == 0) c << "user root\n";  // otherwise it drops to "mosquitto"
+  }
+  SpawnSpec broker;
+  broker.argv = {programs.mosquitto, "-c", conf};
+  broker.stdout_path = dir + "/broker.stdout.txt";
+  broker.stderr_path = dir + "/broker.stderr.txt";
+  apply_config(config, paths, prof, "mosquitto", broker);
+  std::string error;
+  const auto wrapper = spawn(broker, error);
+  if (!wrapper) {
+    run.error = error;
+    return run;
+  }
+  // Under heaptrack the broker is a child of its shell script; find the real mosquitto.
+  std::optional<pid_t> mosq;
+  bool ready = false;
+  for (int i = 0; i < 600 && !ready; ++i) {  // bounded: 30 s
+    if (::waitpid(*wrapper, nullptr, WNOHANG) == *wrapper) {
+      run.error = "mosquitto exited at start; stderr: " + tail(broker.stderr_path);
+      ::kill(-*wrapper, SIGKILL);
+      return run;
+    }
+    if (!mosq) mosq = find_descendant(*wrapper, "mosquitto");
+    ready = mosq && port_accepts(*port);
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto stop_broker = [&]() {
+    // Only the broker is asked to stop: heaptrack's script must see its client exit normally,
+    // or its EXIT trap kills the interpreter before the data file is written.
+    ::kill(mosq ? *mosq : *wrapper, SIGTERM);
+    // heaptrack needs time to finish interpreting and compressing after the broker exits.
+    return wait_or_kill(*wrapper, std::chrono::seconds(120));
+  };
+  if (!ready) {
+    stop_broker();
+    run.error = "mosquitto did not accept connections on port " + std::to_string(*port) +
+                " within 30 s; stderr: " + tail(broker.stderr_path);
+    return run;
+  }
+
+  SpawnSpec load;
+  load.argv = {programs.broker_load,    "--port",        std::to_string(*port),
+               "--publishers",          std::to_string(params.publishers),
+               "--subscribers",         std::to_string(params.subscribers),
+               "--qos0-messages",       std::to_string(params.qos0_messages),
+               "--qos1-messages",       std::to_string(params.qos1_messages),
+               "--broker-pid",          std::to_string(*mosq)};
+  load.env_unset = {"LD_PRELOAD", "HEAPPROFILE"};  // the load generator is never profiled
+  load.stdout_path = dir + "/load.stdout.txt";
+  load.stderr_path = dir + "/load.stderr.txt";
+  const auto load_pid = spawn(load, error);
+  if (!load_pid) {
+    stop_broker();
+    run.error = error;
+    return run;
+  }
+  const ExitInfo le = wait_or_kill(*load_pid, kProgramTimeout);
+  // Peak RSS must be read before the broker is asked to stop.
+  const auto hwm = process_status_kb(*mosq, "VmHWM");
+  const ExitInfo be = stop_broker();
+  run.files = list_files(prof);
+
+  if (!le.exited || le.exit_code != 0) {
+    run.error = "load generator: " + describe(le) + "; stderr: " + tail(load.stderr_path);
+    return run;
+  }
+  for (const auto& r : results_in(load.stdout_path)) {
+    if (r.workload != "broker") continue;
+    const auto qos = r.number("qos");
+    if (!qos) continue;
+    const std::string p = *qos == 0 ? "qos0_" : "qos1_";
+    if (auto v = r.number("msgs_per_s")) run.metrics[p + "msgs_per_s"] = *v;
+    if (auto v = r.number("broker_cpu_us_per_msg")) run.metrics[p + "cpu_us_per_msg"] = *v;
+  }
+  if (hwm) run.metrics["broker_vmhwm_kb"] = static_cast<double>(*hwm);
+  if (!be.exited) {
+    run.error = "mosquitto did not stop within 120 s of SIGTERM";
+    return run;
+  }
+  run.ok = run.metrics.count("qos0_msgs_per_s") + run.metrics.count("qos1_msgs_per_s") > 0;
+  if (!run.ok) run.error = "load generator printed no results";
+  return run;
+}
+
+}  // namespace bench
