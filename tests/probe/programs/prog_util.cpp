@@ -1,0 +1,3 @@
+#include "prog_util.h"
+
+void* volatile g_sink;
