@@ -30,7 +30,9 @@ struct Options {
   std::string work_dir;
   std::string markdown_out;
   bool quick = false;
-  int reps = 0;  // 0: 3 when quick, 5 otherwise
+  bool smoke = false;   // tiny sizes: proves every piece works, measures nothing
+  bool strict = false;  // exit 1 if any run failed
+  int reps = 0;         // 0: 1 when smoke, 3 when quick, 5 otherwise
   std::set<std::string> only_configs;
   bool skip_alloc = false, skip_broker = false, skip_extras = false;
 };
@@ -38,9 +40,9 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "bench_runner: %s\n"
-               "usage: bench_runner --build-dir DIR [--work-dir DIR] [--quick] [--reps N]\n"
-               "       [--markdown FILE] [--configs a,b,...] [--skip-alloc] [--skip-broker]\n"
-               "       [--skip-extras]\n",
+               "usage: bench_runner --build-dir DIR [--work-dir DIR] [--quick | --smoke]\n"
+               "       [--reps N] [--markdown FILE] [--configs a,b,...] [--skip-alloc]\n"
+               "       [--skip-broker] [--skip-extras] [--strict]\n",
                why.c_str());
   std::exit(2);
 }
@@ -61,6 +63,10 @@ Options parse(int argc, char** argv) {
       o.markdown_out = value();
     } else if (a == "--quick") {
       o.quick = true;
+    } else if (a == "--smoke") {
+      o.smoke = true;
+    } else if (a == "--strict") {
+      o.strict = true;
     } else if (a == "--reps") {
       const std::string v = value();
       char* end = nullptr;
@@ -87,7 +93,8 @@ Options parse(int argc, char** argv) {
   o.build_dir = fs::absolute(o.build_dir).lexically_normal().string();
   if (o.work_dir.empty()) o.work_dir = o.build_dir + "/bench-out";
   o.work_dir = fs::absolute(o.work_dir).lexically_normal().string();
-  if (o.reps == 0) o.reps = o.quick ? 3 : 5;
+  if (o.quick && o.smoke) usage("--quick and --smoke exclude each other");
+  if (o.reps == 0) o.reps = o.smoke ? 1 : o.quick ? 3 : 5;
   return o;
 }
 
@@ -155,13 +162,13 @@ int main(int argc, char** argv) {
   }
 
   Results results;
-  results.mode = o.quick ? "quick" : "full";
+  results.mode = o.smoke ? "smoke" : o.quick ? "quick" : "full";
   results.reps = o.reps;
   results.started_utc = utc_now();
   results.load_before = loadavg();
-  results.alloc.pairs = o.quick ? 200'000 : 1'000'000;
-  results.broker.qos0_messages = o.quick ? 8000 : 40000;
-  results.broker.qos1_messages = o.quick ? 4000 : 15000;
+  results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 200'000 : 1'000'000;
+  results.broker.qos0_messages = o.smoke ? 300 : o.quick ? 8000 : 40000;
+  results.broker.qos1_messages = o.smoke ? 150 : o.quick ? 4000 : 15000;
   for (const auto& c : all_configs(paths)) {
     if (o.only_configs.empty() || o.only_configs.count(c.name) != 0 || c.name == "none")
       results.configs.push_back(c);
@@ -220,7 +227,9 @@ int main(int argc, char** argv) {
       double seconds;
     };
     std::vector<UptimeSpec> uptime_specs;
-    if (o.quick) {
+    if (o.smoke) {
+      uptime_specs = {{"lp-exact", 1.5}, {"lp-exact", 3}, {"heaptrack", 1}};
+    } else if (o.quick) {
       uptime_specs = {{"lp-exact", 3}, {"lp-exact", 12}, {"heaptrack", 2}, {"heaptrack", 8}};
     } else {
       uptime_specs = {{"lp-exact", 15}, {"lp-exact", 60}, {"heaptrack", 5}, {"heaptrack", 20}};
@@ -233,7 +242,7 @@ int main(int argc, char** argv) {
       p.seconds = u.seconds;
       p.extra_env["LEAKPROBE_INTERVAL"] = "1";
       const std::string dir = o.work_dir + "/uptime/" + u.config + "-" +
-                              std::to_string(static_cast<int>(u.seconds)) + "s";
+                              std::to_string(static_cast<int>(u.seconds * 1000)) + "ms";
       const RunResult run = run_alloc(*it, paths, programs, p, dir);
       UptimeRun ur;
       ur.config = u.config;
@@ -245,9 +254,12 @@ int main(int argc, char** argv) {
       ur.last_snapshot_bytes = last_periodic_snapshot_bytes(run.files, dir + "/prof");
       auto pairs = run.metrics.find("pairs");
       if (pairs != run.metrics.end()) ur.pairs = pairs->second;
-      std::fprintf(stderr, "uptime %-10s %3.0f s: last snapshot %lld B, all files %lld B%s\n",
-                   u.config.c_str(), u.seconds, ur.last_snapshot_bytes, ur.total_bytes,
-                   run.ok ? "" : (" FAILED: " + run.error).c_str());
+      if (run.ok) {
+        std::fprintf(stderr, "uptime %-10s %4.1f s: last snapshot %lld B, all files %lld B\n",
+                     u.config.c_str(), u.seconds, ur.last_snapshot_bytes, ur.total_bytes);
+      } else {
+        fail("uptime " + u.config + " " + std::to_string(u.seconds) + " s", run);
+      }
       results.uptime.push_back(ur);
     }
 
@@ -255,8 +267,9 @@ int main(int argc, char** argv) {
     auto exact = std::find_if(results.configs.begin(), results.configs.end(),
                               [](const Config& c) { return c.name == "lp-exact"; });
     if (exact != results.configs.end() && exact->available) {
-      results.snapshot_args = {"--stacks", "100000", "--per-stack", "10"};
-      const int runs = o.quick ? 1 : 3;
+      results.snapshot_args = {"--stacks", o.smoke ? "2000" : "100000", "--per-stack",
+                               o.smoke ? "3" : "10"};
+      const int runs = o.quick || o.smoke ? 1 : 3;
       for (int i = 0; i < runs; ++i) {
         const RunResult run =
             run_snapshot_bench(*exact, paths, programs, results.snapshot_args,
@@ -288,6 +301,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench_runner: cannot write %s\n", o.markdown_out.c_str());
       return 1;
     }
+  }
+  if (o.strict && !results.failures.empty()) {
+    std::fprintf(stderr, "bench_runner: %zu run(s) failed\n", results.failures.size());
+    return 1;
   }
   return 0;
 }

@@ -251,7 +251,7 @@ std::vector<Goal> goals(const Results& r) {
         ++compared;
         const bool better = m.higher_is_better ? ours->median > theirs->median
                                                : ours->median < theirs->median;
-        if (!better) lost.push_back(std::string(m.key) + " vs " + rival);
+        if (!better) lost.push_back(std::string(m.title) + " vs " + rival);
       }
     }
     Goal x{std::string("beat heaptrack and gperftools on every row, ") + mode, "all rows",
@@ -272,8 +272,11 @@ std::vector<Goal> goals(const Results& r) {
   {
     Goal x{"probe memory per live allocation (exact)", "≤ 64 B + stack table", "–", ""};
     auto s = snapshot_metric(r, "marginal_bytes_per_alloc");
+    auto live = snapshot_metric(r, "live");
     if (!s) {
       x.verdict = "not measured (no probe-bytes in the snapshots)";
+    } else if (!live || live->median < 1e6) {
+      x.verdict = "not measured at scale (fewer than 1M live allocations)";
     } else {
       x.measured = num(s->median) + " B";
       x.verdict = s->median <= 64 ? "met"
@@ -311,8 +314,12 @@ std::vector<Goal> goals(const Results& r) {
       x.verdict = "not measured";
     } else {
       x.measured = num(s->median) + " s";
-      if (live && live->median < 1e6) x.measured += " (only " + num(live->median) + " live)";
-      x.verdict = s->median < 1 ? "met" : "missed by " + num(s->median - 1) + " s";
+      if (!live || live->median < 1e6) {
+        x.measured += " (only " + num(live ? live->median : 0) + " live)";
+        x.verdict = "not measured at scale";
+      } else {
+        x.verdict = s->median < 1 ? "met" : "missed by " + num(s->median - 1) + " s";
+      }
     }
     g.push_back(x);
   }
