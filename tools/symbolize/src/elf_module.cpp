@@ -115,4 +115,9 @@ bool ElfModule::has_debug_info() {
 
 bool ElfModule::has_symbols() { return dwfl_module_getsymtab(module_) > 0; }
 
+const SymbolIndex& ElfModule::symbols() {
+  if (symbols_ == nullptr) symbols_ = std::make_unique<SymbolIndex>(module_);
+  return *symbols_;
+}
+
 }  // namespace leakprobe::symbolize::detail

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "symbol_index.h"
+
 namespace leakprobe::symbolize::detail {
 
 class ElfModule {
@@ -34,6 +36,9 @@ class ElfModule {
   bool has_debug_info();  // DWARF, in the file or in separate debug info
   bool has_symbols();     // .symtab or .dynsym entries
 
+  // Sorted .symtab/.dynsym, built on the first lookup in this module.
+  const SymbolIndex& symbols();
+
  private:
   ElfModule() = default;
 
@@ -53,6 +58,7 @@ class ElfModule {
   uint64_t bias_ = 0;
   std::vector<Segment> segments_;
   std::string build_id_;
+  std::unique_ptr<SymbolIndex> symbols_;
 };
 
 }  // namespace leakprobe::symbolize::detail

@@ -116,16 +116,14 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* module, uint64_t address) {
 
 }  // namespace
 
-std::vector<Frame> source_frames(Dwfl_Module* module, uint64_t address) {
+std::vector<Frame> source_frames(Dwfl_Module* module, const SymbolIndex& symbols,
+                                 uint64_t address) {
   std::vector<Frame> frames = dwarf_frames(module, address);
 
   // .symtab/.dynsym: the only names in a stripped binary (mosquitto exports its functions),
   // and a fallback for DWARF subprograms without a name.
   if (frames.empty() || frames.back().function.empty()) {
-    GElf_Off offset = 0;
-    GElf_Sym sym;
-    const char* name =
-        dwfl_module_addrinfo(module, address, &offset, &sym, nullptr, nullptr, nullptr);
+    const char* name = symbols.lookup(address).name;
     if (name != nullptr) {
       if (frames.empty()) {
         Frame frame;
