@@ -15,7 +15,9 @@ namespace {
 
 using leakprobe::symbolize::detail::SymbolIndex;
 
-void expect_same_as_libdwfl(const std::string& path) {
+// `min_found`: how many of the sampled addresses must fall in a symbol for the comparison to
+// mean something (a stripped binary has gaps where its static functions were).
+void expect_same_as_libdwfl(const std::string& path, int min_found) {
   if (access(path.c_str(), R_OK) != 0) GTEST_SKIP() << path << " not installed";
   char* debuginfo_path = nullptr;
   Dwfl_Callbacks callbacks{};
@@ -70,17 +72,17 @@ void expect_same_as_libdwfl(const std::string& path) {
       }
     }
   }
-  EXPECT_GT(found, kSamples / 4) << "too few addresses had a symbol for the test to mean much";
+  EXPECT_GE(found, min_found) << "too few addresses had a symbol for the test to mean much";
   EXPECT_EQ(disagreements, 0);
   dwfl_end(dwfl);
 }
 
-TEST(SymbolIndex, AgreesWithLibdwflOnMosquitto) { expect_same_as_libdwfl("/usr/sbin/mosquitto"); }
+TEST(SymbolIndex, AgreesWithLibdwflOnMosquitto) { expect_same_as_libdwfl("/usr/sbin/mosquitto", 300); }
 
 TEST(SymbolIndex, AgreesWithLibdwflOnLibc) {
-  expect_same_as_libdwfl("/usr/lib/x86_64-linux-gnu/libc.so.6");
+  expect_same_as_libdwfl("/usr/lib/x86_64-linux-gnu/libc.so.6", 300);
 }
 
-TEST(SymbolIndex, AgreesWithLibdwflOnStrippedTestLibrary) { expect_same_as_libdwfl(TESTLIB_STRIPPED); }
+TEST(SymbolIndex, AgreesWithLibdwflOnStrippedTestLibrary) { expect_same_as_libdwfl(TESTLIB_STRIPPED, 50); }
 
 }  // namespace
