@@ -213,11 +213,12 @@ TEST(Fold, KnowsTheAllocatorFamily) {
                         "__GI___strdup", "strndup", "operator new[](unsigned long)",
                         "operator new(unsigned long, std::nothrow_t const&)",
                         "__gnu_cxx::new_allocator<char>::allocate(unsigned long, void const*)",
-                        "tc_malloc", "tcmalloc::allocate_full_malloc_oom(unsigned long)"}) {
+                        "tc_malloc", "tcmalloc::allocate_full_malloc_oom(unsigned long)",
+                        "mosquitto__malloc", "mosquitto__strdup", "mosquitto_calloc"}) {
     EXPECT_TRUE(is_allocator_function(f)) << f;
   }
-  for (const char* f : {"main", "mallocz_helper", "handle__subscribe", "std::vector<int>::push_back(int const&)",
-                        ""}) {
+  for (const char* f : {"main", "mallocz_helper", "handle__subscribe",
+                        "std::vector<int>::push_back(int const&)", "mosquitto__free_helper", ""}) {
     EXPECT_FALSE(is_allocator_function(f)) << f;
   }
   EXPECT_TRUE(is_allocator_module("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4.5.10"));

@@ -68,11 +68,17 @@ int trend_rank(Trend t) {
   return 3;
 }
 
+// Light while 100k stacks stream through; strings are only built for the listed entries.
 struct Group {
-  Entry entry;
+  std::vector<Counts> series;
+  size_t stacks = 0;
+  std::string key;  // --by function/line only
   uint32_t representative = 0;
   int64_t representative_growth = 0;
   size_t representative_fold = 0;
+  const Row* site = nullptr;  // nullptr: the stack has no frames
+  Trend trend = Trend::kStable;
+  Counts delta() const { return series.back() - series.front(); }
 };
 
 }  // namespace
@@ -119,94 +125,108 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots,
       ++out.stacks_filtered_out;
       continue;
     }
-    Row site;
-    if (frame_index < stack.frames.size()) {
-      site = table.rows(stack.frames[frame_index])[row_index];
-    } else {
-      site.module = "[no frames]";
-    }
+    const Row* site = frame_index < stack.frames.size()
+                          ? &table.rows(stack.frames[frame_index])[row_index]
+                          : nullptr;
 
     for (size_t i = 0; i < n; ++i) out.totals[i] += stack.series[i];
     const Counts d = stack.series.back() - stack.series.front();
     if (d.live_bytes > 0) out.growth_bytes += d.live_bytes;
     if (d.live_objs > 0) out.growth_objs += d.live_objs;
 
-    std::string key;
-    switch (options.by) {
-      case GroupBy::kStack:
-        key = "#" + std::to_string(sid);  // stacks are their own group; label set below
-        break;
-      case GroupBy::kFunction:
-        key = site.function.empty() ? site.label() : site.function;
-        break;
-      case GroupBy::kLine:
-        key = site.label();
-        break;
+    size_t gi = groups.size();
+    bool fresh = true;
+    if (options.by != GroupBy::kStack) {
+      std::string key = site == nullptr          ? std::string("[no frames]")
+                        : options.by == GroupBy::kFunction && !site->function.empty()
+                            ? site->function
+                            : site->label();
+      auto [it, inserted] = group_of_key.emplace(std::move(key), groups.size());
+      gi = it->second;
+      fresh = inserted;
+      if (inserted) {
+        groups.emplace_back();
+        groups.back().key = it->first;
+      }
+    } else {
+      groups.emplace_back();
     }
-    auto [it, inserted] = group_of_key.emplace(key, groups.size());
-    if (inserted) {
-      Group g;
-      g.entry.key = options.by == GroupBy::kStack ? site.label() : key;
-      g.entry.series.assign(n, Counts{});
-      g.entry.site = site;
+    Group& g = groups[gi];
+    if (fresh) g.series.assign(n, Counts{});
+    for (size_t i = 0; i < n; ++i) g.series[i] += stack.series[i];
+    ++g.stacks;
+    if (fresh || metric(d, options.sort) > g.representative_growth) {
       g.representative = sid;
       g.representative_growth = metric(d, options.sort);
       g.representative_fold = fold;
-      groups.push_back(std::move(g));
-    }
-    Group& g = groups[it->second];
-    for (size_t i = 0; i < n; ++i) g.entry.series[i] += stack.series[i];
-    ++g.entry.stacks;
-    if (!inserted && metric(d, options.sort) > g.representative_growth) {
-      g.representative = sid;
-      g.representative_growth = metric(d, options.sort);
-      g.representative_fold = fold;
-      g.entry.site = site;
+      g.site = site;
     }
   }
 
   // Keep what changed (live size or count moved in some interval) and is large enough.
-  std::vector<Group> listed;
-  for (Group& g : groups) {
-    const auto& s = g.entry.series;
+  std::vector<size_t> listed;
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    Group& g = groups[gi];
+    const auto& s = g.series;
     bool moved = false;
     for (size_t i = 1; i < n; ++i) {
       moved = moved || s[i].live_bytes != s[i - 1].live_bytes ||
               s[i].live_objs != s[i - 1].live_objs;
     }
     if (!moved) continue;
-    const int64_t db = g.entry.delta().live_bytes;
+    const int64_t db = g.delta().live_bytes;
     if ((db < 0 ? -db : db) < options.min_bytes) continue;
     if (out.trend_mode) {
       std::vector<int64_t> series;
       for (const Counts& c : s) series.push_back(metric(c, options.sort));
-      g.entry.trend = classify_trend(series);
+      g.trend = classify_trend(series);
     }
-    listed.push_back(std::move(g));
+    listed.push_back(gi);
   }
   out.changed = listed.size();
 
   const SortKey other = options.sort == SortKey::kBytes ? SortKey::kObjects : SortKey::kBytes;
-  std::sort(listed.begin(), listed.end(), [&](const Group& a, const Group& b) {
-    if (out.trend_mode && a.entry.trend != b.entry.trend) {
-      return trend_rank(a.entry.trend) < trend_rank(b.entry.trend);
-    }
-    const Counts da = a.entry.delta();
-    const Counts db = b.entry.delta();
+  auto label_of = [&](const Group& g) {
+    return options.by != GroupBy::kStack ? g.key
+           : g.site != nullptr           ? g.site->label()
+                                         : std::string("[no frames]");
+  };
+  auto before = [&](size_t ia, size_t ib) {
+    const Group& a = groups[ia];
+    const Group& b = groups[ib];
+    if (out.trend_mode && a.trend != b.trend) return trend_rank(a.trend) < trend_rank(b.trend);
+    const Counts da = a.delta();
+    const Counts db = b.delta();
     if (metric(da, options.sort) != metric(db, options.sort)) {
       return metric(da, options.sort) > metric(db, options.sort);
     }
     if (metric(da, other) != metric(db, other)) return metric(da, other) > metric(db, other);
-    if (a.entry.key != b.entry.key) return a.entry.key < b.entry.key;
+    const std::string la = label_of(a), lb = label_of(b);
+    if (la != lb) return la < lb;
     return a.representative < b.representative;
-  });
-  if (options.top > 0 && listed.size() > options.top) listed.resize(options.top);
+  };
+  // Only the listed entries need an order: partial_sort keeps 100k-stack inputs fast.
+  const size_t shown =
+      options.top > 0 && listed.size() > options.top ? options.top : listed.size();
+  std::partial_sort(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(shown),
+                    listed.end(), before);
+  listed.resize(shown);
 
-  for (Group& g : listed) {
-    const MergedStack& rep = profile.stacks[g.representative];
-    g.entry.frames = table.stack_rows(rep.frames, g.representative_fold);
-    g.entry.folded = g.representative_fold;
-    out.entries.push_back(std::move(g.entry));
+  for (size_t gi : listed) {
+    Group& g = groups[gi];
+    Entry e;
+    e.key = label_of(g);
+    e.series = std::move(g.series);
+    e.stacks = g.stacks;
+    if (g.site != nullptr) {
+      e.site = *g.site;
+    } else {
+      e.site.module = "[no frames]";
+    }
+    e.trend = g.trend;
+    e.frames = table.stack_rows(profile.stacks[g.representative].frames, g.representative_fold);
+    e.folded = g.representative_fold;
+    out.entries.push_back(std::move(e));
   }
   return out;
 }

@@ -20,6 +20,53 @@ struct StackHash {
   }
 };
 
+// Open-addressing map from raw address to frame id. A 100k-stack snapshot looks up ~2M
+// addresses of which only a few thousand are distinct; std::unordered_map spent most of the
+// merge chasing its nodes.
+class AddressMap {
+ public:
+  // Returns the slot for `addr`; *found tells whether it was already there.
+  uint32_t* find_or_insert(uint64_t addr, bool* found) {
+    if ((size_ + 1) * 2 > keys_.size()) grow();
+    size_t i = slot(addr, keys_.size());
+    while (used_[i] && keys_[i] != addr) i = (i + 1) & (keys_.size() - 1);
+    *found = used_[i];
+    if (!used_[i]) {
+      used_[i] = true;
+      keys_[i] = addr;
+      ++size_;
+    }
+    return &values_[i];
+  }
+
+ private:
+  static size_t slot(uint64_t addr, size_t capacity) {
+    return static_cast<size_t>((addr * 0x9e3779b97f4a7c15ULL) >> 20) & (capacity - 1);
+  }
+  void grow() {
+    const size_t capacity = keys_.empty() ? 1024 : keys_.size() * 2;
+    std::vector<uint64_t> keys(capacity);
+    std::vector<uint32_t> values(capacity);
+    std::vector<bool> used(capacity);
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      if (!used_[i]) continue;
+      size_t j = slot(keys_[i], capacity);
+      while (used[j]) j = (j + 1) & (capacity - 1);
+      used[j] = true;
+      keys[j] = keys_[i];
+      values[j] = values_[i];
+    }
+    keys_.swap(keys);
+    values_.swap(values);
+    used_.swap(used);
+  }
+
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> values_;
+  std::vector<bool> used_;
+  size_t size_ = 0;
+};
+
 }  // namespace
 
 MergedProfile merge_snapshots(const std::vector<const Snapshot*>& snapshots) {
@@ -32,14 +79,16 @@ MergedProfile merge_snapshots(const std::vector<const Snapshot*>& snapshots) {
   for (size_t si = 0; si < snapshots.size(); ++si) {
     const Snapshot& snap = *snapshots[si];
     // The same return address recurs in thousands of stacks; resolve each once per snapshot.
-    std::unordered_map<uint64_t, uint32_t> by_addr;
+    AddressMap by_addr;
     std::vector<uint32_t> frames;
+    stack_ids.reserve(stack_ids.size() + snap.stacks.size());
     for (const StackSample& sample : snap.stacks) {
       frames.clear();
       for (uint64_t addr : sample.addrs) {
-        auto cached = by_addr.find(addr);
-        if (cached != by_addr.end()) {
-          frames.push_back(cached->second);
+        bool found = false;
+        uint32_t* cached = by_addr.find_or_insert(addr, &found);
+        if (found) {
+          frames.push_back(*cached);
           continue;
         }
         // Return addresses point after the call; the call itself is at addr - 1.
@@ -58,7 +107,7 @@ MergedProfile merge_snapshots(const std::vector<const Snapshot*>& snapshots) {
         }
         auto [fit, finserted] = frame_ids.emplace(key, static_cast<uint32_t>(out.frames.size()));
         if (finserted) out.frames.push_back(key);
-        by_addr.emplace(addr, fit->second);
+        *cached = fit->second;
         frames.push_back(fit->second);
       }
       auto [sit, sinserted] = stack_ids.emplace(frames, static_cast<uint32_t>(out.stacks.size()));

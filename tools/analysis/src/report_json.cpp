@@ -91,9 +91,8 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     totals["freed_bytes"] = d.alloc_bytes - d.live_bytes;
     totals["freed_objects"] = d.alloc_objs - d.live_objs;
   }
-  totals["growth_bytes"] = a.growth_bytes;
-  totals["growth_objects"] = a.growth_objs;
   doc["totals"] = totals;
+  doc["growth"] = {{"live_bytes", a.growth_bytes}, {"live_objects", a.growth_objs}};
   doc["stacks_total"] = a.stacks_total;
   doc["stacks_filtered_out"] = a.stacks_filtered_out;
   doc["changed"] = a.changed;
@@ -106,12 +105,16 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     json je = {{"rank", i + 1},
                {"key", e.key},
                {"stacks", e.stacks},
+               // The ranking values, flat for quick filters (jq '.entries[].delta_live_bytes').
                {"delta_live_bytes", d.live_bytes},
                {"delta_live_objects", d.live_objs},
-               {"alloc_bytes", d.alloc_bytes},
-               {"alloc_objects", d.alloc_objs},
-               {"freed_bytes", d.alloc_bytes - d.live_bytes},
-               {"freed_objects", d.alloc_objs - d.live_objs}};
+               {"delta",
+                {{"live_bytes", d.live_bytes},
+                 {"live_objects", d.live_objs},
+                 {"alloc_bytes", d.alloc_bytes},
+                 {"alloc_objects", d.alloc_objs},
+                 {"freed_bytes", d.alloc_bytes - d.live_bytes},
+                 {"freed_objects", d.alloc_objs - d.live_objs}}}};
     json series_bytes = json::array(), series_objs = json::array();
     for (const Counts& c : e.series) {
       series_bytes.push_back(c.live_bytes);

@@ -37,13 +37,17 @@ bool is_allocator_function(const std::string& function) {
   std::string_view name = std::string_view(function).substr(0, function.find('('));
   // glibc's internal aliases (__GI___strdup, __GI___libc_malloc) are what DWARF names.
   if (starts_with(name, "__GI_")) name.remove_prefix(5);
-  static constexpr std::array<std::string_view, 26> kExact = {
+  static constexpr std::array<std::string_view, 36> kExact = {
       "malloc",        "calloc",         "realloc",        "reallocarray",  "free",
       "posix_memalign", "aligned_alloc", "memalign",       "valloc",        "pvalloc",
       "__libc_malloc", "__libc_calloc",  "__libc_realloc", "__libc_memalign",
       "__posix_memalign", "strdup",      "strndup",        "__strdup",      "__strndup",
       "wcsdup",        "_int_malloc",    "tcmalloc",       "do_malloc",     "cfree",
-      "__libc_valloc", "__libc_pvalloc"};
+      "__libc_valloc", "__libc_pvalloc",
+      // mosquitto's (broker and libmosquitto) memory wrappers: they say "memory", not "why".
+      "mosquitto__malloc", "mosquitto__calloc", "mosquitto__realloc", "mosquitto__strdup",
+      "mosquitto__strndup", "mosquitto_malloc", "mosquitto_calloc", "mosquitto_realloc",
+      "mosquitto_strdup", "mosquitto_strndup"};
   for (std::string_view e : kExact) {
     if (name == e) return true;
   }
