@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace leakprobe::symbolize::detail {
 
@@ -66,37 +67,71 @@ void call_site_of(Dwarf_Die* inlined, Dwarf_Files* files, size_t nfiles, Frame* 
   }
 }
 
+// Appends to `chain`, outermost first, the scopes under `parent` that contain `pc`: a single
+// walk that only enters scopes holding pc (and namespaces/classes/imported units, which own
+// code without having addresses). dwarf_getscopes + dwarf_getscopes_die did the same in two
+// walks of the whole CU, plus a third for the abstract origin of an inlined instance; this
+// was the bulk of the symbolizer's time on libc with debug info.
+bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, int depth, std::vector<Dwarf_Die>* chain) {
+  // Bounded recursion: a corrupt or cyclic DW_AT_import must not exhaust the stack.
+  if (depth > 64) return false;
+  Dwarf_Die child;
+  if (dwarf_child(parent, &child) != 0) return false;
+  do {
+    switch (dwarf_tag(&child)) {
+      case DW_TAG_subprogram:
+      case DW_TAG_inlined_subroutine:
+      case DW_TAG_lexical_block:
+      case DW_TAG_entry_point:
+      case DW_TAG_try_block:
+      case DW_TAG_catch_block:
+      case DW_TAG_with_stmt:
+      case DW_TAG_module:
+        if (dwarf_haspc(&child, pc) == 1) {
+          chain->push_back(child);
+          find_scopes(&child, pc, depth + 1, chain);
+          return true;
+        }
+        break;
+      case DW_TAG_namespace:
+      case DW_TAG_class_type:
+      case DW_TAG_structure_type:
+        if (find_scopes(&child, pc, depth + 1, chain)) return true;
+        break;
+      case DW_TAG_imported_unit: {
+        Dwarf_Attribute attr;
+        Dwarf_Die unit;
+        if (dwarf_formref_die(dwarf_attr(&child, DW_AT_import, &attr), &unit) != nullptr &&
+            find_scopes(&unit, pc, depth + 1, chain)) {
+          return true;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  } while (dwarf_siblingof(&child, &child) == 0);
+  return false;
+}
+
 std::vector<Frame> dwarf_frames(Dwfl_Module* module, uint64_t address) {
   std::vector<Frame> frames;
   Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(module, address, &bias);
   if (cudie == nullptr) return frames;
 
-  // dwarf_getscopes finds the innermost scope but, past an inlined instance, continues into the
-  // inlinee's abstract definition; dwarf_getscopes_die on that innermost DIE gives the concrete
-  // nesting (inlined instance -> caller -> ... -> subprogram), which is the chain we print.
-  Dwarf_Die* scopes = nullptr;
-  int nscopes = dwarf_getscopes(cudie, address - bias, &scopes);
-  if (nscopes <= 0) {
-    std::free(scopes);
-    return frames;
-  }
-  Dwarf_Die innermost = scopes[0];
-  std::free(scopes);
-  scopes = nullptr;
-  nscopes = dwarf_getscopes_die(&innermost, &scopes);
-  if (nscopes <= 0) {
-    std::free(scopes);
-    return frames;
-  }
+  std::vector<Dwarf_Die> chain;
+  find_scopes(cudie, address - bias, 0, &chain);
 
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
   if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) files = nullptr;
 
-  Dwarf_Die* previous = nullptr;  // the inlined instance just inside the current frame
-  for (int i = 0; i < nscopes; ++i) {
-    Dwarf_Die* die = &scopes[i];
+  // Innermost first: the innermost function scope gets the line table's file:line; each
+  // outer one gets the call site recorded on the inlined instance just inside it.
+  Dwarf_Die* previous = nullptr;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    Dwarf_Die* die = &*it;
     if (!is_function(die)) continue;
     Frame frame;
     frame.function = function_name(die);
@@ -110,7 +145,6 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* module, uint64_t address) {
     if (!frames.back().inlined) break;
     previous = die;
   }
-  std::free(scopes);
   return frames;
 }
 
