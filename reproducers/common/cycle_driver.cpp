@@ -21,25 +21,20 @@ void handshake(const char* word, long cycles_done) {
 int run_cycles(const CommonOptions& options, const Cycle& cycle) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  long index = 0;
-  auto run_phase = [&](long count) {
-    // count == 0 only means "forever" for the main phase (a demo or a manual run).
-    for (long i = 0; count == 0 || i < count; ++i, ++index) {
-      if (options.rate > 0) {
-        // Pace against the start time, not the previous cycle, so slow cycles do not drift.
-        std::this_thread::sleep_until(
-            start + std::chrono::duration_cast<Clock::duration>(
-                        std::chrono::duration<double>(index / options.rate)));
-      }
-      if (!cycle(index)) return false;
+  const long total = options.warmup + options.iterations;
+  // One loop with one call of `cycle`: warm-up and run must allocate from the very same call
+  // stack, or the twin's steady state would show up as one stack shrinking and another
+  // growing between the two snapshots.
+  for (long index = 0; options.iterations == 0 || index < total; ++index) {
+    if (index == options.warmup && options.sync) handshake("WARM", index);
+    if (options.rate > 0) {
+      // Pace against the start time, not the previous cycle, so slow cycles do not drift.
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(index / options.rate)));
     }
-    return true;
-  };
-
-  if (options.warmup > 0 && !run_phase(options.warmup)) return 1;
-  if (options.sync) handshake("WARM", index);
-  if (!run_phase(options.iterations)) return 1;
-  if (options.sync) handshake("DONE", index);
+    if (!cycle(index)) return 1;
+  }
+  if (options.sync) handshake("DONE", total);
   return 0;
 }
 
