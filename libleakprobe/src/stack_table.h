@@ -1,7 +1,10 @@
 // Deduplicated call stacks. Each distinct stack gets one Bucket holding its counters; the
-// pointer map points at buckets. Insert-only and lock-free: a lookup is a hash plus a few
-// loads, an insert one CAS, so allocating threads never wait for each other or for the
-// snapshot writer, which walks the bucket list while allocations continue.
+// pointer map points at buckets. Insert-only. Lookups are lock-free (a hash plus a few
+// loads), so allocating threads never wait for each other or for the snapshot writer,
+// which walks the bucket list while allocations continue. Inserting a new stack (rare
+// after warm-up) takes a lock; the slot array starts small, so it stays in cache, and
+// doubles at 50% load. Old arrays are never unmapped: a lock-free reader may still be in
+// one, and it stays valid (every bucket it holds is also in the new array).
 #pragma once
 
 #include <atomic>
@@ -9,19 +12,23 @@
 #include <cstdint>
 
 #include "arena.h"
+#include "spinlock.h"
 
 namespace leakprobe {
 
 struct Bucket {
+  // Read-mostly part: written once before the bucket is published.
   Bucket* next;  // list of all buckets, newest first, for the writer
   uint64_t hash;
-  std::atomic<int64_t> live_objs{0};
+  uint32_t depth;
+  uint32_t truncated;  // 1 if the stack was cut at the configured depth
+  // Counters on their own cache line: every thread allocating from this stack updates them,
+  // and sharing a line with `hash` made every lookup of a hot stack a cache miss.
+  alignas(64) std::atomic<int64_t> live_objs{0};
   std::atomic<int64_t> live_bytes{0};
   std::atomic<uint64_t> alloc_objs{0};
   std::atomic<uint64_t> alloc_bytes{0};
-  uint32_t depth;
-  uint32_t truncated;  // 1 if the stack was cut at the configured depth
-  uintptr_t frames[1];  // `depth` entries, leaf first (flexible)
+  alignas(64) uintptr_t frames[1];  // `depth` entries, leaf first (flexible)
 
   void on_alloc(uint64_t size) {
     live_objs.fetch_add(1, std::memory_order_relaxed);
@@ -48,13 +55,24 @@ class StackTable {
   const Bucket* first() const { return head_.load(std::memory_order_acquire); }
   size_t size() const { return count_.load(std::memory_order_relaxed); }
 
- private:
   static uint64_t hash_frames(const uintptr_t* frames, uint32_t depth, bool truncated);
 
-  std::atomic<Bucket*>* slots_ = nullptr;
-  size_t mask_ = 0;
+  // fork: the child must not inherit the insert lock held.
+  SpinLock& insert_lock() { return insert_lock_; }
+
+ private:
+  struct Slots {
+    std::atomic<Bucket*>* slot;
+    size_t mask;
+  };
+  static Bucket* find(const Slots* t, uint64_t h, const uintptr_t* frames, uint32_t depth,
+                      bool truncated);
+  bool grow();  // insert_lock_ held
+
+  std::atomic<Slots*> slots_{nullptr};
   size_t max_ = 0;
   Arena* arena_ = nullptr;
+  SpinLock insert_lock_;
   std::atomic<Bucket*> head_{nullptr};
   std::atomic<size_t> count_{0};
 };

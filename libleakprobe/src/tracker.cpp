@@ -119,7 +119,9 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
 
 uint64_t Tracker::probe_bytes() const { return mapped_bytes() + sizeof(Tracker); }
 
+// Lock order: stack insert lock, then the arena (taken inside inserts), then the shards.
 void Tracker::lock_for_fork() {
+  stacks_.insert_lock().lock();
   arena_.lock().lock();
   ptrs_.lock_all();
 }
@@ -127,11 +129,13 @@ void Tracker::lock_for_fork() {
 void Tracker::unlock_after_fork() {
   ptrs_.unlock_all();
   arena_.lock().unlock();
+  stacks_.insert_lock().unlock();
 }
 
 void Tracker::reset_after_fork_in_child() {
   ptrs_.reset_locks_in_child();
   arena_.lock().reset();
+  stacks_.insert_lock().reset();
 }
 
 }  // namespace leakprobe
