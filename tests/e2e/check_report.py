@@ -35,7 +35,8 @@ def load(path):
 
 def delta_of(entry):
     """(bytes, objects) by which an entry's live heap grew between the two snapshots."""
-    return int(entry["delta_live_bytes"]), int(entry["delta_live_objects"])
+    delta = entry["delta"]
+    return int(delta["live_bytes"]), int(delta["live_objects"])
 
 
 def marker_line(path, tag):
@@ -89,7 +90,7 @@ def main():
     growing.sort(key=lambda e: delta_of(e)[0], reverse=True)
     # The same figure heapdiff --fail-on-growth compares: live-byte increases of the stacks that
     # grew, so a shrinking stack cannot hide a growing one.
-    total_growth = int(report["totals"]["growth_bytes"])
+    total_growth = int(report["growth"]["live_bytes"])
 
     if a.mode == "leak":
         expect(bool(growing), "the report has a growing entry")

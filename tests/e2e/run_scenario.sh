@@ -131,11 +131,12 @@ expect_line() {
   die "reproducer never printed $word"
 }
 
-site_bytes=""
+site_bytes="" subscribers=""
 while IFS= read -r -t 30 -u "$repro_out" line; do
   echo "$line" >>"$work/repro.stdout"
   case $line in
     SITE-BYTES*) site_bytes=${line#SITE-BYTES } ;;
+    SUBSCRIBERS*) subscribers=${line#SUBSCRIBERS } ;;
     WARM*) break ;;
   esac
 done
@@ -168,6 +169,8 @@ gate_rc=0
 check=(python3 "$here/check_report.py" --report "$work/report.json" --iterations "$iterations"
        --floor "$floor" --gate-exit "$gate_rc")
 if [ -n "$site_bytes" ]; then check+=(--site-bytes "$site_bytes"); fi
+# The broker queues one entry per absent subscriber for every message.
+if [ -n "$subscribers" ]; then check+=(--objects-per-cycle "$subscribers"); fi
 if [ -n "$fd_kind" ]; then
   if [ "$fd_kind" = socket ]; then check+=(--fd-kind socket --fd-before "$sockets_a" --fd-after "$sockets_b")
   else check+=(--fd-kind timerfd --fd-before "$timers_a" --fd-after "$timers_b"); fi
