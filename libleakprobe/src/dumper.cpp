@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -29,26 +30,33 @@ struct DumperState {
   int ppid = 0;  // set in a forked child
   unsigned next_sequence = 1;
   pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
-  int wake_rd = -1;
   int listen_fd = -1;
+  std::atomic<bool> socket_lost_said{false};
   bool started = false;
   std::atomic<bool> publish_failure_said{false};
 };
 
 DumperState g_dumper;
-// Read by the signal handler: only this int, no other state.
-std::atomic<int> g_wake_wr{-1};
+// Read by the signal handler: the writer thread's tid, and the flag it sets. No file
+// descriptor is involved on purpose: a host that closes "all" descriptors (daemons do) and
+// reuses the numbers must never receive a byte meant for us.
+std::atomic<int> g_writer_tid{0};
+std::atomic<bool> g_signal_pending{false};
 
-constexpr char kWakeSignal = 's';
-
-void on_signal(int) {
+void on_signal(int sig, siginfo_t* info, void*) {
   int saved = errno;
-  int fd = g_wake_wr.load(std::memory_order_relaxed);
-  if (fd >= 0) {
-    char c = kWakeSignal;
-    // Non-blocking pipe: a burst of signals while the writer is busy coalesces.
-    ssize_t ignored = write(fd, &c, 1);
-    (void)ignored;
+  int tid = g_writer_tid.load(std::memory_order_relaxed);
+  if (tid > 0 && tid == gettid()) {
+    // On the writer itself the delivery's only job is to end its ppoll(). Our own re-send
+    // (below) must not count as a second request: it may arrive after the writer has
+    // already served the first.
+    if (!(info && info->si_code == SI_TKILL && info->si_pid == getpid()))
+      g_signal_pending.store(true, std::memory_order_relaxed);
+  } else {
+    g_signal_pending.store(true, std::memory_order_relaxed);
+    // The writer keeps this signal blocked except while it sleeps in ppoll(); re-sent to
+    // it, the signal interrupts that sleep (or waits, pending, until the next one).
+    if (tid > 0) syscall(SYS_tgkill, getpid(), tid, sig);
   }
   errno = saved;
 }
@@ -124,33 +132,66 @@ int64_t now_ms() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+// True if fd is still our control socket: the host may have closed it and reused the
+// number for a socket of its own, whose connections we must not take.
+bool still_our_socket(int fd) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
+  char name[64];
+  control_socket_name(name, sizeof(name), g_dumper.pid);
+  size_t n = strlen(name);
+  return addr.sun_family == AF_UNIX && len == offsetof(sockaddr_un, sun_path) + 1 + n &&
+         addr.sun_path[0] == '\0' && memcmp(addr.sun_path + 1, name, n) == 0;
+}
+
+void drop_control_socket() {
+  g_dumper.listen_fd = -1;  // not closed: the number may belong to the host by now
+  log_once(g_dumper.socket_lost_said,
+           "the control socket was closed by the program; `leakprobe snapshot` cannot reach "
+           "it any more (the signal still works)");
+}
+
 void* writer_main(void*) {
   t_in_probe = true;  // for life: nothing this thread allocates is the host's
-  const unsigned interval = g_dumper.tracker->options().interval_s;
+  g_writer_tid.store(gettid(), std::memory_order_relaxed);
+  const Options& o = g_dumper.tracker->options();
+  // Everything stays blocked, except our signal while sleeping in ppoll().
+  sigset_t sleep_mask;
+  sigfillset(&sleep_mask);
+  if (o.signal) sigdelset(&sleep_mask, o.signal);
+  const unsigned interval = o.interval_s;
   int64_t deadline = interval ? now_ms() + interval * 1000ll : 0;
   for (;;) {
-    pollfd fds[2] = {{g_dumper.wake_rd, POLLIN, 0}, {g_dumper.listen_fd, POLLIN, 0}};
-    int nfds = g_dumper.listen_fd >= 0 ? 2 : 1;
-    int timeout = -1;
+    if (g_signal_pending.exchange(false, std::memory_order_relaxed))
+      dumper_snapshot(format::kTriggerSignal, -1);
+    pollfd fds[1] = {{g_dumper.listen_fd, POLLIN, 0}};
+    nfds_t nfds = g_dumper.listen_fd >= 0 ? 1 : 0;
+    timespec timeout{};
+    timespec* tp = nullptr;
     if (interval) {
       int64_t left = deadline - now_ms();
-      timeout = left > 0 ? static_cast<int>(left) : 0;
+      if (left < 0) left = 0;
+      timeout.tv_sec = left / 1000;
+      timeout.tv_nsec = (left % 1000) * 1000000L;
+      tp = &timeout;
     }
-    int n = poll(fds, static_cast<nfds_t>(nfds), timeout);
+    int n = ppoll(fds, nfds, tp, &sleep_mask);
     if (n < 0 && errno != EINTR) {
-      log_line("writer thread: poll failed; snapshots now only at exit");
+      log_line("writer thread: ppoll failed; snapshots now only at exit");
       return nullptr;
     }
-    if (n > 0 && (fds[0].revents & POLLIN)) {
-      char buf[64];
-      ssize_t k = read(g_dumper.wake_rd, buf, sizeof(buf));
-      if (k > 0) dumper_snapshot(format::kTriggerSignal, -1);
-    }
-    if (n > 0 && nfds == 2 && (fds[1].revents & POLLIN)) {
-      int c = accept4(g_dumper.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c >= 0) {
-        handle_client(c);
-        close(c);
+    if (n > 0 && nfds && fds[0].revents) {
+      if ((fds[0].revents & (POLLNVAL | POLLERR | POLLHUP)) || !still_our_socket(fds[0].fd)) {
+        drop_control_socket();
+      } else {
+        int c = accept4(g_dumper.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          handle_client(c);
+          close(c);
+        } else if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
+          drop_control_socket();
+        }
       }
     }
     if (interval && now_ms() >= deadline) {
@@ -172,6 +213,13 @@ int open_control_socket(int pid) {
   size_t len = strlen(name);
   memcpy(addr.sun_path + 1, name, len);  // abstract: leading NUL, no file to clean up
   socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
+  // Out of the way of the host's own numbering (see unwind.cpp for why low numbers are a
+  // hazard when a host closes descriptors it did not open).
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+  if (high >= 0) {
+    close(fd);
+    fd = high;
+  }
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0 || listen(fd, 8) != 0) {
     log_line("cannot open the control socket @", name, ": ", strerrordesc_np(errno),
              " (signal and interval snapshots still work)");
@@ -183,13 +231,6 @@ int open_control_socket(int pid) {
 
 // Starts pipe, socket and thread for the current process (used at start and in a child).
 bool start_machinery() {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
-    log_line("cannot create the writer's wake pipe; snapshots only at exit");
-    return false;
-  }
-  g_dumper.wake_rd = p[0];
-  g_wake_wr.store(p[1], std::memory_order_relaxed);
   g_dumper.listen_fd =
       g_dumper.tracker->options().control_socket ? open_control_socket(g_dumper.pid) : -1;
 
@@ -230,9 +271,9 @@ bool dumper_start(Tracker* t) {
   mkdir(o.output_dir, 0700);
   if (o.signal) {
     struct sigaction sa {};
-    sa.sa_handler = on_signal;
+    sa.sa_sigaction = on_signal;
     sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = SA_RESTART | SA_SIGINFO;
     sigaction(o.signal, &sa, nullptr);
   }
   g_dumper.started = start_machinery();
@@ -301,11 +342,10 @@ void dumper_restart_in_child() {
   if (!g_dumper.tracker) return;
   // The parent's descriptors stay open in the parent; ours go. The lock may have been held
   // by the parent's writer thread, which does not exist here.
-  if (g_dumper.wake_rd >= 0) close(g_dumper.wake_rd);
-  int wr = g_wake_wr.exchange(-1);
-  if (wr >= 0) close(wr);
-  if (g_dumper.listen_fd >= 0) close(g_dumper.listen_fd);
-  g_dumper.wake_rd = g_dumper.listen_fd = -1;
+  g_writer_tid.store(0, std::memory_order_relaxed);  // the parent's writer is not ours
+  if (g_dumper.listen_fd >= 0 && still_our_socket(g_dumper.listen_fd)) close(g_dumper.listen_fd);
+  g_dumper.listen_fd = -1;
+  g_dumper.socket_lost_said.store(false);
   pthread_mutex_init(&g_dumper.write_lock, nullptr);
   g_dumper.ppid = g_dumper.pid;
   g_dumper.pid = getpid();

@@ -1,6 +1,9 @@
 #include "unwind.h"
 
+#include <fcntl.h>
 #include <link.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
@@ -37,10 +40,43 @@ int find_self(struct dl_phdr_info* info, size_t, void* data) {
 
 bool in_probe(uintptr_t ip) { return ip >= g_self_begin && ip < g_self_end; }
 
+
+// libunwind 1.6 validates addresses by read()/write() on a pipe it opens at its first use
+// and keeps in static storage. If the host later closes "all" descriptors (daemons do) and
+// reuses those numbers, libunwind reads from, writes to and finally closes the host's
+// descriptors. Opening that pipe while every low number is taken puts it just below
+// kHighFd, far from the numbers a host hands out after such a sweep; when libunwind then
+// finds it closed and re-opens it, the new pipe holds numbers the host does not know of.
+// The host's own descriptor numbering is also left as it would be without the probe.
+void init_unwinder_with_high_fds() {
+  constexpr int kHighFd = 1000;
+  rlimit lim;
+  int high = kHighFd;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < static_cast<rlim_t>(kHighFd) + 16)
+    high = lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - 16 : 0;
+  int fillers[kHighFd];
+  int n = 0;
+  int base = high ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+  if (base >= 0) {
+    while (n < kHighFd) {
+      int fd = fcntl(base, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) break;
+      fillers[n++] = fd;
+      if (fd >= high - 3) break;
+    }
+  }
+  // The first unwind runs libunwind's one-time initialisation, pipe included.
+  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  void* ips[4];
+  unw_backtrace(ips, 4);
+  for (int i = 0; i < n; ++i) close(fillers[i]);
+  if (base >= 0) close(base);
+}
+
 }  // namespace
 
 void unwind_init() {
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  init_unwinder_with_high_fds();
   // Only a *shared* probe has frames to drop: when the core is linked into a test
   // executable, the executable's own code must not vanish from its stacks.
   SelfSearch s{reinterpret_cast<uintptr_t>(&unwind_init), 0, 0, false};

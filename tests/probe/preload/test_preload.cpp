@@ -45,11 +45,10 @@ std::vector<std::string> wait_for_snapshots(const std::string& dir, pid_t pid, s
   return files;
 }
 
-std::string control_request(pid_t pid, const std::string& request) {
+std::string socket_request(const std::string& name, const std::string& request) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::string name = "leakprobe." + std::to_string(pid);
   memcpy(addr.sun_path + 1, name.data(), name.size());
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
@@ -64,6 +63,10 @@ std::string control_request(pid_t pid, const std::string& request) {
   while (read(fd, &c, 1) == 1) reply += c;
   close(fd);
   return reply;
+}
+
+std::string control_request(pid_t pid, const std::string& request) {
+  return socket_request("leakprobe." + std::to_string(pid), request);
 }
 
 }  // namespace
@@ -325,4 +328,25 @@ TEST_F(Preload, SampledModeWritesHeapV2) {
   EXPECT_GE(leak.live_objs, 50);
   EXPECT_LE(leak.live_objs, 80);
   EXPECT_EQ(site(s, sym, "site_churn_small").live_objs, 0);
+}
+
+TEST_F(Preload, HostThatClosesAllDescriptorsKeepsItsOwnSocketAndTheSignalWorks) {
+  Child c({PROG_CLOSEFDS}, dir_);
+  std::string ready = c.read_line(20);
+  ASSERT_EQ(ready.rfind("ready " + std::to_string(c.pid()), 0), 0u) << ready << c.err();
+  ASSERT_EQ(kill(c.pid(), SIGRTMIN + 7), 0);
+  auto files = wait_for_snapshots(dir_, c.pid(), 1);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(load(files[0]).get("trigger"), "signal");
+  // The host's socket (very likely on our old descriptor number) answers the host's way.
+  std::string host_socket = "probe-host." + std::to_string(c.pid());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(socket_request(host_socket, "ping\n"), "pong\n") << i;
+  // Our socket is gone (it may still accept a connection that is then dropped unanswered).
+  EXPECT_EQ(control_request(c.pid(), "snapshot\n").rfind("ok", 0), std::string::npos);
+  ASSERT_EQ(kill(c.pid(), SIGRTMIN + 7), 0);
+  files = wait_for_snapshots(dir_, c.pid(), 2);
+  EXPECT_EQ(files.size(), 2u);
+  int status = c.finish(30);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << c.err();
+  EXPECT_EQ(snapshot_files(dir_).size(), 3u);
 }
