@@ -33,7 +33,7 @@ expect_rc 127 "$cli" run -o "$(mktemp -d)" -- /nonexistent/program
 expect_contains "$err" "cannot run /nonexistent/program" "missing command"
 
 # An output directory that cannot be created.
-expect_rc 126 "$cli" run -o /proc/nope -- true
+expect_rc 1 "$cli" run -o /proc/nope -- true
 expect_contains "$err" "cannot create output directory" "bad output dir"
 # A probe library that is not where the user said.
 LEAKPROBE_LIBRARY=/nonexistent/libleakprobe.so expect_rc 1 "$cli" run -- true

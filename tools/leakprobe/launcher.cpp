@@ -55,14 +55,18 @@ std::map<std::string, std::string> probe_environment(const RunSettings& settings
   return env;
 }
 
+std::string prepare_output_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return "cannot create output directory " + dir + ": " + ec.message();
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return "output directory " + dir + " is not writable: " + std::strerror(errno);
+  }
+  return {};
+}
+
 std::string exec_with_probe(const RunSettings& settings, const std::string& library) {
   if (settings.command.empty()) return "no command given after --";
-  std::error_code ec;
-  fs::create_directories(settings.output_dir, ec);
-  if (ec) return "cannot create output directory " + settings.output_dir + ": " + ec.message();
-  if (::access(settings.output_dir.c_str(), W_OK | X_OK) != 0) {
-    return "output directory " + settings.output_dir + " is not writable: " + std::strerror(errno);
-  }
   for (const auto& [key, value] : probe_environment(settings, library, ::getenv("LD_PRELOAD"))) {
     ::setenv(key.c_str(), value.c_str(), 1);
   }
@@ -70,7 +74,10 @@ std::string exec_with_probe(const RunSettings& settings, const std::string& libr
   for (const auto& arg : settings.command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   ::execvp(argv[0], argv.data());
-  return "cannot run " + settings.command[0] + ": " + std::strerror(errno);
+  const int err = errno;
+  std::string message = "cannot run " + settings.command[0] + ": " + std::strerror(err);
+  errno = err;
+  return message;
 }
 
 }  // namespace leakprobe::cli

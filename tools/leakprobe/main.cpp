@@ -67,6 +67,10 @@ int run_command(RunSettings settings) {
   if (settings.output_dir.size() > 1 && settings.output_dir.back() == '/') {
     settings.output_dir.pop_back();
   }
+  if (const std::string error = prepare_output_dir(settings.output_dir); !error.empty()) {
+    std::cerr << "leakprobe: " << error << "\n";
+    return 1;
+  }
   std::cerr << "leakprobe: profiling pid " << ::getpid() << " (" << settings.command[0]
             << "); snapshots go to " << settings.output_dir
             << "; take one with: leakprobe snapshot " << ::getpid() << "\n";

@@ -27,9 +27,13 @@ std::map<std::string, std::string> probe_environment(const RunSettings& settings
                                                      const std::string& library,
                                                      const char* existing_ld_preload);
 
-// Prepares the output directory and replaces this process with the command, so the profiled
-// program keeps our pid (and `leakprobe snapshot $!` works on what the shell started). Returns
-// only on failure, with a message.
+// Creates the output directory if needed and checks that it is writable. Empty on success, else
+// a message for the user.
+std::string prepare_output_dir(const std::string& dir);
+
+// Replaces this process with the command, so the profiled program keeps our pid (and
+// `leakprobe snapshot $!` works on what the shell started). Returns only on failure, with a
+// message; errno is left as execvp set it.
 std::string exec_with_probe(const RunSettings& settings, const std::string& library);
 
 }  // namespace leakprobe::cli
