@@ -368,3 +368,21 @@ TEST(Compat, TrendOrderFollowsTimeWhenEverySnapshotHasOne) {
 
 }  // namespace
 }  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+namespace {
+
+// Found by mutating the golden files: a path that is not UTF-8 made nlohmann_json throw.
+TEST(Report, JsonSurvivesPathsThatAreNotUtf8) {
+  const Snapshot a = must_parse(testing::leakprobe_text({}, kBaseA, "/opt/\xff\xfe/app"), "a.heap");
+  const Snapshot b = must_parse(
+      testing::leakprobe_text({{1, 8, 1, 8, {kBaseA + 0x1101}}}, kBaseA, "/opt/\xff\xfe/app"),
+      "b.heap");
+  const Analysis r = run({&a, &b});
+  std::ostringstream json;
+  EXPECT_NO_THROW(write_json_report(json, r, ReportContext{}));
+  EXPECT_NE(json.str().find("/opt/\xEF\xBF\xBD\xEF\xBF\xBD/app"), std::string::npos) << json.str();
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis

@@ -35,9 +35,7 @@ std::string check_size(const std::string& text) {
                                    : "expected a byte count such as 4096, 512K, 10MiB or 1G";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{
       "heapdiff: compare heap snapshots (leakprobe snapshots or gperftools HEAPPROFILE dumps) by "
       "call stack and name the code that keeps memory alive.\n\n"
@@ -181,4 +179,16 @@ int main(int argc, char** argv) {
     return kExitGrowth;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The library reports errors as values; this only guards against what cannot be a value
+  // (std::bad_alloc on a huge input), so that even then the exit code is 2, not a crash.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return fail(std::string("internal error: ") + e.what());
+  }
 }

@@ -146,7 +146,9 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   } else {
     doc["fail_on_growth"] = nullptr;
   }
-  out << doc.dump(2) << "\n";
+  // Paths and names come from the snapshot and need not be UTF-8; replace bad bytes (U+FFFD)
+  // rather than throw.
+  out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace leakprobe::analysis
