@@ -93,7 +93,9 @@ int run(int argc, char** argv) {
   app.add_option("--debug-dir", sym_options.debug_dirs,
                  "Also look for separate debug info in DIR (repeatable)")
       ->type_name("DIR")
-      ->take_all();
+      // One directory per occurrence, so "--debug-dir D a.heap b.heap" keeps the snapshots.
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--sysroot", sym_options.sysroot,
                  "Prefix every mapped path with DIR (snapshots from another machine)")
       ->type_name("DIR");
