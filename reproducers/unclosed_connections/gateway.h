@@ -8,6 +8,10 @@
 //   - three sockets: the connected TCP socket and the socketpair libmosquitto uses to wake
 //     its network loop.
 // The twin (--fixed) closes the old session first, so at most `devices` sessions are live.
+//
+// Like the real thing, the leaky gateway eventually falls over: libmosquitto's loop uses
+// select(), which rejects descriptors >= 1024, so after about 335 reconnects (3 fds each)
+// every new connection fails with "Invalid function arguments provided".
 #pragma once
 
 #include <array>
