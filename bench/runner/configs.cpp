@@ -8,16 +8,16 @@ std::vector<Config> all_configs(const Paths& paths) {
   const bool have_probe = ::access(paths.leakprobe_lib.c_str(), R_OK) == 0;
   const bool have_tcmalloc = ::access(paths.tcmalloc.c_str(), R_OK) == 0;
   std::vector<Config> c = {
-      {"none", "glibc malloc, no profiler", true, "", 1},
+      {"none", "glibc malloc, no profiler", true, "", 1, 1},
       {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools)", have_tcmalloc,
-       "libtcmalloc.so.4 missing", 1},
+       "libtcmalloc.so.4 missing", 1, 1},
       {"lp-exact", "libleakprobe, every allocation", have_probe,
-       "libleakprobe.so not built", 1},
+       "libleakprobe.so not built", 1, 1},
       {"lp-sampled", "libleakprobe, LEAKPROBE_SAMPLE_BYTES=524288", have_probe,
-       "libleakprobe.so not built", 1},
-      {"heaptrack", "heaptrack (Debian) wrapping the command", true, "", 1},
+       "libleakprobe.so not built", 1, 1},
+      {"heaptrack", "heaptrack (Debian) wrapping the command", true, "", 1, 1},
       {"gperftools", "libtcmalloc + HEAPPROFILE (gperftools heap profiler)", have_tcmalloc,
-       "libtcmalloc.so.4 missing", 10},
+       "libtcmalloc.so.4 missing", 20, 4},
   };
   return c;
 }

@@ -150,7 +150,11 @@ long long last_periodic_snapshot_bytes(const std::vector<FileSize>& files,
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
+  install_cleanup_on_signals();
   const auto t0 = std::chrono::steady_clock::now();
+  auto since_start = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   Paths paths;
   paths.leakprobe_lib = o.build_dir + "/libleakprobe/libleakprobe.so";
   Programs programs;
@@ -166,9 +170,9 @@ int main(int argc, char** argv) {
   results.reps = o.reps;
   results.started_utc = utc_now();
   results.load_before = loadavg();
-  results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 200'000 : 1'000'000;
-  results.broker.qos0_messages = o.smoke ? 300 : o.quick ? 8000 : 40000;
-  results.broker.qos1_messages = o.smoke ? 150 : o.quick ? 4000 : 15000;
+  results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 150'000 : 1'000'000;
+  results.broker.qos0_messages = o.smoke ? 300 : o.quick ? 6000 : 40000;
+  results.broker.qos1_messages = o.smoke ? 150 : o.quick ? 3000 : 15000;
   for (const auto& c : all_configs(paths)) {
     if (o.only_configs.empty() || o.only_configs.count(c.name) != 0 || c.name == "none")
       results.configs.push_back(c);
@@ -194,8 +198,8 @@ int main(int argc, char** argv) {
         record_files(results, "alloc", c.name, run);
         if (run.ok) {
           results.series["ns_per_pair"][c.name].push_back(run.metrics.at("ns_per_pair"));
-          std::fprintf(stderr, "[rep %d/%d] alloc  %-10s %8.1f ns/pair\n", rep + 1, o.reps,
-                       c.name.c_str(), run.metrics.at("ns_per_pair"));
+          std::fprintf(stderr, "%6.1f s [rep %d/%d] alloc  %-10s %8.1f ns/pair\n", since_start(),
+                       rep + 1, o.reps, c.name.c_str(), run.metrics.at("ns_per_pair"));
         } else {
           fail("rep " + std::to_string(rep + 1) + " alloc " + c.name, run);
         }
@@ -210,8 +214,8 @@ int main(int argc, char** argv) {
             auto it = run.metrics.find(key);
             return it == run.metrics.end() ? 0.0 : it->second;
           };
-          std::fprintf(stderr, "[rep %d/%d] broker %-10s %8.0f / %8.0f msg/s (QoS 0 / 1)\n",
-                       rep + 1, o.reps, c.name.c_str(), get("qos0_msgs_per_s"),
+          std::fprintf(stderr, "%6.1f s [rep %d/%d] broker %-10s %8.0f / %8.0f msg/s (QoS 0 / 1)\n",
+                       since_start(), rep + 1, o.reps, c.name.c_str(), get("qos0_msgs_per_s"),
                        get("qos1_msgs_per_s"));
         } else {
           fail("rep " + std::to_string(rep + 1) + " broker " + c.name, run);
@@ -230,9 +234,9 @@ int main(int argc, char** argv) {
     if (o.smoke) {
       uptime_specs = {{"lp-exact", 1.5}, {"lp-exact", 3}, {"heaptrack", 1}};
     } else if (o.quick) {
-      uptime_specs = {{"lp-exact", 3}, {"lp-exact", 12}, {"heaptrack", 2}, {"heaptrack", 8}};
+      uptime_specs = {{"lp-exact", 2}, {"lp-exact", 8}, {"heaptrack", 1}, {"heaptrack", 4}};
     } else {
-      uptime_specs = {{"lp-exact", 15}, {"lp-exact", 60}, {"heaptrack", 5}, {"heaptrack", 20}};
+      uptime_specs = {{"lp-exact", 10}, {"lp-exact", 60}, {"heaptrack", 3}, {"heaptrack", 12}};
     }
     for (const auto& u : uptime_specs) {
       auto it = std::find_if(results.configs.begin(), results.configs.end(),
@@ -255,8 +259,9 @@ int main(int argc, char** argv) {
       auto pairs = run.metrics.find("pairs");
       if (pairs != run.metrics.end()) ur.pairs = pairs->second;
       if (run.ok) {
-        std::fprintf(stderr, "uptime %-10s %4.1f s: last snapshot %lld B, all files %lld B\n",
-                     u.config.c_str(), u.seconds, ur.last_snapshot_bytes, ur.total_bytes);
+        std::fprintf(stderr, "%6.1f s uptime %-10s %4.1f s: last snapshot %lld B, all files %lld B\n",
+                     since_start(), u.config.c_str(), u.seconds, ur.last_snapshot_bytes,
+                     ur.total_bytes);
       } else {
         fail("uptime " + u.config + " " + std::to_string(u.seconds) + " s", run);
       }
@@ -270,13 +275,17 @@ int main(int argc, char** argv) {
       results.snapshot_args = {"--stacks", o.smoke ? "2000" : "100000", "--per-stack",
                                o.smoke ? "3" : "10"};
       const int runs = o.quick || o.smoke ? 1 : 3;
-      for (int i = 0; i < runs; ++i) {
+      // Repetitions stop after a minute: a probe regression that makes the 1M allocations
+      // slow must not push the whole run past its time budget.
+      const double snapshot_budget_s = 60, snapshot_start = since_start();
+      for (int i = 0; i < runs && since_start() - snapshot_start < snapshot_budget_s; ++i) {
         const RunResult run =
             run_snapshot_bench(*exact, paths, programs, results.snapshot_args,
                                o.work_dir + "/snapshot/run" + std::to_string(i + 1));
         results.snapshot_runs.push_back(run);
         if (run.ok) {
-          std::fprintf(stderr, "snapshot 1M/100k: %.3f s, max malloc block %.0f us\n",
+          std::fprintf(stderr, "%6.1f s snapshot 1M/100k: %.3f s, max malloc block %.0f us\n",
+                       since_start(),
                        run.metrics.count("write_s") ? run.metrics.at("write_s") : -1.0,
                        run.metrics.count("max_malloc_block_us")
                            ? run.metrics.at("max_malloc_block_us")

@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -18,6 +20,43 @@
 extern char** environ;
 
 namespace bench {
+namespace {
+
+// Process groups started and not yet reaped, so that a runner stopped by a signal (Ctrl-C,
+// a CTest timeout) takes its brokers and workloads with it instead of leaving them running.
+constexpr int kMaxGroups = 16;
+std::atomic<pid_t> g_groups[kMaxGroups];
+
+void remember_group(pid_t pgid) {
+  for (auto& g : g_groups) {
+    pid_t empty = 0;
+    if (g.compare_exchange_strong(empty, pgid)) return;
+  }
+}
+
+void forget_group(pid_t pgid) {
+  for (auto& g : g_groups) {
+    pid_t expected = pgid;
+    g.compare_exchange_strong(expected, 0);
+  }
+}
+
+extern "C" void kill_groups_and_exit(int sig) {
+  for (auto& g : g_groups) {
+    const pid_t pgid = g.load();
+    if (pgid > 0) ::kill(-pgid, SIGKILL);
+  }
+  ::_exit(128 + sig);
+}
+
+}  // namespace
+
+void install_cleanup_on_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = kill_groups_and_exit;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
 
 std::optional<pid_t> spawn(const SpawnSpec& spec, std::string& error) {
   if (spec.argv.empty()) {
@@ -58,6 +97,8 @@ std::optional<pid_t> spawn(const SpawnSpec& spec, std::string& error) {
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    // If the runner is killed outright (SIGKILL), its direct children still go with it.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int e = 0;
     const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int r = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -72,12 +113,14 @@ std::optional<pid_t> spawn(const SpawnSpec& spec, std::string& error) {
     ::_exit(127);
   }
   ::setpgid(pid, pid);  // also from the parent, so a kill right after spawn hits the group
+  remember_group(pid);
   ::close(pipefd[1]);
   int child_errno = 0;
   const ssize_t n = ::read(pipefd[0], &child_errno, sizeof child_errno);
   ::close(pipefd[0]);
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     ::waitpid(pid, nullptr, 0);
+    forget_group(pid);
     error = "cannot start " + spec.argv[0] + ": " + std::strerror(child_errno);
     return std::nullopt;
   }
@@ -108,6 +151,7 @@ ExitInfo wait_or_kill(pid_t pid, std::chrono::milliseconds timeout) {
   }
   // Whatever the group left behind (heaptrack's interpreter, say) does not outlive the run.
   ::kill(-pid, SIGKILL);
+  forget_group(pid);
   return info;
 }
 

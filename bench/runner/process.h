@@ -20,6 +20,10 @@ struct SpawnSpec {
   std::string stderr_path;
 };
 
+// Makes SIGINT/SIGTERM/SIGHUP kill every process group spawn() started and not yet reaped,
+// then exit. Call once at start.
+void install_cleanup_on_signals();
+
 // Starts the process in its own process group (so the whole tree, e.g. heaptrack's shell, its
 // interpreter and zstd, can be stopped at once). Returns the pid, or nullopt with `error` set.
 std::optional<pid_t> spawn(const SpawnSpec& spec, std::string& error);

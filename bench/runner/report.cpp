@@ -47,7 +47,9 @@ const Metric kMetrics[] = {
 std::string num(double v) {
   char buf[64];
   const double a = std::fabs(v);
-  if (a >= 10000) {
+  if (v == std::floor(v) && a < 1e15) {  // counts print as counts
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else if (a >= 10000) {
     std::snprintf(buf, sizeof buf, "%.0f", v);
   } else if (a >= 100) {
     std::snprintf(buf, sizeof buf, "%.0f", v);
@@ -339,15 +341,16 @@ std::string render_markdown(const Results& r) {
       << "` (2 cores, shared with other work: the min–max columns show the noise).\n\n"
       << "- alloc: `bench_alloc --pairs " << r.alloc.pairs
       << "` (2 threads, pairs per thread, ring of 4096 live blocks per thread, 20 call sites at "
-         "depths 10–40); gperftools runs 1/10 of the pairs (ns/pair is a rate; it is ~100× "
-         "slower).\n"
+         "depths 10–40).\n"
       << "- broker: Debian mosquitto on a loopback port under each configuration, "
       << "`bench_broker_load` (never profiled) with " << r.broker.publishers << " publishers, "
       << r.broker.subscribers << " wildcard subscribers, " << r.broker.qos0_messages
       << " QoS 0 then " << r.broker.qos1_messages
       << " QoS 1 messages of 64–256 bytes; msg/s counts deliveries at the subscribers; "
          "CPU is mosquitto's utime+stime from /proc over each phase (heaptrack's separate "
-         "interpreter process is not included, but it competes for the same 2 cores).\n\n"
+         "interpreter process is not included, but it competes for the same 2 cores).\n"
+      << "- gperftools runs 1/20 of the alloc pairs and 1/4 of the messages: both metrics are "
+         "rates, and at its speed the full counts would take most of the run.\n\n"
       << "| configuration | what |\n|---|---|\n";
   for (const Config& c : r.configs) out << "| " << c.name << " | " << c.description << " |\n";
 

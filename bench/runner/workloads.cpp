@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -40,6 +41,11 @@ std::string tail(const std::string& path) {
   for (char& c : text)
     if (c == '\n' || c == '|') c = ' ';
   return text;
+}
+
+long long scaled(long long messages, const Config& config) {
+  if (messages == 0) return 0;
+  return std::max<long long>(messages / config.broker_divisor, 100);
 }
 
 std::string describe(const ExitInfo& e) {
@@ -196,8 +202,8 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
   load.argv = {programs.broker_load,    "--port",        std::to_string(*port),
                "--publishers",          std::to_string(params.publishers),
                "--subscribers",         std::to_string(params.subscribers),
-               "--qos0-messages",       std::to_string(params.qos0_messages),
-               "--qos1-messages",       std::to_string(params.qos1_messages),
+               "--qos0-messages",       std::to_string(scaled(params.qos0_messages, config)),
+               "--qos1-messages",       std::to_string(scaled(params.qos1_messages, config)),
                "--broker-pid",          std::to_string(*mosq)};
   load.env_unset = {"LD_PRELOAD", "HEAPPROFILE"};  // the load generator is never profiled
   load.stdout_path = dir + "/load.stdout.txt";
