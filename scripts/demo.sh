@@ -79,8 +79,7 @@ kill -0 "$service_pid" 2>/dev/null || { cat "$tmp/gateway.log" >&2; exit 1; }
 note "gateway pid $service_pid"
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-sockets() { local n=0 fd; for fd in /proc/"$1"/fd/*; do
-  case $(readlink "$fd" 2>/dev/null) in socket:*) n=$((n + 1)) ;; esac; done; echo $n; }
+sockets() { find "/proc/$1/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
 
 say "Observing: RSS and open sockets of pid $service_pid, then snapshot 1"
 rss1=$(rss_kib "$service_pid") sockets1=$(sockets "$service_pid")

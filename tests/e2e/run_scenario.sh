@@ -99,15 +99,9 @@ take_snapshot() {
 
 # Sockets and timerfds open in PID, as "<sockets> <timerfds>".
 count_fds() {
-  local pid=$1 sockets=0 timers=0 fd link
-  for fd in /proc/"$pid"/fd/*; do
-    link=$(readlink "$fd" 2>/dev/null) || continue
-    case $link in
-      socket:*) sockets=$((sockets + 1)) ;;
-      "anon_inode:[timerfd]") timers=$((timers + 1)) ;;
-    esac
-  done
-  echo "$sockets $timers"
+  local pid=$1
+  echo "$(find "/proc/$pid/fd" -lname 'socket:*' 2>/dev/null | wc -l)" \
+       "$(find "/proc/$pid/fd" -lname 'anon_inode:\[timerfd\]' 2>/dev/null | wc -l)"
 }
 
 fixed=()
