@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -246,6 +247,31 @@ TEST_F(SymbolizerTest, BuildIdMismatchWarnsButStillSymbolizes) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0], "build-id mismatch for " + where.path + ": snapshot 00112233, file " +
                              actual + "; symbols may be wrong");
+}
+
+TEST_F(SymbolizerTest, UppercaseRecordedBuildIdIsNotAMismatch) {
+  Location where = call_site_in(leakprobe_test::direct_caller);
+  std::string upper = build_id_of(where.path);
+  ASSERT_FALSE(upper.empty());
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  Symbolizer symbolizer;
+  EXPECT_EQ(symbolizer.symbolize({where.path, upper}, where.offset).size(), 1u);
+  EXPECT_TRUE(symbolizer.take_warnings().empty());
+}
+
+TEST_F(SymbolizerTest, DeletedMappingUsesTheFileNowAtThatPath) {
+  Location where = call_site_in(leakprobe_test::direct_caller);
+  Symbolizer symbolizer;
+  std::vector<Frame> frames = symbolizer.symbolize({where.path + " (deleted)", ""}, where.offset);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].line, marked_line("direct_call"));
+}
+
+TEST_F(SymbolizerTest, PseudoMappingsGiveNoFramesAndNoWarning) {
+  Symbolizer symbolizer;
+  EXPECT_TRUE(symbolizer.symbolize({"[vdso]", ""}, 0x10).empty());
+  EXPECT_TRUE(symbolizer.symbolize({"linux-vdso.so.1", "ab"}, 0x10).empty());
+  EXPECT_TRUE(symbolizer.take_warnings().empty());
 }
 
 TEST_F(SymbolizerTest, OffsetOutsideEveryLoadSegmentGivesNoFrames) {

@@ -3,6 +3,7 @@
 
 #include <elfutils/libdwfl.h>
 
+#include <cctype>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -43,15 +44,27 @@ struct Symbolizer::Impl {
 };
 
 std::unique_ptr<detail::ElfModule> Symbolizer::Impl::load(const ModuleRef& ref) {
-  if (ref.path.empty()) return nullptr;
-  const std::string file = options.sysroot.empty() ? ref.path : options.sysroot + ref.path;
+  // Pseudo mappings ([vdso], [heap], anonymous) have no file to read: nothing to warn about.
+  if (ref.path.empty() || ref.path[0] != '/') return nullptr;
+  std::string path = ref.path;
+  // The kernel marks a mapping whose file was replaced after it was mapped (a package upgrade
+  // under a running broker) with this suffix; the new file at the same path is the best guess,
+  // and the build-id check below says whether it is the same build.
+  static const std::string kDeleted = " (deleted)";
+  if (path.size() > kDeleted.size() &&
+      path.compare(path.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
+    path.resize(path.size() - kDeleted.size());
+  }
+  const std::string file = options.sysroot.empty() ? path : options.sysroot + path;
   std::string error;
   auto elf = detail::ElfModule::open(file, options.debug_dirs, &error);
   if (elf == nullptr) {
     warn("cannot read " + file + ": " + error + "; its frames are shown as module+offset");
     return nullptr;
   }
-  if (!ref.build_id.empty() && ref.build_id != elf->build_id()) {
+  std::string recorded = ref.build_id;
+  for (char& c : recorded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!recorded.empty() && recorded != elf->build_id()) {
     warn("build-id mismatch for " + file + ": snapshot " + ref.build_id + ", file " +
          (elf->build_id().empty() ? std::string("none") : elf->build_id()) +
          "; symbols may be wrong");
@@ -91,6 +104,10 @@ Symbolizer::Symbolizer(Options options) : impl_(std::make_unique<Impl>()) {
   // warnings.
   while (impl_->options.sysroot.size() > 1 && impl_->options.sysroot.back() == '/') {
     impl_->options.sysroot.pop_back();
+  }
+  // Separate debug info of a copied root file system lives inside it.
+  if (!impl_->options.sysroot.empty()) {
+    impl_->options.debug_dirs.push_back(impl_->options.sysroot + "/usr/lib/debug");
   }
 }
 
