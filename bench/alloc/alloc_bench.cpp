@@ -29,7 +29,7 @@ constexpr int kMinDepth = 10;
 constexpr int kMaxDepth = 40;
 // Small to medium sizes, as an MQTT broker or client allocates them; all below glibc's mmap
 // threshold so every configuration measures the heap fast path, not mmap.
-constexpr size_t kSiteSizes[kSites] = {16,  24,  32,  40,  48,  64,  80,  96,   128,  160,
+constexpr size_t kSiteSizes[kSites] = {16,  24,  32,  40,  48,  64,  80,   96,   128,  160,
                                        192, 256, 320, 384, 512, 768, 1024, 2048, 4096, 8192};
 
 // One distinct function (so one distinct return address) per call site.

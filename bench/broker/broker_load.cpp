@@ -107,10 +107,10 @@ struct Shared {
   // Flow control. Publishers that find the window full sleep on `cv` until the subscribers
   // have drained it to half; polling instead would burn the CPU the broker needs, more so
   // the slower the broker is, and distort exactly the comparison being made.
-  long long window = 0;                    // in deliveries
+  long long window = 0;  // in deliveries
   int subscribers = 1;
-  std::atomic<long long> published{0};     // in the current phase
-  std::atomic<long long> phase_base{0};    // `delivered` at the start of the phase
+  std::atomic<long long> published{0};   // in the current phase
+  std::atomic<long long> phase_base{0};  // `delivered` at the start of the phase
   std::atomic<int> waiting{0};
   std::mutex mutex;
   std::condition_variable cv;
@@ -126,8 +126,7 @@ void on_connect(struct mosquitto*, void* user, int rc) {
   if (rc == 0) {
     s->connected.fetch_add(1);
   } else {
-    std::fprintf(stderr, "bench_broker_load: connect refused: %s\n",
-                 mosquitto_connack_string(rc));
+    std::fprintf(stderr, "bench_broker_load: connect refused: %s\n", mosquitto_connack_string(rc));
     s->failures.fetch_add(1);
   }
 }
@@ -161,8 +160,8 @@ Client make_client(const Options& o, Shared& shared, const std::string& id) {
   mosquitto_message_callback_set(c.get(), on_message);
   int rc = mosquitto_connect(c.get(), o.host.c_str(), o.port, 60);
   if (rc != MOSQ_ERR_SUCCESS) {
-    std::fprintf(stderr, "bench_broker_load: cannot connect to %s:%d: %s\n", o.host.c_str(),
-                 o.port, mosquitto_strerror(rc));
+    std::fprintf(stderr, "bench_broker_load: cannot connect to %s:%d: %s\n", o.host.c_str(), o.port,
+                 mosquitto_strerror(rc));
     std::exit(1);
   }
   rc = mosquitto_loop_start(c.get());
@@ -206,8 +205,8 @@ PhaseResult run_phase(const Options& o, Shared& shared, std::vector<Client>& pub
   std::vector<std::thread> threads;
   for (size_t p = 0; p < pubs.size(); ++p) {
     threads.emplace_back([&, p] {
-      const long long mine = messages / o.publishers +
-                             (static_cast<long long>(p) < messages % o.publishers ? 1 : 0);
+      const long long mine =
+          messages / o.publishers + (static_cast<long long>(p) < messages % o.publishers ? 1 : 0);
       uint64_t rng = 0x2545F4914F6CDD1Dull * (p + 1) + static_cast<uint64_t>(qos);
       char payload[256];
       for (size_t i = 0; i < sizeof payload; ++i) payload[i] = static_cast<char>('a' + i % 26);
@@ -230,8 +229,7 @@ PhaseResult run_phase(const Options& o, Shared& shared, std::vector<Client>& pub
         rng ^= rng >> 7;
         rng ^= rng << 17;
         const int len = 64 + static_cast<int>(rng % 193);  // 64..256 bytes
-        const std::string topic =
-            "bench/p" + std::to_string(p) + "/t" + std::to_string(n % 8);
+        const std::string topic = "bench/p" + std::to_string(p) + "/t" + std::to_string(n % 8);
         shared.published.fetch_add(1, std::memory_order_relaxed);
         const int rc =
             mosquitto_publish(pubs[p].get(), nullptr, topic.c_str(), len, payload, qos, false);

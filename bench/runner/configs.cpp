@@ -11,8 +11,7 @@ std::vector<Config> all_configs(const Paths& paths) {
       {"none", "glibc malloc, no profiler", true, "", 1, 1},
       {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools)", have_tcmalloc,
        "libtcmalloc.so.4 missing", 1, 1},
-      {"lp-exact", "libleakprobe, every allocation", have_probe,
-       "libleakprobe.so not built", 1, 1},
+      {"lp-exact", "libleakprobe, every allocation", have_probe, "libleakprobe.so not built", 1, 1},
       {"lp-sampled", "libleakprobe, LEAKPROBE_SAMPLE_BYTES=524288", have_probe,
        "libleakprobe.so not built", 1, 1},
       {"heaptrack", "heaptrack (Debian) wrapping the command", true, "", 1, 1},
@@ -25,9 +24,9 @@ std::vector<Config> all_configs(const Paths& paths) {
 void apply_config(const Config& config, const Paths& paths, const std::string& prof_dir,
                   const std::string& tag, SpawnSpec& spec) {
   // Nothing from the runner's own environment may change what is measured.
-  spec.env_unset = {"LD_PRELOAD",          "HEAPPROFILE",          "LEAKPROBE_SAMPLE_BYTES",
-                    "LEAKPROBE_INTERVAL",  "LEAKPROBE_OUTPUT_DIR", "LEAKPROBE_ENABLED",
-                    "HEAPPROFILESIGNAL",   "LEAKPROBE_DEPTH"};
+  spec.env_unset = {"LD_PRELOAD",         "HEAPPROFILE",          "LEAKPROBE_SAMPLE_BYTES",
+                    "LEAKPROBE_INTERVAL", "LEAKPROBE_OUTPUT_DIR", "LEAKPROBE_ENABLED",
+                    "HEAPPROFILESIGNAL",  "LEAKPROBE_DEPTH"};
   spec.cwd = prof_dir;  // tools that write to the working directory write here too
   if (config.name == "tcmalloc") {
     spec.env_set["LD_PRELOAD"] = paths.tcmalloc;

@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
   results.reps = o.reps;
   results.started_utc = utc_now();
   results.load_before = loadavg();
-  results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 150'000 : 1'000'000;
+  results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 100'000 : 1'000'000;
   results.broker.qos0_messages = o.smoke ? 300 : o.quick ? 6000 : 40000;
   results.broker.qos1_messages = o.smoke ? 150 : o.quick ? 3000 : 15000;
   for (const auto& c : all_configs(paths)) {
@@ -205,8 +205,7 @@ int main(int argc, char** argv) {
         }
       }
       if (!o.skip_broker) {
-        const RunResult run =
-            run_broker(c, paths, programs, results.broker, base + "/broker");
+        const RunResult run = run_broker(c, paths, programs, results.broker, base + "/broker");
         record_files(results, "broker", c.name, run);
         if (run.ok) {
           for (const auto& [k2, v] : run.metrics) results.series[k2][c.name].push_back(v);
@@ -259,9 +258,9 @@ int main(int argc, char** argv) {
       auto pairs = run.metrics.find("pairs");
       if (pairs != run.metrics.end()) ur.pairs = pairs->second;
       if (run.ok) {
-        std::fprintf(stderr, "%6.1f s uptime %-10s %4.1f s: last snapshot %lld B, all files %lld B\n",
-                     since_start(), u.config.c_str(), u.seconds, ur.last_snapshot_bytes,
-                     ur.total_bytes);
+        std::fprintf(
+            stderr, "%6.1f s uptime %-10s %4.1f s: last snapshot %lld B, all files %lld B\n",
+            since_start(), u.config.c_str(), u.seconds, ur.last_snapshot_bytes, ur.total_bytes);
       } else {
         fail("uptime " + u.config + " " + std::to_string(u.seconds) + " s", run);
       }
@@ -284,12 +283,11 @@ int main(int argc, char** argv) {
                                o.work_dir + "/snapshot/run" + std::to_string(i + 1));
         results.snapshot_runs.push_back(run);
         if (run.ok) {
-          std::fprintf(stderr, "%6.1f s snapshot 1M/100k: %.3f s, max malloc block %.0f us\n",
-                       since_start(),
-                       run.metrics.count("write_s") ? run.metrics.at("write_s") : -1.0,
-                       run.metrics.count("max_malloc_block_us")
-                           ? run.metrics.at("max_malloc_block_us")
-                           : -1.0);
+          std::fprintf(
+              stderr, "%6.1f s snapshot 1M/100k: %.3f s, max malloc block %.0f us\n", since_start(),
+              run.metrics.count("write_s") ? run.metrics.at("write_s") : -1.0,
+              run.metrics.count("max_malloc_block_us") ? run.metrics.at("max_malloc_block_us")
+                                                       : -1.0);
         } else {
           fail("snapshot run " + std::to_string(i + 1), run);
         }
@@ -299,8 +297,7 @@ int main(int argc, char** argv) {
 
   results.finished_utc = utc_now();
   results.load_after = loadavg();
-  results.wall_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  results.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string md = render_markdown(results);
   std::fputs(md.c_str(), stdout);
   if (!o.markdown_out.empty()) {

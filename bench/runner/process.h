@@ -29,9 +29,9 @@ void install_cleanup_on_signals();
 std::optional<pid_t> spawn(const SpawnSpec& spec, std::string& error);
 
 struct ExitInfo {
-  bool exited = false;   // false: still running at the deadline, then killed
-  int exit_code = -1;    // when exited normally
-  int signal = 0;        // when killed by a signal
+  bool exited = false;  // false: still running at the deadline, then killed
+  int exit_code = -1;   // when exited normally
+  int signal = 0;       // when killed by a signal
 };
 
 // Waits for `pid` until `timeout`; on timeout kills its process group (SIGTERM, then SIGKILL)

@@ -22,8 +22,8 @@ using Series = std::map<std::string, std::map<std::string, std::vector<double>>>
 
 struct FilesSeen {
   size_t runs = 0;
-  std::vector<long long> total_bytes;  // per run
-  std::vector<size_t> file_count;      // per run
+  std::vector<long long> total_bytes;      // per run
+  std::vector<size_t> file_count;          // per run
   std::vector<std::string> example_names;  // from the last run
 };
 

@@ -91,8 +91,8 @@ std::vector<FileSize> list_files(const std::string& dir) {
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     if (it->is_regular_file(ec))
-      files.push_back({fs::relative(it->path(), dir, ec).string(),
-                       static_cast<long long>(it->file_size(ec))});
+      files.push_back(
+          {fs::relative(it->path(), dir, ec).string(), static_cast<long long>(it->file_size(ec))});
   }
   return files;
 }
@@ -199,12 +199,19 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
   }
 
   SpawnSpec load;
-  load.argv = {programs.broker_load,    "--port",        std::to_string(*port),
-               "--publishers",          std::to_string(params.publishers),
-               "--subscribers",         std::to_string(params.subscribers),
-               "--qos0-messages",       std::to_string(scaled(params.qos0_messages, config)),
-               "--qos1-messages",       std::to_string(scaled(params.qos1_messages, config)),
-               "--broker-pid",          std::to_string(*mosq)};
+  load.argv = {programs.broker_load,
+               "--port",
+               std::to_string(*port),
+               "--publishers",
+               std::to_string(params.publishers),
+               "--subscribers",
+               std::to_string(params.subscribers),
+               "--qos0-messages",
+               std::to_string(scaled(params.qos0_messages, config)),
+               "--qos1-messages",
+               std::to_string(scaled(params.qos1_messages, config)),
+               "--broker-pid",
+               std::to_string(*mosq)};
   load.env_unset = {"LD_PRELOAD", "HEAPPROFILE"};  // the load generator is never profiled
   load.stdout_path = dir + "/load.stdout.txt";
   load.stderr_path = dir + "/load.stderr.txt";

@@ -82,27 +82,27 @@ SnapshotFacts read_snapshot_facts(const std::string& path) {
     return f;
   }
   f.file_bytes = st.st_size;
-  const std::string probe_key = std::string(leakprobe::format::kMetaPrefix) +
-                                leakprobe::format::kKeyProbeBytes + ":";
+  const std::string probe_key =
+      std::string(leakprobe::format::kMetaPrefix) + leakprobe::format::kKeyProbeBytes + ":";
   std::string line;
   bool header = false;
   try {
-  while (std::getline(in, line)) {
-    if (!header) {
-      if (line.rfind(leakprobe::format::kHeaderPrefix, 0) != 0) {
-        f.error = path + ": not a heap profile";
-        return f;
+    while (std::getline(in, line)) {
+      if (!header) {
+        if (line.rfind(leakprobe::format::kHeaderPrefix, 0) != 0) {
+          f.error = path + ": not a heap profile";
+          return f;
+        }
+        f.live_objects = std::stoll(line.substr(sizeof leakprobe::format::kHeaderPrefix - 1));
+        header = true;
+      } else if (line.rfind(probe_key, 0) == 0) {
+        f.probe_bytes = std::stoll(line.substr(probe_key.size()));
+      } else if (line.rfind(leakprobe::format::kMapsSentinel, 0) == 0) {
+        break;
+      } else if (!line.empty() && line[0] != '#') {
+        ++f.stack_lines;
       }
-      f.live_objects = std::stoll(line.substr(sizeof leakprobe::format::kHeaderPrefix - 1));
-      header = true;
-    } else if (line.rfind(probe_key, 0) == 0) {
-      f.probe_bytes = std::stoll(line.substr(probe_key.size()));
-    } else if (line.rfind(leakprobe::format::kMapsSentinel, 0) == 0) {
-      break;
-    } else if (!line.empty() && line[0] != '#') {
-      ++f.stack_lines;
     }
-  }
   } catch (const std::exception&) {  // std::stoll on a malformed number
     f.error = path + ": malformed header or probe-bytes line";
     return f;
