@@ -202,7 +202,8 @@ std::optional<Error> Parser::parse_count_pair(Cursor& c, const char* what, int64
 
 std::optional<Error> Parser::parse_header(std::string_view line) {
   Cursor c(line);
-  if (!c.consume(std::string_view(fmt::kHeaderPrefix).substr(0, 13))) {  // "heap profile:"
+  // pprof accepts any spacing after the colon, so match the keyword without its space.
+  if (!c.consume(trim(fmt::kHeaderPrefix))) {
     return at_line("not a heap profile: the first line must be 'heap profile: ...' "
                    "(leakprobe snapshot or gperftools HEAPPROFILE dump), found '" +
                    excerpt(line) + "'");
