@@ -10,15 +10,23 @@
 #include "log.h"
 
 namespace leakprobe {
-namespace {
 
+namespace detail {
 RealAlloc g_real;
-std::atomic<int> g_state{0};  // 0 unresolved, 1 resolving, 2 ready
-
+std::atomic<int> g_real_state{0};
 // dlsym needs well under 1 KiB on glibc 2.36 (the dlerror buffer); 64 KiB leaves room for a
 // different libc without costing anything but BSS.
-constexpr size_t kPoolSize = 64 * 1024;
 alignas(64) char g_pool[kPoolSize];
+}  // namespace detail
+
+namespace {
+
+using detail::g_real;
+using detail::g_real_state;
+
+
+using detail::g_pool;
+using detail::kPoolSize;
 std::atomic<size_t> g_pool_used{0};
 
 struct PoolHeader {
@@ -58,22 +66,14 @@ void* pool_alloc(size_t size, size_t align) {
   }
 }
 
-bool is_pool_ptr(const void* p) {
-  auto a = reinterpret_cast<uintptr_t>(p);
-  auto b = reinterpret_cast<uintptr_t>(g_pool);
-  return a >= b && a < b + kPoolSize;
-}
-
 size_t pool_size(const void* p) {
   return reinterpret_cast<const PoolHeader*>(static_cast<const char*>(p) - sizeof(PoolHeader))->size;
 }
 
-bool real_alloc_ready() { return g_state.load(std::memory_order_acquire) == 2; }
-
-const RealAlloc& real_alloc() {
-  if (g_state.load(std::memory_order_acquire) == 2) return g_real;
+const RealAlloc& detail::resolve_real_alloc() {
+  if (g_real_state.load(std::memory_order_acquire) == 2) return g_real;
   int expected = 0;
-  if (g_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+  if (g_real_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
     RealAlloc r{};
     resolve(r.malloc, "malloc");
     resolve(r.free, "free");
@@ -87,12 +87,12 @@ const RealAlloc& real_alloc() {
     resolve(r.malloc_usable_size, "malloc_usable_size");
     if (!r.malloc || !r.free || !r.calloc || !r.realloc) die("malloc/free/calloc/realloc");
     g_real = r;
-    g_state.store(2, std::memory_order_release);
+    g_real_state.store(2, std::memory_order_release);
     return g_real;
   }
   // Another thread is resolving: wait for it (dlsym is short). The resolving thread itself
   // never gets here, because its re-entrant calls are sent to the pool by the caller.
-  while (g_state.load(std::memory_order_acquire) != 2) sched_yield();
+  while (g_real_state.load(std::memory_order_acquire) != 2) sched_yield();
   return g_real;
 }
 

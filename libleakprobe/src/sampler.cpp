@@ -5,8 +5,11 @@
 #include <new>
 
 namespace leakprobe {
-namespace {
+namespace detail {
 __thread Sampler* t_sampler __attribute__((tls_model("initial-exec"))) = nullptr;
+}  // namespace detail
+
+namespace {
 // Placement storage: a TLS object with a constructor would need a (allocating) TLS
 // destructor registration.
 alignas(Sampler) __thread char t_sampler_storage[sizeof(Sampler)]
@@ -30,14 +33,12 @@ int64_t Sampler::next_gap(uint64_t mean_bytes) {
   return static_cast<int64_t>(gap) + 1;
 }
 
-Sampler& thread_sampler() {
-  if (__builtin_expect(t_sampler == nullptr, 0)) {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^
-                    reinterpret_cast<uintptr_t>(&t_sampler_storage);
-    t_sampler = new (t_sampler_storage) Sampler(seed);
-  }
+Sampler& detail::make_thread_sampler() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^
+                  reinterpret_cast<uintptr_t>(&t_sampler_storage);
+  t_sampler = new (t_sampler_storage) Sampler(seed);
   return *t_sampler;
 }
 

@@ -42,8 +42,16 @@ class Sampler {
   int64_t left_ = -1;  // -1: the first allocation draws the first gap
 };
 
+namespace detail {
+extern __thread Sampler* t_sampler __attribute__((tls_model("initial-exec")));
+Sampler& make_thread_sampler();
+}  // namespace detail
+
 // The calling thread's sampler (initial-exec TLS, seeded per thread on first use).
-Sampler& thread_sampler();
+inline Sampler& thread_sampler() {
+  Sampler* s = detail::t_sampler;
+  return __builtin_expect(s != nullptr, 1) ? *s : detail::make_thread_sampler();
+}
 
 // pprof's unscale factor for a sampled stack line with the given totals.
 double unscale_factor(double objs, double bytes, double mean_bytes);

@@ -1,5 +1,6 @@
 #include "tracker.h"
 
+#include <cerrno>
 #include <new>
 
 #include "log.h"
@@ -49,12 +50,13 @@ void Tracker::fail(const char* why) {
   log_once(failed_said_, why, "; tracking stopped, the program continues untracked");
 }
 
-void Tracker::on_alloc(const void* p, size_t size) {
-  if (opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes)) return;
+void Tracker::capture_and_record(const void* p, size_t size) {
+  const int saved_errno = errno;
   uintptr_t frames[kMaxDepth];
   bool truncated = false;
   int depth = capture_stack(frames, opts_.depth, &truncated);
   record_alloc(p, size, frames, depth, truncated);
+  errno = saved_errno;
 }
 
 void Tracker::record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth,
@@ -75,15 +77,15 @@ void Tracker::record_alloc(const void* p, size_t size, const uintptr_t* frames, 
 
 bool Tracker::record_free(const void* p) {
   if (filter_ && filter_slot(p).load(std::memory_order_relaxed) == 0) return false;
+  return free_tracked(p);
+}
+
+bool Tracker::free_tracked(const void* p) {
   PtrEntry e;
   if (!ptrs_.take(p, &e)) return false;
   if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
   e.bucket->on_free(e.size);
   return true;
-}
-
-void Tracker::on_free(const void* p) {
-  if (p) record_free(p);
 }
 
 Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "options.h"
 #include "pointer_map.h"
+#include "sampler.h"
 #include "stack_table.h"
 
 namespace leakprobe {
@@ -24,10 +25,19 @@ class Tracker {
   bool sampling() const { return opts_.sample_bytes != 0; }
 
   // A new block from the calling code: decides sampling, captures the stack, records it.
-  void on_alloc(const void* p, size_t size);
+  // Inline up to the sampling decision: in sampled mode that is all most calls cost.
+  // errno is preserved (the unwinder and mmap may set it).
+  void on_alloc(const void* p, size_t size) {
+    if (opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes)) return;
+    capture_and_record(p, size);
+  }
   // A block about to be released: recorded *before* the real free so another thread that
-  // gets the same address next cannot collide with the stale entry.
-  void on_free(const void* p);
+  // gets the same address next cannot collide with the stale entry. Inline up to the
+  // sampling filter. Leaves errno alone (the locked path makes no failing calls).
+  void on_free(const void* p) {
+    if (!p || (filter_ && filter_slot(p).load(std::memory_order_relaxed) == 0)) return;
+    free_tracked(p);
+  }
 
   // realloc in two halves around the real call. begin() takes the old block out of the map
   // (a moving realloc must not leave it there for a reuse of that address); end() puts it
@@ -59,6 +69,9 @@ class Tracker {
   void reset_after_fork_in_child();
 
  private:
+  void capture_and_record(const void* p, size_t size);
+  bool free_tracked(const void* p);
+
   // "Maybe sampled" filter: one counter per 4 KiB page of address space (modulo 4 GiB), so
   // the free of a block that was never sampled (nearly all of them) costs one load instead
   // of a locked lookup. Page granularity keeps the filter's own footprint at 1/2048 of the

@@ -89,7 +89,7 @@ void unwind_init() {
 int capture_stack(uintptr_t* out, int depth, bool* truncated) {
   // Room for our own frames (interposer, tracker, this function) plus one to detect
   // truncation.
-  constexpr int kSlack = 8;
+  constexpr int kSlack = 6;
   void* raw[kMaxDepth + kSlack + 1];
   int want = depth + kSlack + 1;
   int n = unw_backtrace(raw, want);
