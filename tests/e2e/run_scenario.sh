@@ -80,7 +80,7 @@ echo "broker pid $BROKER_PID on 127.0.0.1:$BROKER_PORT"
 take_snapshot() {
   local pid=$1 out=$2
   if [ -n "$cli" ]; then
-    "$cli" snapshot "$pid" -o "$out" --timeout 20 >/dev/null || die "leakprobe snapshot $pid failed"
+    "$cli" snapshot "$pid" -o "$out" --timeout 10 >/dev/null || die "leakprobe snapshot $pid failed"
     return
   fi
   local before after i
@@ -115,10 +115,10 @@ repro_pid=$REPRO_PID
 repro_out=${REPRO[0]}
 repro_in=${REPRO[1]}
 
-# Reads reproducer lines until one starts with WORD; prints that line. Bounded by 30 s a line.
+# Reads reproducer lines until one starts with WORD; prints that line. Bounded by 20 s a line.
 expect_line() {
   local word=$1 line
-  while IFS= read -r -t 30 -u "$repro_out" line; do
+  while IFS= read -r -t 20 -u "$repro_out" line; do
     echo "$line" >>"$work/repro.stdout"
     case $line in "$word"*) echo "$line"; return 0 ;; esac
   done
@@ -126,7 +126,7 @@ expect_line() {
 }
 
 site_bytes="" subscribers=""
-while IFS= read -r -t 30 -u "$repro_out" line; do
+while IFS= read -r -t 20 -u "$repro_out" line; do
   echo "$line" >>"$work/repro.stdout"
   case $line in
     SITE-BYTES*) site_bytes=${line#SITE-BYTES } ;;
