@@ -1,0 +1,130 @@
+// The parts of the benchmark whose mistakes would silently misreport: the RESULT line
+// round trip, the statistics, and the goal verdicts written into docs/performance.md.
+#include <gtest/gtest.h>
+
+#include "bench/result_line.h"
+#include "report.h"
+#include "results.h"
+
+namespace bench {
+namespace {
+
+TEST(ResultLine, ParsesWhatIsPrinted) {
+  auto r = parse_result_line("RESULT alloc threads=2 pairs=4000000 ns_per_pair=170.099");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->workload, "alloc");
+  EXPECT_DOUBLE_EQ(*r->number("ns_per_pair"), 170.099);
+  EXPECT_DOUBLE_EQ(*r->number("pairs"), 4000000);
+  EXPECT_FALSE(r->number("missing"));
+}
+
+TEST(ResultLine, RejectsOtherLinesAndMalformedFields) {
+  EXPECT_FALSE(parse_result_line("Heaptrack finished! Now run the following"));
+  EXPECT_FALSE(parse_result_line("RESULT"));
+  EXPECT_FALSE(parse_result_line("RESULT alloc novalue"));
+  auto r = parse_result_line("RESULT alloc ns_per_pair=12abc");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->number("ns_per_pair"));  // not a number: never read as 12
+}
+
+TEST(Summarize, MedianMinMax) {
+  EXPECT_FALSE(summarize({}));
+  auto odd = summarize({5, 1, 3});
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->median, 3);
+  EXPECT_EQ(odd->min, 1);
+  EXPECT_EQ(odd->max, 5);
+  EXPECT_EQ(odd->n, 3u);
+  EXPECT_EQ(summarize({4, 1, 3, 2})->median, 2.5);
+}
+
+Results with_configs() {
+  Results r;
+  r.mode = "test";
+  r.reps = 3;
+  for (const char* name : {"none", "lp-exact", "lp-sampled", "heaptrack", "gperftools"}) {
+    Config c;
+    c.name = name;
+    c.description = name;
+    r.configs.push_back(c);
+  }
+  return r;
+}
+
+// The goals row for `what`, as rendered.
+std::string goal_row(const std::string& md, const std::string& what) {
+  const auto at = md.find("| " + what + " |");
+  if (at == std::string::npos) return "";
+  return md.substr(at, md.find('\n', at) - at);
+}
+
+TEST(Report, RatiosOfMediansDecideTheGoals) {
+  Results r = with_configs();
+  r.series["qos0_msgs_per_s"]["none"] = {1000, 1100, 900};      // median 1000
+  r.series["qos0_msgs_per_s"]["lp-exact"] = {950, 10, 920};     // median 920: 0.92x
+  r.series["qos0_msgs_per_s"]["lp-sampled"] = {900, 960, 950};  // median 950: 0.95x
+  r.series["ns_per_pair"]["none"] = {100, 100, 100};
+  r.series["ns_per_pair"]["lp-exact"] = {350, 350, 350};  // 3.5x
+  const std::string md = render_markdown(r);
+  EXPECT_NE(goal_row(md, "broker QoS 0 throughput, exact").find("| met |"), std::string::npos)
+      << goal_row(md, "broker QoS 0 throughput, exact");
+  const std::string sampled = goal_row(md, "broker QoS 0 throughput, sampled");
+  EXPECT_NE(sampled.find("missed by 0.02×"), std::string::npos) << sampled;
+  const std::string alloc = goal_row(md, "alloc loop time, exact");
+  EXPECT_NE(alloc.find("3.50×"), std::string::npos) << alloc;
+  EXPECT_NE(alloc.find("missed by 0.50×"), std::string::npos) << alloc;
+  EXPECT_NE(goal_row(md, "broker QoS 1 throughput, exact").find("not measured"), std::string::npos);
+}
+
+TEST(Report, BeatingTheRivalsIsCheckedPerRowAndDirection) {
+  Results r = with_configs();
+  r.series["ns_per_pair"]["lp-exact"] = {300};
+  r.series["ns_per_pair"]["heaptrack"] = {1000};
+  r.series["ns_per_pair"]["gperftools"] = {20000};
+  r.series["qos0_msgs_per_s"]["lp-exact"] = {500};
+  r.series["qos0_msgs_per_s"]["heaptrack"] = {600};  // heaptrack wins this row
+  const std::string md = render_markdown(r);
+  const std::string row = goal_row(md, "beat heaptrack and gperftools on every row, lp-exact");
+  EXPECT_NE(row.find("2/3 won"), std::string::npos) << row;
+  EXPECT_NE(row.find("messages/s delivered end to end vs heaptrack"), std::string::npos) << row;
+}
+
+TEST(Report, SnapshotGoalsNeedTheFullScale) {
+  Results r = with_configs();
+  RunResult small;
+  small.ok = true;
+  small.metrics = {{"live", 6000}, {"write_s", 0.01}, {"marginal_bytes_per_alloc", 0}};
+  r.snapshot_runs = {small};
+  std::string md = render_markdown(r);
+  EXPECT_NE(goal_row(md, "snapshot of 1M live allocations over 100k stacks")
+                .find("not measured at scale"),
+            std::string::npos);
+
+  RunResult big = small;
+  big.metrics = {{"live", 1e6}, {"write_s", 1.25}, {"marginal_bytes_per_alloc", 72}};
+  r.snapshot_runs = {big};
+  md = render_markdown(r);
+  EXPECT_NE(
+      goal_row(md, "snapshot of 1M live allocations over 100k stacks").find("missed by 0.25 s"),
+      std::string::npos);
+  EXPECT_NE(goal_row(md, "probe memory per live allocation (exact)").find("missed by 8 B"),
+            std::string::npos)
+      << goal_row(md, "probe memory per live allocation (exact)");
+}
+
+TEST(Report, UptimeGoalComparesShortestAndLongestRun) {
+  Results r = with_configs();
+  r.uptime = {{"lp-exact", 10, true, "", 185000, 0, 0, 0},
+              {"lp-exact", 60, true, "", 186000, 0, 0, 0},
+              {"heaptrack", 60, true, "", 0, 24000000, 1, 0}};
+  std::string md = render_markdown(r);
+  EXPECT_NE(goal_row(md, "snapshot size independent of uptime (exact)").find("| met |"),
+            std::string::npos);
+  r.uptime[1].last_snapshot_bytes = 370000;  // doubled: grows with uptime
+  md = render_markdown(r);
+  EXPECT_NE(goal_row(md, "snapshot size independent of uptime (exact)").find("missed: grows"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace bench
