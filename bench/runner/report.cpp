@@ -370,6 +370,7 @@ std::string render_markdown(const Results& r) {
   files_table(r, out);
   uptime_table(r, out);
   snapshot_table(r, out);
+  for (const auto& n : r.notes) out << "\nNote: " << n << ".\n";
   if (!r.failures.empty()) {
     out << "\n### Failed runs (left out of the medians)\n\n";
     for (const auto& f : r.failures) out << "- " << f << "\n";

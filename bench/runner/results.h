@@ -53,6 +53,7 @@ struct Results {
   std::vector<RunResult> snapshot_runs;  // bench_snapshot under lp-exact
   std::vector<std::string> snapshot_args;
   std::vector<std::string> failures;
+  std::vector<std::string> notes;  // e.g. repetitions skipped to stay within the time budget
 };
 
 }  // namespace bench
