@@ -1,7 +1,8 @@
 #include "arena.h"
 
-#include <atomic>
 #include <sys/mman.h>
+
+#include <atomic>
 
 namespace leakprobe {
 namespace {
@@ -12,8 +13,8 @@ size_t round_up(size_t n, size_t to) { return (n + to - 1) & ~(to - 1); }
 
 void* map_pages(size_t bytes) {
   bytes = round_up(bytes, kPage);
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return nullptr;
   g_mapped.fetch_add(bytes, std::memory_order_relaxed);
   return p;

@@ -1,11 +1,5 @@
 #include "dumper.h"
 
-#include <atomic>
-#include <cerrno>
-#include <csignal>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +8,13 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 
 #include "guard.h"
 #include "leakprobe/snapshot_format.h"
@@ -87,8 +88,8 @@ void control_reply(int c, const char* a, const char* b = "", const char* d = "")
   char line[PATH_MAX + 256];
   int n = snprintf(line, sizeof(line), "%s%s%s\n", a, b, d);
   if (n > 0) {
-    ssize_t ignored = send(c, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1,
-                           MSG_NOSIGNAL);
+    ssize_t ignored =
+        send(c, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1, MSG_NOSIGNAL);
     (void)ignored;
   }
 }
@@ -293,8 +294,7 @@ bool lock_writer(int wait_ms, const char* trigger) {
     until.tv_nsec -= 1000000000L;
   }
   if (pthread_mutex_timedlock(&g_dumper.write_lock, &until) == 0) return true;
-  log_line("a snapshot in progress did not finish in time; skipping the ", trigger,
-           " snapshot");
+  log_line("a snapshot in progress did not finish in time; skipping the ", trigger, " snapshot");
   return false;
 }
 
@@ -304,8 +304,10 @@ PublishResult snapshot_locked(const char* trigger) {
   clock_gettime(CLOCK_REALTIME, &ctx.now);
   PublishResult r = publish_snapshot(g_dumper.tracker->options().output_dir, g_dumper.pid,
                                      g_dumper.next_sequence, write_content, &ctx);
-  if (r.ok) g_dumper.next_sequence = r.sequence + 1;
-  else say_failure(r);
+  if (r.ok)
+    g_dumper.next_sequence = r.sequence + 1;
+  else
+    say_failure(r);
   return r;
 }
 

@@ -1,8 +1,9 @@
 #include "log.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 namespace leakprobe {
 

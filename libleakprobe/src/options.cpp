@@ -34,8 +34,8 @@ bool parse_bool(const char* s, bool* out) {
   return false;
 }
 
-void append(Options* o, const char* a, const char* b = "", const char* c = "",
-            const char* d = "", const char* e = "") {
+void append(Options* o, const char* a, const char* b = "", const char* c = "", const char* d = "",
+            const char* e = "") {
   size_t n = strlen(o->warnings);
   for (const char* s : {a, b, c, d, e}) {
     size_t len = strlen(s);
@@ -47,8 +47,7 @@ void append(Options* o, const char* a, const char* b = "", const char* c = "",
   o->warnings[n] = '\0';
 }
 
-void reject(Options* o, const char* key, const char* value, const char* why,
-            const char* fallback) {
+void reject(Options* o, const char* key, const char* value, const char* why, const char* fallback) {
   append(o, key, "=", value, why, fallback);
 }
 
@@ -80,8 +79,8 @@ int parse_signal(const char* spec) {
     sig = static_cast<int>(v);
   } else {
     // Names of classic signals are recognised only to refuse them with a clear reason.
-    static const char* const kNames[] = {"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS",
-                                         "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
+    static const char* const kNames[] = {"HUP",  "INT",  "QUIT", "ILL",  "TRAP", "ABRT", "BUS",
+                                         "FPE",  "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
                                          "TERM", "CHLD", "CONT", "STOP", "TSTP", "SYS"};
     for (const char* n : kNames) {
       if (!strcmp(s, n)) return -2;
@@ -115,17 +114,25 @@ void parse_options(const char* const* env, const char* cwd, Options* out) {
     bool b = false;
 
     if (!strcmp(key, "LEAKPROBE_ENABLED")) {
-      if (parse_bool(value, &b)) out->enabled = b;
-      else reject(out, key, value, " is not 0 or 1; using ", "1");
+      if (parse_bool(value, &b))
+        out->enabled = b;
+      else
+        reject(out, key, value, " is not 0 or 1; using ", "1");
     } else if (!strcmp(key, "LEAKPROBE_AT_EXIT")) {
-      if (parse_bool(value, &b)) out->at_exit = b;
-      else reject(out, key, value, " is not 0 or 1; using ", "1");
+      if (parse_bool(value, &b))
+        out->at_exit = b;
+      else
+        reject(out, key, value, " is not 0 or 1; using ", "1");
     } else if (!strcmp(key, "LEAKPROBE_QUIET")) {
-      if (parse_bool(value, &b)) out->quiet = b;
-      else reject(out, key, value, " is not 0 or 1; using ", "0");
+      if (parse_bool(value, &b))
+        out->quiet = b;
+      else
+        reject(out, key, value, " is not 0 or 1; using ", "0");
     } else if (!strcmp(key, "LEAKPROBE_CONTROL")) {
-      if (parse_bool(value, &b)) out->control_socket = b;
-      else reject(out, key, value, " is not 0 or 1; using ", "1");
+      if (parse_bool(value, &b))
+        out->control_socket = b;
+      else
+        reject(out, key, value, " is not 0 or 1; using ", "1");
     } else if (!strcmp(key, "LEAKPROBE_OUTPUT_DIR")) {
       size_t len = strlen(value);
       if (len == 0 || len >= sizeof(out->output_dir) - 64) {
@@ -148,24 +155,34 @@ void parse_options(const char* const* env, const char* cwd, Options* out) {
       }
     } else if (!strcmp(key, "LEAKPROBE_SIGNAL")) {
       int sig = parse_signal(value);
-      if (sig == -1) reject(out, key, value, " is not a signal; using ", "SIGRTMIN+7");
+      if (sig == -1)
+        reject(out, key, value, " is not a signal; using ", "SIGRTMIN+7");
       else if (sig == -2)
         reject(out, key, value,
                " is refused (only real-time signals SIGRTMIN..SIGRTMAX, or 0 for none); using ",
                "SIGRTMIN+7");
-      else out->signal = sig;
+      else
+        out->signal = sig;
     } else if (!strcmp(key, "LEAKPROBE_INTERVAL")) {
-      if (parse_u64(value, &v) && v <= 86400 * 365) out->interval_s = static_cast<unsigned>(v);
-      else reject(out, key, value, " is not a number of seconds; using ", "0 (off)");
+      if (parse_u64(value, &v) && v <= 86400 * 365)
+        out->interval_s = static_cast<unsigned>(v);
+      else
+        reject(out, key, value, " is not a number of seconds; using ", "0 (off)");
     } else if (!strcmp(key, "LEAKPROBE_DEPTH")) {
-      if (parse_u64(value, &v) && v >= 1 && v <= 128) out->depth = static_cast<int>(v);
-      else reject(out, key, value, " is not a depth in 1..128; using ", fmt_u64(num, 32));
+      if (parse_u64(value, &v) && v >= 1 && v <= 128)
+        out->depth = static_cast<int>(v);
+      else
+        reject(out, key, value, " is not a depth in 1..128; using ", fmt_u64(num, 32));
     } else if (!strcmp(key, "LEAKPROBE_SAMPLE_BYTES")) {
-      if (parse_u64(value, &v) && v <= (uint64_t{1} << 40)) out->sample_bytes = v;
-      else reject(out, key, value, " is not a byte count; using ", "0 (exact)");
+      if (parse_u64(value, &v) && v <= (uint64_t{1} << 40))
+        out->sample_bytes = v;
+      else
+        reject(out, key, value, " is not a byte count; using ", "0 (exact)");
     } else if (!strcmp(key, "LEAKPROBE_MAX_STACKS")) {
-      if (parse_u64(value, &v) && v >= 1024 && v <= (uint64_t{1} << 26)) out->max_stacks = v;
-      else reject(out, key, value, " is not in 1024..67108864; using ", fmt_u64(num, 1 << 18));
+      if (parse_u64(value, &v) && v >= 1024 && v <= (uint64_t{1} << 26))
+        out->max_stacks = v;
+      else
+        reject(out, key, value, " is not in 1024..67108864; using ", fmt_u64(num, 1 << 18));
     } else {
       append(out, key, " is not a leakprobe setting; ignored");
     }

@@ -10,16 +10,16 @@
 namespace leakprobe {
 
 struct Options {
-  bool enabled = true;                // LEAKPROBE_ENABLED: 0 loads the probe dormant
-  char output_dir[PATH_MAX] = {};     // LEAKPROBE_OUTPUT_DIR: default = cwd at start
-  int signal = 0;                     // LEAKPROBE_SIGNAL: default SIGRTMIN+7, 0 = none
-  unsigned interval_s = 0;            // LEAKPROBE_INTERVAL: seconds, 0 = off
-  int depth = 32;                     // LEAKPROBE_DEPTH: 1..128
-  uint64_t sample_bytes = 0;          // LEAKPROBE_SAMPLE_BYTES: 0 = every allocation
-  bool at_exit = true;                // LEAKPROBE_AT_EXIT
-  bool quiet = false;                 // LEAKPROBE_QUIET: no start-up line
-  bool control_socket = true;         // LEAKPROBE_CONTROL: the @leakprobe.<pid> socket
-  size_t max_stacks = 1 << 18;        // LEAKPROBE_MAX_STACKS: distinct stacks kept
+  bool enabled = true;             // LEAKPROBE_ENABLED: 0 loads the probe dormant
+  char output_dir[PATH_MAX] = {};  // LEAKPROBE_OUTPUT_DIR: default = cwd at start
+  int signal = 0;                  // LEAKPROBE_SIGNAL: default SIGRTMIN+7, 0 = none
+  unsigned interval_s = 0;         // LEAKPROBE_INTERVAL: seconds, 0 = off
+  int depth = 32;                  // LEAKPROBE_DEPTH: 1..128
+  uint64_t sample_bytes = 0;       // LEAKPROBE_SAMPLE_BYTES: 0 = every allocation
+  bool at_exit = true;             // LEAKPROBE_AT_EXIT
+  bool quiet = false;              // LEAKPROBE_QUIET: no start-up line
+  bool control_socket = true;      // LEAKPROBE_CONTROL: the @leakprobe.<pid> socket
+  size_t max_stacks = 1 << 18;     // LEAKPROBE_MAX_STACKS: distinct stacks kept
 
   // One line per rejected value ("LEAKPROBE_DEPTH=abc is not ...; using 32"), separated by
   // '\n', for the caller to print. Fixed size: parsing must not allocate.

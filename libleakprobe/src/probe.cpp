@@ -1,9 +1,10 @@
 // The probe's lifecycle in a host process: settings, tracker, writer, fork and exit hooks,
 // started once from the library constructor.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 
 #include "dumper.h"
 #include "fork.h"

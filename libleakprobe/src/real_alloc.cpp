@@ -1,11 +1,12 @@
 #include "real_alloc.h"
 
-#include <atomic>
-#include <cstdint>
-#include <cstring>
 #include <dlfcn.h>
 #include <sched.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
 
 #include "log.h"
 
@@ -23,7 +24,6 @@ namespace {
 
 using detail::g_real;
 using detail::g_real_state;
-
 
 using detail::g_pool;
 using detail::kPoolSize;
@@ -67,7 +67,8 @@ void* pool_alloc(size_t size, size_t align) {
 }
 
 size_t pool_size(const void* p) {
-  return reinterpret_cast<const PoolHeader*>(static_cast<const char*>(p) - sizeof(PoolHeader))->size;
+  return reinterpret_cast<const PoolHeader*>(static_cast<const char*>(p) - sizeof(PoolHeader))
+      ->size;
 }
 
 const RealAlloc& detail::resolve_real_alloc() {

@@ -32,9 +32,7 @@ const RealAlloc& resolve_real_alloc();
 }  // namespace detail
 
 // True once real_alloc() has finished resolving. Inline: every interposed call asks.
-inline bool real_alloc_ready() {
-  return detail::g_real_state.load(std::memory_order_acquire) == 2;
-}
+inline bool real_alloc_ready() { return detail::g_real_state.load(std::memory_order_acquire) == 2; }
 
 // The resolved table; resolves on first use. While resolution is in progress (dlsym
 // re-entering us) the pool_* functions below must be used instead, see interpose.cpp.

@@ -1,11 +1,12 @@
 #include "snapshot_file.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
@@ -15,13 +16,13 @@ namespace leakprobe {
 bool snapshot_path(char* out, const char* dir, const char* prefix, int pid, unsigned seq,
                    const char* suffix) {
   // snprintf with only integer and string conversions does not allocate in glibc.
-  int n = snprintf(out, PATH_MAX, "%s/%s%s%d.%04u%s%s", dir, prefix, format::kFilePrefix, pid,
-                   seq, format::kFileSuffix, suffix);
+  int n = snprintf(out, PATH_MAX, "%s/%s%s%d.%04u%s%s", dir, prefix, format::kFilePrefix, pid, seq,
+                   format::kFileSuffix, suffix);
   return n > 0 && n < PATH_MAX;
 }
 
-PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence,
-                               ContentFn content, void* ctx) {
+PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence, ContentFn content,
+                               void* ctx) {
   PublishResult r;
   unsigned seq = first_sequence;
   for (unsigned tries = 0; tries < 100000; ++tries, ++seq) {

@@ -13,17 +13,17 @@ using ContentFn = bool (*)(int fd, unsigned sequence, void* ctx);
 
 struct PublishResult {
   bool ok = false;
-  unsigned sequence = 0;      // the sequence number actually used
-  char path[PATH_MAX] = {};   // the published file (ok) or the file being written (error)
-  const char* error = "";     // static text: what failed
-  int err = 0;                // errno of the failure
+  unsigned sequence = 0;     // the sequence number actually used
+  char path[PATH_MAX] = {};  // the published file (ok) or the file being written (error)
+  const char* error = "";    // static text: what failed
+  int err = 0;               // errno of the failure
 };
 
 // Publishes <dir>/leakprobe.<pid>.<seq>.heap, with the first sequence >= `first_sequence`
 // that is not taken yet (after an exec, the new image continues the old one's numbers). On
 // failure nothing is left behind.
-PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence,
-                               ContentFn content, void* ctx);
+PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence, ContentFn content,
+                               void* ctx);
 
 // Formats "<dir>/<prefix>leakprobe.<pid>.<seq>.heap<suffix>" into out (PATH_MAX).
 bool snapshot_path(char* out, const char* dir, const char* prefix, int pid, unsigned seq,

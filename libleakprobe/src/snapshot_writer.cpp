@@ -1,10 +1,11 @@
 #include "snapshot_writer.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <link.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "arena.h"
 #include "leakprobe/snapshot_format.h"

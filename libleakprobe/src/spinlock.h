@@ -4,8 +4,9 @@
 // 2-core machine the holder may be descheduled.
 #pragma once
 
-#include <atomic>
 #include <sched.h>
+
+#include <atomic>
 
 namespace leakprobe {
 

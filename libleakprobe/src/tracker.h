@@ -50,8 +50,7 @@ class Tracker {
   void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size);
 
   // The same with an explicit stack, for unit tests and for on_alloc itself.
-  void record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth,
-                    bool truncated);
+  void record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth, bool truncated);
   bool record_free(const void* p);
 
   const StackTable& stacks() const { return stacks_; }

@@ -40,7 +40,6 @@ int find_self(struct dl_phdr_info* info, size_t, void* data) {
 
 bool in_probe(uintptr_t ip) { return ip >= g_self_begin && ip < g_self_end; }
 
-
 // libunwind 1.6 validates addresses by read()/write() on a pipe it opens at its first use
 // and keeps in static storage. If the host later closes "all" descriptors (daemons do) and
 // reuses those numbers, libunwind reads from, writes to and finally closes the host's

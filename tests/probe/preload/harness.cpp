@@ -2,12 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -131,10 +130,12 @@ int Child::finish(int timeout_s) {
   return -1;
 }
 
-bool RunResult::exited_ok() const { return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+bool RunResult::exited_ok() const {
+  return status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 RunResult run(const std::vector<std::string>& argv, const std::string& dir,
-        const std::vector<std::string>& env, int timeout_s) {
+              const std::vector<std::string>& env, int timeout_s) {
   Child c(argv, dir, env);
   RunResult r;
   r.status = c.finish(timeout_s);

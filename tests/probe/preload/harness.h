@@ -45,7 +45,7 @@ struct RunResult {
   bool exited_ok() const;
 };
 RunResult run(const std::vector<std::string>& argv, const std::string& dir,
-        const std::vector<std::string>& env = {}, int timeout_s = 60);
+              const std::vector<std::string>& env = {}, int timeout_s = 60);
 
 std::string make_temp_dir(const std::string& tag);
 void remove_tree(const std::string& dir);

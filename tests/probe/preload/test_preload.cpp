@@ -1,7 +1,6 @@
 // Programs run with LD_PRELOAD=libleakprobe.so; their snapshots are parsed and the counts
 // of each allocation site (found by symbolizing the leaf frame) must be exact.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,8 +26,10 @@ class Preload : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = make_temp_dir("preload"); }
   void TearDown() override {
-    if (!HasFailure()) remove_tree(dir_);
-    else fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
+    if (!HasFailure())
+      remove_tree(dir_);
+    else
+      fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
   }
   std::string dir_;
 };
@@ -92,7 +93,7 @@ TEST_F(Preload, EveryInterposedFunctionAndCornerIsCountedExactly) {
       {"site_malloc_40004", 1, 40004, 1, 40004},
       {"site_calloc_10007", 1, 10007, 1, 10007},
       {"site_realloc_null_10009", 1, 10009, 1, 10009},
-      {"site_malloc_10011", 0, 0, 1, 10011},      // moved away by the realloc
+      {"site_malloc_10011", 0, 0, 1, 10011},  // moved away by the realloc
       {"site_realloc_20011", 1, 20011, 1, 20011},
       {"site_malloc_10013", 0, 0, 1, 10013},      // freed by realloc(p, 0)
       {"site_malloc_10017", 1, 10017, 1, 10017},  // the failed realloc kept it
@@ -290,16 +291,15 @@ TEST_F(Preload, UnwritableOutputDirSaysSoOnceAndTheHostCarriesOn) {
 
 TEST_F(Preload, BadSettingsAreReportedAndDefaultsUsed) {
   RunResult r = run({PROG_API}, dir_,
-              {"LEAKPROBE_DEPTH=abc", "LEAKPROBE_SIGNAL=SIGUSR1", "LEAKPROBE_INTERVAL=-1",
-               "LEAKPROBE_TYPO=1"});
+                    {"LEAKPROBE_DEPTH=abc", "LEAKPROBE_SIGNAL=SIGUSR1", "LEAKPROBE_INTERVAL=-1",
+                     "LEAKPROBE_TYPO=1"});
   ASSERT_TRUE(r.exited_ok()) << r.err;
   EXPECT_NE(r.err.find("leakprobe: LEAKPROBE_DEPTH=abc is not a depth in 1..128; using 32"),
             std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("leakprobe: LEAKPROBE_SIGNAL=SIGUSR1 is refused"), std::string::npos);
   EXPECT_NE(r.err.find("leakprobe: LEAKPROBE_INTERVAL=-1"), std::string::npos);
-  EXPECT_NE(r.err.find("leakprobe: LEAKPROBE_TYPO is not a leakprobe setting"),
-            std::string::npos);
+  EXPECT_NE(r.err.find("leakprobe: LEAKPROBE_TYPO is not a leakprobe setting"), std::string::npos);
   auto files = snapshot_files(dir_);
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(load(files[0]).get("depth"), "32");

@@ -22,12 +22,12 @@ inline void* keep(void* p) {
   return p;
 }
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      exit(3);                                                               \
-    }                                                                        \
+      exit(3);                                                                 \
+    }                                                                          \
   } while (0)
 
 // Sends "snapshot\n" to @leakprobe.<pid> and returns the reply line ("ok <path>" or

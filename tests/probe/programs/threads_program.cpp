@@ -39,8 +39,10 @@ void* snapshotter(void*) {
   pthread_barrier_wait(&g_start);
   for (int i = 0; i < 10; ++i) {
     std::string reply = request_snapshot(getpid());
-    if (reply.rfind("ok /", 0) == 0) ++ok;
-    else fprintf(stderr, "snapshot request %d: '%s'\n", i, reply.c_str());
+    if (reply.rfind("ok /", 0) == 0)
+      ++ok;
+    else
+      fprintf(stderr, "snapshot request %d: '%s'\n", i, reply.c_str());
     kill(getpid(), SIGRTMIN + 7);
     usleep(2000);
   }

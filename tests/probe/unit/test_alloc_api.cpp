@@ -2,11 +2,11 @@
 // allocator so that failures (a realloc that fails, a calloc that must not be reached) can
 // be forced without LD_PRELOAD.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
-#include <malloc.h>
 #include <memory>
 
 #include "alloc_api.h"
@@ -48,9 +48,9 @@ void* fake_valloc(size_t n) { return ::valloc(n); }
 void* fake_pvalloc(size_t n) { return ::pvalloc(n); }
 size_t fake_usable(void* p) { return ::malloc_usable_size(p); }
 
-const RealAlloc kFake{fake_malloc,   fake_free,          fake_calloc,   fake_realloc,
+const RealAlloc kFake{fake_malloc,         fake_free,          fake_calloc,   fake_realloc,
                       fake_posix_memalign, fake_aligned_alloc, fake_memalign, fake_valloc,
-                      fake_pvalloc,  fake_usable};
+                      fake_pvalloc,        fake_usable};
 
 struct Totals {
   int64_t live_objs = 0, live_bytes = 0;

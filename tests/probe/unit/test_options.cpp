@@ -72,8 +72,7 @@ TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
   EXPECT_NE(w.find("LEAKPROBE_DEPTH=abc is not a depth in 1..128; using 32\n"), std::string::npos)
       << w;
   EXPECT_NE(w.find("LEAKPROBE_SIGNAL=SIGUSR1 is refused"), std::string::npos) << w;
-  EXPECT_NE(w.find("LEAKPROBE_INTERVAL=-3 is not a number of seconds; using 0"),
-            std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_INTERVAL=-3 is not a number of seconds; using 0"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_SAMPLE_BYTES=1k"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_AT_EXIT=maybe"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_DEPTH2 is not a leakprobe setting"), std::string::npos);

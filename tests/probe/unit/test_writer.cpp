@@ -1,9 +1,8 @@
 // The snapshot writer checked against docs/snapshot-format.md by parsing its output back,
 // and the publishing rules (0600, atomic, never overwrite, nothing left on failure).
-#include <gtest/gtest.h>
-
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
