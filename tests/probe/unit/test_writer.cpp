@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -44,10 +45,22 @@ Snapshot write_and_parse(const Tracker& t, const leakprobe::SnapshotInfo& info) 
   return s;
 }
 
-std::string make_temp_dir() {
-  char tmpl[] = "/tmp/probe-writer-XXXXXX";
-  return mkdtemp(tmpl);
-}
+// A temporary directory removed when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/probe-writer-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& str() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> names;
@@ -162,7 +175,8 @@ bool write_half_then_fail(int fd, unsigned, void*) {
 }  // namespace
 
 TEST(SnapshotFile, PublishesMode0600AndNeverOverwrites) {
-  std::string dir = make_temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.str();
   mode_t old_umask = umask(022);
   auto r1 = leakprobe::publish_snapshot(dir.c_str(), 77, 1, write_hello, nullptr);
   auto r2 = leakprobe::publish_snapshot(dir.c_str(), 77, 1, write_hello, nullptr);
@@ -185,7 +199,8 @@ TEST(SnapshotFile, PublishesMode0600AndNeverOverwrites) {
 }
 
 TEST(SnapshotFile, FailedWriteLeavesNoFile) {
-  std::string dir = make_temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.str();
   auto r = leakprobe::publish_snapshot(dir.c_str(), 78, 1, write_half_then_fail, nullptr);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.err, ENOSPC);
@@ -193,7 +208,8 @@ TEST(SnapshotFile, FailedWriteLeavesNoFile) {
 }
 
 TEST(SnapshotFile, UnwritableDirectoryFailsCleanly) {
-  std::string dir = make_temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.str();
   std::string file = dir + "/not-a-dir";
   std::ofstream(file) << "x";
   auto r = leakprobe::publish_snapshot((file + "/sub").c_str(), 79, 1, write_hello, nullptr);
