@@ -1,12 +1,11 @@
 // Diff arithmetic, normalisation, folding, grouping and filters, on in-memory snapshots with
 // a fake symbol source (so function names are exact and no ELF file is needed).
-#include "leakprobe/analysis/analysis.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
 #include <sstream>
 
+#include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/compat.h"
 #include "leakprobe/analysis/report.h"
 #include "test_snapshots.h"
@@ -49,10 +48,14 @@ Analysis run(const std::vector<const Snapshot*>& snaps, const SymbolSource& syms
 }
 
 TEST(Diff, MatchesFramesByModuleAndOffsetAcrossAslr) {
-  const Snapshot a = must_parse(leakprobe_text({{2, 200, 2, 200, {kBaseA + 0x1235, kBaseA + 0x2001}}},
-                                               kBaseA, "/opt/t/app", 1), "a.heap");
-  const Snapshot b = must_parse(leakprobe_text({{5, 500, 9, 900, {kBaseB + 0x1235, kBaseB + 0x2001}}},
-                                               kBaseB, "/opt/t/app", 2), "b.heap");
+  const Snapshot a =
+      must_parse(leakprobe_text({{2, 200, 2, 200, {kBaseA + 0x1235, kBaseA + 0x2001}}}, kBaseA,
+                                "/opt/t/app", 1),
+                 "a.heap");
+  const Snapshot b =
+      must_parse(leakprobe_text({{5, 500, 9, 900, {kBaseB + 0x1235, kBaseB + 0x2001}}}, kBaseB,
+                                "/opt/t/app", 2),
+                 "b.heap");
   const Analysis r = run({&a, &b});
   EXPECT_EQ(r.stacks_total, 1u);  // one stack, not two
   ASSERT_EQ(r.entries.size(), 1u);
@@ -68,12 +71,13 @@ TEST(Diff, MatchesFramesByModuleAndOffsetAcrossAslr) {
 TEST(Diff, ComputesDeltasFreesTotalsAndGrowth) {
   const uint64_t a1 = kBaseA + 0x1101, a2 = kBaseA + 0x1201, a3 = kBaseA + 0x1301,
                  a4 = kBaseA + 0x1401;
-  const Snapshot before = must_parse(leakprobe_text({{10, 1000, 10, 1000, {a1}},
-                                                     {4, 400, 20, 2000, {a2}},
-                                                     {3, 30, 3, 30, {a3}}}), "before.heap");
-  const Snapshot after = must_parse(leakprobe_text({{25, 2500, 30, 3000, {a1}},
-                                                    {1, 100, 40, 4000, {a2}},
-                                                    {6, 600, 6, 600, {a4}}}), "after.heap");
+  const Snapshot before = must_parse(
+      leakprobe_text({{10, 1000, 10, 1000, {a1}}, {4, 400, 20, 2000, {a2}}, {3, 30, 3, 30, {a3}}}),
+      "before.heap");
+  const Snapshot after = must_parse(
+      leakprobe_text(
+          {{25, 2500, 30, 3000, {a1}}, {1, 100, 40, 4000, {a2}}, {6, 600, 6, 600, {a4}}}),
+      "after.heap");
   const Analysis r = run({&before, &after});
   ASSERT_EQ(r.entries.size(), 4u);
   // Ranked by Δ live bytes: a1 +1500, a4 +600 (only in the new file), a3 -30 (only in the
@@ -100,9 +104,8 @@ TEST(Diff, ComputesDeltasFreesTotalsAndGrowth) {
 TEST(Diff, SortByObjectsAndTop) {
   const uint64_t a1 = kBaseA + 0x1101, a2 = kBaseA + 0x1201, a3 = kBaseA + 0x1301;
   const Snapshot before = must_parse(leakprobe_text({}));
-  const Snapshot after = must_parse(leakprobe_text({{1, 5000, 1, 5000, {a1}},
-                                                    {50, 500, 50, 500, {a2}},
-                                                    {10, 1000, 10, 1000, {a3}}}));
+  const Snapshot after = must_parse(leakprobe_text(
+      {{1, 5000, 1, 5000, {a1}}, {50, 500, 50, 500, {a2}}, {10, 1000, 10, 1000, {a3}}}));
   Options opts;
   opts.sort = SortKey::kObjects;
   opts.top = 2;
@@ -118,7 +121,8 @@ TEST(Diff, SortByObjectsAndTop) {
 
 TEST(Diff, UnchangedStacksAreNotListedAndNoGrowthIsSaid) {
   const Snapshot s = must_parse(leakprobe_text({{1, 8, 3, 24, {kBaseA + 0x1101}}}), "same.heap");
-  const Snapshot churn = must_parse(leakprobe_text({{1, 8, 9, 72, {kBaseA + 0x1101}}}), "churn.heap");
+  const Snapshot churn =
+      must_parse(leakprobe_text({{1, 8, 9, 72, {kBaseA + 0x1101}}}), "churn.heap");
   const Analysis r = run({&s, &churn});
   EXPECT_TRUE(r.entries.empty());
   EXPECT_EQ(r.changed, 0u);
@@ -136,8 +140,8 @@ TEST(Diff, UnchangedStacksAreNotListedAndNoGrowthIsSaid) {
 
 TEST(Diff, MinBytesHidesSmallChanges) {
   const Snapshot before = must_parse(leakprobe_text({}));
-  const Snapshot after = must_parse(leakprobe_text({{1, 4096, 1, 4096, {kBaseA + 0x1101}},
-                                                    {1, 100, 1, 100, {kBaseA + 0x1201}}}));
+  const Snapshot after = must_parse(
+      leakprobe_text({{1, 4096, 1, 4096, {kBaseA + 0x1101}}, {1, 100, 1, 100, {kBaseA + 0x1201}}}));
   Options opts;
   opts.min_bytes = 1024;
   const Analysis r = run({&before, &after}, {}, opts);
@@ -162,7 +166,8 @@ TEST(Fold, AllocatorFramesAndInlinedAllocatorLayersAreFoldedAway) {
   // One call instruction, three source frames: allocator layers inlined into user code.
   syms.app[0x1300] = {fn("std::__new_allocator<int>::allocate(unsigned long, void const*)",
                          "/usr/include/c++/12/bits/new_allocator.h", 137, true),
-                      fn("std::allocator_traits<std::allocator<int> >::allocate(std::allocator<int>&, unsigned long)",
+                      fn("std::allocator_traits<std::allocator<int> "
+                         ">::allocate(std::allocator<int>&, unsigned long)",
                          "/usr/include/c++/12/bits/alloc_traits.h", 464, true),
                       fn("Session::add_topic(std::string const&)", "src/session.cpp", 42, false)};
   syms.app[0x1400] = {fn("main", "src/main.cpp", 7)};
@@ -189,8 +194,8 @@ TEST(Fold, AllocatorFramesAndInlinedAllocatorLayersAreFoldedAway) {
 TEST(Fold, AllocatorModulesAreFoldedWithoutSymbols) {
   const Snapshot before = must_parse(leakprobe_text({}));
   // 0x7f0000000000.. is /opt/t/libtcmalloc.so.4 in leakprobe_text's maps.
-  const Snapshot after = must_parse(leakprobe_text(
-      {{1, 64, 1, 64, {0x7f0000000101, 0x7f0000000201, kBaseA + 0x1501}}}));
+  const Snapshot after = must_parse(
+      leakprobe_text({{1, 64, 1, 64, {0x7f0000000101, 0x7f0000000201, kBaseA + 0x1501}}}));
   const Analysis r = run({&before, &after});
   ASSERT_EQ(r.entries.size(), 1u);
   EXPECT_EQ(r.entries[0].folded, 2u);
@@ -217,8 +222,9 @@ TEST(Fold, KnowsTheAllocatorFamily) {
                         "mosquitto__malloc", "mosquitto__strdup", "mosquitto_calloc"}) {
     EXPECT_TRUE(is_allocator_function(f)) << f;
   }
-  for (const char* f : {"main", "mallocz_helper", "handle__subscribe",
-                        "std::vector<int>::push_back(int const&)", "mosquitto__free_helper", ""}) {
+  for (const char* f :
+       {"main", "mallocz_helper", "handle__subscribe", "std::vector<int>::push_back(int const&)",
+        "mosquitto__free_helper", "tc_parse_config", "leakprobe::analysis::analyze", ""}) {
     EXPECT_FALSE(is_allocator_function(f)) << f;
   }
   EXPECT_TRUE(is_allocator_module("/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4.5.10"));
@@ -334,17 +340,19 @@ TEST(Compat, RefusesDifferentProgramsAndSamplingRates) {
   const Snapshot b = with_meta("/usr/bin/other", "", "b.heap");
   auto e = check_compatible({&a, &b});
   ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->message, "a.heap and b.heap are snapshots of different programs "
-                        "(/usr/sbin/mosquitto vs /usr/bin/other)");
+  EXPECT_EQ(e->message,
+            "a.heap and b.heap are snapshots of different programs "
+            "(/usr/sbin/mosquitto vs /usr/bin/other)");
 
   std::string sampled = leakprobe_text({}, kBaseA, "/usr/sbin/mosquitto");
   sampled.replace(sampled.find("@ heapprofile"), 13, "@ heap_v2/4096");
   const Snapshot c = must_parse(sampled, "c.heap");
   e = check_compatible({&a, &c});
   ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->message, "a.heap and c.heap use different sampling rates (exact (heapprofile) vs "
-                        "sampled every 4096 bytes (heap_v2/4096)); their numbers cannot be "
-                        "compared");
+  EXPECT_EQ(e->message,
+            "a.heap and c.heap use different sampling rates (exact (heapprofile) vs "
+            "sampled every 4096 bytes (heap_v2/4096)); their numbers cannot be "
+            "compared");
   EXPECT_FALSE(check_compatible({&a, &a}).has_value());
 }
 

@@ -173,7 +173,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"garbage", "hello world\n",
                 "x.heap:1: not a heap profile: the first line must be 'heap profile: ...' "
                 "(leakprobe snapshot or gperftools HEAPPROFILE dump), found 'hello world'"},
-        BadCase{"binary", std::string("\x7f" "ELF\x02\x01\x00\x00", 8) + "junk",
+        BadCase{"binary",
+                std::string("\x7f"
+                            "ELF\x02\x01\x00\x00",
+                            8) +
+                    "junk",
                 "x.heap:1: not a heap profile: the first line must be 'heap profile: ...' "
                 "(leakprobe snapshot or gperftools HEAPPROFILE dump), found '?ELF????junk'"},
         BadCase{"unsupported type", "heap profile: 1: 8 [1: 8] @ growthz\n" + kMaps,

@@ -30,9 +30,9 @@ TEST(TrendRules, GrowThenFlatIsAPlateau) {
 TEST(TrendRules, EverythingElseIsNoiseOrStable) {
   EXPECT_EQ(c({5, 5, 5, 5}), Trend::kStable);
   EXPECT_EQ(c({500, 100, 600, 200}), Trend::kNoise);
-  EXPECT_EQ(c({400, 300, 200}), Trend::kNoise);   // shrinking
-  EXPECT_EQ(c({0, 0, 0, 100}), Trend::kNoise);    // late jump: neither steady nor flat
-  EXPECT_EQ(c({100, 200, 100}), Trend::kNoise);   // back where it started
+  EXPECT_EQ(c({400, 300, 200}), Trend::kNoise);  // shrinking
+  EXPECT_EQ(c({0, 0, 0, 100}), Trend::kNoise);   // late jump: neither steady nor flat
+  EXPECT_EQ(c({100, 200, 100}), Trend::kNoise);  // back where it started
 }
 
 TEST(TrendRules, Names) {

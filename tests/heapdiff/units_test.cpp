@@ -19,8 +19,8 @@ TEST(Units, ParsesByteSizesWithBinarySuffixes) {
 }
 
 TEST(Units, RejectsMalformedSizes) {
-  for (const char* bad : {"", "K", "-1", "1.5M", "10X", "10 K", "9999999999999999999",
-                          "9000000000G"}) {
+  for (const char* bad :
+       {"", "K", "-1", "1.5M", "10X", "10 K", "9999999999999999999", "9000000000G"}) {
     EXPECT_FALSE(parse_byte_size(bad).has_value()) << bad;
   }
 }

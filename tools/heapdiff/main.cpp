@@ -1,13 +1,12 @@
 // heapdiff: thin command line over the analysis library. Everything that decides something
 // lives in tools/analysis; here are only option parsing, wiring and the exit codes
 // (0 ok, 1 growth over --fail-on-growth, 2 usage or input error).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/compat.h"

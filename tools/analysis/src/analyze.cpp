@@ -1,8 +1,7 @@
-#include "leakprobe/analysis/analysis.h"
-
 #include <algorithm>
 #include <unordered_map>
 
+#include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/merge.h"
 
 namespace leakprobe::analysis {
@@ -83,8 +82,8 @@ struct Group {
 
 }  // namespace
 
-Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots,
-                         const SymbolSource& symbols, const Options& options) {
+Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const SymbolSource& symbols,
+                         const Options& options) {
   Analysis out;
   out.trend_mode = snapshots.size() >= 3;
   for (const Snapshot* s : snapshots) {
@@ -137,7 +136,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots,
     size_t gi = groups.size();
     bool fresh = true;
     if (options.by != GroupBy::kStack) {
-      std::string key = site == nullptr          ? std::string("[no frames]")
+      std::string key = site == nullptr ? std::string("[no frames]")
                         : options.by == GroupBy::kFunction && !site->function.empty()
                             ? site->function
                             : site->label();
@@ -170,8 +169,8 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots,
     const auto& s = g.series;
     bool moved = false;
     for (size_t i = 1; i < n; ++i) {
-      moved = moved || s[i].live_bytes != s[i - 1].live_bytes ||
-              s[i].live_objs != s[i - 1].live_objs;
+      moved =
+          moved || s[i].live_bytes != s[i - 1].live_bytes || s[i].live_objs != s[i - 1].live_objs;
     }
     if (!moved) continue;
     const int64_t db = g.delta().live_bytes;
@@ -206,8 +205,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots,
     return a.representative < b.representative;
   };
   // Only the listed entries need an order: partial_sort keeps 100k-stack inputs fast.
-  const size_t shown =
-      options.top > 0 && listed.size() > options.top ? options.top : listed.size();
+  const size_t shown = options.top > 0 && listed.size() > options.top ? options.top : listed.size();
   std::partial_sort(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(shown),
                     listed.end(), before);
   listed.resize(shown);

@@ -4,18 +4,18 @@
 // MAPPED_LIBRARIES, which pprof also reads leniently (it may hold "a=b" assignments).
 #include "leakprobe/analysis/parser.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cmath>
-#include <cctype>
-#include <cstring>
-#include <optional>
-#include <tuple>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <tuple>
 
 #include "leakprobe/snapshot_format.h"
 
@@ -144,8 +144,7 @@ class Parser {
   bool next_line(std::string_view& line);
   std::optional<Error> parse_header(std::string_view line);
   std::optional<Error> parse_stack_line(std::string_view line);
-  std::optional<Error> parse_count_pair(Cursor& c, const char* what, int64_t& objs,
-                                        int64_t& bytes);
+  std::optional<Error> parse_count_pair(Cursor& c, const char* what, int64_t& objs, int64_t& bytes);
   std::optional<Error> parse_meta(std::string_view line);
   void parse_maps_line(std::string_view line);
   std::optional<Error> add_to_totals(const Counts& c);
@@ -178,8 +177,8 @@ std::optional<Error> Parser::parse_count_pair(Cursor& c, const char* what, int64
                      : at_line(std::string("expected ':' after the ") + what + " object count");
   }
   const std::string_view b = number_token(c);
-  for (auto [tok, out, unit] : {std::tuple{o, &objs, "object count"},
-                                std::tuple{b, &bytes, "byte count"}}) {
+  for (auto [tok, out, unit] :
+       {std::tuple{o, &objs, "object count"}, std::tuple{b, &bytes, "byte count"}}) {
     switch (to_int64(tok, *out)) {
       case NumStatus::kOk:
         break;
@@ -204,9 +203,10 @@ std::optional<Error> Parser::parse_header(std::string_view line) {
   Cursor c(line);
   // pprof accepts any spacing after the colon, so match the keyword without its space.
   if (!c.consume(trim(fmt::kHeaderPrefix))) {
-    return at_line("not a heap profile: the first line must be 'heap profile: ...' "
-                   "(leakprobe snapshot or gperftools HEAPPROFILE dump), found '" +
-                   excerpt(line) + "'");
+    return at_line(
+        "not a heap profile: the first line must be 'heap profile: ...' "
+        "(leakprobe snapshot or gperftools HEAPPROFILE dump), found '" +
+        excerpt(line) + "'");
   }
   int64_t o1 = 0, b1 = 0, o2 = 0, b2 = 0;
   if (auto e = parse_count_pair(c, "header live", o1, b1)) return e;
@@ -251,8 +251,10 @@ std::optional<Error> Parser::parse_stack_line(std::string_view line) {
   StackSample s;
   if (auto e = parse_count_pair(c, "live", s.counts.live_objs, s.counts.live_bytes)) return e;
   if (!c.consume('[')) {
-    return at_line("malformed stack line: expected '<objs>: <bytes> [<objs>: <bytes>] @ "
-                   "<addresses>', found '" + excerpt(line) + "'");
+    return at_line(
+        "malformed stack line: expected '<objs>: <bytes> [<objs>: <bytes>] @ "
+        "<addresses>', found '" +
+        excerpt(line) + "'");
   }
   if (auto e = parse_count_pair(c, "allocated", s.counts.alloc_objs, s.counts.alloc_bytes)) {
     return e;
@@ -312,8 +314,10 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     std::optional<int64_t> v;
     if (auto e = integer(v)) return e;
     if (*v > fmt::kVersion || *v < 1) {
-      return at_line("snapshot format " + std::to_string(*v) + " is not supported (this heapdiff "
-                     "reads format " + std::to_string(fmt::kVersion) + ")");
+      return at_line("snapshot format " + std::to_string(*v) +
+                     " is not supported (this heapdiff "
+                     "reads format " +
+                     std::to_string(fmt::kVersion) + ")");
     }
     snap_.format = static_cast<int>(*v);
   } else if (key == fmt::kKeyPid) {
@@ -398,8 +402,8 @@ void Parser::parse_maps_line(std::string_view line) {
 
 Result<Snapshot> Parser::run() {
   std::string_view line;
-  const bool blank = std::all_of(text_.begin(), text_.end(),
-                                 [](char c) { return is_space(c) || c == '\n'; });
+  const bool blank =
+      std::all_of(text_.begin(), text_.end(), [](char c) { return is_space(c) || c == '\n'; });
   if (blank || !next_line(line)) return whole_file("empty file");
   if (auto e = parse_header(trim(line))) return *e;
 
@@ -435,10 +439,13 @@ Result<Snapshot> Parser::run() {
   if (snap_.declared_stacks &&
       *snap_.declared_stacks != static_cast<int64_t>(snap_.stacks.size())) {
     const bool fewer = *snap_.declared_stacks > static_cast<int64_t>(snap_.stacks.size());
-    return whole_file(std::string(fewer ? "truncated leakprobe snapshot: " : "corrupt leakprobe "
-                                                                              "snapshot: ") +
-                      std::to_string(snap_.stacks.size()) + " stack lines but leakprobe.stacks "
-                      "says " + std::to_string(*snap_.declared_stacks));
+    return whole_file(std::string(fewer ? "truncated leakprobe snapshot: "
+                                        : "corrupt leakprobe "
+                                          "snapshot: ") +
+                      std::to_string(snap_.stacks.size()) +
+                      " stack lines but leakprobe.stacks "
+                      "says " +
+                      std::to_string(*snap_.declared_stacks));
   }
   if (!in_maps) {
     return whole_file(std::string("truncated heap profile: no ") + fmt::kMapsSentinel +

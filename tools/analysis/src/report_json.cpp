@@ -1,7 +1,6 @@
 // The machine-readable report; every field is documented in docs/heapdiff.md. Numbers are
 // exact (no KiB rounding) so CI scripts and tests can compare them.
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "leakprobe/analysis/report.h"
@@ -70,9 +69,12 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     if (in.pid && a.inputs.front().pid && *in.pid != *a.inputs.front().pid) same_process = false;
   }
   doc["same_process"] = same_process;
-  doc["options"] = {{"sort", sort_name(ctx.options.sort)}, {"by", by_name(ctx.options.by)},
-                    {"top", ctx.options.top},             {"focus", ctx.options.focus},
-                    {"ignore", ctx.options.ignore},       {"min_bytes", ctx.options.min_bytes}};
+  doc["options"] = {{"sort", sort_name(ctx.options.sort)},
+                    {"by", by_name(ctx.options.by)},
+                    {"top", ctx.options.top},
+                    {"focus", ctx.options.focus},
+                    {"ignore", ctx.options.ignore},
+                    {"min_bytes", ctx.options.min_bytes}};
 
   json totals;
   json live_bytes = json::array(), live_objs = json::array();
@@ -130,8 +132,10 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
       }
       je["growth_per_interval"] = per;
     }
-    je["site"] = {{"function", e.site.function}, {"file", e.site.file},
-                  {"line", e.site.line},         {"module", e.site.module},
+    je["site"] = {{"function", e.site.function},
+                  {"file", e.site.file},
+                  {"line", e.site.line},
+                  {"module", e.site.module},
                   {"offset", hex(e.site.offset)}};
     je["folded_frames"] = e.folded;
     json frames = json::array();

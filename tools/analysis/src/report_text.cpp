@@ -23,7 +23,8 @@ std::string utc(double t) {
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   char frac[16];
-  std::snprintf(frac, sizeof frac, ".%03d", static_cast<int>((t - static_cast<double>(secs)) * 1000));
+  std::snprintf(frac, sizeof frac, ".%03d",
+                static_cast<int>((t - static_cast<double>(secs)) * 1000));
   return std::string(buf) + frac + " UTC";
 }
 
@@ -93,8 +94,9 @@ void write_row(std::ostream& out, const Row& r) {
 
 void write_text_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
   const size_t n = a.inputs.size();
-  out << "heapdiff: " << (a.trend_mode ? "trend over " + std::to_string(n) + " snapshots"
-                                       : std::string("diff of 2 snapshots"))
+  out << "heapdiff: "
+      << (a.trend_mode ? "trend over " + std::to_string(n) + " snapshots"
+                       : std::string("diff of 2 snapshots"))
       << "\n";
   write_inputs(out, a);
   if (n < 2) return;
@@ -106,8 +108,8 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
   out << "\ntotals" << (filtered ? " (after --focus/--ignore)" : "") << ":\n";
   out << "  live      " << format_bytes(first.live_bytes) << " in " << first.live_objs
       << " objects -> " << format_bytes(last.live_bytes) << " in " << last.live_objs
-      << " objects: " << format_bytes(d.live_bytes, true) << ", "
-      << format_count(d.live_objs, true) << " objects\n";
+      << " objects: " << format_bytes(d.live_bytes, true) << ", " << format_count(d.live_objs, true)
+      << " objects\n";
   out << "  between   allocated " << d.alloc_objs << " objects (" << format_bytes(d.alloc_bytes)
       << "), freed " << d.alloc_objs - d.live_objs << " objects ("
       << format_bytes(d.alloc_bytes - d.live_bytes) << ")\n";
@@ -150,7 +152,8 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     out << "  " << pad(std::to_string(i + 1), 4, true) << "  "
         << (a.trend_mode ? pad(std::string(trend_name(e.trend)), 10, false) : "")
         << pad(format_bytes(ed.live_bytes, true), 12, true)
-        << pad(format_count(ed.live_objs, true), 9, true) << pad(std::to_string(ed.alloc_objs), 9, true)
+        << pad(format_count(ed.live_objs, true), 9, true)
+        << pad(std::to_string(ed.alloc_objs), 9, true)
         << pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true) << "  " << e.key << "\n";
   }
 

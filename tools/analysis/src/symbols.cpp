@@ -1,6 +1,5 @@
 #include "leakprobe/analysis/symbols.h"
 
-#include <array>
 #include <cstdio>
 #include <string_view>
 
@@ -37,13 +36,15 @@ bool is_allocator_function(const std::string& function) {
   std::string_view name = std::string_view(function).substr(0, function.find('('));
   // glibc's internal aliases (__GI___strdup, __GI___libc_malloc) are what DWARF names.
   if (starts_with(name, "__GI_")) name.remove_prefix(5);
-  static constexpr std::array<std::string_view, 36> kExact = {
-      "malloc",        "calloc",         "realloc",        "reallocarray",  "free",
-      "posix_memalign", "aligned_alloc", "memalign",       "valloc",        "pvalloc",
-      "__libc_malloc", "__libc_calloc",  "__libc_realloc", "__libc_memalign",
-      "__posix_memalign", "strdup",      "strndup",        "__strdup",      "__strndup",
-      "wcsdup",        "_int_malloc",    "tcmalloc",       "do_malloc",     "cfree",
-      "__libc_valloc", "__libc_pvalloc",
+  static constexpr std::string_view kExact[] = {
+      "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
+      "memalign", "valloc", "pvalloc", "__libc_malloc", "__libc_calloc", "__libc_realloc",
+      "__libc_memalign", "__posix_memalign", "strdup", "strndup", "__strdup", "__strndup", "wcsdup",
+      "_int_malloc", "do_malloc", "cfree", "__libc_valloc", "__libc_pvalloc",
+      // gperftools' C entry points, for programs linked statically against tcmalloc (the
+      // shared library is folded by its module name).
+      "tc_malloc", "tc_calloc", "tc_realloc", "tc_memalign", "tc_posix_memalign", "tc_valloc",
+      "tc_new", "tc_newarray", "tc_new_nothrow", "tc_newarray_nothrow",
       // mosquitto's (broker and libmosquitto) memory wrappers: they say "memory", not "why".
       "mosquitto__malloc", "mosquitto__calloc", "mosquitto__realloc", "mosquitto__strdup",
       "mosquitto__strndup", "mosquitto_malloc", "mosquitto_calloc", "mosquitto_realloc",
@@ -53,12 +54,16 @@ bool is_allocator_function(const std::string& function) {
   }
   // C++ allocation layers and the allocators' own internals; all inlined into (or called
   // from) the code that asked for memory, which is what the reader wants to see.
-  static constexpr std::array<std::string_view, 12> kPrefixes = {
-      "operator new",          "std::allocator<",          "std::allocator_traits<",
-      "__gnu_cxx::new_allocator<", "std::__new_allocator<", "__gnu_cxx::__alloc_traits<",
-      "tc_",                   "tcmalloc::",               "MallocHook",
-      "(anonymous namespace)::do_malloc", "(anonymous namespace)::cpp_alloc",
-      "leakprobe::"};
+  static constexpr std::string_view kPrefixes[] = {"operator new",
+                                                   "std::allocator<",
+                                                   "std::allocator_traits<",
+                                                   "__gnu_cxx::new_allocator<",
+                                                   "std::__new_allocator<",
+                                                   "__gnu_cxx::__alloc_traits<",
+                                                   "tcmalloc::",
+                                                   "MallocHook",
+                                                   "(anonymous namespace)::do_malloc",
+                                                   "(anonymous namespace)::cpp_alloc"};
   for (std::string_view p : kPrefixes) {
     if (starts_with(function, p)) return true;
   }
@@ -91,8 +96,8 @@ SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& sourc
     }
     for (symbolize::Frame& f : sym) {
       const bool alloc = module_is_allocator || is_allocator_function(f.function);
-      rows_[i].push_back(Row{std::move(f.function), std::move(f.file), f.line, f.inlined,
-                             module, key.offset});
+      rows_[i].push_back(
+          Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset});
       allocator_[i].push_back(alloc);
     }
   }

@@ -32,9 +32,8 @@ Trend classify_trend(const std::vector<int64_t>& series) {
   // Steady growth: up in at least 3/4 of the intervals (rounded up), and no interval gave
   // back more than a quarter of the net growth. A leak grows with the traffic; a cache or
   // a pool that is trimmed now and then shows large drops.
-  const size_t ups = static_cast<size_t>(std::count_if(d.begin(), d.end(), [](int64_t x) {
-    return x > 0;
-  }));
+  const size_t ups =
+      static_cast<size_t>(std::count_if(d.begin(), d.end(), [](int64_t x) { return x > 0; }));
   const int64_t largest_drop = std::max<int64_t>(0, -*std::min_element(d.begin(), d.end()));
   if (ups * 4 >= intervals * 3 && largest_drop * 4 <= growth) return Trend::kGrowing;
 

@@ -43,8 +43,7 @@ std::string format_bytes(int64_t bytes, bool signed_) {
   } else if (mag < (1ULL << 30)) {
     std::snprintf(buf, sizeof buf, "%s%.1f MiB", sign, static_cast<double>(mag) / 1048576.0);
   } else {
-    std::snprintf(buf, sizeof buf, "%s%.2f GiB", sign,
-                  static_cast<double>(mag) / 1073741824.0);
+    std::snprintf(buf, sizeof buf, "%s%.2f GiB", sign, static_cast<double>(mag) / 1073741824.0);
   }
   return buf;
 }

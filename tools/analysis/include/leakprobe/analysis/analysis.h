@@ -23,8 +23,8 @@ struct Options {
   SortKey sort = SortKey::kBytes;
   GroupBy by = GroupBy::kStack;
   size_t top = 10;
-  std::string focus;   // ECMAScript regex on frame text ("function file:line module"); "" = none
-  std::string ignore;  // same; stacks with a matching frame are dropped
+  std::string focus;      // ECMAScript regex on frame text ("function file:line module"); "" = none
+  std::string ignore;     // same; stacks with a matching frame are dropped
   int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed
 };
 
@@ -55,20 +55,20 @@ struct InputInfo {
 };
 
 struct Analysis {
-  bool trend_mode = false;  // three or more snapshots
-  std::vector<InputInfo> inputs;         // in analysis order
-  std::vector<Counts> totals;            // per snapshot, after --focus/--ignore
-  int64_t growth_bytes = 0;              // sum of Δlive bytes over the stacks that grew
-  int64_t growth_objs = 0;               // sum of Δlive objects over the stacks that grew
-  size_t changed = 0;                    // entries with a change that passed the filters
-  std::vector<Entry> entries;            // ranked, cut to Options::top
-  size_t stacks_total = 0;               // distinct normalised stacks over all inputs
-  size_t stacks_filtered_out = 0;        // dropped by --focus/--ignore
+  bool trend_mode = false;         // three or more snapshots
+  std::vector<InputInfo> inputs;   // in analysis order
+  std::vector<Counts> totals;      // per snapshot, after --focus/--ignore
+  int64_t growth_bytes = 0;        // sum of Δlive bytes over the stacks that grew
+  int64_t growth_objs = 0;         // sum of Δlive objects over the stacks that grew
+  size_t changed = 0;              // entries with a change that passed the filters
+  std::vector<Entry> entries;      // ranked, cut to Options::top
+  size_t stacks_total = 0;         // distinct normalised stacks over all inputs
+  size_t stacks_filtered_out = 0;  // dropped by --focus/--ignore
 };
 
 // `snapshots` must already be in analysis order and compatible (check_compatible). A bad
 // regex is the only error.
-Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots,
-                         const SymbolSource& symbols, const Options& options);
+Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const SymbolSource& symbols,
+                         const Options& options);
 
 }  // namespace leakprobe::analysis

@@ -14,8 +14,8 @@
 
 namespace leakprobe::analysis {
 
-using SymbolSource = std::function<std::vector<symbolize::Frame>(const symbolize::ModuleRef&,
-                                                                 uint64_t file_offset)>;
+using SymbolSource =
+    std::function<std::vector<symbolize::Frame>(const symbolize::ModuleRef&, uint64_t file_offset)>;
 
 // One printable line of a stack: a source-level frame (one address can give several because
 // of inlining), or the bare module+offset when nothing is known.
@@ -24,8 +24,8 @@ struct Row {
   std::string file;      // empty if unknown
   int line = 0;
   bool inlined = false;
-  std::string module;    // path of the mapping, "[unknown]" outside every mapping
-  uint64_t offset = 0;   // file offset of the call (pc - 1), or the raw pc for "[unknown]"
+  std::string module;   // path of the mapping, "[unknown]" outside every mapping
+  uint64_t offset = 0;  // file offset of the call (pc - 1), or the raw pc for "[unknown]"
 
   // "function file:line" when symbolized, else "module+0xoffset": the site label in reports.
   std::string label() const;
