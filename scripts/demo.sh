@@ -49,6 +49,7 @@ say "Installing missing Debian packages (scripts/deps.sh)"
 note "done"
 
 say "Building the probe, the CLI, heapdiff and the leaky gateway into $build"
+note "(a first build takes a few minutes; later runs reuse it)"
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$tmp/configure.log" 2>&1 \
     || { cat "$tmp/configure.log" >&2; exit 1; }

@@ -10,7 +10,7 @@ packages=(
   libgtest-dev googletest libbenchmark-dev
   libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev mosquitto mosquitto-clients
   libgoogle-perftools-dev google-perftools golang-go heaptrack
-  clang libclang-rt-14-dev procps iproute2
+  clang libclang-rt-14-dev procps iproute2 python3
 )
 
 missing=()
