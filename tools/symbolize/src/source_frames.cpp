@@ -4,6 +4,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -72,8 +73,11 @@ void call_site_of(Dwarf_Die* inlined, Dwarf_Files* files, size_t nfiles, Frame* 
 // code without having addresses). dwarf_getscopes + dwarf_getscopes_die did the same in two
 // walks of the whole CU, plus a third for the abstract origin of an inlined instance; this
 // was the bulk of the symbolizer's time on libc with debug info.
-bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, int depth, std::vector<Dwarf_Die>* chain) {
-  // Bounded recursion: a corrupt or cyclic DW_AT_import must not exhaust the stack.
+// `imported` lists the units already entered through DW_AT_import during this lookup: each is
+// walked at most once, so corrupt or cyclic imports cannot make the walk loop or explode.
+bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, int depth, std::vector<Dwarf_Die>* chain,
+                 std::vector<Dwarf_Off>* imported) {
+  // Bounded recursion for deeply nested (or corrupt) DWARF.
   if (depth > 64) return false;
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return false;
@@ -89,22 +93,23 @@ bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, int depth, std::vector<Dwarf_
       case DW_TAG_module:
         if (dwarf_haspc(&child, pc) == 1) {
           chain->push_back(child);
-          find_scopes(&child, pc, depth + 1, chain);
+          find_scopes(&child, pc, depth + 1, chain, imported);
           return true;
         }
         break;
       case DW_TAG_namespace:
       case DW_TAG_class_type:
       case DW_TAG_structure_type:
-        if (find_scopes(&child, pc, depth + 1, chain)) return true;
+        if (find_scopes(&child, pc, depth + 1, chain, imported)) return true;
         break;
       case DW_TAG_imported_unit: {
         Dwarf_Attribute attr;
         Dwarf_Die unit;
-        if (dwarf_formref_die(dwarf_attr(&child, DW_AT_import, &attr), &unit) != nullptr &&
-            find_scopes(&unit, pc, depth + 1, chain)) {
-          return true;
-        }
+        if (dwarf_formref_die(dwarf_attr(&child, DW_AT_import, &attr), &unit) == nullptr) break;
+        const Dwarf_Off offset = dwarf_dieoffset(&unit);
+        if (std::find(imported->begin(), imported->end(), offset) != imported->end()) break;
+        imported->push_back(offset);
+        if (find_scopes(&unit, pc, depth + 1, chain, imported)) return true;
         break;
       }
       default:
@@ -121,7 +126,8 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* module, uint64_t address) {
   if (cudie == nullptr) return frames;
 
   std::vector<Dwarf_Die> chain;
-  find_scopes(cudie, address - bias, 0, &chain);
+  std::vector<Dwarf_Off> imported;
+  find_scopes(cudie, address - bias, 0, &chain, &imported);
 
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
