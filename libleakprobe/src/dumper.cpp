@@ -340,7 +340,26 @@ void dumper_at_exit() {
   // could be cut short by the process ending and leave a temporary file behind.
 }
 
+namespace {
+bool g_locked_for_fork = false;  // only touched by the forking thread, under atfork
+}
+
+void dumper_lock_for_fork() {
+  g_locked_for_fork = false;
+  if (!g_dumper.tracker) return;
+  timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 2;
+  g_locked_for_fork = pthread_mutex_timedlock(&g_dumper.write_lock, &until) == 0;
+}
+
+void dumper_unlock_after_fork_in_parent() {
+  if (g_locked_for_fork) pthread_mutex_unlock(&g_dumper.write_lock);
+  g_locked_for_fork = false;
+}
+
 void dumper_restart_in_child() {
+  g_locked_for_fork = false;  // the mutex is re-initialised below
   if (!g_dumper.tracker) return;
   // The parent's descriptors stay open in the parent; ours go. The lock may have been held
   // by the parent's writer thread, which does not exist here.

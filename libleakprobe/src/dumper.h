@@ -22,6 +22,13 @@ PublishResult dumper_snapshot(const char* trigger, int wait_ms);
 // The exit snapshot (atexit), if LEAKPROBE_AT_EXIT allows.
 void dumper_at_exit();
 
+// fork: no snapshot may be half-way through at the fork. The writer walks the loaded
+// objects with dl_iterate_phdr, whose lock glibc does not reset in the child, so a fork
+// in the middle of a snapshot could leave the child's unwinder waiting forever.
+// Bounded: if a snapshot takes longer than 2 s the fork goes ahead anyway.
+void dumper_lock_for_fork();
+void dumper_unlock_after_fork_in_parent();
+
 // fork: the writer thread does not exist in the child. Rebuild it there under the child's
 // pid, with the sequence back at 1 and the parent's pid recorded.
 void dumper_restart_in_child();

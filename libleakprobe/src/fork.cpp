@@ -17,11 +17,17 @@ __thread bool t_guard_before_fork __attribute__((tls_model("initial-exec")));
 void prepare() {
   t_guard_before_fork = t_in_probe;
   t_in_probe = true;
-  if (Tracker* t = tracker()) t->lock_for_fork();
+  if (Tracker* t = tracker()) {
+    dumper_lock_for_fork();  // first: the writer takes no tracker lock while it holds this
+    t->lock_for_fork();
+  }
 }
 
 void parent() {
-  if (Tracker* t = tracker()) t->unlock_after_fork();
+  if (Tracker* t = tracker()) {
+    t->unlock_after_fork();
+    dumper_unlock_after_fork_in_parent();
+  }
   t_in_probe = t_guard_before_fork;
 }
 

@@ -350,3 +350,22 @@ TEST_F(Preload, HostThatClosesAllDescriptorsKeepsItsOwnSocketAndTheSignalWorks) 
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << c.err();
   EXPECT_EQ(snapshot_files(dir_).size(), 3u);
 }
+
+TEST_F(Preload, ForkWhileThreadsAllocateAndSnapshotsAreWritten) {
+  RunResult r = run({PROG_FORK_STRESS}, dir_, {"LEAKPROBE_AT_EXIT=0"}, 120);
+  ASSERT_TRUE(r.exited_ok()) << r.status << "\n" << r.out << r.err;
+  EXPECT_NE(r.out.find("children-ok 20"), std::string::npos) << r.out << r.err;
+  // Every child wrote its own snapshot under its own pid, with the parent's pid recorded.
+  int children = 0;
+  for (const auto& f : snapshot_files(dir_)) {
+    Snapshot s = load(f);
+    expect_well_formed(s);
+    if (!s.get("ppid").empty()) {
+      ++children;
+      Symbolizer sym;
+      sym.add_module(PROG_FORK_STRESS, s);
+      EXPECT_EQ(site(s, sym, "site_child_90001").live_objs, 1) << f;
+    }
+  }
+  EXPECT_EQ(children, 20);
+}
