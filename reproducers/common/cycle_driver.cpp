@@ -29,8 +29,9 @@ int run_cycles(const CommonOptions& options, const Cycle& cycle) {
     if (index == options.warmup && options.sync) handshake("WARM", index);
     if (options.rate > 0) {
       // Pace against the start time, not the previous cycle, so slow cycles do not drift.
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                                std::chrono::duration<double>(index / options.rate)));
+      std::this_thread::sleep_until(start +
+                                    std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(index / options.rate)));
     }
     if (!cycle(index)) return 1;
   }

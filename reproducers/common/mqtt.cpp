@@ -47,12 +47,13 @@ mosquitto* connect_client(const CommonOptions& options, const std::string& clien
 
   const int rc = mosquitto_connect(client, options.host.c_str(), options.port, keepalive_s);
   if (rc != MOSQ_ERR_SUCCESS) {
-    std::cerr << "connect to " << options.host << ':' << options.port << " failed: "
-              << mosquitto_strerror(rc) << '\n';
+    std::cerr << "connect to " << options.host << ':' << options.port
+              << " failed: " << mosquitto_strerror(rc) << '\n';
     mosquitto_destroy(client);
     return nullptr;
   }
-  if (!loop_until(client, [events] { return events->connack_code >= 0; }, "CONNACK") ||
+  if (!loop_until(
+          client, [events] { return events->connack_code >= 0; }, "CONNACK") ||
       !events->connected) {
     std::cerr << "broker refused " << client_id << ": "
               << mosquitto_connack_string(events->connack_code) << '\n';

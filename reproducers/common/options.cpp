@@ -12,6 +12,8 @@ ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
                            const po::options_description& specific, CommonOptions& out) {
   std::string config_path;
   po::options_description common("Common options");
+  // One option per line reads better than what the formatter makes of the chain.
+  // clang-format off
   common.add_options()
       ("help,h", "show this help")
       ("config", po::value<std::string>(&config_path), "read options from FILE (key = value lines)")
@@ -26,6 +28,7 @@ ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
       ("fixed", po::bool_switch(&out.fixed), "run the leak-free twin")
       ("sync", po::bool_switch(&out.sync),
        "print WARM and DONE lines and wait for a line on stdin after each");
+  // clang-format on
   po::options_description all;
   all.add(common).add(specific);
 

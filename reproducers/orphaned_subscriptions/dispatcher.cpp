@@ -27,7 +27,8 @@ std::size_t Dispatcher::handler_count() const {
 
 // noinline: the heap profile must name this function as the allocation site.
 __attribute__((noinline)) Handler make_telemetry_handler(const std::string& topic) {
-  std::shared_ptr<SubscriptionState> state(new SubscriptionState{});  // LEAK-SITE orphaned-subscriptions
+  auto* fresh = new SubscriptionState{};            // LEAK-SITE orphaned-subscriptions
+  std::shared_ptr<SubscriptionState> state(fresh);  // deletes `fresh` itself if this throws
   state->topic = topic;
   return [state](const std::string& payload) {
     state->messages++;

@@ -33,7 +33,8 @@ bool TelemetryService::watch_device_once(long cycle) {
 
   int mid = 0;
   int rc = mosquitto_subscribe(client_, &mid, topic.c_str(), /*qos=*/1);
-  if (rc != MOSQ_ERR_SUCCESS || !loop_until(client_, [&] { return events_.take_ack(mid); }, "SUBACK")) {
+  if (rc != MOSQ_ERR_SUCCESS || !loop_until(
+                                    client_, [&] { return events_.take_ack(mid); }, "SUBACK")) {
     std::cerr << "subscribe " << topic << " failed: " << mosquitto_strerror(rc) << '\n';
     return false;
   }
@@ -42,14 +43,15 @@ bool TelemetryService::watch_device_once(long cycle) {
   rc = mosquitto_publish(client_, &mid, topic.c_str(), static_cast<int>(reading.size()),
                          reading.data(), /*qos=*/1, /*retain=*/false);
   if (rc != MOSQ_ERR_SUCCESS ||
-      !loop_until(client_, [&] { return events_.take_ack(mid) && delivered_ > delivered_before; },
-                  "PUBACK and delivery")) {
+      !loop_until(
+          client_, [&] { return events_.take_ack(mid) && delivered_ > delivered_before; },
+          "PUBACK and delivery")) {
     std::cerr << "publish on " << topic << " failed: " << mosquitto_strerror(rc) << '\n';
     return false;
   }
   rc = mosquitto_unsubscribe(client_, &mid, topic.c_str());
-  if (rc != MOSQ_ERR_SUCCESS ||
-      !loop_until(client_, [&] { return events_.take_ack(mid); }, "UNSUBACK")) {
+  if (rc != MOSQ_ERR_SUCCESS || !loop_until(
+                                    client_, [&] { return events_.take_ack(mid); }, "UNSUBACK")) {
     std::cerr << "unsubscribe " << topic << " failed: " << mosquitto_strerror(rc) << '\n';
     return false;
   }

@@ -29,8 +29,9 @@ bool subscribe_and_vanish(const repro::CommonOptions& options, const std::string
   if (client == nullptr) return false;
   int mid = 0;
   const int rc = mosquitto_subscribe(client, &mid, topic.c_str(), /*qos=*/1);
-  const bool ok = rc == MOSQ_ERR_SUCCESS &&
-                  repro::loop_until(client, [&] { return events.take_ack(mid); }, "SUBACK");
+  const bool ok =
+      rc == MOSQ_ERR_SUCCESS && repro::loop_until(
+                                    client, [&] { return events.take_ack(mid); }, "SUBACK");
   if (!ok) std::cerr << "subscribe " << topic << " failed: " << mosquitto_strerror(rc) << '\n';
   repro::close_client(client);
   return ok;
@@ -43,19 +44,25 @@ int main(int argc, char** argv) {
   int subscribers = 20;
   int payload_bytes = 64;
   po::options_description specific("session-pileup options");
+  // One option per line reads better than what the formatter makes of the chain.
+  // clang-format off
   specific.add_options()
       ("subscribers", po::value<int>(&subscribers)->default_value(subscribers),
        "persistent sessions that subscribe and vanish")
       ("payload-bytes", po::value<int>(&payload_bytes)->default_value(payload_bytes),
        "size of each published message");
+  // clang-format on
   repro::CommonOptions options;
   switch (repro::parse_options(argc, argv,
                                "Persistent QoS 1 sessions vanish while a publisher keeps "
                                "sending: the broker queues for them.",
                                specific, options)) {
-    case repro::ParseOutcome::kExitSuccess: return 0;
-    case repro::ParseOutcome::kExitFailure: return 2;
-    case repro::ParseOutcome::kRun: break;
+    case repro::ParseOutcome::kExitSuccess:
+      return 0;
+    case repro::ParseOutcome::kExitFailure:
+      return 2;
+    case repro::ParseOutcome::kRun:
+      break;
   }
   if (subscribers < 1 || payload_bytes < 0 || payload_bytes > 1 << 20) {
     std::cerr << argv[0] << ": --subscribers must be >= 1 and --payload-bytes 0..1048576\n";
@@ -86,7 +93,8 @@ int main(int argc, char** argv) {
       std::cerr << "publish failed: " << mosquitto_strerror(prc) << '\n';
       return false;
     }
-    return repro::loop_until(publisher, [&] { return events.take_ack(mid); }, "PUBACK");
+    return repro::loop_until(
+        publisher, [&] { return events.take_ack(mid); }, "PUBACK");
   });
   repro::close_client(publisher);
   return rc;

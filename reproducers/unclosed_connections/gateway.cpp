@@ -38,8 +38,8 @@ Gateway::~Gateway() {
 
 bool Gateway::reconnect_device(long cycle) {
   const std::size_t slot = static_cast<std::size_t>(cycle) % sessions_.size();
-  const std::string device_id = "gw" + std::to_string(::getpid()) + "-dev" +
-                                std::to_string(slot) + "-c" + std::to_string(cycle);
+  const std::string device_id = "gw" + std::to_string(::getpid()) + "-dev" + std::to_string(slot) +
+                                "-c" + std::to_string(cycle);
   if (options_.fixed) {
     close_device_session(sessions_[slot]);
     sessions_[slot] = nullptr;
@@ -58,7 +58,8 @@ bool Gateway::reconnect_device(long cycle) {
     std::cerr << "publish on " << topic << " failed: " << mosquitto_strerror(rc) << '\n';
     return false;
   }
-  return loop_until(session->client, [&] { return session->events.take_ack(mid); }, "PUBACK");
+  return loop_until(
+      session->client, [&] { return session->events.take_ack(mid); }, "PUBACK");
 }
 
 }  // namespace repro

@@ -17,9 +17,12 @@ int main(int argc, char** argv) {
                                "A gateway with one MQTT connection per device session; each "
                                "cycle one device reconnects.",
                                specific, options)) {
-    case repro::ParseOutcome::kExitSuccess: return 0;
-    case repro::ParseOutcome::kExitFailure: return 2;
-    case repro::ParseOutcome::kRun: break;
+    case repro::ParseOutcome::kExitSuccess:
+      return 0;
+    case repro::ParseOutcome::kExitFailure:
+      return 2;
+    case repro::ParseOutcome::kRun:
+      break;
   }
   if (devices < 1) {
     std::cerr << argv[0] << ": --devices must be >= 1\n";

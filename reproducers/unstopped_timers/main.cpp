@@ -13,8 +13,8 @@ namespace {
 
 constexpr int kRetryAfterSeconds = 30;  // far beyond a loopback round trip: never fires in tests
 
-bool publish_reading(mosquitto* client,
-                     repro::ClientEvents& events, repro::InFlightTable& in_flight, long cycle) {
+bool publish_reading(mosquitto* client, repro::ClientEvents& events,
+                     repro::InFlightTable& in_flight, long cycle) {
   const std::string topic = "meters/" + std::to_string(::getpid()) + "/reading";
   const std::string payload = "{\"cycle\":" + std::to_string(cycle) + ",\"kwh\":3.25}";
   int mid = 0;
@@ -31,7 +31,8 @@ bool publish_reading(mosquitto* client,
     mosquitto_publish(client, nullptr, expired.topic.c_str(), static_cast<int>(expired.length),
                       expired.payload.data(), 1, false);
   });
-  return repro::loop_until(client, [&] { return events.take_ack(mid); }, "PUBACK");
+  return repro::loop_until(
+      client, [&] { return events.take_ack(mid); }, "PUBACK");
 }
 
 }  // namespace
@@ -42,9 +43,12 @@ int main(int argc, char** argv) {
                                "A meter that publishes one QoS 1 reading per cycle with a retry "
                                "timer per message.",
                                {}, options)) {
-    case repro::ParseOutcome::kExitSuccess: return 0;
-    case repro::ParseOutcome::kExitFailure: return 2;
-    case repro::ParseOutcome::kRun: break;
+    case repro::ParseOutcome::kExitSuccess:
+      return 0;
+    case repro::ParseOutcome::kExitFailure:
+      return 2;
+    case repro::ParseOutcome::kRun:
+      break;
   }
   // The harness reads this: the bytes one leaky cycle leaves at the leaking site.
   std::cout << "SITE-BYTES " << sizeof(repro::RetryTimer) << std::endl;
@@ -57,9 +61,8 @@ int main(int argc, char** argv) {
   mosquitto* client = repro::connect_client(options, "meter-" + std::to_string(::getpid()),
                                             /*clean_session=*/true, /*keepalive_s=*/600, &events);
   if (client == nullptr) return 1;
-  const int rc = repro::run_cycles(options, [&](long cycle) {
-    return publish_reading(client, events, in_flight, cycle);
-  });
+  const int rc = repro::run_cycles(
+      options, [&](long cycle) { return publish_reading(client, events, in_flight, cycle); });
   repro::close_client(client);
   return rc;
 }

@@ -13,11 +13,11 @@ namespace repro {
 struct CommonOptions {
   std::string host = "127.0.0.1";
   int port = 1883;
-  long warmup = 0;       // cycles before the first handshake (see cycle_driver.h)
-  long iterations = 100; // cycles between the two handshakes; 0 = run until killed
-  double rate = 0;       // cycles per second, 0 = as fast as possible
-  bool fixed = false;    // run the leak-free twin
-  bool sync = false;     // stop after warm-up and after the run, wait for a line on stdin
+  long warmup = 0;        // cycles before the first handshake (see cycle_driver.h)
+  long iterations = 100;  // cycles between the two handshakes; 0 = run until killed
+  double rate = 0;        // cycles per second, 0 = as fast as possible
+  bool fixed = false;     // run the leak-free twin
+  bool sync = false;      // stop after warm-up and after the run, wait for a line on stdin
 };
 
 enum class ParseOutcome { kRun, kExitSuccess, kExitFailure };
