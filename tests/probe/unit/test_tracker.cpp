@@ -1,0 +1,55 @@
+// The tracker's own failure handling: when its tables are full it says so once on stderr,
+// stops recording, and keeps what it had.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "tracker.h"
+
+using leakprobe::Bucket;
+using leakprobe::Options;
+using leakprobe::Tracker;
+
+TEST(Tracker, FullStackTableStepsAsideWithOneLine) {
+  Options o;
+  o.max_stacks = 1024;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  ASSERT_TRUE(t->active());
+  testing::internal::CaptureStderr();
+  for (uintptr_t i = 1; i <= 1100; ++i) {
+    uintptr_t frame = i * 16;
+    t->record_alloc(reinterpret_cast<void*>(i * 64), 10, &frame, 1, false);
+  }
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(t->active());
+  EXPECT_EQ(t->stacks().size(), 1024u);
+  EXPECT_EQ(t->live_pointers(), 1024u) << "what was recorded stays";
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("leakprobe: the stack table is full"), std::string::npos) << err;
+}
+
+TEST(Tracker, DormantWhenDisabled) {
+  Options o;
+  o.enabled = false;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  EXPECT_FALSE(t->active());
+}
+
+TEST(Tracker, CapturesARealStackInProcess) {
+  Options o;
+  o.depth = 8;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  int dummy;
+  t->on_alloc(&dummy, 4);
+  ASSERT_EQ(t->stacks().size(), 1u);
+  const Bucket* b = t->stacks().first();
+  EXPECT_GE(b->depth, 2u);
+  EXPECT_LE(b->depth, 8u);
+  EXPECT_EQ(b->live_bytes.load(), 4);
+  EXPECT_TRUE(t->record_free(&dummy));
+}
