@@ -394,3 +394,49 @@ TEST(Report, JsonSurvivesPathsThatAreNotUtf8) {
 
 }  // namespace
 }  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+namespace {
+
+// The scale heapdiff is built for (a busy broker): 100k distinct stacks over a few thousand
+// distinct addresses. Checks the numbers, not the time (CTest's timeout catches a blow-up).
+TEST(Scale, HundredThousandStacks) {
+  constexpr int kStacks = 100000;
+  std::vector<Line> before_lines, after_lines;
+  before_lines.reserve(kStacks);
+  after_lines.reserve(kStacks);
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  for (int i = 0; i < kStacks; ++i) {
+    std::vector<uint64_t> addrs;
+    addrs.push_back(kBaseA + 0x1001 + static_cast<uint64_t>(i % 5000) * 4);  // site
+    for (int f = 0; f < 7; ++f) addrs.push_back(kBaseA + 0x1001 + (next() % 3000) * 8);
+    addrs.push_back(kBaseA + 0x1001 + static_cast<uint64_t>(i));  // makes every stack distinct
+    before_lines.push_back({1, 16, 1, 16, addrs});
+    const int64_t grow = i % 10 == 0 ? 2 : 0;  // every 10th stack leaks two more 16-byte blocks
+    after_lines.push_back({1 + grow, 16 + 16 * grow, 1 + grow, 16 + 16 * grow, addrs});
+  }
+  const Snapshot before = must_parse(leakprobe_text(before_lines), "before.heap");
+  const Snapshot after = must_parse(leakprobe_text(after_lines), "after.heap");
+  ASSERT_EQ(before.stacks.size(), static_cast<size_t>(kStacks));
+  const Analysis r = run({&before, &after});
+  EXPECT_EQ(r.stacks_total, static_cast<size_t>(kStacks));
+  EXPECT_EQ(r.changed, static_cast<size_t>(kStacks / 10));
+  EXPECT_EQ(r.growth_bytes, kStacks / 10 * 32);
+  ASSERT_EQ(r.entries.size(), 10u);
+  EXPECT_EQ(r.entries[0].delta().live_bytes, 32);
+
+  Options by_line;
+  by_line.by = GroupBy::kLine;
+  const Analysis g = run({&before, &after}, {}, by_line);
+  // Stacks i, i + 5000, i + 10000, ... share a site: 500 sites hold the 10000 growing stacks.
+  EXPECT_EQ(g.changed, 500u);
+  EXPECT_EQ(g.entries[0].stacks, static_cast<size_t>(kStacks / 5000));
+  EXPECT_EQ(g.entries[0].delta().live_bytes, 20 * 32);
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis
