@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cu_index.h"
 #include "symbol_index.h"
 
 namespace leakprobe::symbolize::detail {
@@ -38,6 +39,7 @@ class ElfModule {
 
   // Sorted .symtab/.dynsym, built on the first lookup in this module.
   const SymbolIndex& symbols();
+  CuIndex* cu_index() { return &cu_index_; }
 
  private:
   ElfModule() = default;
@@ -59,6 +61,7 @@ class ElfModule {
   std::vector<Segment> segments_;
   std::string build_id_;
   std::unique_ptr<SymbolIndex> symbols_;
+  CuIndex cu_index_;
 };
 
 }  // namespace leakprobe::symbolize::detail

@@ -119,15 +119,19 @@ bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, int depth, std::vector<Dwarf_
   return false;
 }
 
-std::vector<Frame> dwarf_frames(Dwfl_Module* module, uint64_t address) {
+std::vector<Frame> dwarf_frames(Dwfl_Module* module, CuIndex* cu_index, uint64_t address) {
   std::vector<Frame> frames;
   Dwarf_Addr bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(module, address, &bias);
   if (cudie == nullptr) return frames;
 
+  // The CU index finds the function; only its own nested scopes are walked per address.
   std::vector<Dwarf_Die> chain;
+  Dwarf_Die top;
+  if (!cu_index->find(cudie, address - bias, &top)) return frames;
+  chain.push_back(top);
   std::vector<Dwarf_Off> imported;
-  find_scopes(cudie, address - bias, 0, &chain, &imported);
+  find_scopes(&top, address - bias, 1, &chain, &imported);
 
   Dwarf_Files* files = nullptr;
   size_t nfiles = 0;
@@ -156,9 +160,9 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* module, uint64_t address) {
 
 }  // namespace
 
-std::vector<Frame> source_frames(Dwfl_Module* module, const SymbolIndex& symbols,
-                                 uint64_t address) {
-  std::vector<Frame> frames = dwarf_frames(module, address);
+std::vector<Frame> source_frames(Dwfl_Module* module, CuIndex* cu_index,
+                                 const SymbolIndex& symbols, uint64_t address) {
+  std::vector<Frame> frames = dwarf_frames(module, cu_index, address);
 
   // .symtab/.dynsym: the only names in a stripped binary (mosquitto exports its functions),
   // and a fallback for DWARF subprograms without a name.
