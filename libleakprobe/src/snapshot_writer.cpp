@@ -198,15 +198,14 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   int64_t tot_lo = 0, tot_lb = 0;
   uint64_t tot_ao = 0, tot_ab = 0, truncated = 0;
   for (const Bucket* b = head; b && used < n; b = b->next) {
-    Row r{b, b->live_objs.load(std::memory_order_relaxed),
-          b->live_bytes.load(std::memory_order_relaxed),
-          b->alloc_objs.load(std::memory_order_relaxed),
+    Bucket::Live live = b->live();  // freed before allocated: never negative
+    Row r{b, live.objs, live.bytes, b->alloc_objs.load(std::memory_order_relaxed),
           b->alloc_bytes.load(std::memory_order_relaxed)};
     if (r.alloc_objs == 0) continue;  // created by a thread that has not counted yet
-    // A free racing with the copy can make a pair momentarily inconsistent; never print a
-    // negative live count.
-    if (r.live_objs <= 0) r.live_objs = r.live_bytes = 0;
-    if (r.live_bytes < 0) r.live_bytes = 0;
+    // Read a little later, the cumulative counters may have moved on; a line must still
+    // satisfy live <= allocated.
+    if (static_cast<uint64_t>(r.live_objs) > r.alloc_objs) r.live_objs = r.alloc_objs;
+    if (static_cast<uint64_t>(r.live_bytes) > r.alloc_bytes) r.live_bytes = r.alloc_bytes;
     rows[used++] = r;
     tot_lo += r.live_objs;
     tot_lb += r.live_bytes;

@@ -23,23 +23,43 @@ struct Bucket {
   uint32_t depth;
   uint32_t truncated;  // 1 if the stack was cut at the configured depth
   // Counters on their own cache line: every thread allocating from this stack updates them,
-  // and sharing a line with `hash` made every lookup of a hot stack a cache miss.
-  alignas(64) std::atomic<int64_t> live_objs{0};
-  std::atomic<int64_t> live_bytes{0};
-  std::atomic<uint64_t> alloc_objs{0};
+  // and sharing a line with `hash` made every lookup of a hot stack a cache miss. Live
+  // counts are derived (allocated - freed) so that an allocation costs two atomic adds on
+  // this contended line instead of four.
+  alignas(64) std::atomic<uint64_t> alloc_objs{0};
   std::atomic<uint64_t> alloc_bytes{0};
+  std::atomic<uint64_t> freed_objs{0};
+  std::atomic<uint64_t> freed_bytes{0};
   alignas(64) uintptr_t frames[1];  // `depth` entries, leaf first (flexible)
 
   void on_alloc(uint64_t size) {
-    live_objs.fetch_add(1, std::memory_order_relaxed);
-    live_bytes.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
     alloc_objs.fetch_add(1, std::memory_order_relaxed);
     alloc_bytes.fetch_add(size, std::memory_order_relaxed);
   }
   void on_free(uint64_t size) {
-    live_objs.fetch_sub(1, std::memory_order_relaxed);
-    live_bytes.fetch_sub(static_cast<int64_t>(size), std::memory_order_relaxed);
+    freed_objs.fetch_add(1, std::memory_order_relaxed);
+    freed_bytes.fetch_add(size, std::memory_order_relaxed);
   }
+  // Undoes on_free (a failed realloc gives the block back).
+  void undo_free(uint64_t size) {
+    freed_objs.fetch_sub(1, std::memory_order_relaxed);
+    freed_bytes.fetch_sub(size, std::memory_order_relaxed);
+  }
+  // Live counts at one moment. The freed counters are read first: every free follows its
+  // allocation, so the result is never negative even while other threads run.
+  struct Live {
+    int64_t objs, bytes;
+  };
+  Live live() const {
+    uint64_t fo = freed_objs.load(std::memory_order_acquire);
+    uint64_t fb = freed_bytes.load(std::memory_order_acquire);
+    uint64_t ao = alloc_objs.load(std::memory_order_acquire);
+    uint64_t ab = alloc_bytes.load(std::memory_order_acquire);
+    return Live{ao >= fo ? static_cast<int64_t>(ao - fo) : 0,
+                ab >= fb ? static_cast<int64_t>(ab - fb) : 0};
+  }
+  int64_t live_objs() const { return live().objs; }
+  int64_t live_bytes() const { return live().bytes; }
 };
 
 class StackTable {

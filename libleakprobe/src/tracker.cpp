@@ -107,9 +107,7 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
     if (t.tracked) {
       if (filter_) filter_slot(old).fetch_add(1, std::memory_order_relaxed);
       if (ptrs_.insert(old, t.old.bucket, t.old.size)) {
-        t.old.bucket->live_objs.fetch_add(1, std::memory_order_relaxed);
-        t.old.bucket->live_bytes.fetch_add(static_cast<int64_t>(t.old.size),
-                                           std::memory_order_relaxed);
+        t.old.bucket->undo_free(t.old.size);
       } else {
         fail("cannot grow the pointer map");
       }

@@ -60,8 +60,8 @@ struct Totals {
 Totals totals(const Tracker& t) {
   Totals s;
   for (const Bucket* b = t.stacks().first(); b; b = b->next) {
-    s.live_objs += b->live_objs.load();
-    s.live_bytes += b->live_bytes.load();
+    s.live_objs += b->live_objs();
+    s.live_bytes += b->live_bytes();
     s.alloc_objs += b->alloc_objs.load();
     s.alloc_bytes += b->alloc_bytes.load();
   }

@@ -83,8 +83,8 @@ TEST(Sampler, SteadyOneMiBPerCycleLeakIsRankedFirstWithinTolerance) {
   }
   double est_a = 0, est_b = 0, est_c = 0;
   for (const Bucket* b = t->stacks().first(); b; b = b->next) {
-    double objs = static_cast<double>(b->live_objs.load());
-    double bytes = static_cast<double>(b->live_bytes.load());
+    double objs = static_cast<double>(b->live_objs());
+    double bytes = static_cast<double>(b->live_bytes());
     double est = objs ? bytes * unscale_factor(objs, bytes, static_cast<double>(mean)) : 0;
     if (b->frames[0] == 0xa1) est_a = est;
     if (b->frames[0] == 0xb1) est_b = est;

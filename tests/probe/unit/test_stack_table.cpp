@@ -41,8 +41,8 @@ TEST(StackTable, CountersAndListWalk) {
   b->on_alloc(100);
   b->on_alloc(50);
   b->on_free(100);
-  EXPECT_EQ(b->live_objs.load(), 1);
-  EXPECT_EQ(b->live_bytes.load(), 50);
+  EXPECT_EQ(b->live_objs(), 1);
+  EXPECT_EQ(b->live_bytes(), 50);
   EXPECT_EQ(b->alloc_objs.load(), 2u);
   EXPECT_EQ(b->alloc_bytes.load(), 150u);
   size_t n = 0;

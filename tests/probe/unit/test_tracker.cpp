@@ -50,6 +50,6 @@ TEST(Tracker, CapturesARealStackInProcess) {
   const Bucket* b = t->stacks().first();
   EXPECT_GE(b->depth, 2u);
   EXPECT_LE(b->depth, 8u);
-  EXPECT_EQ(b->live_bytes.load(), 4);
+  EXPECT_EQ(b->live_bytes(), 4);
   EXPECT_TRUE(t->record_free(&dummy));
 }
