@@ -20,7 +20,7 @@ case $interval in
   [1-9]|1[0-2]) ;;
   *) echo "usage: $0 [seconds between the snapshots, 1..12]" >&2; exit 2 ;;
 esac
-# shellcheck source=lib/broker.sh
+# shellcheck source=lib/broker.sh disable=SC1091
 source "$repo/scripts/lib/broker.sh"
 
 step=0

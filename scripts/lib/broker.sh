@@ -14,9 +14,8 @@
 # The caller owns cleanup: put broker_stop in its own `trap ... EXIT INT TERM`.
 # Environment: MOSQUITTO (default /usr/sbin/mosquitto).
 
-BROKER_PORT=""
-BROKER_PID=""
-BROKER_LOG=""
+# shellcheck disable=SC2034  # read by the scripts that source this file
+BROKER_PORT="" BROKER_PID="" BROKER_LOG=""
 
 # A port the kernel just handed out for an ephemeral bind; free unless someone races us,
 # which broker_start handles by retrying.
@@ -65,6 +64,7 @@ broker_start() {
     for i in $(seq 1 100); do  # up to ~10 s: the probe makes start-up slower
       if ! kill -0 "$BROKER_PID" 2>/dev/null; then break; fi
       if _broker_ready "$port"; then
+        # shellcheck disable=SC2034
         BROKER_PORT=$port
         return 0
       fi
@@ -82,8 +82,7 @@ broker_stop() {
   BROKER_PID=""
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done

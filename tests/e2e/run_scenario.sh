@@ -16,7 +16,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-# shellcheck source=../../scripts/lib/broker.sh
+# shellcheck source=../../scripts/lib/broker.sh disable=SC1091
 source "$repo/scripts/lib/broker.sh"
 
 work="" probe="" heapdiff="" cli="" repro="" mode="" target=repro
@@ -83,13 +83,14 @@ take_snapshot() {
     "$cli" snapshot "$pid" -o "$out" --timeout 10 >/dev/null || die "leakprobe snapshot $pid failed"
     return
   fi
-  local before after i
-  before=$(ls "$snapshots" | grep -c "^leakprobe\.$pid\." || true)
+  local -a before after
+  before=("$snapshots"/leakprobe."$pid".*.heap)
   kill -s RTMIN+7 "$pid"
-  for i in $(seq 1 200); do
-    after=$(ls "$snapshots" | grep -c "^leakprobe\.$pid\." || true)
-    if [ "$after" -gt "$before" ]; then
-      cp "$snapshots/$(ls "$snapshots" | grep "^leakprobe\.$pid\." | sort | tail -1)" "$out"
+  for _ in $(seq 1 200); do
+    after=("$snapshots"/leakprobe."$pid".*.heap)
+    # Unmatched globs stay literal, so compare the last name rather than counting.
+    if [ -e "${after[-1]}" ] && [ "${after[-1]}" != "${before[-1]}" ]; then
+      cp "${after[-1]}" "$out"  # names carry a 4-digit sequence: the last is the newest
       return
     fi
     sleep 0.1
@@ -111,6 +112,7 @@ coproc REPRO {
   exec env "${repro_env[@]}" "$repro" --port "$BROKER_PORT" --warmup "$warmup" \
     --iterations "$iterations" --sync "${fixed[@]}" 2>"$work/repro.stderr"
 }
+# shellcheck disable=SC2153  # REPRO_PID is set by coproc
 repro_pid=$REPRO_PID
 repro_out=${REPRO[0]}
 repro_in=${REPRO[1]}
