@@ -86,9 +86,10 @@ void unwind_init() {
 }
 
 int capture_stack(uintptr_t* out, int depth, bool* truncated) {
-  // Room for our own frames (interposer, tracker, this function) plus one to detect
-  // truncation.
-  constexpr int kSlack = 6;
+  // Room for the frames before the caller's (unw_backtrace's own, then the probe's: with
+  // link-time optimisation the entry point and Tracker::capture_and_record, 3 in all) plus
+  // one to detect truncation. Every frame asked for costs ~80 instructions.
+  constexpr int kSlack = 4;
   void* raw[kMaxDepth + kSlack + 1];
   int want = depth + kSlack + 1;
   int n = unw_backtrace(raw, want);

@@ -369,3 +369,21 @@ TEST_F(Preload, ForkWhileThreadsAllocateAndSnapshotsAreWritten) {
   }
   EXPECT_EQ(children, 20);
 }
+
+TEST_F(Preload, DepthLimitCutsStacksBelowTheProbeFrames) {
+  RunResult r = run({PROG_API}, dir_, {"LEAKPROBE_DEPTH=2"});
+  ASSERT_TRUE(r.exited_ok()) << r.err;
+  auto files = snapshot_files(dir_);
+  ASSERT_EQ(files.size(), 1u);
+  Snapshot s = load(files[0]);
+  expect_well_formed(s);
+  EXPECT_EQ(s.get("depth"), "2");
+  EXPECT_GT(std::stoi(s.get("truncated-stacks")), 0);
+  for (const auto& l : s.stacks) EXPECT_LE(l.frames.size(), 2u);
+  Symbolizer sym;
+  sym.add_module(PROG_API, s);
+  // The kept frames are the ones nearest the allocation: leaf in the site, then main.
+  Counts c = site(s, sym, "site_malloc_40004");
+  EXPECT_EQ(c.live_bytes, 40004);
+  EXPECT_GT(site(s, sym, "main", 1).lines, 0);
+}
