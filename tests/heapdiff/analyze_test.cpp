@@ -2,6 +2,7 @@
 // a fake symbol source (so function names are exact and no ELF file is needed).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -436,6 +437,33 @@ TEST(Scale, HundredThousandStacks) {
   EXPECT_EQ(g.changed, 500u);
   EXPECT_EQ(g.entries[0].stacks, static_cast<size_t>(kStacks / 5000));
   EXPECT_EQ(g.entries[0].delta().live_bytes, 20 * 32);
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+namespace {
+
+// Brokers hold far more stacks than change; only the changed ones need the symbolizer, and
+// only up to their first non-allocator frame until they are listed.
+TEST(Symbols, OnlyChangedStacksAreSymbolized) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {fn("grow_here")};
+  const Snapshot a = must_parse(leakprobe_text(
+      {{1, 8, 1, 8, {kBaseA + 0x1101, kBaseA + 0x1901}}, {1, 8, 1, 8, {kBaseA + 0x1201}}}));
+  const Snapshot b = must_parse(leakprobe_text(
+      {{2, 16, 2, 16, {kBaseA + 0x1101, kBaseA + 0x1901}}, {1, 8, 1, 8, {kBaseA + 0x1201}}}));
+  Options opts;
+  opts.top = 0;
+  const Analysis r = run({&a, &b}, syms.source(), opts);
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].site.function, "grow_here");
+  EXPECT_EQ(r.totals[1], (Counts{3, 24, 3, 24}));  // the unchanged stack still counts
+  std::vector<uint64_t> asked;
+  for (const auto& c : syms.calls) asked.push_back(c.second);
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<uint64_t>{0x1100, 0x1900}));  // never 0x1200
 }
 
 }  // namespace

@@ -53,6 +53,17 @@ int64_t metric(const Counts& c, SortKey key) {
   return key == SortKey::kBytes ? c.live_bytes : c.live_objs;
 }
 
+// Did the live size or count change in some interval?
+bool live_moved(const std::vector<Counts>& series) {
+  for (size_t i = 1; i < series.size(); ++i) {
+    if (series[i].live_bytes != series[i - 1].live_bytes ||
+        series[i].live_objs != series[i - 1].live_objs) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int trend_rank(Trend t) {
   switch (t) {
     case Trend::kGrowing:
@@ -107,6 +118,11 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
 
   for (uint32_t sid = 0; sid < profile.stacks.size(); ++sid) {
     const MergedStack& stack = profile.stacks[sid];
+    if (options.by == GroupBy::kStack && !focus.re && !ignore.re && !live_moved(stack.series)) {
+      // It would be its own unlisted entry: count it in the totals and skip the symbolizer.
+      for (size_t i = 0; i < n; ++i) out.totals[i] += stack.series[i];
+      continue;
+    }
     const size_t fold = table.folded_rows(stack.frames);
     // Locate the first unfolded row: frame index and row within it.
     size_t frame_index = 0;
@@ -167,12 +183,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     Group& g = groups[gi];
     const auto& s = g.series;
-    bool moved = false;
-    for (size_t i = 1; i < n; ++i) {
-      moved =
-          moved || s[i].live_bytes != s[i - 1].live_bytes || s[i].live_objs != s[i - 1].live_objs;
-    }
-    if (!moved) continue;
+    if (!live_moved(s)) continue;
     const int64_t db = g.delta().live_bytes;
     if ((db < 0 ? -db : db) < options.min_bytes) continue;
     if (out.trend_mode) {

@@ -75,55 +75,53 @@ bool is_allocator_module(const std::string& path) {
   return starts_with(base, "libtcmalloc") || starts_with(base, "libleakprobe");
 }
 
-SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& source) {
-  rows_.resize(profile.frames.size());
-  allocator_.resize(profile.frames.size());
-  for (size_t i = 0; i < profile.frames.size(); ++i) {
-    const FrameKey& key = profile.frames[i];
-    const bool known_module = key.module != FrameKey::kNoModule;
-    const std::string module =
-        known_module ? profile.modules[static_cast<size_t>(key.module)].path : "[unknown]";
-    std::vector<symbolize::Frame> sym;
-    if (known_module && source) {
-      const Module& m = profile.modules[static_cast<size_t>(key.module)];
-      sym = source(symbolize::ModuleRef{m.path, m.build_id}, key.offset);
-    }
-    const bool module_is_allocator = known_module && is_allocator_module(module);
-    if (sym.empty()) {
-      rows_[i].push_back(Row{"", "", 0, false, module, key.offset});
-      allocator_[i].push_back(module_is_allocator);
-      continue;
-    }
-    for (symbolize::Frame& f : sym) {
-      const bool alloc = module_is_allocator || is_allocator_function(f.function);
-      rows_[i].push_back(
-          Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset});
-      allocator_[i].push_back(alloc);
-    }
+SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& source)
+    : profile_(profile), source_(source), frames_(profile.frames.size()) {}
+
+const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
+  Resolved& out = frames_[frame_id];
+  if (out.done) return out;
+  out.done = true;
+  const FrameKey& key = profile_.frames[frame_id];
+  const bool known_module = key.module != FrameKey::kNoModule;
+  const std::string module =
+      known_module ? profile_.modules[static_cast<size_t>(key.module)].path : "[unknown]";
+  std::vector<symbolize::Frame> sym;
+  if (known_module && source_) {
+    const Module& m = profile_.modules[static_cast<size_t>(key.module)];
+    sym = source_(symbolize::ModuleRef{m.path, m.build_id}, key.offset);
   }
+  const bool module_is_allocator = known_module && is_allocator_module(module);
+  if (sym.empty()) {
+    out.rows.push_back(Row{"", "", 0, false, module, key.offset});
+    out.allocator.push_back(module_is_allocator);
+    return out;
+  }
+  for (symbolize::Frame& f : sym) {
+    const bool alloc = module_is_allocator || is_allocator_function(f.function);
+    out.rows.push_back(
+        Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset});
+    out.allocator.push_back(alloc);
+  }
+  return out;
 }
 
 size_t SymbolTable::folded_rows(const std::vector<uint32_t>& stack) const {
+  // Stops at the first non-allocator row, so only the leading frames get symbolized here.
   size_t folded = 0;
-  size_t total = 0;
-  bool folding = true;
   for (uint32_t f : stack) {
-    for (bool alloc : allocator_[f]) {
-      ++total;
-      if (folding && alloc) {
-        ++folded;
-      } else {
-        folding = false;
-      }
+    for (bool alloc : resolve(f).allocator) {
+      if (!alloc) return folded;
+      ++folded;
     }
   }
-  return folded == total ? 0 : folded;
+  return 0;  // every row is an allocator row: keep the stack whole
 }
 
 std::vector<Row> SymbolTable::stack_rows(const std::vector<uint32_t>& stack, size_t skip) const {
   std::vector<Row> out;
   for (uint32_t f : stack) {
-    for (const Row& r : rows_[f]) {
+    for (const Row& r : rows(f)) {
       if (skip > 0) {
         --skip;
         continue;

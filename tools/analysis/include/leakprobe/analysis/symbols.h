@@ -31,14 +31,17 @@ struct Row {
   std::string label() const;
 };
 
-// Symbolized view of every frame of a MergedProfile.
+// Symbolized view of the frames of a MergedProfile. Frames are symbolized on first use: a
+// broker's snapshot holds far more stacks than change between two snapshots, and only the
+// frames of the stacks that are looked at need the symbolizer. Not thread-safe.
 class SymbolTable {
  public:
-  // `source` may be empty (--no-symbols): every frame then prints as module+offset.
+  // `source` may be empty (--no-symbols): every frame then prints as module+offset. Both
+  // arguments must outlive the table.
   SymbolTable(const MergedProfile& profile, const SymbolSource& source);
 
   // Rows of frame `frame_id`, innermost first; never empty.
-  const std::vector<Row>& rows(uint32_t frame_id) const { return rows_[frame_id]; }
+  const std::vector<Row>& rows(uint32_t frame_id) const { return resolve(frame_id).rows; }
 
   // Number of leading rows of the stack that belong to the allocator or the profiler
   // (malloc family, operator new, std::allocator, strdup, libtcmalloc, libleakprobe, ...).
@@ -49,8 +52,16 @@ class SymbolTable {
   std::vector<Row> stack_rows(const std::vector<uint32_t>& stack, size_t skip) const;
 
  private:
-  std::vector<std::vector<Row>> rows_;
-  std::vector<std::vector<bool>> allocator_;  // per frame, per row
+  struct Resolved {
+    bool done = false;
+    std::vector<Row> rows;
+    std::vector<bool> allocator;  // per row
+  };
+  const Resolved& resolve(uint32_t frame_id) const;
+
+  const MergedProfile& profile_;
+  const SymbolSource& source_;
+  mutable std::vector<Resolved> frames_;
 };
 
 // Exposed for unit tests: is this (demangled) function an allocator entry point or helper?
