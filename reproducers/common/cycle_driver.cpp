@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <string>
@@ -22,11 +23,19 @@ int run_cycles(const CommonOptions& options, const Cycle& cycle) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const long total = options.warmup + options.iterations;
+  const long part = options.iterations / std::max(options.checkpoints, 1L);
   // One loop with one call of `cycle`: warm-up and run must allocate from the very same call
   // stack, or the twin's steady state would show up as one stack shrinking and another
   // growing between the two snapshots.
   for (long index = 0; options.iterations == 0 || index < total; ++index) {
-    if (index == options.warmup && options.sync) handshake("WARM", index);
+    if (options.sync && index >= options.warmup) {
+      const long done = index - options.warmup;
+      if (done == 0) {
+        handshake("WARM", index);
+      } else if (part > 0 && done % part == 0 && done / part < options.checkpoints) {
+        handshake("MARK", index);
+      }
+    }
     if (options.rate > 0) {
       // Pace against the start time, not the previous cycle, so slow cycles do not drift.
       std::this_thread::sleep_until(start +

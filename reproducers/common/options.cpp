@@ -27,7 +27,9 @@ ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
        "cycles per second (0 = as fast as possible)")
       ("fixed", po::bool_switch(&out.fixed), "run the leak-free twin")
       ("sync", po::bool_switch(&out.sync),
-       "print WARM and DONE lines and wait for a line on stdin after each");
+       "print WARM and DONE lines and wait for a line on stdin after each")
+      ("checkpoints", po::value<long>(&out.checkpoints)->default_value(out.checkpoints),
+       "with --sync: cut the run into this many equal parts, MARK (and wait) between them");
   // clang-format on
   po::options_description all;
   all.add(common).add(specific);
@@ -57,6 +59,10 @@ ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
   }
   if (out.port <= 0 || out.port > 65535 || out.warmup < 0 || out.iterations < 0 || out.rate < 0) {
     std::cerr << program << ": --port must be 1..65535 and --warmup, --iterations, --rate >= 0\n";
+    return ParseOutcome::kExitFailure;
+  }
+  if (out.checkpoints < 1 || (out.iterations > 0 && out.checkpoints > out.iterations)) {
+    std::cerr << program << ": --checkpoints must be 1..iterations\n";
     return ParseOutcome::kExitFailure;
   }
   return ParseOutcome::kRun;

@@ -15,6 +15,9 @@ Broker mode (--expect-module): the top entry's site is in that module, and walki
   --expect-stack-function names.
 Twin mode: the total growth is at most --floor bytes, heapdiff --fail-on-growth <floor>
   exited 0, and the fds of --fd-kind did not grow.
+With --trend-report (heapdiff --json over three snapshots of the same run): in leak mode
+  the first entry is classified "growing" and has the same site as the top growth above; in
+  twin mode no entry is "growing".
 Exit 0 when every assertion holds, 1 otherwise (each failure printed), 2 on bad input.
 """
 import argparse
@@ -70,6 +73,7 @@ def main():
     p.add_argument("--expect-stack-function", action="append", default=[])
     p.add_argument("--objects-per-cycle", type=int, default=1)
     p.add_argument("--tolerance", type=float, default=0.02)
+    p.add_argument("--trend-report", help="heapdiff --json over 3+ snapshots of the same run")
     p.add_argument("--fd-kind", choices=["socket", "timerfd"])
     p.add_argument("--fd-before", type=int)
     p.add_argument("--fd-after", type=int)
@@ -130,6 +134,21 @@ def main():
         expect(total_growth <= a.floor,
                f"total growth {total_growth} B is within the noise floor {a.floor} B")
         expect(a.gate_exit == 0, f"heapdiff --fail-on-growth {a.floor} exited 0 (got {a.gate_exit})")
+
+    if a.trend_report:
+        trend = load(a.trend_report)
+        expect(trend.get("mode") == "trend", "the trend report is in trend mode")
+        trend_entries = trend.get("entries", [])
+        if a.mode == "leak":
+            first = trend_entries[0] if trend_entries else {}
+            print(f"      trend #1: {first.get('trend')} {first.get('key')}")
+            expect(first.get("trend") == "growing", "the first trend entry is classified growing")
+            if growing:
+                expect(first.get("site") == growing[0]["site"],
+                       "the first trend entry is the top growth site of the diff")
+        else:
+            suspects = [e.get("key") for e in trend_entries if e.get("trend") == "growing"]
+            expect(not suspects, f"no trend entry is classified growing {suspects or ''}")
 
     if a.fd_kind:
         grown = a.fd_after - a.fd_before

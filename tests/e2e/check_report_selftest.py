@@ -87,6 +87,27 @@ def main():
              ["--mode", "leak", "--gate-exit", "1", "--expect-module", "mosquitto",
               "--expect-stack-function", "db__message_insert"], 1),
         ]
+        def trend_file(name, trend_class, site_entry):
+            entry_copy = copy.deepcopy(site_entry)
+            entry_copy["trend"] = trend_class
+            path = os.path.join(tmp, name + ".trend.json")
+            with open(path, "w") as f:
+                json.dump({"mode": "trend", "entries": [entry_copy]}, f)
+            return ["--trend-report", path]
+
+        top = good["entries"][0]
+        other = good["entries"][1]
+        cases += [
+            ("leak growing in the trend", good, leak_args + trend_file("g", "growing", top), 0),
+            ("leak only a plateau in the trend", good,
+             leak_args + trend_file("p", "plateau", top), 1),
+            ("trend suspect is another site", good,
+             leak_args + trend_file("o", "growing", other), 1),
+            ("twin with a growing trend entry", report([]),
+             ["--mode", "twin", "--gate-exit", "0"] + trend_file("t", "growing", other), 1),
+            ("twin with a plateau only", report([]),
+             ["--mode", "twin", "--gate-exit", "0"] + trend_file("q", "plateau", other), 0),
+        ]
         for name, rep, args, want in cases:
             got = run(tmp, name.replace(" ", "_"), rep, args)
             verdict = "ok  " if got.returncode == want else "FAIL"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One end-to-end detection run: a private mosquitto, one reproducer (or its --fixed twin)
-# under libleakprobe, a snapshot after warm-up and one after N more cycles, heapdiff on the
-# pair, then check_report.py asserts on the result.
+# under libleakprobe, a snapshot after warm-up, one half-way and one after N more cycles,
+# heapdiff on the first and last (diff) and on all three (trend), then check_report.py
+# asserts on the result.
 #
 #   run_scenario.sh --work DIR --probe LIB --heapdiff EXE [--cli EXE] --repro EXE
 #                   --mode leak|twin [--target repro|broker] [--warmup W] [--iterations N]
@@ -110,7 +111,7 @@ if [ "$mode" = twin ]; then fixed=(--fixed); fi
 if [ "$target" = broker ]; then repro_env=(); else repro_env=("${probe_env[@]}"); fi
 coproc REPRO {
   exec env "${repro_env[@]}" "$repro" --port "$BROKER_PORT" --warmup "$warmup" \
-    --iterations "$iterations" --sync "${fixed[@]}" 2>"$work/repro.stderr"
+    --iterations "$iterations" --sync --checkpoints 2 "${fixed[@]}" 2>"$work/repro.stderr"
 }
 # shellcheck disable=SC2153  # REPRO_PID is set by coproc
 repro_pid=$REPRO_PID
@@ -142,6 +143,10 @@ if [ "$target" = broker ]; then snap_pid=$BROKER_PID; else snap_pid=$repro_pid; 
 read -r sockets_a timers_a < <(count_fds "$repro_pid")
 take_snapshot "$snap_pid" "$work/A.heap"
 echo go >&"$repro_in"
+# Half-way stop: a third snapshot, for heapdiff's trend mode.
+expect_line MARK >/dev/null
+take_snapshot "$snap_pid" "$work/M.heap"
+echo go >&"$repro_in"
 expect_line DONE >/dev/null
 read -r sockets_b timers_b < <(count_fds "$repro_pid")
 take_snapshot "$snap_pid" "$work/B.heap"
@@ -159,11 +164,13 @@ echo "reproducer fds: sockets $sockets_a -> $sockets_b, timerfds $timers_a -> $t
   || die "heapdiff --json failed"
 "$heapdiff" --top 5 "$work/A.heap" "$work/B.heap" >"$work/report.txt" || die "heapdiff failed"
 cat "$work/report.txt"
+"$heapdiff" --json "$work/A.heap" "$work/M.heap" "$work/B.heap" >"$work/trend.json" \
+  || die "heapdiff --json (trend over 3 snapshots) failed"
 gate_rc=0
 "$heapdiff" --fail-on-growth "$floor" "$work/A.heap" "$work/B.heap" >/dev/null || gate_rc=$?
 
 check=(python3 "$here/check_report.py" --report "$work/report.json" --iterations "$iterations"
-       --floor "$floor" --gate-exit "$gate_rc")
+       --floor "$floor" --gate-exit "$gate_rc" --trend-report "$work/trend.json")
 if [ -n "$site_bytes" ]; then check+=(--site-bytes "$site_bytes"); fi
 # The broker queues one entry per absent subscriber for every message.
 if [ -n "$subscribers" ]; then check+=(--objects-per-cycle "$subscribers"); fi

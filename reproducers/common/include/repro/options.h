@@ -18,6 +18,7 @@ struct CommonOptions {
   double rate = 0;        // cycles per second, 0 = as fast as possible
   bool fixed = false;     // run the leak-free twin
   bool sync = false;      // stop after warm-up and after the run, wait for a line on stdin
+  long checkpoints = 1;   // with sync: the run is cut into this many parts, MARK between them
 };
 
 enum class ParseOutcome { kRun, kExitSuccess, kExitFailure };
