@@ -28,6 +28,7 @@ for repro in "$@"; do
   expect 2 "is invalid" -- "$repro" --port abc
   expect 2 "must be" -- "$repro" --port 0
   expect 2 "must be" -- "$repro" --iterations -1
+  expect 2 "must be" -- "$repro" --iterations 5 --checkpoints 6
   expect 2 "cannot read config file" -- "$repro" --config "$work/missing.conf"
   expect 2 "unrecognised option" -- "$repro" --config "$work/bad.conf"
   expect 1 "failed: Connection refused" -- "$repro" --port "$closed_port" --iterations 1
