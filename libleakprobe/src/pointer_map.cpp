@@ -35,7 +35,7 @@ bool PointerMap::grow(Shard& s) {
   return true;
 }
 
-bool PointerMap::insert(const void* p, Bucket* bucket, uint64_t size) {
+bool PointerMap::insert(const void* p, uint64_t value) {
   const auto key = reinterpret_cast<uintptr_t>(p);
   const uint64_t h = hash(key);
   Shard& s = shard_for(shards_, h);
@@ -46,11 +46,11 @@ bool PointerMap::insert(const void* p, Bucket* bucket, uint64_t size) {
   if (!s.slots[i].key) ++s.count;
   // An existing key means we missed its free (freed through a path we do not see, e.g. a
   // block the host released with a raw syscall); the new allocation wins.
-  s.slots[i] = PtrEntry{key, bucket, size};
+  s.slots[i] = PtrEntry{key, value};
   return true;
 }
 
-bool PointerMap::take(const void* p, PtrEntry* out) {
+bool PointerMap::take(const void* p, uint64_t* value) {
   const auto key = reinterpret_cast<uintptr_t>(p);
   const uint64_t h = hash(key);
   Shard& s = shard_for(shards_, h);
@@ -60,7 +60,7 @@ bool PointerMap::take(const void* p, PtrEntry* out) {
     if (!s.slots[i].key) return false;
     i = (i + 1) & s.mask;
   }
-  *out = s.slots[i];
+  *value = s.slots[i].value;
   // Backward-shift deletion: pull later members of the probe run into the hole.
   size_t hole = i;
   for (size_t j = (i + 1) & s.mask; s.slots[j].key; j = (j + 1) & s.mask) {
@@ -72,7 +72,7 @@ bool PointerMap::take(const void* p, PtrEntry* out) {
       hole = j;
     }
   }
-  s.slots[hole] = PtrEntry{0, nullptr, 0};
+  s.slots[hole] = PtrEntry{0, 0};
   --s.count;
   return true;
 }

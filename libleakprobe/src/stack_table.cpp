@@ -20,6 +20,8 @@ bool same_stack(const Bucket* b, uint64_t h, const uintptr_t* frames, uint32_t d
 bool StackTable::init(size_t max_stacks, Arena* arena) {
   max_ = max_stacks;
   arena_ = arena;
+  by_index_ = static_cast<std::atomic<Bucket*>*>(map_pages(max_stacks * sizeof(Bucket*)));
+  if (!by_index_) return false;
   auto* t = static_cast<Slots*>(arena_->alloc(sizeof(Slots), alignof(Slots)));
   if (!t) return false;
   t->slot = static_cast<std::atomic<Bucket*>*>(map_pages(kInitialSlots * sizeof(Bucket*)));
@@ -93,7 +95,9 @@ Bucket* StackTable::intern(const uintptr_t* frames, uint32_t depth, bool truncat
   b->hash = h;
   b->depth = depth;
   b->truncated = truncated ? 1 : 0;
+  b->index = static_cast<uint32_t>(n);
   memcpy(b->frames, frames, sizeof(uintptr_t) * depth);
+  by_index_[n].store(b, std::memory_order_release);  // before any pointer-map entry names it
   b->next = head_.load(std::memory_order_relaxed);
   size_t i = h & t->mask;
   while (t->slot[i].load(std::memory_order_relaxed)) i = (i + 1) & t->mask;

@@ -22,6 +22,7 @@ struct Bucket {
   uint64_t hash;
   uint32_t depth;
   uint32_t truncated;  // 1 if the stack was cut at the configured depth
+  uint32_t index;      // 0, 1, 2, ... in creation order; StackTable::at(index) finds it
   // Counters on their own cache line: every thread allocating from this stack updates them,
   // and sharing a line with `hash` made every lookup of a hot stack a cache miss. Live
   // counts are derived (allocated - freed) so that an allocation costs two atomic adds on
@@ -71,6 +72,10 @@ class StackTable {
   // the arena cannot grow: the caller reports it once and stops tracking.
   Bucket* intern(const uintptr_t* frames, uint32_t depth, bool truncated);
 
+  // The bucket with this index (the pointer map stores indexes, which pack smaller than
+  // pointers). Lock-free.
+  Bucket* at(uint32_t index) const { return by_index_[index].load(std::memory_order_acquire); }
+
   // Newest first. Buckets never move or die, so the list can be walked at any time.
   const Bucket* first() const { return head_.load(std::memory_order_acquire); }
   size_t size() const { return count_.load(std::memory_order_relaxed); }
@@ -90,6 +95,7 @@ class StackTable {
   bool grow();  // insert_lock_ held
 
   std::atomic<Slots*> slots_{nullptr};
+  std::atomic<Bucket*>* by_index_ = nullptr;  // max_ entries, touched as they are used
   size_t max_ = 0;
   Arena* arena_ = nullptr;
   SpinLock insert_lock_;

@@ -61,13 +61,17 @@ void Tracker::capture_and_record(const void* p, size_t size) {
 
 void Tracker::record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth,
                            bool truncated) {
+  if (size > kMaxSize) {
+    log_once(huge_said_, "an allocation of 256 GiB or more is not recorded");
+    return;
+  }
   Bucket* b = stacks_.intern(frames, static_cast<uint32_t>(depth), truncated);
   if (!b) {
     fail("the stack table is full (raise LEAKPROBE_MAX_STACKS) or out of memory");
     return;
   }
   if (filter_) filter_slot(p).fetch_add(1, std::memory_order_relaxed);
-  if (!ptrs_.insert(p, b, size)) {
+  if (!ptrs_.insert(p, pack(b, size))) {
     if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
     fail("cannot grow the pointer map");
     return;
@@ -81,10 +85,10 @@ bool Tracker::record_free(const void* p) {
 }
 
 bool Tracker::free_tracked(const void* p) {
-  PtrEntry e;
-  if (!ptrs_.take(p, &e)) return false;
+  uint64_t v;
+  if (!ptrs_.take(p, &v)) return false;
   if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
-  e.bucket->on_free(e.size);
+  bucket_of(v)->on_free(size_of(v));
   return true;
 }
 
@@ -94,7 +98,7 @@ Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
   if (ptrs_.take(old, &t.old)) {
     t.tracked = true;
     if (filter_) filter_slot(old).fetch_sub(1, std::memory_order_relaxed);
-    t.old.bucket->on_free(t.old.size);
+    bucket_of(t.old)->on_free(size_of(t.old));
   }
   return t;
 }
@@ -106,8 +110,8 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
     // Failed: the old block is still the program's, exactly as before.
     if (t.tracked) {
       if (filter_) filter_slot(old).fetch_add(1, std::memory_order_relaxed);
-      if (ptrs_.insert(old, t.old.bucket, t.old.size)) {
-        t.old.bucket->undo_free(t.old.size);
+      if (ptrs_.insert(old, t.old)) {
+        bucket_of(t.old)->undo_free(size_of(t.old));
       } else {
         fail("cannot grow the pointer map");
       }

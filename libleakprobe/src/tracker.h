@@ -44,7 +44,7 @@ class Tracker {
   // back if the real realloc failed, or records the new block.
   struct ReallocTicket {
     bool tracked = false;
-    PtrEntry old{};
+    uint64_t old = 0;  // the old block's packed pointer-map value
   };
   ReallocTicket realloc_begin(const void* old);
   void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size);
@@ -68,6 +68,16 @@ class Tracker {
   void reset_after_fork_in_child();
 
  private:
+  // Pointer-map values: the stack's index in the high bits, the requested size in the low
+  // 38 (256 GiB; LEAKPROBE_MAX_STACKS is capped at 2^26 so the index fits the rest).
+  static constexpr int kSizeBits = 38;
+  static constexpr uint64_t kMaxSize = (uint64_t{1} << kSizeBits) - 1;
+  static uint64_t pack(const Bucket* b, uint64_t size) {
+    return (uint64_t{b->index} << kSizeBits) | size;
+  }
+  Bucket* bucket_of(uint64_t v) const { return stacks_.at(static_cast<uint32_t>(v >> kSizeBits)); }
+  static uint64_t size_of(uint64_t v) { return v & kMaxSize; }
+
   void capture_and_record(const void* p, size_t size);
   bool free_tracked(const void* p);
 
@@ -89,6 +99,7 @@ class Tracker {
   std::atomic<uint16_t>* filter_ = nullptr;
   std::atomic<bool> active_{false};
   std::atomic<bool> failed_said_{false};
+  std::atomic<bool> huge_said_{false};
 };
 
 // The one state object; nullptr until the probe has started (or when it was never enabled).

@@ -53,3 +53,21 @@ TEST(Tracker, CapturesARealStackInProcess) {
   EXPECT_EQ(b->live_bytes(), 4);
   EXPECT_TRUE(t->record_free(&dummy));
 }
+
+TEST(Tracker, SizesBeyondThePackedRangeAreNotRecordedAndSaidOnce) {
+  Options o;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  const uintptr_t f = 0x1234;
+  testing::internal::CaptureStderr();
+  t->record_alloc(reinterpret_cast<void*>(0x1000), uint64_t{1} << 38, &f, 1, false);
+  t->record_alloc(reinterpret_cast<void*>(0x2000), uint64_t{1} << 39, &f, 1, false);
+  t->record_alloc(reinterpret_cast<void*>(0x3000), (uint64_t{1} << 38) - 1, &f, 1, false);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_EQ(t->live_pointers(), 1u);
+  EXPECT_TRUE(t->active()) << "only those blocks are skipped";
+  ASSERT_TRUE(t->record_free(reinterpret_cast<void*>(0x3000)));
+  EXPECT_EQ(t->stacks().first()->alloc_bytes.load(), (uint64_t{1} << 38) - 1);
+  EXPECT_EQ(t->stacks().first()->live_bytes(), 0);
+}
