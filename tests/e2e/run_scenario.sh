@@ -141,6 +141,7 @@ grep -q '^WARM' "$work/repro.stdout" || die "reproducer never got through warm-u
 if [ "$target" = broker ]; then snap_pid=$BROKER_PID; else snap_pid=$repro_pid; fi
 
 read -r sockets_a timers_a < <(count_fds "$repro_pid")
+read -r broker_sockets_a _ < <(count_fds "$BROKER_PID")
 take_snapshot "$snap_pid" "$work/A.heap"
 echo go >&"$repro_in"
 # Half-way stop: a third snapshot, for heapdiff's trend mode.
@@ -149,6 +150,7 @@ take_snapshot "$snap_pid" "$work/M.heap"
 echo go >&"$repro_in"
 expect_line DONE >/dev/null
 read -r sockets_b timers_b < <(count_fds "$repro_pid")
+read -r broker_sockets_b _ < <(count_fds "$BROKER_PID")
 take_snapshot "$snap_pid" "$work/B.heap"
 echo go >&"$repro_in"
 for _ in $(seq 1 100); do kill -0 "$repro_pid" 2>/dev/null || break; sleep 0.1; done
@@ -157,8 +159,10 @@ wait "$repro_pid" || repro_rc=$?
 repro_pid=""
 [ "$repro_rc" -eq 0 ] || die "reproducer exited with $repro_rc"
 
-echo "reproducer fds: sockets $sockets_a -> $sockets_b, timerfds $timers_a -> $timers_b" \
-  | tee "$work/fds.txt"
+{
+  echo "reproducer fds: sockets $sockets_a -> $sockets_b, timerfds $timers_a -> $timers_b"
+  echo "broker fds: sockets $broker_sockets_a -> $broker_sockets_b"
+} | tee "$work/fds.txt"
 
 "$heapdiff" --json "$work/A.heap" "$work/B.heap" >"$work/report.json" \
   || die "heapdiff --json failed"
