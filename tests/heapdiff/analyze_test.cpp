@@ -468,3 +468,27 @@ TEST(Symbols, OnlyChangedStacksAreSymbolized) {
 
 }  // namespace
 }  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+namespace {
+
+TEST(Fold, ExtraWrappersFoldWithTheFoldOption) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {fn("xmalloc", "util.c", 3)};
+  syms.app[0x1200] = {fn("pool_get", "pool.c", 9)};
+  syms.app[0x1300] = {fn("handle_connect", "net.c", 77)};
+  const Snapshot a = must_parse(leakprobe_text({}));
+  const Snapshot b = must_parse(
+      leakprobe_text({{1, 64, 1, 64, {kBaseA + 0x1101, kBaseA + 0x1201, kBaseA + 0x1301}}}));
+  Options opts;
+  EXPECT_EQ(run({&a, &b}, syms.source(), opts).entries[0].site.function, "xmalloc");
+  opts.fold = "^(xmalloc|pool_get) ";
+  const Analysis r = run({&a, &b}, syms.source(), opts);
+  EXPECT_EQ(r.entries[0].site.function, "handle_connect");
+  EXPECT_EQ(r.entries[0].folded, 2u);
+  opts.fold = "(";
+  EXPECT_FALSE(analyze({&a, &b}, syms.source(), opts).ok());
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis

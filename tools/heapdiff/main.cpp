@@ -79,6 +79,10 @@ int run(int argc, char** argv) {
       ->type_name("REGEX");
   app.add_option("--ignore", options.ignore, "Drop stacks with a frame matching REGEX")
       ->type_name("REGEX");
+  app.add_option("--fold", options.fold,
+                 "Also fold leading frames matching REGEX, like malloc (your own wrappers, "
+                 "e.g. 'xmalloc|pool_alloc')")
+      ->type_name("REGEX");
   app.add_option("--min-bytes", min_bytes,
                  "Do not list entries whose live size changed by less than SIZE")
       ->check(check_size)

@@ -17,9 +17,7 @@ struct FrameFilter {
     if (c < 0) {
       c = 0;
       for (const Row& r : table.rows(f)) {
-        const std::string text =
-            r.function + " " + r.file + ":" + std::to_string(r.line) + " " + r.module;
-        if (std::regex_search(text, *re)) {
+        if (std::regex_search(r.match_text(), *re)) {
           c = 1;
           break;
         }
@@ -104,10 +102,11 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
   if (snapshots.empty()) return out;
 
   const MergedProfile profile = merge_snapshots(snapshots);
-  const SymbolTable table(profile, symbols);
   out.stacks_total = profile.stacks.size();
 
-  FrameFilter focus, ignore;
+  FrameFilter fold, focus, ignore;
+  if (auto e = compile(options.fold, "--fold", 0, fold)) return *e;
+  const SymbolTable table(profile, symbols, fold.re ? &*fold.re : nullptr);
   if (auto e = compile(options.focus, "--focus", profile.frames.size(), focus)) return *e;
   if (auto e = compile(options.ignore, "--ignore", profile.frames.size(), ignore)) return *e;
 

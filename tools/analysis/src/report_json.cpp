@@ -74,6 +74,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
                     {"top", ctx.options.top},
                     {"focus", ctx.options.focus},
                     {"ignore", ctx.options.ignore},
+                    {"fold", ctx.options.fold},
                     {"min_bytes", ctx.options.min_bytes}};
 
   json totals;

@@ -31,6 +31,10 @@ std::string Row::label() const {
   return std::string(basename(module)) + "+" + hex(offset);
 }
 
+std::string Row::match_text() const {
+  return function + " " + file + ":" + std::to_string(line) + " " + module;
+}
+
 bool is_allocator_function(const std::string& function) {
   // C entry points compare by name (a demangled C++ name may carry its parameter list).
   std::string_view name = std::string_view(function).substr(0, function.find('('));
@@ -75,8 +79,9 @@ bool is_allocator_module(const std::string& path) {
   return starts_with(base, "libtcmalloc") || starts_with(base, "libleakprobe");
 }
 
-SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& source)
-    : profile_(profile), source_(source), frames_(profile.frames.size()) {}
+SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& source,
+                         const std::regex* extra_fold)
+    : profile_(profile), source_(source), extra_fold_(extra_fold), frames_(profile.frames.size()) {}
 
 const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
   Resolved& out = frames_[frame_id];
@@ -92,16 +97,19 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
     sym = source_(symbolize::ModuleRef{m.path, m.build_id}, key.offset);
   }
   const bool module_is_allocator = known_module && is_allocator_module(module);
+  auto extra = [this](const Row& r) {
+    return extra_fold_ != nullptr && std::regex_search(r.match_text(), *extra_fold_);
+  };
   if (sym.empty()) {
     out.rows.push_back(Row{"", "", 0, false, module, key.offset});
-    out.allocator.push_back(module_is_allocator);
+    out.allocator.push_back(module_is_allocator || extra(out.rows.back()));
     return out;
   }
   for (symbolize::Frame& f : sym) {
     const bool alloc = module_is_allocator || is_allocator_function(f.function);
     out.rows.push_back(
         Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset});
-    out.allocator.push_back(alloc);
+    out.allocator.push_back(alloc || extra(out.rows.back()));
   }
   return out;
 }

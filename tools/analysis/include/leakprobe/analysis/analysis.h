@@ -25,6 +25,7 @@ struct Options {
   size_t top = 10;
   std::string focus;      // ECMAScript regex on frame text ("function file:line module"); "" = none
   std::string ignore;     // same; stacks with a matching frame are dropped
+  std::string fold;       // same; leading frames matching it are folded like allocator frames
   int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed
 };
 

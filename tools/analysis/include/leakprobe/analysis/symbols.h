@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct Row {
 
   // "function file:line" when symbolized, else "module+0xoffset": the site label in reports.
   std::string label() const;
+  // "function file:line module": what --focus, --ignore and --fold search.
+  std::string match_text() const;
 };
 
 // Symbolized view of the frames of a MergedProfile. Frames are symbolized on first use: a
@@ -36,9 +39,12 @@ struct Row {
 // frames of the stacks that are looked at need the symbolizer. Not thread-safe.
 class SymbolTable {
  public:
-  // `source` may be empty (--no-symbols): every frame then prints as module+offset. Both
-  // arguments must outlive the table.
-  SymbolTable(const MergedProfile& profile, const SymbolSource& source);
+  // `source` may be empty (--no-symbols): every frame then prints as module+offset.
+  // `extra_fold`, if set, marks more frames as allocator frames (--fold: a program's own
+  // wrappers such as xmalloc); it is searched in "function file:line module". All arguments
+  // must outlive the table.
+  SymbolTable(const MergedProfile& profile, const SymbolSource& source,
+              const std::regex* extra_fold = nullptr);
 
   // Rows of frame `frame_id`, innermost first; never empty.
   const std::vector<Row>& rows(uint32_t frame_id) const { return resolve(frame_id).rows; }
@@ -61,6 +67,7 @@ class SymbolTable {
 
   const MergedProfile& profile_;
   const SymbolSource& source_;
+  const std::regex* extra_fold_;
   mutable std::vector<Resolved> frames_;
 };
 
