@@ -155,6 +155,9 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
       // Unbounded queues: a slow (profiled) broker must not drop QoS 0 messages, or the
       // configurations would not deliver the same work.
       << "max_queued_messages 0\n"
+      // As many unacknowledged QoS 1 messages per subscriber as the load generator allows
+      // its publishers (--inflight, default 1000), so QoS 1 is not latency-bound.
+      << "max_inflight_messages 1000\n"
       << "log_dest stderr\n"
       << "log_type error\n"
       << "log_type warning\n";
