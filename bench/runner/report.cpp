@@ -60,6 +60,13 @@ std::string num(double v) {
   return buf;
 }
 
+// A shortfall: three significant digits, so 0.0019 does not print as "0.00".
+std::string diff(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
 std::string ratio(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, v >= 10 ? "%.0f×" : "%.2f×", v);
@@ -208,12 +215,12 @@ struct Goal {
 
 std::string verdict_at_least(double v, double goal) {
   if (v >= goal) return "met";
-  return "missed by " + num(goal - v) + "× (" + num((goal - v) / goal * 100) + "% short)";
+  return "missed by " + diff(goal - v) + "× (" + num((goal - v) / goal * 100) + "% short)";
 }
 
 std::string verdict_at_most(double v, double goal) {
   if (v <= goal) return "met";
-  return "missed by " + num(v - goal) + "× (" + num((v / goal - 1) * 100) + "% over)";
+  return "missed by " + diff(v - goal) + "× (" + num((v / goal - 1) * 100) + "% over)";
 }
 
 std::vector<Goal> goals(const Results& r) {
