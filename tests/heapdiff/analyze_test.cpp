@@ -296,6 +296,10 @@ TEST_F(GroupingFixture, FocusAndIgnoreFilterWholeStacks) {
   EXPECT_EQ(r.entries.size(), 2u);
   EXPECT_EQ(r.totals[1].live_bytes, 500);
 
+  opts.ignore = "app\\+0x1a00";  // so do module+offset, for use without symbols
+  r = run({&before, &after}, {}, opts);
+  EXPECT_EQ(r.entries.size(), 3u);
+
   opts.ignore = "/opt/t/app";  // module paths match too
   r = run({&before, &after}, syms.source(), opts);
   EXPECT_TRUE(r.entries.empty());

@@ -62,7 +62,9 @@ int run(int argc, char** argv) {
       ->required()
       ->expected(2, -1)
       ->type_name("FILE");
-  app.add_option("--top", options.top, "List the N largest entries (0 = all)")
+  int64_t top = static_cast<int64_t>(options.top);
+  app.add_option("--top", top, "List the N largest entries (0 = all)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->type_name("N");
   app.add_option("--sort", sort, "Rank by the change in live bytes or in live objects")
@@ -75,7 +77,7 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--focus", options.focus,
                  "Keep only stacks with a frame matching REGEX (matched against "
-                 "'function file:line module')")
+                 "'function file:line module+0xoffset')")
       ->type_name("REGEX");
   app.add_option("--ignore", options.ignore, "Drop stacks with a frame matching REGEX")
       ->type_name("REGEX");
@@ -115,6 +117,7 @@ int run(int argc, char** argv) {
     return kExitError;
   }
 
+  options.top = static_cast<size_t>(top);
   options.sort = sort == "objects" ? la::SortKey::kObjects : la::SortKey::kBytes;
   options.by = by == "function" ? la::GroupBy::kFunction
                : by == "line"   ? la::GroupBy::kLine

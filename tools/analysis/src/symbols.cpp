@@ -32,7 +32,7 @@ std::string Row::label() const {
 }
 
 std::string Row::match_text() const {
-  return function + " " + file + ":" + std::to_string(line) + " " + module;
+  return function + " " + file + ":" + std::to_string(line) + " " + module + "+" + hex(offset);
 }
 
 bool is_allocator_function(const std::string& function) {

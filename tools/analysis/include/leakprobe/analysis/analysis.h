@@ -23,7 +23,7 @@ struct Options {
   SortKey sort = SortKey::kBytes;
   GroupBy by = GroupBy::kStack;
   size_t top = 10;
-  std::string focus;      // ECMAScript regex on frame text ("function file:line module"); "" = none
+  std::string focus;      // ECMAScript regex on Row::match_text(); "" = none
   std::string ignore;     // same; stacks with a matching frame are dropped
   std::string fold;       // same; leading frames matching it are folded like allocator frames
   int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed

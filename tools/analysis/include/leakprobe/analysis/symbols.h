@@ -30,7 +30,7 @@ struct Row {
 
   // "function file:line" when symbolized, else "module+0xoffset": the site label in reports.
   std::string label() const;
-  // "function file:line module": what --focus, --ignore and --fold search.
+  // "function file:line module+0xoffset": what --focus, --ignore and --fold search.
   std::string match_text() const;
 };
 
@@ -41,7 +41,7 @@ class SymbolTable {
  public:
   // `source` may be empty (--no-symbols): every frame then prints as module+offset.
   // `extra_fold`, if set, marks more frames as allocator frames (--fold: a program's own
-  // wrappers such as xmalloc); it is searched in "function file:line module". All arguments
+  // wrappers such as xmalloc); it is searched in Row::match_text(). All arguments
   // must outlive the table.
   SymbolTable(const MergedProfile& profile, const SymbolSource& source,
               const std::regex* extra_fold = nullptr);
