@@ -387,3 +387,26 @@ TEST_F(Preload, DepthLimitCutsStacksBelowTheProbeFrames) {
   EXPECT_EQ(c.live_bytes, 40004);
   EXPECT_GT(site(s, sym, "main", 1).lines, 0);
 }
+
+TEST_F(Preload, ExitingWhileASnapshotIsBeingWrittenLeavesCompleteFilesOnly) {
+  // The signal and the end of stdin arrive together: the exit snapshot may have to wait for
+  // the signal's. Either way the process exits promptly and every file is complete.
+  for (int round = 0; round < 5; ++round) {
+    Child c({PROG_WAIT}, dir_);
+    ASSERT_EQ(c.read_line(20), "ready " + std::to_string(c.pid()));
+    ASSERT_EQ(kill(c.pid(), SIGRTMIN + 7), 0);
+    int status = c.finish(30);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << c.err();
+    auto files = snapshot_files(dir_, std::to_string(c.pid()));
+    ASSERT_GE(files.size(), 1u);
+    ASSERT_LE(files.size(), 2u);
+    bool saw_exit = false;
+    for (const auto& f : files) {
+      Snapshot s = load(f);
+      expect_well_formed(s);
+      saw_exit |= s.get("trigger") == "exit";
+    }
+    EXPECT_TRUE(saw_exit);
+  }
+  for (const auto& f : all_files(dir_)) EXPECT_NE(f[0], '.') << "temporary left: " << f;
+}
