@@ -7,8 +7,8 @@ packages=(
   build-essential cmake pkg-config git
   libunwind-dev libdw-dev libelf-dev
   libcli11-dev nlohmann-json3-dev libboost-program-options-dev
-  libgtest-dev googletest libbenchmark-dev
-  libpaho-mqttpp-dev libpaho-mqtt-dev libmosquitto-dev mosquitto mosquitto-clients
+  libgtest-dev googletest
+  libmosquitto-dev mosquitto mosquitto-clients
   libgoogle-perftools-dev google-perftools golang-go heaptrack
   clang libclang-rt-14-dev procps iproute2 python3
 )
