@@ -8,8 +8,8 @@ namespace po = boost::program_options;
 
 namespace repro {
 
-ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
-                           const po::options_description& specific, CommonOptions& out) {
+std::optional<int> parse_options(int argc, char** argv, const std::string& summary,
+                                 const po::options_description& specific, CommonOptions& out) {
   std::string config_path;
   po::options_description common("Common options");
   // One option per line reads better than what the formatter makes of the chain.
@@ -40,7 +40,7 @@ ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
     po::store(po::parse_command_line(argc, argv, all), vm);
     if (vm.count("help")) {
       std::cout << "Usage: " << program << " [options]\n" << summary << "\n\n" << all << "\n";
-      return ParseOutcome::kExitSuccess;
+      return 0;
     }
     // Options from the command line were stored first, so they win over the file.
     if (vm.count("config")) {
@@ -48,24 +48,24 @@ ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
       if (!file) {
         std::cerr << program << ": cannot read config file '" << vm["config"].as<std::string>()
                   << "'\n";
-        return ParseOutcome::kExitFailure;
+        return 2;
       }
       po::store(po::parse_config_file(file, all), vm);
     }
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << program << ": " << e.what() << " (try --help)\n";
-    return ParseOutcome::kExitFailure;
+    return 2;
   }
   if (out.port <= 0 || out.port > 65535 || out.warmup < 0 || out.iterations < 0 || out.rate < 0) {
     std::cerr << program << ": --port must be 1..65535 and --warmup, --iterations, --rate >= 0\n";
-    return ParseOutcome::kExitFailure;
+    return 2;
   }
   if (out.checkpoints < 1 || (out.iterations > 0 && out.checkpoints > out.iterations)) {
     std::cerr << program << ": --checkpoints must be 1..iterations\n";
-    return ParseOutcome::kExitFailure;
+    return 2;
   }
-  return ParseOutcome::kRun;
+  return std::nullopt;
 }
 
 }  // namespace repro

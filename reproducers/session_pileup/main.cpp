@@ -53,16 +53,12 @@ int main(int argc, char** argv) {
        "size of each published message");
   // clang-format on
   repro::CommonOptions options;
-  switch (repro::parse_options(argc, argv,
+  if (auto exit_status =
+          repro::parse_options(argc, argv,
                                "Persistent QoS 1 sessions vanish while a publisher keeps "
                                "sending: the broker queues for them.",
                                specific, options)) {
-    case repro::ParseOutcome::kExitSuccess:
-      return 0;
-    case repro::ParseOutcome::kExitFailure:
-      return 2;
-    case repro::ParseOutcome::kRun:
-      break;
+    return *exit_status;
   }
   if (subscribers < 1 || payload_bytes < 0 || payload_bytes > 1 << 20) {
     std::cerr << argv[0] << ": --subscribers must be >= 1 and --payload-bytes 0..1048576\n";

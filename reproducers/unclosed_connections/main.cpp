@@ -13,16 +13,12 @@ int main(int argc, char** argv) {
   specific.add_options()("devices", po::value<int>(&devices)->default_value(devices),
                          "devices that take turns reconnecting (one per cycle)");
   repro::CommonOptions options;
-  switch (repro::parse_options(argc, argv,
+  if (auto exit_status =
+          repro::parse_options(argc, argv,
                                "A gateway with one MQTT connection per device session; each "
                                "cycle one device reconnects.",
                                specific, options)) {
-    case repro::ParseOutcome::kExitSuccess:
-      return 0;
-    case repro::ParseOutcome::kExitFailure:
-      return 2;
-    case repro::ParseOutcome::kRun:
-      break;
+    return *exit_status;
   }
   if (devices < 1) {
     std::cerr << argv[0] << ": --devices must be >= 1\n";

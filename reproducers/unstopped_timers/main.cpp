@@ -39,16 +39,12 @@ bool publish_reading(mosquitto* client, repro::ClientEvents& events,
 
 int main(int argc, char** argv) {
   repro::CommonOptions options;
-  switch (repro::parse_options(argc, argv,
+  if (auto exit_status =
+          repro::parse_options(argc, argv,
                                "A meter that publishes one QoS 1 reading per cycle with a retry "
                                "timer per message.",
                                {}, options)) {
-    case repro::ParseOutcome::kExitSuccess:
-      return 0;
-    case repro::ParseOutcome::kExitFailure:
-      return 2;
-    case repro::ParseOutcome::kRun:
-      break;
+    return *exit_status;
   }
   // The harness reads this: the bytes one leaky cycle leaves at the leaking site.
   std::cout << "SITE-BYTES " << sizeof(repro::RetryTimer) << std::endl;

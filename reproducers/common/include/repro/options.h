@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/program_options/options_description.hpp>
+#include <optional>
 #include <string>
 
 namespace repro {
@@ -21,12 +22,12 @@ struct CommonOptions {
   long checkpoints = 1;   // with sync: the run is cut into this many parts, MARK between them
 };
 
-enum class ParseOutcome { kRun, kExitSuccess, kExitFailure };
-
 // Parses argv, then the --config file if one was given (command line wins). `specific` holds
 // the reproducer's own options; it may be empty. Prints help or a one-line error itself.
-ParseOutcome parse_options(int argc, char** argv, const std::string& summary,
-                           const boost::program_options::options_description& specific,
-                           CommonOptions& out);
+// Returns the exit status main should return right away (0 after --help, 2 on a usage
+// error), or nothing when the reproducer should run.
+std::optional<int> parse_options(int argc, char** argv, const std::string& summary,
+                                 const boost::program_options::options_description& specific,
+                                 CommonOptions& out);
 
 }  // namespace repro
