@@ -17,6 +17,7 @@
 #include <ctime>
 
 #include "guard.h"
+#include "libc_private.h"
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
 #include "snapshot_writer.h"
@@ -43,6 +44,12 @@ DumperState g_dumper;
 // reuses the numbers must never receive a byte meant for us.
 std::atomic<int> g_writer_tid{0};
 std::atomic<bool> g_signal_pending{false};
+// The signal trigger: on while our handler is installed and the host has not claimed the
+// signal. g_writer_signal_off: the writer has seen it off and never unblocks the signal again.
+std::atomic<bool> g_signal_trigger_on{false};
+std::atomic<bool> g_writer_signal_off{false};
+struct sigaction g_replaced_action {};  // what our handler replaced (SIG_DFL)
+std::atomic<bool> g_signal_release_said{false};
 
 void on_signal(int sig, siginfo_t* info, void*) {
   int saved = errno;
@@ -157,15 +164,20 @@ void* writer_main(void*) {
   t_in_probe = true;  // for life: nothing this thread allocates is the host's
   g_writer_tid.store(gettid(), std::memory_order_relaxed);
   const Options& o = g_dumper.tracker->options();
-  // Everything stays blocked, except our signal while sleeping in ppoll().
-  sigset_t sleep_mask;
-  sigfillset(&sleep_mask);
-  if (o.signal) sigdelset(&sleep_mask, o.signal);
   const unsigned interval = o.interval_s;
   int64_t deadline = interval ? now_ms() + interval * 1000ll : 0;
   for (;;) {
     if (g_signal_pending.exchange(false, std::memory_order_relaxed))
       dumper_snapshot(format::kTriggerSignal, -1);
+    // Everything stays blocked, except our signal while sleeping in ppoll() and only as
+    // long as it is ours: once the host owns it, a delivery here would run the host's
+    // handler on our thread (or take it from a host thread that waits for it).
+    sigset_t sleep_mask;
+    sigfillset(&sleep_mask);
+    if (g_signal_trigger_on.load())
+      sigdelset(&sleep_mask, o.signal);
+    else
+      g_writer_signal_off.store(true);
     pollfd fds[1] = {{g_dumper.listen_fd, POLLIN, 0}};
     nfds_t nfds = g_dumper.listen_fd >= 0 ? 1 : 0;
     timespec timeout{};
@@ -230,6 +242,27 @@ int open_control_socket(int pid) {
   return fd;
 }
 
+void install_signal(int sig) {
+  // __sigaction, not sigaction: ours is interposed and would treat this as the host's call.
+  struct sigaction cur {};
+  if (__sigaction(sig, nullptr, &cur) != 0) return;
+  if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+    struct sigaction sa {};
+    sa.sa_sigaction = on_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_SIGINFO;
+    g_replaced_action = cur;
+    if (__sigaction(sig, &sa, nullptr) == 0) g_signal_trigger_on.store(true);
+    return;
+  }
+  char num[16];
+  fmt_u64(num, static_cast<uint64_t>(sig));
+  log_line("signal ", num,
+           cur.sa_handler == SIG_IGN ? " is ignored by this program" : " is in use by this program",
+           "; the signal trigger is off (`leakprobe snapshot PID` and LEAKPROBE_INTERVAL still "
+           "work)");
+}
+
 // Starts pipe, socket and thread for the current process (used at start and in a child).
 bool start_machinery() {
   g_dumper.listen_fd =
@@ -270,15 +303,41 @@ bool dumper_start(Tracker* t) {
   // The directory is created if missing (one level, 0700); a failure shows at the first
   // snapshot, with the path.
   mkdir(o.output_dir, 0700);
-  if (o.signal) {
-    struct sigaction sa {};
-    sa.sa_sigaction = on_signal;
-    sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | SA_SIGINFO;
-    sigaction(o.signal, &sa, nullptr);
-  }
+  if (o.signal) install_signal(o.signal);
   g_dumper.started = start_machinery();
   return g_dumper.started;
+}
+
+bool dumper_signal_is_ours(int sig) {
+  return sig > 0 && g_dumper.tracker && sig == g_dumper.tracker->options().signal &&
+         g_signal_trigger_on.load();
+}
+
+void dumper_hide_own_handler(struct sigaction* current) {
+  if (current && (current->sa_flags & SA_SIGINFO) && current->sa_sigaction == on_signal)
+    *current = g_replaced_action;
+}
+
+void dumper_release_signal() {
+  if (!g_signal_trigger_on.exchange(false)) return;
+  const int sig = g_dumper.tracker->options().signal;
+  // The writer may be asleep in ppoll() with the signal unblocked. Wake it with the signal
+  // while our handler is still installed, and wait (bounded) until it has seen the trigger
+  // off; from then on it keeps the signal blocked and the host's handler can go in. A
+  // writer busy with a snapshot has the signal blocked already and checks before sleeping.
+  const int tid = g_writer_tid.load();
+  if (tid > 0 && tid != gettid() && !g_writer_signal_off.load()) {
+    syscall(SYS_tgkill, getpid(), tid, sig);
+    for (int i = 0; i < 1000 && !g_writer_signal_off.load(); ++i) {
+      timespec ts{0, 1000000};
+      nanosleep(&ts, nullptr);
+    }
+  }
+  char num[16];
+  fmt_u64(num, static_cast<uint64_t>(sig));
+  log_once(g_signal_release_said, "the program installed its own handler for signal ", num,
+           "; the signal trigger is off (`leakprobe snapshot PID` and LEAKPROBE_INTERVAL still "
+           "work)");
 }
 
 namespace {
@@ -364,6 +423,7 @@ void dumper_restart_in_child() {
   // The parent's descriptors stay open in the parent; ours go. The lock may have been held
   // by the parent's writer thread, which does not exist here.
   g_writer_tid.store(0, std::memory_order_relaxed);  // the parent's writer is not ours
+  g_writer_signal_off.store(false);  // the new writer checks the (inherited) trigger again
   if (g_dumper.listen_fd >= 0 && still_our_socket(g_dumper.listen_fd)) close(g_dumper.listen_fd);
   g_dumper.listen_fd = -1;
   g_dumper.socket_lost_said.store(false);

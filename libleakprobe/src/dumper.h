@@ -3,6 +3,8 @@
 // never inside a malloc call.
 #pragma once
 
+#include <csignal>
+
 #include "options.h"
 #include "snapshot_file.h"
 
@@ -32,6 +34,18 @@ void dumper_unlock_after_fork_in_parent();
 // fork: the writer thread does not exist in the child. Rebuild it there under the child's
 // pid, with the sequence back at 1 and the parent's pid recorded.
 void dumper_restart_in_child();
+
+// The snapshot signal belongs to the host as soon as the host wants it. The probe installs
+// its handler only if the signal is at its default disposition at start-up (an inherited
+// SIG_IGN is the host's and must reach its exec'd children unchanged). The interposed
+// sigaction()/signal() ask dumper_signal_is_ours() first; if so, dumper_release_signal()
+// hands the signal over: the trigger goes off, the writer thread stops unblocking the
+// signal (so no later delivery lands on our thread), and one stderr line says so.
+bool dumper_signal_is_ours(int sig);
+void dumper_release_signal();
+// What the host would see without the probe: the disposition our handler replaced, if
+// `current` is our handler (else `current` unchanged).
+void dumper_hide_own_handler(struct sigaction* current);
 
 // The control socket's abstract name for a pid: "leakprobe.<pid>" (without the leading NUL).
 void control_socket_name(char* out, unsigned size, int pid);

@@ -1,0 +1,97 @@
+// The interposed signal-disposition API: a host that installs its own handler for the
+// probe's snapshot signal gets the signal (the probe's trigger steps aside, see
+// dumper_release_signal), and a host that asks sees what it would see without the probe.
+// Every other signal is forwarded untouched. sigset()/sigvec() are not interposed: a host
+// using them for our signal takes it from the kernel's point of view, only the writer
+// thread might then still receive a delivery (documented in docs/settings.md).
+#include <dlfcn.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+
+#include "dumper.h"
+#include "guard.h"
+#include "libc_private.h"
+
+#define LP_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+using sighandler_fn = void (*)(int);
+using signal_fn = sighandler_fn (*)(int, sighandler_fn);
+
+// signal() and sysv_signal() have no exported internal alias to call for the signals we
+// do not touch; resolved on first use (dlsym may allocate: the guard keeps that untracked).
+signal_fn next_fn(std::atomic<signal_fn>& slot, const char* name) {
+  signal_fn f = slot.load(std::memory_order_acquire);
+  if (!f) {
+    leakprobe::Guard g;
+    f = reinterpret_cast<signal_fn>(dlsym(RTLD_NEXT, name));
+    slot.store(f, std::memory_order_release);
+  }
+  return f;
+}
+
+std::atomic<signal_fn> g_next_signal{nullptr};
+std::atomic<signal_fn> g_next_sysv_signal{nullptr};
+
+// signal() on our signal, with the semantics glibc gives it (BSD: restart, the signal
+// blocked in its handler; System V: one-shot, not blocked).
+sighandler_fn own_signal(int sig, sighandler_fn handler, bool bsd) {
+  if (handler == SIG_ERR) {
+    errno = EINVAL;
+    return SIG_ERR;
+  }
+  struct sigaction act {}, old{};
+  act.sa_handler = handler;
+  sigemptyset(&act.sa_mask);
+  if (bsd) {
+    sigaddset(&act.sa_mask, sig);
+    act.sa_flags = SA_RESTART;
+  } else {
+    act.sa_flags = SA_RESETHAND | SA_NODEFER;
+  }
+  if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+  return old.sa_handler;
+}
+
+}  // namespace
+
+LP_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
+  if (!leakprobe::dumper_signal_is_ours(sig)) return __sigaction(sig, act, old);
+  // Setting SIG_DFL where the host already sees SIG_DFL (the probe's handler is hidden
+  // from it) changes nothing for the host: programs that reset every signal before an exec
+  // (git's children) or at daemon start keep the trigger. Anything else is the host's.
+  if (act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL) {
+    int rc = __sigaction(sig, nullptr, old);
+    if (rc == 0) leakprobe::dumper_hide_own_handler(old);
+    return rc;
+  }
+  if (act) leakprobe::dumper_release_signal();
+  int rc = __sigaction(sig, act, old);
+  if (rc == 0) leakprobe::dumper_hide_own_handler(old);
+  return rc;
+}
+
+LP_EXPORT sighandler_fn signal(int sig, sighandler_fn handler) {
+  if (leakprobe::dumper_signal_is_ours(sig)) return own_signal(sig, handler, true);
+  signal_fn next = next_fn(g_next_signal, "signal");
+  if (!next) {
+    errno = ENOSYS;
+    return SIG_ERR;
+  }
+  return next(sig, handler);
+}
+
+LP_EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler) { return signal(sig, handler); }
+
+LP_EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler) {
+  if (leakprobe::dumper_signal_is_ours(sig)) return own_signal(sig, handler, false);
+  signal_fn next = next_fn(g_next_sysv_signal, "sysv_signal");
+  if (!next) {
+    errno = ENOSYS;
+    return SIG_ERR;
+  }
+  return next(sig, handler);
+}
