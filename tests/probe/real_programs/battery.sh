@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# probe.real_programs: real, unmodified Debian programs run twice, without and with
+# LD_PRELOAD=libleakprobe.so, must behave the same: same exit status (128+N for a fatal
+# signal), same stdout where the program's output is deterministic, and a complete snapshot
+# (trailer present, no temporary left) from every profiled process that exits normally.
+#
+# Usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [CASE_FILTER_REGEX]
+# Bounded: every run has a timeout, the broker is stopped on any exit.
+set -u -o pipefail
+
+PROBE_LIB=${1:?usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [FILTER]}
+SIGHOST=${2:?usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [FILTER]}
+FILTER=${3:-.}
+PROBE_LIB=$(realpath "$PROBE_LIB") && SIGHOST=$(realpath "$SIGHOST") || exit 1
+[ -f "$PROBE_LIB" ] && [ -x "$SIGHOST" ] || { echo "battery.sh: missing $PROBE_LIB or $SIGHOST" >&2; exit 1; }
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+PY=/usr/bin/python3
+TIMEOUT=20
+
+WORK=$(mktemp -d /tmp/leakprobe-battery.XXXXXX) || exit 1
+# shellcheck source=../../../scripts/lib/broker.sh
+source "$ROOT/scripts/lib/broker.sh"
+cleanup() { broker_stop; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+failures=0
+passes=0
+fail() { echo "FAIL [$CASE]: $*" >&2; failures=$((failures + 1)); }
+
+# Shared inputs, made once: a few MB to sort and archive.
+"$PY" - "$WORK/input" <<'PYEOF'
+import random, sys, os
+random.seed(7)
+os.makedirs(sys.argv[1] + "/tree/a/b", exist_ok=True)
+with open(sys.argv[1] + "/lines.txt", "w") as f:
+    for i in range(200000):
+        f.write("%08x %d\n" % (random.getrandbits(32), i))
+for i in range(40):
+    with open("%s/tree/a/b/f%02d.txt" % (sys.argv[1], i), "w") as f:
+        f.write(("file %d\n" % i) * 2000)
+PYEOF
+INPUT=$WORK/input
+
+# run_one OUTFILE SNAPDIR [VAR=VALUE...] -- CMD...: runs CMD with the extra environment in a
+# fresh directory; prints "PID STATUS". The command is started with `env` in the
+# background so that $! is the pid of the program itself (env execs it).
+run_one() {
+  local out=$1 snaps=$2
+  shift 2
+  local -a vars=()
+  while [ "$1" != "--" ]; do vars+=("$1"); shift; done
+  shift
+  local dir
+  dir=$(mktemp -d "$WORK/run.XXXXXX")
+  mkdir -p "$snaps"
+  (cd "$dir" && exec timeout -s KILL "$TIMEOUT" env "${vars[@]}" "$@" >"$out" 2>"$out.err" </dev/null) &
+  local sub=$!
+  wait "$sub"
+  local status=$?
+  echo "$status"
+}
+
+# Normalises output that legitimately differs: ld.so --list shows load addresses that change
+# with ASLR, and with LD_PRELOAD it also lists the preloaded library and its dependencies.
+normalise() {
+  case $1 in
+    exact) cat ;;
+    ldlist) sed -E 's/ \(0x[0-9a-f]+\)//' | sort ;;
+    none) : ;;
+  esac
+}
+
+# same_output NORM REF OUT: exact equality, or (ldlist) every reference line still present.
+same_output() {
+  if [ "$1" = ldlist ]; then
+    [ -z "$(comm -23 <(normalise ldlist <"$2") <(normalise ldlist <"$3"))" ]
+  else
+    cmp -s <(normalise "$1" <"$2") <(normalise "$1" <"$3")
+  fi
+}
+
+# check_snaps SNAPDIR EXPECT: every published snapshot is complete, no temporary is left
+# behind, and with EXPECT=exit at least one has trigger exit (the profiled program itself
+# or one of its children exiting normally).
+check_snaps() {
+  local snaps=$1 expect=$2 f n=0 exits=0
+  for f in "$snaps"/.leakprobe.*.tmp; do
+    [ -e "$f" ] && fail "temporary snapshot left behind: $(basename "$f")"
+  done
+  for f in "$snaps"/leakprobe.*.heap; do
+    [ -e "$f" ] || continue
+    n=$((n + 1))
+    if [ "$(tail -n 1 "$f")" != "# leakprobe.end" ]; then
+      fail "snapshot without trailer: $(basename "$f")"
+    fi
+    if ! head -n 1 "$f" | grep -q '^heap profile: '; then
+      fail "snapshot without header: $(basename "$f")"
+    fi
+    grep -q '^# leakprobe.trigger: exit$' "$f" && exits=$((exits + 1))
+  done
+  case $expect in
+    exit) [ "$exits" -ge 1 ] || fail "no complete exit snapshot (files: $n)" ;;
+    none) [ "$n" -eq 0 ] || fail "expected no snapshot, found $n" ;;
+    any) : ;;
+  esac
+}
+
+# run_case NAME EXPECT NORM MODES CMD...: EXPECT is exit|none|any (see check_snaps), NORM
+# how stdout is compared (exact|ldlist|none), MODES "exact" or "exact sampled".
+run_case() {
+  CASE=$1
+  local expect=$2 norm=$3 modes=$4
+  shift 4
+  [[ $CASE =~ $FILTER ]] || return 0
+  local base="$WORK/$CASE"
+  mkdir -p "$base"
+  local ref_status
+  ref_status=$(run_one "$base/ref.out" "$base/ref.snaps" LEAKPROBE_UNUSED=1 -- "$@")
+  local mode
+  for mode in $modes; do
+    local -a pvars=(LD_PRELOAD="$PROBE_LIB" LEAKPROBE_OUTPUT_DIR="$base/$mode.snaps"
+                    LEAKPROBE_QUIET=1)
+    [ "$mode" = sampled ] && pvars+=(LEAKPROBE_SAMPLE_BYTES=65536)
+    local status
+    status=$(run_one "$base/$mode.out" "$base/$mode.snaps" "${pvars[@]}" -- "$@")
+    local before=$failures
+    [ "$status" = "$ref_status" ] || fail "$mode: exit status $status, without the probe $ref_status"
+    if ! same_output "$norm" "$base/ref.out" "$base/$mode.out"; then
+      fail "$mode: stdout differs from the run without the probe:"
+      diff <(normalise "$norm" <"$base/ref.out") <(normalise "$norm" <"$base/$mode.out") | head -n 10 >&2
+    fi
+    if grep -q 'cannot be preloaded' "$base/$mode.out.err"; then
+      fail "$mode: the probe was not loaded"
+    fi
+    if grep -q '^leakprobe: ' "$base/$mode.out.err"; then
+      echo "note [$CASE] $mode: the probe said:" >&2
+      grep '^leakprobe: ' "$base/$mode.out.err" | sort | uniq -c | head -n 5 >&2
+    fi
+    check_snaps "$base/$mode.snaps" "$expect"
+    if [ "$failures" -eq "$before" ]; then
+      passes=$((passes + 1))
+      echo "ok   [$CASE] $mode (status $status)"
+    else
+      echo "stderr of the profiled run:" >&2
+      head -n 20 "$base/$mode.out.err" >&2
+    fi
+  done
+}
+
+GITENV=(GIT_AUTHOR_NAME=probe GIT_AUTHOR_EMAIL=p@example.invalid GIT_COMMITTER_NAME=probe
+        GIT_COMMITTER_EMAIL=p@example.invalid GIT_AUTHOR_DATE=2026-01-01T00:00:00Z
+        GIT_COMMITTER_DATE=2026-01-01T00:00:00Z GIT_CONFIG_NOSYSTEM=1 HOME="$WORK")
+
+# --- the battery -------------------------------------------------------------------------
+
+run_case python_threads_fork exit exact "exact sampled" "$PY" -c '
+import subprocess, threading, sys
+d = {}
+def work(k):
+    for i in range(20000):
+        d[(k, i)] = [i] * (i % 7)
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+out = subprocess.run(["/bin/echo", "child"], capture_output=True, text=True).stdout
+print(len(d), out.strip(), subprocess.call([sys.executable, "-c", "raise SystemExit(3)"]))'
+
+run_case bash_pipelines exit exact "exact sampled" bash -c '
+x=$(seq 1 2000 | sort -rn | head -n 3 | tr "\n" " ")
+y=$( (echo sub; (echo subsub) ) | wc -l)
+for i in 1 2 3; do echo "$i $(echo $i | md5sum | cut -c1-8)"; done | sort -k2
+echo "$x|$y"; exit 7'
+
+run_case git exit exact exact env "${GITENV[@]}" bash -c '
+git init -q -b main repo && cd repo && printf "a\nb\n" >f && git add f &&
+git commit -q -m first && echo c >>f && git commit -q -am second &&
+git log --format="%H %s" && git status --porcelain && git gc -q && git fsck --no-progress && echo done'
+
+run_case sort_mb exit exact "exact sampled" sort -k2,2n -k1,1 "$INPUT/lines.txt"
+
+run_case find exit exact exact find "$INPUT/tree" -name "f1*" -size +1k -printf "%P %s\n"
+
+run_case tar_gzip exit exact "exact sampled" bash -c "
+tar -C '$INPUT' -czf t.tgz tree && mkdir x && tar -C x -xzf t.tgz &&
+diff -r '$INPUT/tree' x/tree && gzip -dc t.tgz | tar -tf - | sort | md5sum"
+
+run_case cmake exit exact exact bash -c '
+cmake --version | head -n 1; cmake -E make_directory a/b && cmake -E touch a/b/c &&
+cmake -E sha256sum a/b/c && cmake -E echo hi && cmake -E env FOO=1 cmake -E environment | grep ^FOO='
+
+if perl -Mthreads -e 1 2>/dev/null; then
+  run_case perl_threads exit exact exact perl -Mthreads -e '
+    my @t = map { my $k = $_; threads->create(sub { my %h; $h{$_} = "x" x ($_ % 50) for 1..20000; scalar keys %h }) } 1..4;
+    my $s = 0; $s += $_->join for @t; print "$s\n";'
+fi
+
+# Go's runtime allocates with mmap and exits with exit_group: no exit snapshot to expect,
+# but the host must be untouched.
+run_case go_version any exact exact go version
+
+run_case ldso_list any ldlist exact /lib64/ld-linux-x86-64.so.2 --list /bin/true
+
+run_case underscore_exit none exact exact "$PY" -c 'import os, sys; print("bye"); sys.stdout.flush(); os._exit(5)'
+
+run_case killed_by_signal none exact exact "$PY" -c '
+import os, signal, sys
+print("before"); sys.stdout.flush(); os.kill(os.getpid(), signal.SIGTERM)'
+
+run_case bash_killed none exact exact bash -c 'echo x; kill -SEGV $$'
+
+# The host takes the probe's own signal (SIGRTMIN+7): its handler must get every delivery,
+# on its own threads, and it must see the disposition it would see without the probe.
+run_case python_sigrtmin7 exit exact exact "$PY" -c '
+import os, signal, threading, time
+sig = signal.SIGRTMIN + 7
+print("before:", signal.getsignal(sig))
+n = 0
+def h(s, f):
+    global n; n += 1
+signal.signal(sig, h)
+for i in range(20):
+    os.kill(os.getpid(), sig); time.sleep(0.001)
+deadline = time.time() + 5
+while n < 20 and time.time() < deadline: time.sleep(0.01)
+print("handled", n)'
+
+run_case sighost_sigaction exit exact exact "$SIGHOST" sigaction
+run_case sighost_signal exit exact exact "$SIGHOST" signal
+
+# MQTT clients against a private broker that is itself profiled.
+if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto}" ] &&
+    [[ mosquitto =~ $FILTER || mqtt =~ $FILTER ]]; then
+  CASE=mosquitto_broker
+  mkdir -p "$WORK/broker/snaps"
+  if broker_start "$WORK/broker" --env LD_PRELOAD="$PROBE_LIB" --env LEAKPROBE_QUIET=1 \
+      --env LEAKPROBE_OUTPUT_DIR="$WORK/broker/snaps"; then
+    P=$BROKER_PORT
+    run_case mqtt_pub exit exact exact mosquitto_pub -h 127.0.0.1 -p "$P" -t probe/x -r -m hello-retained
+    run_case mqtt_sub exit exact exact mosquitto_sub -h 127.0.0.1 -p "$P" -t probe/x -C 1 -W 5
+    run_case mqtt_pub_lines exit exact exact bash -c "seq 1 200 | mosquitto_pub -h 127.0.0.1 -p $P -t probe/l -l -q 1"
+    CASE=mosquitto_broker
+    broker_stop
+    before=$failures
+    check_snaps "$WORK/broker/snaps" exit
+    [ "$failures" -eq "$before" ] &&
+      echo "ok   [mosquitto_broker] profiled broker stopped by SIGTERM left a complete exit snapshot"
+  else
+    fail "the private broker did not start"
+  fi
+fi
+
+echo "battery: $passes runs passed, $failures failures"
+[ "$failures" -eq 0 ]
