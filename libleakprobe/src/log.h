@@ -17,6 +17,12 @@ void log_line(const char* a, const char* b = nullptr, const char* c = nullptr,
 void log_once(std::atomic<bool>& flag, const char* a, const char* b = nullptr,
               const char* c = nullptr, const char* d = nullptr, const char* e = nullptr);
 
+// Remembers which file descriptor 2 is (device and inode) when the probe starts. Later
+// lines are written only while descriptor 2 is still that file: a host that closes its
+// stderr and reuses the number for a data file or a socket must never receive our text.
+// Called first thing in the constructor (before it, lines are written unconditionally).
+void log_remember_stderr();
+
 // Allocation-free number formatting for log lines. `buf` must hold 24 chars; returns buf.
 const char* fmt_u64(char* buf, uint64_t v);
 const char* fmt_i64(char* buf, int64_t v);

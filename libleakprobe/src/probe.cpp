@@ -40,6 +40,7 @@ void at_exit() { dumper_at_exit(); }
 
 __attribute__((constructor)) void start_probe() {
   Guard g;
+  log_remember_stderr();  // before anything is said: see log.h
   real_alloc();  // resolve now, while the process is still single-threaded
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");

@@ -89,3 +89,15 @@ TEST_F(SignalHost, ResettingToDefaultKeepsTheTrigger) {
   EXPECT_EQ(load(files[0]).get("trigger"), "signal");
   EXPECT_EQ(load(files[1]).get("trigger"), "exit");
 }
+
+TEST_F(SignalHost, ProbeNeverWritesIntoADescriptor2TheHostReused) {
+  // The host closes stderr and its next open() gets descriptor 2 for a data file; the
+  // probe's "installed its own handler" line must not land in that file.
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  ASSERT_EQ(chdir(dir_.c_str()), 0);
+  RunResult r = run({PROG_SIGHOST, "stderr-file"}, dir_);
+  ASSERT_EQ(chdir(cwd), 0);
+  ASSERT_TRUE(r.exited_ok()) << r.status << r.err;
+  EXPECT_EQ(r.out, "before: default\nhost data\n");
+}

@@ -6,8 +6,12 @@
 //     signal unblocked (a probe thread must not take deliveries meant for the host).
 // Usage: sighost_program sigaction|signal
 //        sighost_program query   prints the disposition it finds and exits
+//        sighost_program stderr-file  closes stderr, reuses descriptor 2 for data.txt, then
+//                                takes the signal (the probe has something to say) and
+//                                prints data.txt, which must hold only the host's text
 //        sighost_program reset   sets SIG_DFL (as git's children and daemons do), prints
 //                                "ready", then waits for end of stdin
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -54,8 +58,9 @@ const char* describe(const struct sigaction& sa) {
 int main(int argc, char** argv) {
   const char* mode = argc == 2 ? argv[1] : "";
   if (strcmp(mode, "sigaction") != 0 && strcmp(mode, "signal") != 0 &&
-      strcmp(mode, "query") != 0 && strcmp(mode, "reset") != 0) {
-    fprintf(stderr, "usage: %s sigaction|signal|query|reset\n", argv[0]);
+      strcmp(mode, "query") != 0 && strcmp(mode, "reset") != 0 &&
+      strcmp(mode, "stderr-file") != 0) {
+    fprintf(stderr, "usage: %s sigaction|signal|query|reset|stderr-file\n", argv[0]);
     return 2;
   }
   const int sig = SIGRTMIN + 7;
@@ -63,6 +68,20 @@ int main(int argc, char** argv) {
   sigaction(sig, nullptr, &before);
   printf("before: %s\n", describe(before));
   if (strcmp(mode, "query") == 0) return 0;
+  if (strcmp(mode, "stderr-file") == 0) {
+    close(2);
+    int fd = open("data.txt", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd != 2) return 4;
+    signal(sig, on_sig);
+    if (write(fd, "host data\n", 10) != 10) return 5;
+    close(fd);
+    FILE* f = fopen("data.txt", "r");
+    if (!f) return 6;
+    int c;
+    while ((c = fgetc(f)) != EOF) putchar(c);
+    fclose(f);
+    return 0;
+  }
   if (strcmp(mode, "reset") == 0) {
     struct sigaction dfl {}, old{};
     dfl.sa_handler = SIG_DFL;

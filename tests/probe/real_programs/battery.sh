@@ -172,7 +172,7 @@ y=$( (echo sub; (echo subsub) ) | wc -l)
 for i in 1 2 3; do echo "$i $(echo $i | md5sum | cut -c1-8)"; done | sort -k2
 echo "$x|$y"; exit 7'
 
-run_case git exit exact exact env "${GITENV[@]}" bash -c '
+run_case git exit exact "exact sampled" env "${GITENV[@]}" bash -c '
 git init -q -b main repo && cd repo && printf "a\nb\n" >f && git add f &&
 git commit -q -m first && echo c >>f && git commit -q -am second &&
 git log --format="%H %s" && git status --porcelain && git gc -q && git fsck --no-progress && echo done'
@@ -194,6 +194,35 @@ if perl -Mthreads -e 1 2>/dev/null; then
     my @t = map { my $k = $_; threads->create(sub { my %h; $h{$_} = "x" x ($_ % 50) for 1..20000; scalar keys %h }) } 1..4;
     my $s = 0; $s += $_->join for @t; print "$s\n";'
 fi
+
+run_case python_fork_mp exit exact "exact sampled" "$PY" -c '
+import os, multiprocessing as mp
+def sq(x): return [x * x] * 100
+if __name__ == "__main__":
+    pid = os.fork()
+    if pid == 0:
+        _ = [bytes(100) for i in range(10000)]
+        raise SystemExit(4)
+    _, st = os.waitpid(pid, 0)
+    with mp.get_context("fork").Pool(2) as p:
+        r = p.map(sq, range(200))
+    print(os.waitstatus_to_exitcode(st), sum(v[0] for v in r))'
+
+run_case make_xargs exit exact exact bash -c '
+printf "all: a b c\na b c:\n\t@echo \$@ > \$@.out\n" > Makefile && make -s -j2 && cat a.out b.out c.out &&
+seq 1 40 | xargs -P 4 -n 5 sh -c "echo \$# args" | sort | uniq -c &&
+trap "n=\$((n+1))" CHLD; n=0; for i in 1 2 3 4; do (exit $i) & done; wait; echo waited'
+
+# A host that closes stderr and reuses descriptor 2 for its own file: nothing of the
+# probe's may end up in it (the probe has something to say here: the host takes its signal).
+run_case stderr_reused exit exact exact "$PY" -c '
+import os, signal
+os.close(2)
+fd = os.open("data.txt", os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+assert fd == 2
+signal.signal(signal.SIGRTMIN + 7, lambda s, f: None)
+os.write(fd, b"host data\n"); os.close(fd)
+print(open("data.txt").read(), end="")'
 
 # Go's runtime allocates with mmap and exits with exit_group: no exit snapshot to expect,
 # but the host must be untouched.
