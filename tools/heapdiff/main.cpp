@@ -13,6 +13,7 @@
 #include "leakprobe/analysis/parser.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/units.h"
+#include "leakprobe/analysis/warnings.h"
 #include "leakprobe/symbolize/symbolizer.h"
 
 namespace {
@@ -54,6 +55,8 @@ int run(int argc, char** argv) {
   std::string min_bytes;
   bool json = false;
   bool no_symbols = false;
+  bool full_names = false;
+  bool wide = false;
   leakprobe::symbolize::Options sym_options;
 
   app.add_option("snapshots", files,
@@ -71,8 +74,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"bytes", "objects"}))
       ->capture_default_str();
   app.add_option("--by", by,
-                 "Group by call stack, by allocating function, or by function and line "
-                 "(the first frame outside the allocator)")
+                 "Group by call stack, by the site's function, or by its function and line "
+                 "(the site: the first frame past the allocator and the C/C++ runtime)")
       ->check(CLI::IsMember({"stack", "function", "line"}))
       ->capture_default_str();
   app.add_option("--focus", options.focus,
@@ -105,6 +108,11 @@ int run(int argc, char** argv) {
                  "Prefix every mapped path with DIR (snapshots from another machine)")
       ->type_name("DIR");
   app.add_flag("--no-symbols", no_symbols, "Do not symbolize: show module+offset only");
+  app.add_flag("--full-names", full_names,
+               "Text report: full demangled names (parameters, template arguments) and full "
+               "source paths instead of short ones");
+  app.add_flag("--wide", wide,
+               "Text report: never cut the table's site column (by default it fits 120 columns)");
 
   try {
     app.parse(argc, argv);
@@ -125,6 +133,8 @@ int run(int argc, char** argv) {
   if (!min_bytes.empty()) options.min_bytes = *la::parse_byte_size(min_bytes);
   la::ReportContext ctx;
   ctx.options = options;
+  ctx.full_names = full_names;
+  ctx.wide = wide;
   if (!fail_on_growth.empty()) ctx.fail_on_growth = la::parse_byte_size(fail_on_growth);
 
   std::vector<la::Snapshot> snapshots;
@@ -167,7 +177,7 @@ int run(int argc, char** argv) {
 
   la::Result<la::Analysis> analysis = la::analyze(ordered, source, options);
   if (symbolizer) {
-    for (const std::string& w : symbolizer->take_warnings()) {
+    for (const std::string& w : la::collapse_symbolizer_warnings(symbolizer->take_warnings())) {
       std::cerr << "heapdiff: warning: " << w << "\n";
     }
   }

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <unordered_map>
+#include <utility>
 
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/merge.h"
@@ -84,6 +85,7 @@ struct Group {
   uint32_t representative = 0;
   int64_t representative_growth = 0;
   size_t representative_fold = 0;
+  size_t representative_site = 0;  // rows between the folded ones and the site
   const Row* site = nullptr;  // nullptr: the stack has no frames
   Trend trend = Trend::kStable;
   Counts delta() const { return series.back() - series.front(); }
@@ -123,14 +125,17 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
       continue;
     }
     const size_t fold = table.folded_rows(stack.frames);
-    // Locate the first unfolded row: frame index and row within it.
-    size_t frame_index = 0;
-    size_t row_index = fold;
-    while (frame_index < stack.frames.size() &&
-           row_index >= table.rows(stack.frames[frame_index]).size()) {
-      row_index -= table.rows(stack.frames[frame_index]).size();
-      ++frame_index;
-    }
+    // Row number -> (frame index, row within that frame).
+    auto locate = [&](size_t row_index) {
+      size_t frame_index = 0;
+      while (frame_index < stack.frames.size() &&
+             row_index >= table.rows(stack.frames[frame_index]).size()) {
+        row_index -= table.rows(stack.frames[frame_index]).size();
+        ++frame_index;
+      }
+      return std::make_pair(frame_index, row_index);
+    };
+    const size_t frame_index = locate(fold).first;
     if (focus.re && !focus.stack_matches(table, stack.frames, frame_index)) {
       ++out.stacks_filtered_out;
       continue;
@@ -139,9 +144,11 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
       ++out.stacks_filtered_out;
       continue;
     }
-    const Row* site = frame_index < stack.frames.size()
-                          ? &table.rows(stack.frames[frame_index])[row_index]
-                          : nullptr;
+    // The site is the program's own code: past the allocator and the C/C++ runtime.
+    const size_t site_rows = table.site_rows(stack.frames, fold);
+    const auto [site_frame, site_row] = locate(site_rows);
+    const Row* site =
+        site_frame < stack.frames.size() ? &table.rows(stack.frames[site_frame])[site_row] : nullptr;
 
     for (size_t i = 0; i < n; ++i) out.totals[i] += stack.series[i];
     const Counts d = stack.series.back() - stack.series.front();
@@ -173,6 +180,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
       g.representative = sid;
       g.representative_growth = metric(d, options.sort);
       g.representative_fold = fold;
+      g.representative_site = site_rows - fold;
       g.site = site;
     }
   }
@@ -234,6 +242,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
     e.trend = g.trend;
     e.frames = table.stack_rows(profile.stacks[g.representative].frames, g.representative_fold);
     e.folded = g.representative_fold;
+    e.site_frame = g.representative_site;
     out.entries.push_back(std::move(e));
   }
   return out;

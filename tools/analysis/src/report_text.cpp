@@ -1,9 +1,14 @@
 // The report a person reads in a terminal: who was compared, the totals, a ranked table, then
 // the full stack of each listed entry. Sizes are human (KiB/MiB); exact numbers are in --json.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/units.h"
 
@@ -28,10 +33,75 @@ std::string utc(double t) {
   return std::string(buf) + frac + " UTC";
 }
 
-std::string pad(std::string s, size_t width, bool right) {
-  if (s.size() >= width) return s;
-  return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
+// Terminal columns of UTF-8 text: one per code point ("Δ" is two bytes but one column; the
+// report prints nothing wider).
+size_t display_width(std::string_view s) {
+  size_t cols = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++cols;
+  }
+  return cols;
 }
+
+std::string pad(std::string s, size_t width, bool right) {
+  const size_t cols = display_width(s);
+  if (cols >= width) return s;
+  return right ? std::string(width - cols, ' ') + s : s + std::string(width - cols, ' ');
+}
+
+// At most `width` columns; a cut shows as a trailing "…".
+std::string ellipsize(const std::string& s, size_t width) {
+  if (display_width(s) <= width) return s;
+  if (width == 0) return "";
+  std::string out;
+  size_t cols = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool starts_code_point = (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
+    if (starts_code_point && ++cols > width - 1) break;
+    out += s[i];
+  }
+  return out + "…";
+}
+
+// How function names print. Short by default; when two different functions of the table would
+// print the same short name (overloads, two instantiations of one template), those keep their
+// template arguments, and if that is not enough, their whole (alias-rewritten) name.
+class NamePrinter {
+ public:
+  NamePrinter(const Analysis& a, bool full) : full_(full) {
+    if (full_) return;
+    std::vector<std::string> functions;
+    for (const Entry& e : a.entries) {
+      if (!e.site.function.empty()) functions.push_back(e.site.function);
+    }
+    std::sort(functions.begin(), functions.end());
+    functions.erase(std::unique(functions.begin(), functions.end()), functions.end());
+    for (const std::string& f : functions) chosen_[f] = short_function_name(f);
+    disambiguate([](const std::string& f) {
+      return short_function_name(f, NameDetail::kWithTemplates);
+    });
+    disambiguate([](const std::string& f) { return rewrite_std_aliases(f); });
+  }
+
+  std::string operator()(const std::string& function) const {
+    if (full_) return function;
+    const auto it = chosen_.find(function);
+    return it != chosen_.end() ? it->second : short_function_name(function);
+  }
+
+ private:
+  template <typename Longer>
+  void disambiguate(Longer longer) {
+    std::map<std::string, int> uses;
+    for (const auto& [full, shown] : chosen_) ++uses[shown];
+    for (auto& [full, shown] : chosen_) {
+      if (uses[shown] > 1) shown = longer(full);
+    }
+  }
+
+  bool full_;
+  std::map<std::string, std::string> chosen_;  // full name -> what the report prints
+};
 
 std::string sampling_text(int64_t sampling) {
   return sampling <= 0 ? "exact" : "sampled/" + std::to_string(sampling);
@@ -79,13 +149,33 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   }
 }
 
-void write_row(std::ostream& out, const Row& r) {
-  out << "      " << (r.inlined ? "[inlined] " : "");
+// The table's site column: "function  file:line" with the file cut to its last two path
+// components (whole with --full-names), or module+0xoffset without symbols.
+std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
+                      size_t width) {
+  const Row& r = e.site;
+  if (r.function.empty()) return ellipsize(e.key, width);
+  std::string function = name(r.function);
+  if (ctx.options.by == GroupBy::kFunction || r.file.empty()) return ellipsize(function, width);
+  const std::string location =
+      (ctx.full_names ? r.file : short_path(r.file, 2)) + ":" + std::to_string(r.line);
+  // Cut the function rather than the location when there is room for a readable part of it.
+  const size_t location_cols = display_width(location) + 2;
+  if (display_width(function) + location_cols > width && width >= location_cols + 16) {
+    function = ellipsize(function, width - location_cols);
+  }
+  return ellipsize(function + "  " + location, width);
+}
+
+void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter& name) {
+  // The arrow marks the site: the allocator is folded away and the runtime rows above it are
+  // shown but are not where the program asked for the memory.
+  out << (is_site ? "   -> " : "      ") << (r.inlined ? "[inlined] " : "");
   if (r.function.empty()) {
     out << r.module << "+" << hex(r.offset) << "\n";
     return;
   }
-  out << r.function;
+  out << name(r.function);
   if (!r.file.empty()) out << " — " << r.file << ":" << r.line;
   out << "  (" << r.module << "+" << hex(r.offset) << ")\n";
 }
@@ -144,8 +234,14 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
   out << "top " << a.entries.size() << " of " << a.changed << " changed "
       << unit_name(ctx.options.by) << (a.trend_mode ? ", suspects first," : "") << " by Δ live "
       << (by_bytes ? "bytes" : "objects") << ":\n";
-  out << "  rank  " << (a.trend_mode ? "trend     " : "") << pad("Δ live", 12, true)
-      << pad("Δ objs", 9, true) << pad("allocs", 9, true) << pad("frees", 9, true) << "  site\n";
+  const NamePrinter name(a, ctx.full_names);
+  const std::string head = "  rank  " + std::string(a.trend_mode ? "trend     " : "") +
+                           pad("Δ live", 12, true) + pad("Δ objs", 9, true) +
+                           pad("allocs", 9, true) + pad("frees", 9, true) + "  ";
+  const size_t site_width = ctx.wide || display_width(head) + 20 > kTextReportWidth
+                                ? std::string::npos
+                                : kTextReportWidth - display_width(head);
+  out << head << "site\n";
   for (size_t i = 0; i < a.entries.size(); ++i) {
     const Entry& e = a.entries[i];
     const Counts ed = e.delta();
@@ -154,7 +250,8 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
         << pad(format_bytes(ed.live_bytes, true), 12, true)
         << pad(format_count(ed.live_objs, true), 9, true)
         << pad(std::to_string(ed.alloc_objs), 9, true)
-        << pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true) << "  " << e.key << "\n";
+        << pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true) << "  "
+        << site_text(e, ctx, name, site_width) << "\n";
   }
 
   for (size_t i = 0; i < a.entries.size(); ++i) {
@@ -168,7 +265,14 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
         << format_bytes(ed.alloc_bytes) << "), " << ed.alloc_objs - ed.live_objs
         << " freed in between)\n";
     if (ctx.options.by != GroupBy::kStack) {
-      out << "    " << e.key << ": " << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
+      const std::string key = e.site.function.empty() ? e.key
+                              : ctx.options.by == GroupBy::kFunction
+                                  ? name(e.site.function)
+                              : e.site.file.empty()
+                                  ? name(e.site.function)
+                                  : name(e.site.function) + " " + e.site.file + ":" +
+                                        std::to_string(e.site.line);
+      out << "    " << key << ": " << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
           << "; the one that grew most:\n";
     }
     if (a.trend_mode) {
@@ -178,7 +282,9 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
       }
       out << "\n";
     }
-    for (const Row& r : e.frames) write_row(out, r);
+    for (size_t k = 0; k < e.frames.size(); ++k) {
+      write_row(out, e.frames[k], k == e.site_frame, name);
+    }
     if (e.folded > 0) {
       out << "      (" << e.folded << " allocator frame" << (e.folded == 1 ? "" : "s")
           << " folded)\n";

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "leakprobe/analysis/names.h"
+
 namespace leakprobe::analysis {
 namespace {
 
@@ -79,6 +81,22 @@ bool is_allocator_module(const std::string& path) {
   return starts_with(base, "libtcmalloc") || starts_with(base, "libleakprobe");
 }
 
+bool is_runtime_module(const std::string& path) {
+  const std::string_view base = basename(path);
+  // "libc.so.6" and the old "libc-2.31.so"; "libc++" is LLVM's C++ library.
+  return starts_with(base, "libc.so") || starts_with(base, "libc-") ||
+         starts_with(base, "libstdc++") || starts_with(base, "libc++") ||
+         starts_with(base, "libgcc_s");
+}
+
+bool is_runtime_function(const std::string& function) {
+  // The short name has no return type, so `void std::vector<...>::_M_realloc_insert<...>`
+  // is seen as the std:: function it is.
+  const std::string name = short_function_name(function);
+  return starts_with(name, "std::") || starts_with(name, "__gnu_cxx::") ||
+         starts_with(name, "__cxxabiv1::") || starts_with(name, "__cxa_");
+}
+
 SymbolTable::SymbolTable(const MergedProfile& profile, const SymbolSource& source,
                          const std::regex* extra_fold)
     : profile_(profile), source_(source), extra_fold_(extra_fold), frames_(profile.frames.size()) {}
@@ -97,12 +115,14 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
     sym = source_(symbolize::ModuleRef{m.path, m.build_id}, key.offset);
   }
   const bool module_is_allocator = known_module && is_allocator_module(module);
+  const bool module_is_runtime = known_module && is_runtime_module(module);
   auto extra = [this](const Row& r) {
     return extra_fold_ != nullptr && std::regex_search(r.match_text(), *extra_fold_);
   };
   if (sym.empty()) {
     out.rows.push_back(Row{"", "", 0, false, module, key.offset});
     out.allocator.push_back(module_is_allocator || extra(out.rows.back()));
+    out.runtime.push_back(module_is_runtime);
     return out;
   }
   for (symbolize::Frame& f : sym) {
@@ -110,6 +130,7 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
     out.rows.push_back(
         Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset});
     out.allocator.push_back(alloc || extra(out.rows.back()));
+    out.runtime.push_back(module_is_runtime || is_runtime_function(out.rows.back().function));
   }
   return out;
 }
@@ -124,6 +145,18 @@ size_t SymbolTable::folded_rows(const std::vector<uint32_t>& stack) const {
     }
   }
   return 0;  // every row is an allocator row: keep the stack whole
+}
+
+size_t SymbolTable::site_rows(const std::vector<uint32_t>& stack, size_t folded) const {
+  // Like folded_rows, symbolizes only up to the site.
+  size_t index = 0;
+  for (uint32_t f : stack) {
+    const Resolved& r = resolve(f);
+    for (size_t k = 0; k < r.rows.size(); ++k, ++index) {
+      if (index >= folded && !r.runtime[k]) return index;
+    }
+  }
+  return folded;
 }
 
 std::vector<Row> SymbolTable::stack_rows(const std::vector<uint32_t>& stack, size_t skip) const {

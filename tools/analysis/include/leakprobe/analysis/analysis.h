@@ -33,10 +33,12 @@ struct Entry {
   std::string key;             // what the entry groups by (site label, function, or function+line)
   std::vector<Counts> series;  // one per snapshot (summed over the entry's stacks)
   size_t stacks = 0;           // how many distinct call stacks were grouped here
-  Row site;                    // first non-allocator frame of the representative stack
+  Row site;                    // where the program allocated: the representative stack's
+                               // first row past the allocator and the C/C++ runtime
   std::vector<Row> frames;     // representative stack (the entry's stack that grew most),
                                // allocator rows folded; filled for the listed entries only
   size_t folded = 0;           // allocator rows folded off the representative stack
+  size_t site_frame = 0;       // index of `site` in `frames` (runtime rows come before it)
   Trend trend = Trend::kStable;  // trend mode only
 
   Counts delta() const { return series.back() - series.front(); }

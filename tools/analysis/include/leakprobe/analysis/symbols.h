@@ -54,6 +54,12 @@ class SymbolTable {
   // Never folds the whole stack: if every row is an allocator row, nothing is folded.
   size_t folded_rows(const std::vector<uint32_t>& stack) const;
 
+  // Number of leading rows before the entry's site: the first row from `folded` on that is
+  // the program's own code, not the C/C++ runtime (std:: functions, libstdc++, libc). A leak
+  // through std::string::_M_assign is the fault of whoever assigned the string. If every row
+  // from `folded` on is runtime code, the site is the first of them (returns `folded`).
+  size_t site_rows(const std::vector<uint32_t>& stack, size_t folded) const;
+
   // The rows of `stack` with the first `skip` rows dropped.
   std::vector<Row> stack_rows(const std::vector<uint32_t>& stack, size_t skip) const;
 
@@ -62,6 +68,7 @@ class SymbolTable {
     bool done = false;
     std::vector<Row> rows;
     std::vector<bool> allocator;  // per row
+    std::vector<bool> runtime;    // per row: C/C++ runtime library code (never a site)
   };
   const Resolved& resolve(uint32_t frame_id) const;
 
@@ -75,5 +82,10 @@ class SymbolTable {
 bool is_allocator_function(const std::string& function);
 // Exposed for unit tests: does this module belong to an allocator or to the profiler itself?
 bool is_allocator_module(const std::string& path);
+// Exposed for unit tests: is this the C or C++ runtime (libc, libstdc++, libgcc_s, libc++)?
+bool is_runtime_module(const std::string& path);
+// Exposed for unit tests: is this (demangled) function part of the C++ standard library
+// (std::, __gnu_cxx::, __cxxabiv1::, __cxa_*)? Return types are looked past.
+bool is_runtime_function(const std::string& function);
 
 }  // namespace leakprobe::analysis
