@@ -108,7 +108,8 @@ check_snaps() {
 }
 
 # run_case NAME EXPECT NORM MODES CMD...: EXPECT is exit|none|any (see check_snaps), NORM
-# how stdout is compared (exact|ldlist|none), MODES "exact" or "exact sampled".
+# how stdout is compared (exact|ldlist|none), MODES a list of exact (every allocation),
+# sampled (LEAKPROBE_SAMPLE_BYTES=64 KiB), interval (exact, and a snapshot every second).
 run_case() {
   CASE=$1
   local expect=$2 norm=$3 modes=$4
@@ -123,6 +124,7 @@ run_case() {
     local -a pvars=(LD_PRELOAD="$PROBE_LIB" LEAKPROBE_OUTPUT_DIR="$base/$mode.snaps"
                     LEAKPROBE_QUIET=1)
     [ "$mode" = sampled ] && pvars+=(LEAKPROBE_SAMPLE_BYTES=65536)
+    [ "$mode" = interval ] && pvars+=(LEAKPROBE_INTERVAL=1)
     local status
     status=$(run_one "$base/$mode.out" "$base/$mode.snaps" "${pvars[@]}" -- "$@")
     local before=$failures
@@ -139,6 +141,10 @@ run_case() {
       grep '^leakprobe: ' "$base/$mode.out.err" | sort | uniq -c | head -n 5 >&2
     fi
     check_snaps "$base/$mode.snaps" "$expect"
+    if [ "$mode" = interval ] &&
+        ! grep -q '^# leakprobe.trigger: interval$' "$base/$mode.snaps"/leakprobe.*.heap; then
+      fail "interval: no interval snapshot"
+    fi
     if [ "$failures" -eq "$before" ]; then
       passes=$((passes + 1))
       echo "ok   [$CASE] $mode (status $status)"
@@ -224,6 +230,30 @@ signal.signal(signal.SIGRTMIN + 7, lambda s, f: None)
 os.write(fd, b"host data\n"); os.close(fd)
 print(open("data.txt").read(), end="")'
 
+# Interval snapshots while threads allocate and the process forks and execs for ~2.5 s:
+# snapshots, fork handlers and the exit snapshot must not get in each other's way.
+run_case python_busy_interval exit exact interval "$PY" -c '
+import subprocess, threading, time, os
+stop = time.time() + 2.5
+def churn():
+    keep = []
+    while time.time() < stop:
+        keep.append(bytearray(64)); keep = keep[-5000:]
+ts = [threading.Thread(target=churn) for _ in range(2)]
+[t.start() for t in ts]
+n = 0
+while time.time() < stop:
+    pid = os.fork()
+    if pid == 0:
+        _ = [bytes(32) for i in range(2000)]
+        if n % 2:
+            os._exit(0)
+        subprocess.run(["/bin/true"])
+        raise SystemExit(0)
+    os.waitpid(pid, 0); n += 1
+[t.join() for t in ts]
+print("forks ok", n > 3)'
+
 # Go's runtime allocates with mmap and exits with exit_group: no exit snapshot to expect,
 # but the host must be untouched.
 run_case go_version any exact exact go version
@@ -268,6 +298,20 @@ if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto
     run_case mqtt_pub exit exact exact mosquitto_pub -h 127.0.0.1 -p "$P" -t probe/x -r -m hello-retained
     run_case mqtt_sub exit exact exact mosquitto_sub -h 127.0.0.1 -p "$P" -t probe/x -C 1 -W 5
     run_case mqtt_pub_lines exit exact exact bash -c "seq 1 200 | mosquitto_pub -h 127.0.0.1 -p $P -t probe/l -l -q 1"
+    # A burst of snapshot signals while clients talk to the broker: every exchange must still
+    # complete (the broker's epoll_wait sees EINTR and must carry on).
+    CASE=mqtt_under_signals
+    if [[ $CASE =~ $FILTER ]]; then
+      for i in $(seq 1 10); do kill -s RTMIN+7 "$BROKER_PID" 2>/dev/null; sleep 0.05; done &
+      sigs=$!
+      run_case mqtt_under_signals exit exact exact bash -c "
+        for i in 1 2 3 4 5; do mosquitto_pub -h 127.0.0.1 -p $P -t probe/s -r -m m\$i -q 1 &&
+          mosquitto_sub -h 127.0.0.1 -p $P -t probe/s -C 1 -W 5 || exit 9; done"
+      wait "$sigs"
+      kill -0 "$BROKER_PID" 2>/dev/null || fail "the broker died under snapshot signals"
+      n=$(grep -l '^# leakprobe.trigger: signal$' "$WORK/broker/snaps"/leakprobe.*.heap 2>/dev/null | wc -l)
+      [ "$n" -ge 1 ] || fail "no signal snapshot from the broker"
+    fi
     CASE=mosquitto_broker
     broker_stop
     before=$failures
