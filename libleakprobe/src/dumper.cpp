@@ -39,34 +39,26 @@ struct DumperState {
 };
 
 DumperState g_dumper;
-// Read by the signal handler: the writer thread's tid, and the flag it sets. No file
-// descriptor is involved on purpose: a host that closes "all" descriptors (daemons do) and
-// reuses the numbers must never receive a byte meant for us.
+// The writer thread's tid (0 until it runs), and the flag the signal handler sets.
 std::atomic<int> g_writer_tid{0};
 std::atomic<bool> g_signal_pending{false};
 // The signal trigger: on while our handler is installed and the host has not claimed the
-// signal. g_writer_signal_off: the writer has seen it off and never unblocks the signal again.
+// signal (see dumper_release_signal).
 std::atomic<bool> g_signal_trigger_on{false};
-std::atomic<bool> g_writer_signal_off{false};
 struct sigaction g_replaced_action {};  // what our handler replaced (SIG_DFL)
 std::atomic<bool> g_signal_release_said{false};
 
-void on_signal(int sig, siginfo_t* info, void*) {
-  int saved = errno;
-  int tid = g_writer_tid.load(std::memory_order_relaxed);
-  if (tid > 0 && tid == gettid()) {
-    // On the writer itself the delivery's only job is to end its ppoll(). Our own re-send
-    // (below) must not count as a second request: it may arrive after the writer has
-    // already served the first.
-    if (!(info && info->si_code == SI_TKILL && info->si_pid == getpid()))
-      g_signal_pending.store(true, std::memory_order_relaxed);
-  } else {
-    g_signal_pending.store(true, std::memory_order_relaxed);
-    // The writer keeps this signal blocked except while it sleeps in ppoll(); re-sent to
-    // it, the signal interrupts that sleep (or waits, pending, until the next one).
-    if (tid > 0) syscall(SYS_tgkill, getpid(), tid, sig);
-  }
-  errno = saved;
+// How often the writer looks for a pending signal request. The writer never unblocks any
+// signal: a thread of ours that accepted the signal would take deliveries from the host
+// whenever the host wants the signal itself (its handler would run on our thread, or a
+// host thread waiting in sigwaitinfo() would never see it). The handler therefore only
+// sets a flag, and the writer, asleep in ppoll() on the control socket, wakes this often
+// to look at it. No file descriptor is involved either: a host that closes "all"
+// descriptors and reuses the numbers must never receive a byte meant for us.
+constexpr int64_t kSignalTickMs = 200;
+
+void on_signal(int, siginfo_t*, void*) {
+  g_signal_pending.store(true, std::memory_order_relaxed);
 }
 
 struct WriteCtx {
@@ -163,33 +155,29 @@ void drop_control_socket() {
 void* writer_main(void*) {
   t_in_probe = true;  // for life: nothing this thread allocates is the host's
   g_writer_tid.store(gettid(), std::memory_order_relaxed);
-  const Options& o = g_dumper.tracker->options();
-  const unsigned interval = o.interval_s;
+  const unsigned interval = g_dumper.tracker->options().interval_s;
   int64_t deadline = interval ? now_ms() + interval * 1000ll : 0;
   for (;;) {
     if (g_signal_pending.exchange(false, std::memory_order_relaxed))
       dumper_snapshot(format::kTriggerSignal, -1);
-    // Everything stays blocked, except our signal while sleeping in ppoll() and only as
-    // long as it is ours: once the host owns it, a delivery here would run the host's
-    // handler on our thread (or take it from a host thread that waits for it).
-    sigset_t sleep_mask;
-    sigfillset(&sleep_mask);
-    if (g_signal_trigger_on.load())
-      sigdelset(&sleep_mask, o.signal);
-    else
-      g_writer_signal_off.store(true);
     pollfd fds[1] = {{g_dumper.listen_fd, POLLIN, 0}};
     nfds_t nfds = g_dumper.listen_fd >= 0 ? 1 : 0;
+    int64_t wait_ms = -1;  // forever
+    if (interval) {
+      wait_ms = deadline - now_ms();
+      if (wait_ms < 0) wait_ms = 0;
+    }
+    if (g_signal_trigger_on.load(std::memory_order_relaxed) &&
+        (wait_ms < 0 || wait_ms > kSignalTickMs))
+      wait_ms = kSignalTickMs;
     timespec timeout{};
     timespec* tp = nullptr;
-    if (interval) {
-      int64_t left = deadline - now_ms();
-      if (left < 0) left = 0;
-      timeout.tv_sec = left / 1000;
-      timeout.tv_nsec = (left % 1000) * 1000000L;
+    if (wait_ms >= 0) {
+      timeout.tv_sec = wait_ms / 1000;
+      timeout.tv_nsec = (wait_ms % 1000) * 1000000L;
       tp = &timeout;
     }
-    int n = ppoll(fds, nfds, tp, &sleep_mask);
+    int n = ppoll(fds, nfds, tp, nullptr);  // the thread's mask: everything blocked
     if (n < 0 && errno != EINTR) {
       log_line("writer thread: ppoll failed; snapshots now only at exit");
       return nullptr;
@@ -320,21 +308,10 @@ void dumper_hide_own_handler(struct sigaction* current) {
 
 void dumper_release_signal() {
   if (!g_signal_trigger_on.exchange(false)) return;
-  const int sig = g_dumper.tracker->options().signal;
-  // The writer may be asleep in ppoll() with the signal unblocked. Wake it with the signal
-  // while our handler is still installed, and wait (bounded) until it has seen the trigger
-  // off; from then on it keeps the signal blocked and the host's handler can go in. A
-  // writer busy with a snapshot has the signal blocked already and checks before sleeping.
-  const int tid = g_writer_tid.load();
-  if (tid > 0 && tid != gettid() && !g_writer_signal_off.load()) {
-    syscall(SYS_tgkill, getpid(), tid, sig);
-    for (int i = 0; i < 1000 && !g_writer_signal_off.load(); ++i) {
-      timespec ts{0, 1000000};
-      nanosleep(&ts, nullptr);
-    }
-  }
+  // Nothing to undo in the writer: it never accepts the signal (see kSignalTickMs). A
+  // request that our handler flagged just before is still served.
   char num[16];
-  fmt_u64(num, static_cast<uint64_t>(sig));
+  fmt_u64(num, static_cast<uint64_t>(g_dumper.tracker->options().signal));
   log_once(g_signal_release_said, "the program installed its own handler for signal ", num,
            "; the signal trigger is off (`leakprobe snapshot PID` and LEAKPROBE_INTERVAL still "
            "work)");
@@ -423,7 +400,6 @@ void dumper_restart_in_child() {
   // The parent's descriptors stay open in the parent; ours go. The lock may have been held
   // by the parent's writer thread, which does not exist here.
   g_writer_tid.store(0, std::memory_order_relaxed);  // the parent's writer is not ours
-  g_writer_signal_off.store(false);  // the new writer checks the (inherited) trigger again
   if (g_dumper.listen_fd >= 0 && still_our_socket(g_dumper.listen_fd)) close(g_dumper.listen_fd);
   g_dumper.listen_fd = -1;
   g_dumper.socket_lost_said.store(false);

@@ -101,3 +101,12 @@ TEST_F(SignalHost, ProbeNeverWritesIntoADescriptor2TheHostReused) {
   ASSERT_TRUE(r.exited_ok()) << r.status << r.err;
   EXPECT_EQ(r.out, "before: default\nhost data\n");
 }
+
+TEST_F(SignalHost, HostWaitingWithSigtimedwaitGetsEverySignal) {
+  // No handler of its own: the host blocks the signal and takes it with sigtimedwait(). A
+  // probe thread that accepted the signal would take it first and the host would wait in
+  // vain; the probe's writer never accepts any signal.
+  RunResult r = run({PROG_SIGHOST, "sigwait"}, dir_);
+  ASSERT_TRUE(r.exited_ok()) << r.status << r.out << r.err;
+  EXPECT_EQ(r.out, "before: default\nwaited for 20 of 20\n");
+}

@@ -9,6 +9,8 @@
 //        sighost_program stderr-file  closes stderr, reuses descriptor 2 for data.txt, then
 //                                takes the signal (the probe has something to say) and
 //                                prints data.txt, which must hold only the host's text
+//        sighost_program sigwait blocks the signal and takes 20 of its own with sigtimedwait
+//                                (no handler: the probe's stays installed)
 //        sighost_program reset   sets SIG_DFL (as git's children and daemons do), prints
 //                                "ready", then waits for end of stdin
 #include <fcntl.h>
@@ -59,8 +61,8 @@ int main(int argc, char** argv) {
   const char* mode = argc == 2 ? argv[1] : "";
   if (strcmp(mode, "sigaction") != 0 && strcmp(mode, "signal") != 0 &&
       strcmp(mode, "query") != 0 && strcmp(mode, "reset") != 0 &&
-      strcmp(mode, "stderr-file") != 0) {
-    fprintf(stderr, "usage: %s sigaction|signal|query|reset|stderr-file\n", argv[0]);
+      strcmp(mode, "stderr-file") != 0 && strcmp(mode, "sigwait") != 0) {
+    fprintf(stderr, "usage: %s sigaction|signal|query|reset|stderr-file|sigwait\n", argv[0]);
     return 2;
   }
   const int sig = SIGRTMIN + 7;
@@ -68,6 +70,20 @@ int main(int argc, char** argv) {
   sigaction(sig, nullptr, &before);
   printf("before: %s\n", describe(before));
   if (strcmp(mode, "query") == 0) return 0;
+  if (strcmp(mode, "sigwait") == 0) {
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    pthread_sigmask(SIG_BLOCK, &only, nullptr);
+    int got = 0;
+    for (int i = 0; i < 20; ++i) {
+      kill(getpid(), sig);
+      timespec ts{2, 0};
+      if (sigtimedwait(&only, nullptr, &ts) == sig) ++got;
+    }
+    printf("waited for %d of 20\n", got);
+    return got == 20 ? 0 : 1;
+  }
   if (strcmp(mode, "stderr-file") == 0) {
     close(2);
     int fd = open("data.txt", O_CREAT | O_WRONLY | O_TRUNC, 0600);

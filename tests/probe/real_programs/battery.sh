@@ -284,6 +284,17 @@ deadline = time.time() + 5
 while n < 20 and time.time() < deadline: time.sleep(0.01)
 print("handled", n)'
 
+run_case python_sigwait exit exact exact "$PY" -c '
+import os, signal
+sig = signal.SIGRTMIN + 7
+signal.pthread_sigmask(signal.SIG_BLOCK, [sig])
+n = 0
+for i in range(10):
+    os.kill(os.getpid(), sig)
+    if signal.sigtimedwait([sig], 2) is not None: n += 1
+print("waited", n)'
+
+run_case sighost_sigwait exit exact exact "$SIGHOST" sigwait
 run_case sighost_sigaction exit exact exact "$SIGHOST" sigaction
 run_case sighost_signal exit exact exact "$SIGHOST" signal
 
