@@ -39,8 +39,8 @@ void dumper_restart_in_child();
 // its handler only if the signal is at its default disposition at start-up (an inherited
 // SIG_IGN is the host's and must reach its exec'd children unchanged). The interposed
 // sigaction()/signal() ask dumper_signal_is_ours() first; if so, dumper_release_signal()
-// hands the signal over: the trigger goes off, the writer thread stops unblocking the
-// signal (so no later delivery lands on our thread), and one stderr line says so.
+// hands the signal over: the trigger goes off and one stderr line says so. (No delivery
+// ever lands on the writer thread: it keeps every signal blocked for life.)
 bool dumper_signal_is_ours(int sig);
 void dumper_release_signal();
 // What the host would see without the probe: the disposition our handler replaced, if
