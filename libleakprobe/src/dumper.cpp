@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "fd_reserve.h"
 #include "guard.h"
 #include "libc_private.h"
 #include "leakprobe/snapshot_format.h"
@@ -292,6 +293,7 @@ bool dumper_start(Tracker* t) {
   // snapshot, with the path.
   mkdir(o.output_dir, 0700);
   if (o.signal) install_signal(o.signal);
+  fd_reserve_fill();
   g_dumper.started = start_machinery();
   return g_dumper.started;
 }
@@ -338,8 +340,10 @@ bool lock_writer(int wait_ms, const char* trigger) {
 PublishResult snapshot_locked(const char* trigger) {
   WriteCtx ctx{trigger, {}};
   clock_gettime(CLOCK_REALTIME, &ctx.now);
+  fd_reserve_release();
   PublishResult r = publish_snapshot(g_dumper.tracker->options().output_dir, g_dumper.pid,
                                      g_dumper.next_sequence, write_content, &ctx);
+  if (trigger != format::kTriggerExit) fd_reserve_fill();
   if (r.ok)
     g_dumper.next_sequence = r.sequence + 1;
   else
