@@ -158,11 +158,16 @@ void* writer_main(void*) {
   g_writer_tid.store(gettid(), std::memory_order_relaxed);
   const unsigned interval = g_dumper.tracker->options().interval_s;
   int64_t deadline = interval ? now_ms() + interval * 1000ll : 0;
+  // While the host has used every descriptor, a waiting connection cannot be accepted and
+  // keeps the socket readable: the socket is left out of ppoll() for a second at a time
+  // instead of spinning.
+  int64_t socket_paused_until = 0;
   for (;;) {
     if (g_signal_pending.exchange(false, std::memory_order_relaxed))
       dumper_snapshot(format::kTriggerSignal, -1);
     pollfd fds[1] = {{g_dumper.listen_fd, POLLIN, 0}};
-    nfds_t nfds = g_dumper.listen_fd >= 0 ? 1 : 0;
+    const int64_t paused_ms = socket_paused_until - now_ms();
+    nfds_t nfds = g_dumper.listen_fd >= 0 && paused_ms <= 0 ? 1 : 0;
     int64_t wait_ms = -1;  // forever
     if (interval) {
       wait_ms = deadline - now_ms();
@@ -171,6 +176,7 @@ void* writer_main(void*) {
     if (g_signal_trigger_on.load(std::memory_order_relaxed) &&
         (wait_ms < 0 || wait_ms > kSignalTickMs))
       wait_ms = kSignalTickMs;
+    if (paused_ms > 0 && (wait_ms < 0 || wait_ms > paused_ms)) wait_ms = paused_ms;
     timespec timeout{};
     timespec* tp = nullptr;
     if (wait_ms >= 0) {
@@ -193,6 +199,8 @@ void* writer_main(void*) {
           close(c);
         } else if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
           drop_control_socket();
+        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+          socket_paused_until = now_ms() + 1000;  // EMFILE, ENFILE, ENOBUFS, ENOMEM
         }
       }
     }
