@@ -174,6 +174,7 @@ TEST_F(SiteFixture, TableFitsTheWidthUnlessWide) {
   bool in_table = false;
   size_t rows = 0;
   size_t cut = 0;
+  size_t checked = 0;
   while (std::getline(lines, line)) {
     if (line.rfind("  rank", 0) == 0) in_table = true;
     if (in_table && line.empty()) break;
@@ -182,10 +183,20 @@ TEST_F(SiteFixture, TableFitsTheWidthUnlessWide) {
     for (char c : line) cols += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
     EXPECT_LE(cols, kTextReportWidth) << line;
     ++rows;
-    if (line.find("…") != std::string::npos) ++cut;
+    if (line.find("…") != std::string::npos) {
+      ++cut;
+      // Both parts survive a cut: some of the function, the end of the path with the line.
+      if (line.find("repro::open_device_") != std::string::npos) {
+        ++checked;
+        EXPECT_NE(line.find("  repro::open_device_session(repr…  …"), std::string::npos) << line;
+        const std::string end = "…/unclosed_connections/gateway.cpp:14";
+        EXPECT_EQ(line.substr(line.size() - end.size()), end) << line;
+      }
+    }
   }
   EXPECT_EQ(rows, 4u);  // header + 3 entries
   EXPECT_GE(cut, 1u);
+  EXPECT_EQ(checked, 1u);
 
   ctx.wide = true;
   const std::string w = text(run(), ctx);

@@ -63,6 +63,19 @@ std::string ellipsize(const std::string& s, size_t width) {
   return out + "…";
 }
 
+// The last `width` columns of `s` (whole code points).
+std::string tail(const std::string& s, size_t width) {
+  size_t cols = 0;
+  size_t at = s.size();
+  while (at > 0) {
+    size_t start = at - 1;
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    if (++cols > width) break;
+    at = start;
+  }
+  return s.substr(at);
+}
+
 // How function names print. Short by default; when two different functions of the table would
 // print the same short name (overloads, two instantiations of one template), those keep their
 // template arguments, and if that is not enough, their whole (alias-rewritten) name.
@@ -157,14 +170,22 @@ std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinte
   if (r.function.empty()) return ellipsize(e.key, width);
   std::string function = name(r.function);
   if (ctx.options.by == GroupBy::kFunction || r.file.empty()) return ellipsize(function, width);
-  const std::string location =
+  std::string location =
       (ctx.full_names ? r.file : short_path(r.file, 2)) + ":" + std::to_string(r.line);
-  // Cut the function rather than the location when there is room for a readable part of it.
-  const size_t location_cols = display_width(location) + 2;
-  if (display_width(function) + location_cols > width && width >= location_cols + 16) {
-    function = ellipsize(function, width - location_cols);
+  if (width == std::string::npos || display_width(function) + 2 + display_width(location) <= width) {
+    return function + "  " + location;
   }
-  return ellipsize(function + "  " + location, width);
+  // Both parts stay readable: the function keeps at least kMinFunction columns, and a long
+  // path loses its beginning (the file name and line are at its end).
+  constexpr size_t kMinFunction = 32;
+  const size_t function_cols = std::min(display_width(function), kMinFunction);
+  if (width < function_cols + 2 + 16) return ellipsize(function + "  " + location, width);
+  const size_t location_room = width - function_cols - 2;
+  if (display_width(location) > location_room) {
+    location = "…" + tail(location, location_room - 1);
+  }
+  function = ellipsize(function, width - 2 - display_width(location));
+  return function + "  " + location;
 }
 
 void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter& name) {
