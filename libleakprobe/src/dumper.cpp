@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -226,6 +227,11 @@ int open_control_socket(int pid) {
   // Out of the way of the host's own numbering (see unwind.cpp for why low numbers are a
   // hazard when a host closes descriptors it did not open).
   int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+  rlimit lim;
+  // A smaller descriptor limit: near its top instead (the reserve and libunwind's pipe sit
+  // just below it), still out of the host's way.
+  if (high < 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > 128)
+    high = fcntl(fd, F_DUPFD_CLOEXEC, static_cast<int>(lim.rlim_cur) - 8);
   if (high >= 0) {
     close(fd);
     fd = high;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,19 +25,29 @@ bool still_ours(const Slot& s) {
   return s.fd >= 0 && fstat(s.fd, &st) == 0 && st.st_dev == s.dev && st.st_ino == s.ino;
 }
 
+// Where the reserve goes: kReserveFd, or near the top of a smaller descriptor limit; -1
+// (no reserve) when the limit is so small that two descriptors are a real share of it.
+int reserve_base() {
+  rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return -1;
+  if (lim.rlim_cur >= static_cast<rlim_t>(kReserveFd) + 32) return kReserveFd;
+  return lim.rlim_cur > 128 ? static_cast<int>(lim.rlim_cur) - 24 : -1;
+}
+
 }  // namespace
 
 void fd_reserve_fill() {
+  const int base = reserve_base();
+  if (base < 0) return;
   for (Slot& s : g_slots) {
     if (still_ours(s)) continue;
     s.fd = -1;
-    int fd = memfd_create("leakprobe-reserve", MFD_CLOEXEC);
+    int low = memfd_create("leakprobe-reserve", MFD_CLOEXEC);
+    if (low < 0) continue;
+    // Never kept at a low number: the host's own numbering stays as it would be.
+    int fd = fcntl(low, F_DUPFD_CLOEXEC, base);
+    close(low);
     if (fd < 0) continue;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, kReserveFd);
-    if (high >= 0) {
-      close(fd);
-      fd = high;
-    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
       close(fd);

@@ -1,6 +1,7 @@
 // Hosts that run out of descriptors (a connection leak taken to EMFILE): the probe must
 // neither burn CPU on a control request it cannot accept nor lose the exit snapshot.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -111,4 +112,20 @@ TEST_F(FdExhaustion, ControlRequestWaitsWithoutSpinningAndIsServedOnceDescriptor
   client.join();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << c.err();
   EXPECT_EQ(reply.rfind("ok /", 0), 0u) << reply;
+}
+
+TEST_F(FdExhaustion, SmallDescriptorLimitLeavesTheHostsNumberingAlone) {
+  // With a limit below the probe's usual numbers (900, 880), its socket and reserve go near
+  // the top of the limit instead of taking the host's lowest numbers.
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = 200;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &small), 0);
+  RunResult without = run({PROG_FDFULL, "first"}, dir_, {"LD_PRELOAD="});
+  RunResult with = run({PROG_FDFULL, "first"}, dir_);
+  setrlimit(RLIMIT_NOFILE, &saved);
+  ASSERT_TRUE(without.exited_ok() && with.exited_ok()) << with.err;
+  EXPECT_EQ(with.out, without.out);
+  EXPECT_EQ(snapshot_files(dir_).size(), 1u) << "the profiled run's exit snapshot";
 }

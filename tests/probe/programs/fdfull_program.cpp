@@ -1,5 +1,6 @@
 // A host that uses every descriptor it may open (a connection leak taken to EMFILE).
 // Usage: fdfull_program exit   fills the table, prints "full", exits without closing
+//        fdfull_program first  prints the number its first open() gets
 //        fdfull_program hold   fills the table, prints "full", waits for end of stdin,
 //                              closes what it opened, prints "freed", lives 2 s more
 #include <fcntl.h>
@@ -12,8 +13,12 @@
 
 int main(int argc, char** argv) {
   const char* mode = argc == 2 ? argv[1] : "";
+  if (strcmp(mode, "first") == 0) {
+    printf("%d\n", open("/dev/null", O_RDONLY));
+    return 0;
+  }
   if (strcmp(mode, "exit") != 0 && strcmp(mode, "hold") != 0) {
-    fprintf(stderr, "usage: %s exit|hold\n", argv[0]);
+    fprintf(stderr, "usage: %s exit|hold|first\n", argv[0]);
     return 2;
   }
   std::vector<int> fds;
