@@ -1,8 +1,8 @@
 // Short names for the text report: a table of what the demangler (and .symtab) really
 // produces -> what an engineer should read.
-#include <gtest/gtest.h>
-
 #include "leakprobe/analysis/names.h"
+
+#include <gtest/gtest.h>
 
 namespace leakprobe::analysis {
 namespace {
@@ -98,8 +98,9 @@ TEST(Names, ShortFunctionNames) {
 }
 
 TEST(Names, TemplateArgumentsCanBeKept) {
-  EXPECT_EQ(short_function_name("repro::Pool<repro::Session>::get(int)", NameDetail::kWithTemplates),
-            "repro::Pool<repro::Session>::get");
+  EXPECT_EQ(
+      short_function_name("repro::Pool<repro::Session>::get(int)", NameDetail::kWithTemplates),
+      "repro::Pool<repro::Session>::get");
   EXPECT_EQ(short_function_name("void repro::emit<std::__cxx11::basic_string<char, "
                                 "std::char_traits<char>, std::allocator<char> > >(int)",
                                 NameDetail::kWithTemplates),

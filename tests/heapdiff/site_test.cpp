@@ -16,7 +16,7 @@ namespace {
 using testing::leakprobe_text;
 using testing::must_parse;
 
-constexpr uint64_t kApp = 0x555500000000;    // /opt/t/app: address kApp + X has offset X
+constexpr uint64_t kApp = 0x555500000000;     // /opt/t/app: address kApp + X has offset X
 constexpr uint64_t kStdcxx = 0x7f1000000000;  // /opt/t/libstdc++.so.6: kStdcxx + X -> offset X
 constexpr uint64_t kLibc = 0x7f2000000000;    // /opt/t/libc.so.6: same
 
@@ -75,7 +75,10 @@ struct SiteFixture : ::testing::Test {
     syms.table[{"/opt/t/libc.so.6", 0x600}] = {fn("qsort")};
     after = must_parse(with_runtime({
         // malloc <- new <- _M_mutate <- _M_assign <- open_device_session <- main
-        {130, 3994, 130, 3994,
+        {130,
+         3994,
+         130,
+         3994,
          {kLibc + 0x101, kStdcxx + 0x201, kStdcxx + 0x301, kStdcxx + 0x401, kApp + 0x1201,
           kApp + 0x1301, kLibc + 0x501}},
         // malloc <- [inlined vector::_M_realloc_insert] Registry::add <- main
@@ -201,8 +204,9 @@ TEST_F(SiteFixture, TableFitsTheWidthUnlessWide) {
   ctx.wide = true;
   const std::string w = text(run(), ctx);
   EXPECT_EQ(w.find("…"), std::string::npos);
-  EXPECT_NE(w.find(kString + " const&)  /work/main/reproducers/unclosed_connections/gateway.cpp:14"),
-            std::string::npos)
+  EXPECT_NE(
+      w.find(kString + " const&)  /work/main/reproducers/unclosed_connections/gateway.cpp:14"),
+      std::string::npos)
       << w;
 }
 

@@ -86,7 +86,7 @@ struct Group {
   int64_t representative_growth = 0;
   size_t representative_fold = 0;
   size_t representative_site = 0;  // rows between the folded ones and the site
-  const Row* site = nullptr;  // nullptr: the stack has no frames
+  const Row* site = nullptr;       // nullptr: the stack has no frames
   Trend trend = Trend::kStable;
   Counts delta() const { return series.back() - series.front(); }
 };
@@ -147,8 +147,9 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
     // The site is the program's own code: past the allocator and the C/C++ runtime.
     const size_t site_rows = table.site_rows(stack.frames, fold);
     const auto [site_frame, site_row] = locate(site_rows);
-    const Row* site =
-        site_frame < stack.frames.size() ? &table.rows(stack.frames[site_frame])[site_row] : nullptr;
+    const Row* site = site_frame < stack.frames.size()
+                          ? &table.rows(stack.frames[site_frame])[site_row]
+                          : nullptr;
 
     for (size_t i = 0; i < n; ++i) out.totals[i] += stack.series[i];
     const Counts d = stack.series.back() - stack.series.front();

@@ -25,14 +25,18 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 const std::vector<std::pair<std::string, std::string>>& alias_table() {
   static const auto table = [] {
     std::vector<std::pair<std::string, std::string>> t;
-    const std::pair<const char*, const char*> chars[] = {
-        {"char", ""}, {"wchar_t", "w"}, {"char8_t", "u8"}, {"char16_t", "u16"}, {"char32_t", "u32"}};
+    const std::pair<const char*, const char*> chars[] = {{"char", ""},
+                                                         {"wchar_t", "w"},
+                                                         {"char8_t", "u8"},
+                                                         {"char16_t", "u16"},
+                                                         {"char32_t", "u32"}};
     for (const char* ns : {"std::__cxx11::", "std::"}) {
       for (const auto& [ch, prefix] : chars) {
         const std::string traits = std::string("std::char_traits<") + ch + ">";
         const std::string alloc = std::string("std::allocator<") + ch + ">";
         for (const char* kind : {"string", "stringstream", "istringstream", "ostringstream"}) {
-          const std::string base = std::string(kind) == "string" ? "basic_string" : std::string("basic_") + kind;
+          const std::string base =
+              std::string(kind) == "string" ? "basic_string" : std::string("basic_") + kind;
           t.emplace_back(ns + base + "<" + ch + ", " + traits + ", " + alloc + " >",
                          std::string("std::") + prefix + kind);
         }
@@ -56,11 +60,22 @@ size_t skip_group(std::string_view s, size_t open) {
   for (size_t i = open; i < s.size(); ++i) {
     const char c = s[i];
     switch (c) {
-      case '(': closers.push_back(')'); break;
-      case '[': closers.push_back(']'); break;
-      case '{': closers.push_back('}'); break;
-      case '<': closers.push_back('>'); break;
-      case ')': case ']': case '}': case '>':
+      case '(':
+        closers.push_back(')');
+        break;
+      case '[':
+        closers.push_back(']');
+        break;
+      case '{':
+        closers.push_back('}');
+        break;
+      case '<':
+        closers.push_back('>');
+        break;
+      case ')':
+      case ']':
+      case '}':
+      case '>':
         if (closers.back() == c) {
           closers.pop_back();
           if (closers.empty()) return i + 1;
@@ -68,7 +83,8 @@ size_t skip_group(std::string_view s, size_t open) {
           return npos;  // mismatched: not a name this scanner understands
         }
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return npos;
@@ -78,8 +94,8 @@ size_t skip_group(std::string_view s, size_t open) {
 // conversion operator (`operator bool`, `operator std::string`).
 size_t operator_symbol(std::string_view s, size_t at) {
   static constexpr std::string_view kSymbols[] = {
-      "->*", "<=>", "<<=", ">>=", "()", "[]", "->", "<<", ">>", "<=", ">=", "==", "!=", "&&",
-      "||",  "++",  "--",  "+=",  "-=", "*=", "/=", "%=", "&=", "|=", "^=", "\"\"", "<", ">",
+      "->*", "<=>", "<<=", ">>=", "()", "[]", "->", "<<", ">>", "<=", ">=", "==",   "!=", "&&",
+      "||",  "++",  "--",  "+=",  "-=", "*=", "/=", "%=", "&=", "|=", "^=", "\"\"", "<",  ">",
       "+",   "-",   "*",   "/",   "%",  "^",  "&",  "|",  "~",  "!",  "=",  ","};
   static constexpr std::string_view kWords[] = {"new[]", "delete[]", "new", "delete", "co_await"};
   const std::string_view rest = s.substr(at);
@@ -140,8 +156,8 @@ std::string without_params(std::string_view inner) {
 void strip_clone_suffix(std::string& name) {
   const size_t last_scope = name.rfind("::");
   const size_t from = last_scope == npos ? 0 : last_scope + 2;
-  static constexpr std::string_view kClones[] = {".cold", ".part.", ".isra.", ".constprop.",
-                                                 ".lto_priv.", ".localalias", ".clone."};
+  static constexpr std::string_view kClones[] = {
+      ".cold", ".part.", ".isra.", ".constprop.", ".lto_priv.", ".localalias", ".clone."};
   for (size_t dot = name.find('.', from); dot != npos; dot = name.find('.', dot + 1)) {
     for (std::string_view c : kClones) {
       if (name.compare(dot, c.size(), c) == 0 && dot > from) {

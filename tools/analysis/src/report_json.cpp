@@ -19,12 +19,9 @@ std::string hex(uint64_t v) {
 }
 
 json row_json(const Row& r) {
-  return json{{"function", r.function},
-              {"short_function", short_function_name(r.function)},
-              {"file", r.file},
-              {"line", r.line},
-              {"inlined", r.inlined},
-              {"module", r.module},
+  return json{{"function", r.function}, {"short_function", short_function_name(r.function)},
+              {"file", r.file},         {"line", r.line},
+              {"inlined", r.inlined},   {"module", r.module},
               {"offset", hex(r.offset)}};
 }
 
@@ -139,12 +136,10 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
       }
       je["growth_per_interval"] = per;
     }
-    je["site"] = {{"function", e.site.function},
-                  {"short_function", short_function_name(e.site.function)},
-                  {"file", e.site.file},
-                  {"line", e.site.line},
-                  {"module", e.site.module},
-                  {"offset", hex(e.site.offset)}};
+    je["site"] = {
+        {"function", e.site.function}, {"short_function", short_function_name(e.site.function)},
+        {"file", e.site.file},         {"line", e.site.line},
+        {"module", e.site.module},     {"offset", hex(e.site.offset)}};
     je["folded_frames"] = e.folded;
     je["site_frame"] = e.site_frame;  // index of the site in `frames`
     json frames = json::array();

@@ -90,9 +90,8 @@ class NamePrinter {
     std::sort(functions.begin(), functions.end());
     functions.erase(std::unique(functions.begin(), functions.end()), functions.end());
     for (const std::string& f : functions) chosen_[f] = short_function_name(f);
-    disambiguate([](const std::string& f) {
-      return short_function_name(f, NameDetail::kWithTemplates);
-    });
+    disambiguate(
+        [](const std::string& f) { return short_function_name(f, NameDetail::kWithTemplates); });
     disambiguate([](const std::string& f) { return rewrite_std_aliases(f); });
   }
 
@@ -172,7 +171,8 @@ std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinte
   if (ctx.options.by == GroupBy::kFunction || r.file.empty()) return ellipsize(function, width);
   std::string location =
       (ctx.full_names ? r.file : short_path(r.file, 2)) + ":" + std::to_string(r.line);
-  if (width == std::string::npos || display_width(function) + 2 + display_width(location) <= width) {
+  if (width == std::string::npos ||
+      display_width(function) + 2 + display_width(location) <= width) {
     return function + "  " + location;
   }
   // Both parts stay readable: the function keeps at least kMinFunction columns, and a long
@@ -286,13 +286,11 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
         << format_bytes(ed.alloc_bytes) << "), " << ed.alloc_objs - ed.live_objs
         << " freed in between)\n";
     if (ctx.options.by != GroupBy::kStack) {
-      const std::string key = e.site.function.empty() ? e.key
-                              : ctx.options.by == GroupBy::kFunction
-                                  ? name(e.site.function)
-                              : e.site.file.empty()
-                                  ? name(e.site.function)
-                                  : name(e.site.function) + " " + e.site.file + ":" +
-                                        std::to_string(e.site.line);
+      const std::string key = e.site.function.empty()                ? e.key
+                              : ctx.options.by == GroupBy::kFunction ? name(e.site.function)
+                              : e.site.file.empty()                  ? name(e.site.function)
+                                                    : name(e.site.function) + " " + e.site.file +
+                                                          ":" + std::to_string(e.site.line);
       out << "    " << key << ": " << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
           << "; the one that grew most:\n";
     }

@@ -40,8 +40,8 @@ std::vector<std::string> collapse_symbolizer_warnings(const std::vector<std::str
           text.substr(text.size() - kind.suffix.size()) != kind.suffix) {
         continue;
       }
-      const std::string_view path = text.substr(
-          kind.prefix.size(), text.size() - kind.prefix.size() - kind.suffix.size());
+      const std::string_view path =
+          text.substr(kind.prefix.size(), text.size() - kind.prefix.size() - kind.suffix.size());
       if (merged_at[k] == std::string::npos) {
         merged_at[k] = out.size();
         out.emplace_back(std::string(kind.merged) + std::string(file_name(path)));
