@@ -22,7 +22,8 @@ using sighandler_fn = void (*)(int);
 using signal_fn = sighandler_fn (*)(int, sighandler_fn);
 
 // signal() and sysv_signal() have no exported internal alias to call for the signals we
-// do not touch; resolved on first use (dlsym may allocate: the guard keeps that untracked).
+// do not touch; resolved at load (below) or on first use if something calls them before
+// our constructor ran (dlsym may allocate: the guard keeps that untracked).
 signal_fn next_fn(std::atomic<signal_fn>& slot, const char* name) {
   signal_fn f = slot.load(std::memory_order_acquire);
   if (!f) {
@@ -35,6 +36,13 @@ signal_fn next_fn(std::atomic<signal_fn>& slot, const char* name) {
 
 std::atomic<signal_fn> g_next_signal{nullptr};
 std::atomic<signal_fn> g_next_sysv_signal{nullptr};
+
+// Resolved at load time too: hosts re-arm SysV-style handlers by calling signal() from
+// inside the handler, where a first dlsym() (locks, possibly malloc) could deadlock.
+__attribute__((constructor)) void resolve_signal_functions() {
+  next_fn(g_next_signal, "signal");
+  next_fn(g_next_sysv_signal, "sysv_signal");
+}
 
 // signal() on our signal, with the semantics glibc gives it (BSD: restart, the signal
 // blocked in its handler; System V: one-shot, not blocked).
