@@ -94,6 +94,14 @@ TEST(Names, ShortFunctionNames) {
   };
   for (const Case& c : cases) {
     EXPECT_EQ(short_function_name(c.full), c.short_name) << c.full;
+    // Cut anywhere (a truncated or odd symbol), a name still comes back, never an empty one.
+    const std::string full = c.full;
+    for (size_t n = 1; n < full.size(); ++n) {
+      for (NameDetail d : {NameDetail::kShort, NameDetail::kWithTemplates}) {
+        EXPECT_FALSE(short_function_name(full.substr(0, n), d).empty()) << full.substr(0, n);
+        EXPECT_FALSE(short_function_name(full.substr(n), d).empty()) << full.substr(n);
+      }
+    }
   }
 }
 
