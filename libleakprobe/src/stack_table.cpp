@@ -32,11 +32,17 @@ bool StackTable::init(size_t max_stacks, Arena* arena) {
 }
 
 uint64_t StackTable::hash_frames(const uintptr_t* frames, uint32_t depth, bool truncated) {
-  // The multiplies are independent of each other (only the additions chain), so a 32-frame
-  // stack hashes in a few dozen cycles instead of 32 multiply latencies in a row.
+  // Each frame is mixed on its own (only the additions chain), so a 32-frame stack hashes in a
+  // few dozen cycles instead of 32 multiply latencies in a row. The per-frame mix must not be
+  // linear: with `frame * C` summed, the hash depended only on the sum of the addresses, and
+  // stacks built from the same functions in another order all collided (171 distinct hashes
+  // for 100k stacks). The xor-shift between the two multiplies breaks that, and the position
+  // goes into each term so a permutation of the same frames hashes differently.
   uint64_t h = 0x9e3779b97f4a7c15ull * (depth * 2 + (truncated ? 1 : 0) + 1);
   for (uint32_t i = 0; i < depth; ++i) {
-    h += (frames[i] ^ (uint64_t{i} << 56)) * 0xff51afd7ed558ccdull + (frames[i] >> 29);
+    uint64_t x = (frames[i] + (uint64_t{i} + 1) * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+    x ^= x >> 32;
+    h += x * 0xc4ceb9fe1a85ec53ull;
   }
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ull;

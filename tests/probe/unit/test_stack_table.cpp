@@ -87,3 +87,27 @@ TEST(StackTable, ConcurrentInsertsDeduplicate) {
   for (const Bucket* p = t.first(); p; p = p->next) listed.insert(p);
   EXPECT_EQ(listed.size(), static_cast<size_t>(kStacks));
 }
+
+// Stacks made of the same few functions in different orders and combinations, as in a broker
+// (and in the 1M/100k snapshot benchmark): 5 levels x 10 call sites = 100k stacks whose frame
+// sums repeat heavily. A hash that only sees the sum of the frames collapsed these to 171
+// values; every stack should get its own hash.
+TEST(StackTable, CombinationsOfTheSameFunctionsHashApart) {
+  std::set<uint64_t> hashes;
+  uintptr_t frames[6];
+  frames[5] = 0x7f0000401234;  // a common outer frame (main)
+  for (int n = 0; n < 100000; ++n) {
+    int rest = n;
+    for (int level = 0; level < 5; ++level) {
+      frames[level] = 0x555555554000 + 0x40 * (rest % 10) + 0x11;
+      rest /= 10;
+    }
+    hashes.insert(StackTable::hash_frames(frames, 6, false));
+  }
+  EXPECT_EQ(hashes.size(), 100000u);
+
+  uintptr_t ab[] = {0x1000, 0x2000};
+  uintptr_t ba[] = {0x2000, 0x1000};
+  EXPECT_NE(StackTable::hash_frames(ab, 2, false), StackTable::hash_frames(ba, 2, false))
+      << "a permutation of the same frames is another stack";
+}
