@@ -390,6 +390,14 @@ void dumper_at_exit() {
   // dead NFS server).
   if (!lock_writer(10000, format::kTriggerExit)) return;
   if (g_dumper.tracker->options().at_exit) snapshot_locked(format::kTriggerExit);
+  if (getpid() != g_dumper.pid) {
+    // A vfork child that called exit() instead of _exit(): it runs (and uses up) the
+    // parent's atexit list in the parent's memory. The snapshot above is the parent's state,
+    // under the parent's pid; the lock is the parent's too and must be given back, or the
+    // parent's writer would wait for it for the rest of the parent's life.
+    pthread_mutex_unlock(&g_dumper.write_lock);
+    return;
+  }
   // Deliberately never released: a snapshot started by the writer thread after this point
   // could be cut short by the process ending and leave a temporary file behind.
 }

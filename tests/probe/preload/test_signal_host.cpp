@@ -110,3 +110,20 @@ TEST_F(SignalHost, HostWaitingWithSigtimedwaitGetsEverySignal) {
   ASSERT_TRUE(r.exited_ok()) << r.status << r.out << r.err;
   EXPECT_EQ(r.out, "before: default\nwaited for 20 of 20\n");
 }
+
+TEST(ExitPaths, VforkChildCallingExitLeavesTheParentsProbeWorking) {
+  // Not a signal matter, but the same family: a host doing something careless in a context
+  // the probe shares with it. The vfork child's exit() runs our atexit handler in the
+  // parent's memory; before the fix it kept the parent's snapshot lock for good, and every
+  // later snapshot of the parent waited forever.
+  std::string dir = make_temp_dir("vforkexit");
+  RunResult r = run({PROG_VFORK_EXIT}, dir);
+  ASSERT_TRUE(r.exited_ok()) << r.status << r.out << r.err;
+  EXPECT_EQ(r.out, "child 3\nrequest ok\n");
+  auto files = snapshot_files(dir);
+  ASSERT_EQ(files.size(), 2u) << "the exit snapshot the child wrote, then the request";
+  EXPECT_EQ(load(files[0]).get("trigger"), "exit");
+  EXPECT_EQ(load(files[1]).get("trigger"), "request");
+  for (const auto& f : files) expect_well_formed(load(f));
+  if (!::testing::Test::HasFailure()) remove_tree(dir);
+}
