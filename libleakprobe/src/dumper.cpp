@@ -354,10 +354,13 @@ bool lock_writer(int wait_ms, const char* trigger) {
 PublishResult snapshot_locked(const char* trigger) {
   WriteCtx ctx{trigger, {}};
   clock_gettime(CLOCK_REALTIME, &ctx.now);
-  fd_reserve_release();
+  // Not in a vfork child (see dumper_at_exit): its descriptor table is its own, but the
+  // reserve's bookkeeping is the parent's.
+  const bool own_process = getpid() == g_dumper.pid;
+  if (own_process) fd_reserve_release();
   PublishResult r = publish_snapshot(g_dumper.tracker->options().output_dir, g_dumper.pid,
                                      g_dumper.next_sequence, write_content, &ctx);
-  if (trigger != format::kTriggerExit) fd_reserve_fill();
+  if (own_process && trigger != format::kTriggerExit) fd_reserve_fill();
   if (r.ok)
     g_dumper.next_sequence = r.sequence + 1;
   else
