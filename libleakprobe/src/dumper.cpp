@@ -35,6 +35,7 @@ struct DumperState {
   unsigned next_sequence = 1;
   pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
   int listen_fd = -1;
+  uid_t start_euid = 0;
   std::atomic<bool> socket_lost_said{false};
   bool started = false;
   std::atomic<bool> publish_failure_said{false};
@@ -82,7 +83,17 @@ bool write_content(int fd, unsigned sequence, void* p) {
 }
 
 void say_failure(const PublishResult& r) {
-  log_once(g_dumper.publish_failure_said, r.error, " ", r.path, ": ", strerrordesc_np(r.err));
+  if (g_dumper.publish_failure_said.exchange(true, std::memory_order_relaxed)) return;
+  log_line(r.error, " ", r.path, ": ", strerrordesc_np(r.err));
+  // Daemons started as root often drop to their own user (mosquitto does unless its
+  // configuration says `user root`); the directory made at start is then root's 0700.
+  if (r.err == EACCES && geteuid() != g_dumper.start_euid) {
+    char uid[24];
+    fmt_u64(uid, geteuid());
+    log_line("the program changed its user to uid ", uid,
+             " after start; make the snapshot directory writable for that user (or run it "
+             "as the user it switches to)");
+  }
 }
 
 void control_reply(int c, const char* a, const char* b = "", const char* d = "") {
@@ -302,6 +313,7 @@ void control_socket_name(char* out, unsigned size, int pid) {
 bool dumper_start(Tracker* t) {
   g_dumper.tracker = t;
   g_dumper.pid = getpid();
+  g_dumper.start_euid = geteuid();
   const Options& o = t->options();
   // The directory is created if missing (one level, 0700); a failure shows at the first
   // snapshot, with the path.
