@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The cases are shell, Perl and Python programs in single quotes, expanded by their own
+# interpreters, not by this script.
+# shellcheck disable=SC2016
 # probe.real_programs: real, unmodified Debian programs run twice, without and with
 # LD_PRELOAD=libleakprobe.so, must behave the same: same exit status (128+N for a fatal
 # signal), same stdout where the program's output is deterministic, and a complete snapshot
@@ -12,14 +15,17 @@ PROBE_LIB=${1:?usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [FILTER]}
 SIGHOST=${2:?usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [FILTER]}
 FILTER=${3:-.}
 PROBE_LIB=$(realpath "$PROBE_LIB") && SIGHOST=$(realpath "$SIGHOST") || exit 1
-[ -f "$PROBE_LIB" ] && [ -x "$SIGHOST" ] || { echo "battery.sh: missing $PROBE_LIB or $SIGHOST" >&2; exit 1; }
+if [ ! -f "$PROBE_LIB" ] || [ ! -x "$SIGHOST" ]; then
+  echo "battery.sh: missing $PROBE_LIB or $SIGHOST" >&2
+  exit 1
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
 PY=/usr/bin/python3
 TIMEOUT=20
 
 WORK=$(mktemp -d /tmp/leakprobe-battery.XXXXXX) || exit 1
-# shellcheck source=../../../scripts/lib/broker.sh
+# shellcheck source=scripts/lib/broker.sh
 source "$ROOT/scripts/lib/broker.sh"
 cleanup() { broker_stop; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -324,7 +330,7 @@ if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto
     # complete (the broker's epoll_wait sees EINTR and must carry on).
     CASE=mqtt_under_signals
     if [[ $CASE =~ $FILTER ]]; then
-      for i in $(seq 1 10); do kill -s RTMIN+7 "$BROKER_PID" 2>/dev/null; sleep 0.05; done &
+      for _ in $(seq 1 10); do kill -s RTMIN+7 "$BROKER_PID" 2>/dev/null; sleep 0.05; done &
       sigs=$!
       run_case mqtt_under_signals exit exact exact bash -c "
         for i in 1 2 3 4 5; do mosquitto_pub -h 127.0.0.1 -p $P -t probe/s -r -m m\$i -q 1 &&
