@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/int_option.h"
 #include "bench/result_line.h"
 #include "snapshot_trigger.h"
 
@@ -85,13 +86,7 @@ struct Options {
 }
 
 long long parse_int(const char* text, const std::string& opt, long long min, long long max) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-    usage(opt + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) +
-          "]");
-  return v;
+  return bench::int_option(text, opt, min, max, usage);
 }
 
 Options parse(int argc, char** argv) {
