@@ -128,6 +128,11 @@ void parse_options(const char* const* env, const char* cwd, Options* out) {
         out->quiet = b;
       else
         reject(out, key, value, " is not 0 or 1; using ", "0");
+    } else if (!strcmp(key, "LEAKPROBE_STACK_CACHE")) {
+      if (parse_bool(value, &b))
+        out->stack_cache = b;
+      else
+        reject(out, key, value, " is not 0 or 1; using ", "1");
     } else if (!strcmp(key, "LEAKPROBE_CONTROL")) {
       if (parse_bool(value, &b))
         out->control_socket = b;

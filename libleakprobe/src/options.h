@@ -20,6 +20,7 @@ struct Options {
   bool quiet = false;              // LEAKPROBE_QUIET: no start-up line
   bool control_socket = true;      // LEAKPROBE_CONTROL: the @leakprobe.<pid> socket
   size_t max_stacks = 1 << 18;     // LEAKPROBE_MAX_STACKS: distinct stacks kept
+  bool stack_cache = true;         // LEAKPROBE_STACK_CACHE: reuse validated unwinds
 
   // One line per rejected value ("LEAKPROBE_DEPTH=abc is not ...; using 32"), separated by
   // '\n', for the caller to print. Fixed size: parsing must not allocate.

@@ -29,7 +29,7 @@ Tracker* create_tracker(const Options& opts) {
 
 bool Tracker::init(const Options& opts) {
   opts_ = opts;
-  unwind_init();
+  unwind_init(opts_.stack_cache, opts_.depth);
   if (!stacks_.init(opts_.max_stacks, &arena_) || !ptrs_.init()) {
     log_line("cannot map memory for the tables; not tracking");
     return false;
@@ -54,22 +54,39 @@ void Tracker::capture_and_record(const void* p, size_t size) {
   const int saved_errno = errno;
   uintptr_t frames[kMaxDepth];
   bool truncated = false;
-  int depth = capture_stack(frames, opts_.depth, &truncated);
-  record_alloc(p, size, frames, depth, truncated);
+  void** cached_bucket = nullptr;
+  int depth = capture_stack(frames, opts_.depth, &truncated, &cached_bucket);
+  // A stack cache hit remembers its interned bucket (buckets never move or die): the
+  // stack-table lookup, mostly hashing the frames, is skipped too.
+  Bucket* b = cached_bucket && size <= kMaxSize ? static_cast<Bucket*>(*cached_bucket) : nullptr;
+  if (!b) {
+    b = intern(size, frames, depth, truncated);
+    if (!b) {
+      errno = saved_errno;
+      return;
+    }
+    if (cached_bucket) *cached_bucket = b;
+  }
+  record_bucket(p, size, b);
   errno = saved_errno;
 }
 
 void Tracker::record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth,
                            bool truncated) {
+  if (Bucket* b = intern(size, frames, depth, truncated)) record_bucket(p, size, b);
+}
+
+Bucket* Tracker::intern(size_t size, const uintptr_t* frames, int depth, bool truncated) {
   if (size > kMaxSize) {
     log_once(huge_said_, "an allocation of 256 GiB or more is not recorded");
-    return;
+    return nullptr;
   }
   Bucket* b = stacks_.intern(frames, static_cast<uint32_t>(depth), truncated);
-  if (!b) {
-    fail("the stack table is full (raise LEAKPROBE_MAX_STACKS) or out of memory");
-    return;
-  }
+  if (!b) fail("the stack table is full (raise LEAKPROBE_MAX_STACKS) or out of memory");
+  return b;
+}
+
+void Tracker::record_bucket(const void* p, size_t size, Bucket* b) {
   if (filter_) filter_slot(p).fetch_add(1, std::memory_order_relaxed);
   if (!ptrs_.insert(p, pack(b, size))) {
     if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);

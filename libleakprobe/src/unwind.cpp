@@ -1,9 +1,12 @@
 #include "unwind.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include "stack_cache.h"
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
@@ -72,9 +75,108 @@ void init_unwinder_with_high_fds() {
   if (base >= 0) close(base);
 }
 
+// Room for the frames before the caller's (unw_backtrace's own, then the probe's: with
+// link-time optimisation the entry point and Tracker::capture_and_record, 3 in all) plus
+// one to detect truncation. Every frame asked for costs ~80 instructions.
+constexpr int kSlack = 4;
+// Frames the slow unwind for the cache walks: capture_stack's callee frames, its caller
+// chain inside the probe, the requested depth and one more.
+constexpr int kStepMax = kMaxDepth + kSlack + 8;
+
+// The walk that fills the cache needs every frame's SP, which unw_backtrace does not give
+// and libunwind's unw_step costs two sigprocmask calls and a lock per frame (its global
+// cache), ~300 ns a frame here. libgcc's unwinder gives IP and CFA per frame without system
+// calls (_dl_find_object). libunwind also exports _Unwind_* names, so libgcc's are taken
+// from its own handle; without libgcc_s there is no cache.
+struct UnwindContext;
+using TraceFn = int (*)(UnwindContext*, void*);
+int (*g_gcc_backtrace)(TraceFn, void*) = nullptr;
+uintptr_t (*g_gcc_get_ip)(UnwindContext*) = nullptr;
+uintptr_t (*g_gcc_get_cfa)(UnwindContext*) = nullptr;
+
+bool load_gcc_unwinder() {
+  void* h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  if (!h) h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return false;
+  g_gcc_backtrace = reinterpret_cast<int (*)(TraceFn, void*)>(dlsym(h, "_Unwind_Backtrace"));
+  g_gcc_get_ip = reinterpret_cast<uintptr_t (*)(UnwindContext*)>(dlsym(h, "_Unwind_GetIP"));
+  g_gcc_get_cfa = reinterpret_cast<uintptr_t (*)(UnwindContext*)>(dlsym(h, "_Unwind_GetCFA"));
+  return g_gcc_backtrace && g_gcc_get_ip && g_gcc_get_cfa;
+}
+
+struct StepState {
+  uintptr_t* ips;
+  uintptr_t* sps;
+  int max;
+  int n;
+};
+
+constexpr int kUrcNoReason = 0;
+constexpr int kUrcEndOfStack = 5;
+
+int step_one(UnwindContext* ctx, void* arg) {
+  auto* st = static_cast<StepState*>(arg);
+  if (st->n >= st->max) return kUrcEndOfStack + 1;  // any other code stops the walk
+  // libgcc calls back before moving the context's CFA to this frame: what it reports is
+  // the callee's CFA, i.e. this frame's SP just after the return, as libunwind's UNW_REG_SP.
+  st->ips[st->n] = g_gcc_get_ip(ctx);
+  st->sps[st->n] = g_gcc_get_cfa(ctx);
+  ++st->n;
+  return kUrcNoReason;
+}
+
+// Unwinds frame by frame, keeping each frame's IP and SP. Returns the number of frames;
+// *complete if the unwinder reached the outermost frame.
+__attribute__((noinline)) int step_frames(uintptr_t* ips, uintptr_t* sps, int max, bool* complete) {
+  StepState st{ips, sps, max, 0};
+  int rc = g_gcc_backtrace(step_one, &st);
+  *complete = rc == kUrcEndOfStack;
+  return st.n;
+}
+
+// After a full unwind produced out[0..m)/truncated for the frame (ra, cfa), walks the same
+// stack again frame by frame and stores it in the cache if -- and only if -- every frame
+// from capture_stack's caller up is an ordinary call whose return address sits just below
+// the caller's SP (x86_64: at SP_k - 8), and the walk gives exactly the same stack.
+// Anything else (signal frames, frames the two unwinds see differently) stays uncached.
+void** fill_cache(ThreadStackCache* tc, uintptr_t ra, uintptr_t cfa, int depth,
+                  const uintptr_t* out, int m, bool truncated) {
+  uintptr_t ips[kStepMax];
+  uintptr_t sps[kStepMax];
+  bool complete = false;
+  int n = step_frames(ips, sps, kStepMax, &complete);
+  int j = 0;
+  while (j < n && !(ips[j] == ra && sps[j] == cfa)) ++j;
+  if (j == n || !in_probe(ra)) return nullptr;
+  const uintptr_t* c = ips + j;
+  const uintptr_t* csp = sps + j;
+  int cn = n - j;
+  int o = 0;
+  while (o < cn && in_probe(c[o])) ++o;
+  int need = o + m + (truncated ? 1 : 0);
+  // libgcc may report one outermost frame more than libunwind (which stops at the first
+  // frame without a return address); the frames both report are the ones checked.
+  if (truncated ? cn < need : (cn < need || !complete)) return nullptr;
+  for (int k = 0; k < m; ++k)
+    if (c[o + k] != out[k]) return nullptr;
+  uintptr_t addr[kStepMax];
+  uintptr_t val[kStepMax];
+  for (int i = 1; i < need; ++i) {
+    uintptr_t slot = csp[i] - sizeof(uintptr_t);
+    // Read only inside this thread's stack, above capture_stack's frame.
+    if (slot < cfa || slot + sizeof(uintptr_t) > stack_cache_stack_top(tc) ||
+        (slot & (sizeof(uintptr_t) - 1)))
+      return nullptr;
+    if (*reinterpret_cast<const uintptr_t*>(slot) != c[i]) return nullptr;
+    addr[i - 1] = slot;
+    val[i - 1] = c[i];
+  }
+  return stack_cache_store(tc, ra, cfa, depth, addr, val, need - 1, o - 1, m, truncated);
+}
+
 }  // namespace
 
-void unwind_init() {
+void unwind_init(bool stack_cache, int depth) {
   init_unwinder_with_high_fds();
   // Only a *shared* probe has frames to drop: when the core is linked into a test
   // executable, the executable's own code must not vanish from its stacks.
@@ -83,13 +185,18 @@ void unwind_init() {
     g_self_begin = s.begin;
     g_self_end = s.end;
   }
+  // The cache recognises the probe's own frames by address: without a shared probe (core
+  // linked into a unit test) there are none, and every stack is unwound.
+  stack_cache_init(stack_cache && g_self_end != 0 && load_gcc_unwinder(), depth + kSlack + 2);
 }
 
-int capture_stack(uintptr_t* out, int depth, bool* truncated) {
-  // Room for the frames before the caller's (unw_backtrace's own, then the probe's: with
-  // link-time optimisation the entry point and Tracker::capture_and_record, 3 in all) plus
-  // one to detect truncation. Every frame asked for costs ~80 instructions.
-  constexpr int kSlack = 4;
+int capture_stack(uintptr_t* out, int depth, bool* truncated, void*** data) {
+  const auto ra = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  const auto cfa = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
+  ThreadStackCache* tc = stack_cache_for(cfa);
+  int cached = 0;
+  *data = nullptr;
+  if (tc && stack_cache_lookup(tc, ra, cfa, depth, out, &cached, truncated, data)) return cached;
   void* raw[kMaxDepth + kSlack + 1];
   int want = depth + kSlack + 1;
   int n = unw_backtrace(raw, want);
@@ -107,6 +214,7 @@ int capture_stack(uintptr_t* out, int depth, bool* truncated) {
   *truncated = avail > depth;
   int m = avail < depth ? avail : depth;
   for (int i = 0; i < m; ++i) out[i] = reinterpret_cast<uintptr_t>(raw[first + i]);
+  if (tc) *data = fill_cache(tc, ra, cfa, depth, out, m, *truncated);
   return m;
 }
 

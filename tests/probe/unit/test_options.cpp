@@ -101,3 +101,14 @@ TEST(Options, SignalSpecs) {
     EXPECT_EQ(parse_signal(bad), -1) << bad;
   }
 }
+
+TEST(Options, StackCacheIsOnByDefaultAndCanBeTurnedOff) {
+  EXPECT_TRUE(parse({})->stack_cache);
+  EXPECT_FALSE(parse({"LEAKPROBE_STACK_CACHE=0"})->stack_cache);
+  EXPECT_TRUE(parse({"LEAKPROBE_STACK_CACHE=1"})->stack_cache);
+  auto bad = parse({"LEAKPROBE_STACK_CACHE=maybe"});
+  EXPECT_TRUE(bad->stack_cache);
+  EXPECT_NE(std::string(bad->warnings).find("LEAKPROBE_STACK_CACHE=maybe is not 0 or 1"),
+            std::string::npos)
+      << bad->warnings;
+}
