@@ -120,14 +120,14 @@ void stack_cache_init(bool enabled, int max_slots) {
 }
 
 ThreadStackCache* stack_cache_for(uintptr_t cfa) {
-  if (!g_enabled) return nullptr;
-  if (t_state != kReady) {
-    if (t_state == kUnavailable) return nullptr;
-    setup_thread();
-    if (t_state != kReady) return nullptr;
-  }
-  if (cfa < t_stack_lo || cfa >= t_stack_hi) return nullptr;
+  if (t_state != kReady || cfa < t_stack_lo || cfa >= t_stack_hi) return nullptr;
   return t_cache;
+}
+
+bool stack_cache_thread_unset() { return g_enabled && t_state == kUnset; }
+
+void stack_cache_setup_thread() {
+  if (g_enabled && t_state == kUnset) setup_thread();
 }
 
 uintptr_t stack_cache_stack_top(const ThreadStackCache* tc) { return tc->stack_hi; }

@@ -24,10 +24,17 @@ void stack_cache_init(bool enabled, int max_slots);
 
 struct StackCacheEntry;
 
-// The calling thread's table, or nullptr if the cache is off, could not be set up, or `cfa`
-// is not inside the thread's own stack. Takes the recursion guard for its one-time setup.
+// The calling thread's table, or nullptr if the cache is off, not set up (yet) for this
+// thread, or `cfa` is not inside the thread's own stack.
 struct ThreadStackCache;
 ThreadStackCache* stack_cache_for(uintptr_t cfa);
+
+// True if the cache is on and this thread has not been set up yet.
+bool stack_cache_thread_unset();
+// One-time setup of the calling thread: its stack bounds (pthread_getattr_np, which takes
+// the thread's own lock and allocates inside it, so this must never run from an allocation
+// made by pthread_getattr_np itself) and its table. Takes the recursion guard.
+void stack_cache_setup_thread();
 
 // The top (exclusive) of the thread's stack that `tc` belongs to.
 uintptr_t stack_cache_stack_top(const ThreadStackCache* tc);

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,6 +43,30 @@ int find_self(struct dl_phdr_info* info, size_t, void* data) {
 }
 
 bool in_probe(uintptr_t ip) { return ip >= g_self_begin && ip < g_self_end; }
+
+// pthread_getattr_np holds the thread's own lock while it allocates; setting a thread's cache
+// up calls it, so that never happens from an allocation made inside it (it would deadlock).
+uintptr_t g_getattr_begin = 0;
+uintptr_t g_getattr_end = 0;
+
+bool find_getattr() {
+  Dl_info info;
+  void* sym = nullptr;
+  if (!dladdr1(reinterpret_cast<void*>(&pthread_getattr_np), &info, &sym, RTLD_DL_SYMENT) || !sym ||
+      !info.dli_saddr)
+    return false;
+  const auto size = static_cast<const ElfW(Sym)*>(sym)->st_size;
+  if (!size) return false;
+  g_getattr_begin = reinterpret_cast<uintptr_t>(info.dli_saddr);
+  g_getattr_end = g_getattr_begin + size;
+  return true;
+}
+
+bool called_from_getattr(const uintptr_t* frames, int n) {
+  for (int i = 0; i < n; ++i)
+    if (frames[i] > g_getattr_begin && frames[i] <= g_getattr_end) return true;
+  return false;
+}
 
 // libunwind 1.6 validates addresses by read()/write() on a pipe it opens at its first use
 // and keeps in static storage. If the host later closes "all" descriptors (daemons do) and
@@ -187,7 +212,10 @@ void unwind_init(bool stack_cache, int depth) {
   }
   // The cache recognises the probe's own frames by address: without a shared probe (core
   // linked into a unit test) there are none, and every stack is unwound.
-  stack_cache_init(stack_cache && g_self_end != 0 && load_gcc_unwinder(), depth + kSlack + 2);
+  stack_cache_init(stack_cache && g_self_end != 0 && find_getattr() && load_gcc_unwinder(),
+                   depth + kSlack + 2);
+  // The constructor's thread (the main thread) is set up here, where it holds no lock.
+  stack_cache_setup_thread();
 }
 
 int capture_stack(uintptr_t* out, int depth, bool* truncated, void*** data) {
@@ -214,7 +242,12 @@ int capture_stack(uintptr_t* out, int depth, bool* truncated, void*** data) {
   *truncated = avail > depth;
   int m = avail < depth ? avail : depth;
   for (int i = 0; i < m; ++i) out[i] = reinterpret_cast<uintptr_t>(raw[first + i]);
-  if (tc) *data = fill_cache(tc, ra, cfa, depth, out, m, *truncated);
+  if (tc) {
+    *data = fill_cache(tc, ra, cfa, depth, out, m, *truncated);
+  } else if (stack_cache_thread_unset() && !called_from_getattr(out, m)) {
+    // A thread's first allocation is unwound plainly; the cache starts with the next.
+    stack_cache_setup_thread();
+  }
   return m;
 }
 

@@ -136,6 +136,11 @@ __attribute__((noinline)) void coroutine() {
 }
 
 void* thread_main(void* arg) {
+  // As a thread's first allocation, pthread_getattr_np's own (made holding the thread's
+  // lock): setting the cache up from there, with that same call, would deadlock.
+  pthread_attr_t attr;
+  CHECK(pthread_getattr_np(pthread_self(), &attr) == 0);
+  pthread_attr_destroy(&attr);
   workload(static_cast<int>(reinterpret_cast<uintptr_t>(arg)));
   return nullptr;
 }
