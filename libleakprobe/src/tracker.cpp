@@ -29,7 +29,9 @@ Tracker* create_tracker(const Options& opts) {
 
 bool Tracker::init(const Options& opts) {
   opts_ = opts;
-  unwind_init(opts_.stack_cache, opts_.depth);
+  // Exact mode only: a sampled allocation rarely repeats a recent stack, and a cache miss
+  // walks the stack twice.
+  unwind_init(opts_.stack_cache && !opts_.sample_bytes, opts_.depth);
   if (!stacks_.init(opts_.max_stacks, &arena_) || !ptrs_.init()) {
     log_line("cannot map memory for the tables; not tracking");
     return false;
