@@ -258,4 +258,13 @@ void expect_well_formed(const Snapshot& s) {
   EXPECT_FALSE(s.maps.empty());
 }
 
+void TempDirTest::SetUp() { dir_ = make_temp_dir(tag_); }
+
+void TempDirTest::TearDown() {
+  if (!HasFailure())
+    remove_tree(dir_);
+  else
+    fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
+}
+
 }  // namespace probe_test

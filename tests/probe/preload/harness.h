@@ -3,15 +3,30 @@
 // enough to say which function a frame is in (nm symbols + the snapshot's own maps).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "snapshot_reader.h"
 
 namespace probe_test {
+
+// A test with its own output directory, removed when the test passes and kept (and named on
+// stderr) when it fails, so the snapshots of a failure can be inspected.
+class TempDirTest : public ::testing::Test {
+ protected:
+  explicit TempDirTest(std::string tag) : tag_(std::move(tag)) {}
+  void SetUp() override;
+  void TearDown() override;
+  std::string dir_;
+
+ private:
+  std::string tag_;
+};
 
 class Child {
  public:

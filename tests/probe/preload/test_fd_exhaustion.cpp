@@ -21,16 +21,9 @@ using namespace probe_test;
 
 namespace {
 
-class FdExhaustion : public ::testing::Test {
+class FdExhaustion : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("fdfull"); }
-  void TearDown() override {
-    if (!HasFailure())
-      remove_tree(dir_);
-    else
-      fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
-  }
-  std::string dir_;
+  FdExhaustion() : TempDirTest("fdfull") {}
 };
 
 // CPU time (user + system, clock ticks) of the probe's thread, or -1.

@@ -22,16 +22,9 @@ using namespace probe_test;
 
 namespace {
 
-class Preload : public ::testing::Test {
+class Preload : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("preload"); }
-  void TearDown() override {
-    if (!HasFailure())
-      remove_tree(dir_);
-    else
-      fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
-  }
-  std::string dir_;
+  Preload() : TempDirTest("preload") {}
 };
 
 // Waits (bounded) until dir holds at least n snapshots of pid.

@@ -16,16 +16,9 @@ using namespace probe_test;
 
 namespace {
 
-class SignalHost : public ::testing::Test {
+class SignalHost : public TempDirTest {
  protected:
-  void SetUp() override { dir_ = make_temp_dir("sighost"); }
-  void TearDown() override {
-    if (!HasFailure())
-      remove_tree(dir_);
-    else
-      fprintf(stderr, "kept %s for inspection\n", dir_.c_str());
-  }
-  std::string dir_;
+  SignalHost() : TempDirTest("sighost") {}
 };
 
 size_t count(const std::string& hay, const std::string& needle) {
