@@ -62,6 +62,12 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const std::string& dir,
               const std::vector<std::string>& env = {}, int timeout_s = 60);
 
+// One request on the abstract unix socket `name` (20 s receive timeout); the whole reply, or
+// "connect failed".
+std::string socket_request(const std::string& name, const std::string& request);
+// The same on the probe's control socket of `pid`.
+std::string control_request(pid_t pid, const std::string& request);
+
 std::string make_temp_dir(const std::string& tag);
 void remove_tree(const std::string& dir);
 // Published snapshots (not temporaries) in dir, sorted by name.

@@ -47,30 +47,6 @@ long writer_cpu_ticks(pid_t pid) {
   return -1;
 }
 
-std::string request_snapshot(pid_t pid) {
-  std::string name = "leakprobe." + std::to_string(pid);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path + 1, name.data(), name.size());
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (write(fd, "snapshot\n", 9) != 9) {
-    close(fd);
-    return "write failed";
-  }
-  std::string reply;
-  char c;
-  while (read(fd, &c, 1) == 1) reply += c;
-  close(fd);
-  return reply;
-}
-
 }  // namespace
 
 TEST_F(FdExhaustion, ExitSnapshotIsWrittenWhenTheHostUsedEveryDescriptor) {
@@ -89,7 +65,7 @@ TEST_F(FdExhaustion, ControlRequestWaitsWithoutSpinningAndIsServedOnceDescriptor
   Child c({PROG_FDFULL, "hold"}, dir_);
   ASSERT_EQ(c.read_line(20), "full");
   std::string reply;
-  std::thread client([&] { reply = request_snapshot(c.pid()); });
+  std::thread client([&] { reply = control_request(c.pid(), "snapshot\n"); });
   // The connection cannot be accepted while the table is full. Before the fix the writer
   // spun on it at 100% of a core; now it looks once a second. Resource use, not speed: the
   // bound is a quarter of the elapsed time, the fixed probe uses next to nothing.

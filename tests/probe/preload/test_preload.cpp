@@ -39,30 +39,6 @@ std::vector<std::string> wait_for_snapshots(const std::string& dir, pid_t pid, s
   return files;
 }
 
-std::string socket_request(const std::string& name, const std::string& request) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  memcpy(addr.sun_path + 1, name.data(), name.size());
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  timeval tv{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  EXPECT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  std::string reply;
-  char c;
-  while (read(fd, &c, 1) == 1) reply += c;
-  close(fd);
-  return reply;
-}
-
-std::string control_request(pid_t pid, const std::string& request) {
-  return socket_request("leakprobe." + std::to_string(pid), request);
-}
-
 }  // namespace
 
 TEST_F(Preload, EveryInterposedFunctionAndCornerIsCountedExactly) {
