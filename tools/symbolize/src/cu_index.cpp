@@ -8,22 +8,6 @@ namespace leakprobe::symbolize::detail {
 
 namespace {
 
-bool is_code_scope(int tag) {
-  switch (tag) {
-    case DW_TAG_subprogram:
-    case DW_TAG_inlined_subroutine:
-    case DW_TAG_lexical_block:
-    case DW_TAG_entry_point:
-    case DW_TAG_try_block:
-    case DW_TAG_catch_block:
-    case DW_TAG_with_stmt:
-    case DW_TAG_module:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Same traversal as the scope walk in source_frames.cpp, without a pc: code scopes are
 // recorded (not entered), namespaces/classes/imported units are entered. Each imported unit is
 // entered once, and depth is bounded, so corrupt DWARF cannot loop or explode.

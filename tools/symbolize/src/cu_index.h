@@ -5,6 +5,7 @@
 // declarations, then functions); a server's stacks hit the same CUs again and again.
 #pragma once
 
+#include <dwarf.h>
 #include <elfutils/libdw.h>
 
 #include <cstdint>
@@ -12,6 +13,23 @@
 #include <vector>
 
 namespace leakprobe::symbolize::detail {
+
+// DIEs that own code addresses and can nest further scopes (functions, inlined calls, blocks).
+inline bool is_code_scope(int tag) {
+  switch (tag) {
+    case DW_TAG_subprogram:
+    case DW_TAG_inlined_subroutine:
+    case DW_TAG_lexical_block:
+    case DW_TAG_entry_point:
+    case DW_TAG_try_block:
+    case DW_TAG_catch_block:
+    case DW_TAG_with_stmt:
+    case DW_TAG_module:
+      return true;
+    default:
+      return false;
+  }
+}
 
 class CuIndex {
  public:

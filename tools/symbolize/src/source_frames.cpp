@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include "cu_index.h"
+
 namespace leakprobe::symbolize::detail {
 
 std::string demangle(const char* name) {
@@ -82,21 +84,16 @@ bool find_scopes(Dwarf_Die* parent, Dwarf_Addr pc, int depth, std::vector<Dwarf_
   Dwarf_Die child;
   if (dwarf_child(parent, &child) != 0) return false;
   do {
-    switch (dwarf_tag(&child)) {
-      case DW_TAG_subprogram:
-      case DW_TAG_inlined_subroutine:
-      case DW_TAG_lexical_block:
-      case DW_TAG_entry_point:
-      case DW_TAG_try_block:
-      case DW_TAG_catch_block:
-      case DW_TAG_with_stmt:
-      case DW_TAG_module:
-        if (dwarf_haspc(&child, pc) == 1) {
-          chain->push_back(child);
-          find_scopes(&child, pc, depth + 1, chain, imported);
-          return true;
-        }
-        break;
+    const int tag = dwarf_tag(&child);
+    if (is_code_scope(tag)) {
+      if (dwarf_haspc(&child, pc) == 1) {
+        chain->push_back(child);
+        find_scopes(&child, pc, depth + 1, chain, imported);
+        return true;
+      }
+      continue;  // to the next sibling
+    }
+    switch (tag) {
       case DW_TAG_namespace:
       case DW_TAG_class_type:
       case DW_TAG_structure_type:
