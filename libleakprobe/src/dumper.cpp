@@ -168,8 +168,8 @@ void drop_control_socket() {
 void* writer_main(void*) {
   t_in_probe = true;  // for life: nothing this thread allocates is the host's
   g_writer_tid.store(gettid(), std::memory_order_relaxed);
-  const unsigned interval = g_dumper.tracker->options().interval_s;
-  int64_t deadline = interval ? now_ms() + interval * 1000ll : 0;
+  const int64_t interval = static_cast<int64_t>(g_dumper.tracker->options().interval_ms);
+  int64_t deadline = interval ? now_ms() + interval : 0;
   // While the host has used every descriptor, a waiting connection cannot be accepted and
   // keeps the socket readable: the socket is left out of ppoll() for a second at a time
   // instead of spinning.
@@ -220,7 +220,7 @@ void* writer_main(void*) {
       dumper_snapshot(format::kTriggerInterval, -1);
       // Skip missed ticks rather than writing a burst after a long stall.
       int64_t now = now_ms();
-      while (deadline <= now) deadline += interval * 1000ll;
+      while (deadline <= now) deadline += interval;
     }
   }
 }

@@ -1,42 +1,48 @@
-// Every LEAKPROBE_* setting, with every default in one place. Read once at start-up by
-// walking `environ` directly (getenv is fine too, but walking the array makes the parser a
-// pure function that unit tests drive with their own arrays).
+// The probe's settings as one struct, read once at start-up by walking `environ` directly
+// (getenv is fine too, but walking the array makes the parser a pure function that unit tests
+// drive with their own arrays). Names, kinds, defaults and limits are defined once, in
+// leakprobe/settings.h; the defaults below are taken from there.
 #pragma once
 
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 
+#include "leakprobe/settings.h"
+
 namespace leakprobe {
 
+namespace detail {
+constexpr uint64_t default_of(settings::Id id) { return settings::setting(id).default_value; }
+}  // namespace detail
+
 struct Options {
-  bool enabled = true;             // LEAKPROBE_ENABLED: 0 loads the probe dormant
-  char output_dir[PATH_MAX] = {};  // LEAKPROBE_OUTPUT_DIR: default = cwd at start
-  int signal = 0;                  // LEAKPROBE_SIGNAL: default SIGRTMIN+7, 0 = none
-  unsigned interval_s = 0;         // LEAKPROBE_INTERVAL: seconds, 0 = off
-  int depth = 32;                  // LEAKPROBE_DEPTH: 1..128
-  uint64_t sample_bytes = 0;       // LEAKPROBE_SAMPLE_BYTES: 0 = every allocation
-  bool at_exit = true;             // LEAKPROBE_AT_EXIT
-  bool quiet = false;              // LEAKPROBE_QUIET: no start-up line
-  bool control_socket = true;      // LEAKPROBE_CONTROL: the @leakprobe.<pid> socket
-  size_t max_stacks = 1 << 18;     // LEAKPROBE_MAX_STACKS: distinct stacks kept
-  bool stack_cache = true;         // LEAKPROBE_STACK_CACHE: reuse validated unwinds
+  bool enabled = detail::default_of(settings::kEnabled) != 0;
+  char output_dir[PATH_MAX] = {};  // default: cwd at start
+  int signal = 0;                  // set by parse_options (SIGRTMIN is not a constant); 0 = none
+  uint64_t interval_ms = detail::default_of(settings::kInterval);  // 0 = off
+  int depth = static_cast<int>(detail::default_of(settings::kDepth));
+  uint64_t sample_bytes = detail::default_of(settings::kSampleBytes);  // 0 = every allocation
+  bool at_exit = detail::default_of(settings::kAtExit) != 0;
+  bool quiet = detail::default_of(settings::kQuiet) != 0;
+  bool control_socket = detail::default_of(settings::kControl) != 0;
+  size_t max_stacks = detail::default_of(settings::kMaxStacks);
+  bool stack_cache = detail::default_of(settings::kStackCache) != 0;
 
   // One line per rejected value ("LEAKPROBE_DEPTH=abc is not ...; using 32"), separated by
   // '\n', for the caller to print. Fixed size: parsing must not allocate.
   char warnings[2048] = {};
 };
 
-int default_signal();  // SIGRTMIN+7
+int default_signal();  // the default_text of LEAKPROBE_SIGNAL, parsed: SIGRTMIN+7
 
 // Parses the LEAKPROBE_* entries of `env` (a NULL-terminated "KEY=VALUE" array) into `out`.
 // `cwd` is the default output directory. Never fails: bad values fall back to the default
 // and leave a line in out->warnings.
 void parse_options(const char* const* env, const char* cwd, Options* out);
 
-// Parses a signal spec: a number, "SIGRTMIN+k"/"RTMIN+k"/"SIGRTMAX-k", or "0"/"off"/"none"
-// (no signal trigger). Returns -1 if unparseable, -2 if the signal is refused (it is used by
-// the host, e.g. SIGHUP/SIGUSR1/SIGUSR2 by mosquitto, or cannot be caught).
+// A signal spec (see settings::parse_signal_spec): the signal, 0 for none, -1 if unparseable,
+// -2 if refused.
 int parse_signal(const char* spec);
 
 }  // namespace leakprobe

@@ -42,16 +42,7 @@ std::map<std::string, std::string> probe_environment(const RunSettings& settings
   }
   env["LD_PRELOAD"] = preload;
   env["LEAKPROBE_OUTPUT_DIR"] = settings.output_dir;
-  if (settings.interval_seconds) {
-    // The probe reads whole or fractional seconds; avoid locale-dependent formatting.
-    std::string text = std::to_string(*settings.interval_seconds);
-    text.erase(text.find_last_not_of('0') + 1);
-    if (!text.empty() && text.back() == '.') text.pop_back();
-    env["LEAKPROBE_INTERVAL"] = text;
-  }
-  if (settings.sample_bytes) env["LEAKPROBE_SAMPLE_BYTES"] = std::to_string(*settings.sample_bytes);
-  if (settings.depth) env["LEAKPROBE_DEPTH"] = std::to_string(*settings.depth);
-  if (settings.signal) env["LEAKPROBE_SIGNAL"] = *settings.signal;
+  for (const auto& [name, value] : settings.probe_settings) env[name] = value;
   return env;
 }
 

@@ -8,15 +8,19 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "leakprobe/cli/control_client.h"
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/process_list.h"
+#include "leakprobe/settings.h"
 
 namespace fs = std::filesystem;
 using namespace leakprobe::cli;
+using leakprobe::settings::kOutputDir;
+using leakprobe::settings::setting;
 
 namespace {
 
@@ -43,6 +47,26 @@ bool copy_snapshot(const std::string& from, const std::string& target, std::stri
 }
 
 // A pid is a positive decimal number that fits the kernel's pid range; anything else is a typo.
+// "--depth N" help: the table's line, its variable and default.
+std::string settings_help(const leakprobe::settings::Setting& s) {
+  return std::string(s.help) + " [" + s.name + "; default " + s.default_text + "]";
+}
+
+// Checks a value with the probe's own parser, so `leakprobe run` refuses exactly what the probe
+// would refuse, with the same words.
+CLI::Validator setting_validator(const leakprobe::settings::Setting& s) {
+  return CLI::Validator(
+      [&s](std::string& value) -> std::string {
+        uint64_t parsed = 0;
+        const auto verdict = leakprobe::settings::parse_setting(s, value.c_str(), &parsed);
+        if (verdict == leakprobe::settings::Verdict::kOk) return {};
+        char why[160];
+        leakprobe::settings::describe_refusal(s, verdict, why, sizeof(why));
+        return value + " " + why;
+      },
+      "");
+}
+
 int parse_pid(const std::string& text) {
   if (text.empty() || text.size() > 9) return -1;
   for (char c : text) {
@@ -112,40 +136,44 @@ int list_command() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"leakprobe: find what grows in a running service, by call stack.\n"
-               "Snapshots are gperftools/pprof heap profiles; compare them with heapdiff."};
+  CLI::App app{
+      "leakprobe: find what grows in a running service, by call stack.\n"
+      "Snapshots are gperftools/pprof heap profiles; compare them with heapdiff."};
   app.require_subcommand(1);
 
   RunSettings run;
   run.output_dir = ".";
   auto* run_cmd = app.add_subcommand("run", "Run CMD with the probe preloaded (keeps the pid)");
-  run_cmd->add_option("-o,--output", run.output_dir, "Directory for snapshots (created)")
+  run_cmd->add_option("-o,--output", run.output_dir, settings_help(setting(kOutputDir)))
       ->capture_default_str();
-  double interval = 0;
-  auto* interval_opt = run_cmd->add_option("-i,--interval", interval,
-                                           "Also write a snapshot every S seconds")
-                           ->check(CLI::PositiveNumber);
-  long sample_bytes = 0;
-  auto* sample_opt = run_cmd->add_option("--sample-bytes", sample_bytes,
-                                         "Sample one allocation per N bytes on average "
-                                         "(0 = record every allocation)")
-                         ->check(CLI::NonNegativeNumber);
-  int depth = 0;
-  auto* depth_opt = run_cmd->add_option("--depth", depth, "Frames per stack")
-                        ->check(CLI::Range(1, 128));
-  std::string signal;
-  auto* signal_opt = run_cmd->add_option("--signal", signal,
-                                         "Signal that triggers a snapshot (default SIGRTMIN+7)");
+  // Every other probe setting, from the one table the probe parses too: same names, same
+  // limits, same refusal text.
+  std::map<std::string, std::string> run_values;
+  std::vector<std::pair<const leakprobe::settings::Setting*, CLI::Option*>> run_options;
+  for (const auto& s : leakprobe::settings::kTable) {
+    if (!s.flag || s.reader != leakprobe::settings::Reader::kProbe || s.id == kOutputDir) continue;
+    std::string names = std::string("--") + s.flag;
+    if (s.letter) names = std::string("-") + s.letter + "," + names;
+    std::string& value = run_values[s.name];
+    CLI::Option* opt =
+        s.kind == leakprobe::settings::Kind::kFlag
+            ? run_cmd->add_flag(names, value, settings_help(s))  // --quiet, --quiet=0
+            : run_cmd->add_option(names, value, settings_help(s));
+    opt->check(setting_validator(s));
+    run_options.emplace_back(&s, opt);
+  }
   // Everything from the first positional on belongs to the profiled program, so
   // `leakprobe run mosquitto -c conf` works with or without `--`.
   run_cmd->prefix_command();
-  run_cmd->footer("Example: leakprobe run --output /var/tmp/lp -- mosquitto -c /etc/mosquitto/m.conf");
+  run_cmd->footer(
+      "Example: leakprobe run --output /var/tmp/lp -- mosquitto -c /etc/mosquitto/m.conf");
 
   std::string pid_text;
   std::string output;
   double timeout = 30;
-  auto* snap_cmd = app.add_subcommand("snapshot", "Ask the probe in PID for a snapshot now, wait "
-                                                  "until it is written and print its path");
+  auto* snap_cmd = app.add_subcommand("snapshot",
+                                      "Ask the probe in PID for a snapshot now, wait "
+                                      "until it is written and print its path");
   snap_cmd->add_option("pid", pid_text, "Process id")->required();
   snap_cmd->add_option("-o,--output", output, "Also copy the snapshot to FILE and print that");
   snap_cmd->add_option("-t,--timeout", timeout, "Seconds to wait")
@@ -176,13 +204,13 @@ int main(int argc, char** argv) {
     run.command = run_cmd->remaining();
     run.command.insert(run.command.end(), after_dashes.begin(), after_dashes.end());
     if (run.command.empty()) {
-      std::cerr << "leakprobe run: no command given; usage: leakprobe run [OPTIONS] -- CMD ARGS...\n";
+      std::cerr
+          << "leakprobe run: no command given; usage: leakprobe run [OPTIONS] -- CMD ARGS...\n";
       return 2;
     }
-    if (*interval_opt) run.interval_seconds = interval;
-    if (*sample_opt) run.sample_bytes = sample_bytes;
-    if (*depth_opt) run.depth = depth;
-    if (*signal_opt) run.signal = signal;
+    for (const auto& [s, opt] : run_options) {
+      if (*opt) run.probe_settings[s->name] = run_values[s->name];
+    }
     return run_command(run);
   }
   if (*snap_cmd) {

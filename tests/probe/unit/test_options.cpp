@@ -25,7 +25,7 @@ TEST(Options, DefaultsWhenNothingIsSet) {
   EXPECT_TRUE(o->enabled);
   EXPECT_STREQ(o->output_dir, "/start/dir");
   EXPECT_EQ(o->signal, SIGRTMIN + 7);
-  EXPECT_EQ(o->interval_s, 0u);
+  EXPECT_EQ(o->interval_ms, 0u);
   EXPECT_EQ(o->depth, 32);
   EXPECT_EQ(o->sample_bytes, 0u);
   EXPECT_TRUE(o->at_exit);
@@ -42,7 +42,7 @@ TEST(Options, GoodValues) {
                   "LEAKPROBE_CONTROL=0", "LEAKPROBE_MAX_STACKS=4096"});
   EXPECT_STREQ(o->output_dir, "/var/tmp/x");
   EXPECT_EQ(o->signal, SIGRTMIN + 3);
-  EXPECT_EQ(o->interval_s, 60u);
+  EXPECT_EQ(o->interval_ms, 60000u);
   EXPECT_EQ(o->depth, 128);
   EXPECT_EQ(o->sample_bytes, 524288u);
   EXPECT_FALSE(o->at_exit);
@@ -64,7 +64,7 @@ TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
                   "LEAKPROBE_OUTPUT_DIR="});
   EXPECT_EQ(o->depth, 32);
   EXPECT_EQ(o->signal, SIGRTMIN + 7);
-  EXPECT_EQ(o->interval_s, 0u);
+  EXPECT_EQ(o->interval_ms, 0u);
   EXPECT_EQ(o->sample_bytes, 0u);
   EXPECT_TRUE(o->at_exit);
   EXPECT_STREQ(o->output_dir, "/start/dir");
@@ -72,7 +72,10 @@ TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
   EXPECT_NE(w.find("LEAKPROBE_DEPTH=abc is not a depth in 1..128; using 32\n"), std::string::npos)
       << w;
   EXPECT_NE(w.find("LEAKPROBE_SIGNAL=SIGUSR1 is refused"), std::string::npos) << w;
-  EXPECT_NE(w.find("LEAKPROBE_INTERVAL=-3 is not a number of seconds; using 0"), std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_INTERVAL=-3 is not a number of seconds in 0..31536000 (up to 3 "
+                   "decimals); using 0 (off)\n"),
+            std::string::npos)
+      << w;
   EXPECT_NE(w.find("LEAKPROBE_SAMPLE_BYTES=1k"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_AT_EXIT=maybe"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_DEPTH2 is not a leakprobe setting"), std::string::npos);
@@ -111,4 +114,34 @@ TEST(Options, StackCacheIsOnByDefaultAndCanBeTurnedOff) {
   EXPECT_NE(std::string(bad->warnings).find("LEAKPROBE_STACK_CACHE=maybe is not 0 or 1"),
             std::string::npos)
       << bad->warnings;
+}
+
+// Issue 13: `leakprobe run --interval 1.5` was accepted by the CLI and then refused here.
+TEST(Options, IntervalAcceptsFractionsOfASecond) {
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=1.5"})->interval_ms, 1500u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=0.25"})->interval_ms, 250u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=.5"})->interval_ms, 500u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=2.125"})->interval_ms, 2125u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=31536000"})->interval_ms, 31536000000u);
+  for (const char* bad : {"1.", "1.2345", "1,5", "1e3", "+1", " 1", "1.5s", "31536000.001", ""}) {
+    auto o = parse({(std::string("LEAKPROBE_INTERVAL=") + bad).c_str()});
+    EXPECT_EQ(o->interval_ms, 0u) << bad;
+    EXPECT_NE(std::string(o->warnings).find("is not a number of seconds"), std::string::npos)
+        << bad << ": " << o->warnings;
+  }
+}
+
+TEST(Options, DefaultsComeFromTheSettingsTable) {
+  namespace s = leakprobe::settings;
+  Options plain;
+  EXPECT_EQ(plain.depth, static_cast<int>(s::setting(s::kDepth).default_value));
+  EXPECT_EQ(plain.max_stacks, s::setting(s::kMaxStacks).default_value);
+  auto o = parse({});
+  EXPECT_EQ(o->signal, SIGRTMIN + 7);  // parsed from the row's default_text
+}
+
+TEST(Options, CliOnlyVariablesAreNotReportedAsTypos) {
+  // `leakprobe run` reads LEAKPROBE_LIBRARY and leaves it in the program's environment.
+  auto o = parse({"LEAKPROBE_LIBRARY=/usr/lib/x/libleakprobe.so"});
+  EXPECT_STREQ(o->warnings, "");
 }

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,10 +9,8 @@ namespace leakprobe::cli {
 
 struct RunSettings {
   std::string output_dir;  // made absolute and created (mode 0700) before the exec
-  std::optional<double> interval_seconds;
-  std::optional<long> sample_bytes;
-  std::optional<int> depth;
-  std::optional<std::string> signal;
+  // LEAKPROBE_* name -> value, already checked with leakprobe::settings::parse_setting.
+  std::map<std::string, std::string> probe_settings;
   std::vector<std::string> command;  // argv of the program to profile
 };
 

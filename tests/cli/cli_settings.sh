@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `leakprobe run --X V` and LEAKPROBE_X=V are one setting (libleakprobe/include/leakprobe/
+# settings.h): the same values are accepted, and a refused value gets the same words from the
+# CLI (before anything runs) as from the probe (at start-up, falling back to the default).
+# Usage: cli_settings.sh LEAKPROBE_CLI TARGET_PROGRAM
+set -u
+cli=$1 target=$2
+. "$(dirname "$0")/testlib.sh"
+work=$(mktemp -d)
+cleanup() { exec 3>&- 2>/dev/null; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Refused by both, with the same phrase. (flag value variable)
+while read -r flag value var; do
+  expect_rc 2 "$cli" run "--$flag" "$value" -o "$work/x" -- true
+  cli_line=$(printf '%s\n' "$err" | grep -- "--$flag: ") || fail "no '--$flag:' line in: $err"
+  cli_phrase=${cli_line#"--$flag: $value "}
+  [ "$cli_phrase" != "$cli_line" ] || fail "the CLI's line does not quote '$value': $cli_line"
+  expect_rc 0 env "$var=$value" "$cli" run -o "$work/x" -- true
+  probe_line=$(printf '%s\n' "$err" | grep -- "leakprobe: $var=$value ") \
+    || fail "the probe did not refuse $var=$value: $err"
+  probe_phrase=${probe_line#"leakprobe: $var=$value "}
+  probe_phrase=${probe_phrase%%; using *}
+  [ "$cli_phrase" = "$probe_phrase" ] \
+    || fail "$flag/$var differ: CLI '$cli_phrase' vs probe '$probe_phrase'"
+done <<'CASES'
+interval 1.5x LEAKPROBE_INTERVAL
+interval -3 LEAKPROBE_INTERVAL
+interval 1.2345 LEAKPROBE_INTERVAL
+depth 0 LEAKPROBE_DEPTH
+depth 129 LEAKPROBE_DEPTH
+sample-bytes 1k LEAKPROBE_SAMPLE_BYTES
+max-stacks 10 LEAKPROBE_MAX_STACKS
+signal SIGUSR1 LEAKPROBE_SIGNAL
+signal banana LEAKPROBE_SIGNAL
+CASES
+pass "refused values: same words from the CLI and the probe"
+
+# Accepted by both: --interval 0.3 writes interval snapshots and the probe does not complain
+# (issue 13: the CLI took 1.5 and the probe then said it was not a number).
+mkfifo "$work/in"
+"$cli" run -o "$work/snaps" --interval 0.3 --depth 16 --at-exit=0 -- "$target" \
+  <"$work/in" >"$work/out" 2>"$work/err" &
+pid=$!
+exec 3>"$work/in"
+wait_for grep -q READY "$work/out" || fail "target never became ready: $(cat "$work/err")"
+has_two_interval_snapshots() {
+  [ "$(grep -l '^# leakprobe.trigger: interval$' "$work/snaps"/leakprobe.*.heap 2>/dev/null |
+    wc -l)" -ge 2 ]
+}
+wait_for has_two_interval_snapshots || fail "no interval snapshots with --interval 0.3"
+exec 3>&-
+wait "$pid" || fail "the profiled program failed"
+pid=
+grep -q "LEAKPROBE_" "$work/err" && fail "the probe refused a value the CLI accepted: $(cat "$work/err")"
+grep -q '^# leakprobe.depth: 16$' "$work/snaps"/leakprobe.*.0001.heap || fail "--depth 16 not applied"
+grep -l '^# leakprobe.trigger: exit$' "$work/snaps"/*.heap && fail "--at-exit=0 not applied"
+pass "--interval 0.3 --depth 16 --at-exit=0 reach the probe"
