@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "leakprobe/analysis/parser.h"
+#include "leakprobe/analysis/units.h"
 
 namespace leakprobe::analysis::testing {
 
@@ -17,18 +18,12 @@ struct Line {
   std::vector<uint64_t> addrs;
 };
 
-inline std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 inline std::string stack_lines(const std::vector<Line>& lines) {
   std::string out;
   for (const Line& l : lines) {
     out += std::to_string(l.live_objs) + ": " + std::to_string(l.live_bytes) + " [" +
            std::to_string(l.alloc_objs) + ": " + std::to_string(l.alloc_bytes) + "] @";
-    for (uint64_t a : l.addrs) out += " " + hex(a);
+    for (uint64_t a : l.addrs) out += " " + format_hex(a);
     out += "\n";
   }
   return out;

@@ -1,10 +1,10 @@
 // The machine-readable report; every field is documented in docs/heapdiff.md. Numbers are
 // exact (no KiB rounding) so CI scripts and tests can compare them.
-#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/report.h"
+#include "leakprobe/analysis/units.h"
 
 namespace leakprobe::analysis {
 namespace {
@@ -12,17 +12,14 @@ namespace {
 // Insertion order kept, so the document reads top-down like the text report.
 using json = nlohmann::ordered_json;
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 json row_json(const Row& r) {
-  return json{{"function", r.function}, {"short_function", short_function_name(r.function)},
-              {"file", r.file},         {"line", r.line},
-              {"inlined", r.inlined},   {"module", r.module},
-              {"offset", hex(r.offset)}};
+  return json{{"function", r.function},
+              {"short_function", short_function_name(r.function)},
+              {"file", r.file},
+              {"line", r.line},
+              {"inlined", r.inlined},
+              {"module", r.module},
+              {"offset", format_hex(r.offset)}};
 }
 
 template <typename T>
@@ -139,7 +136,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     je["site"] = {
         {"function", e.site.function}, {"short_function", short_function_name(e.site.function)},
         {"file", e.site.file},         {"line", e.site.line},
-        {"module", e.site.module},     {"offset", hex(e.site.offset)}};
+        {"module", e.site.module},     {"offset", format_hex(e.site.offset)}};
     je["folded_frames"] = e.folded;
     je["site_frame"] = e.site_frame;  // index of the site in `frames`
     json frames = json::array();

@@ -15,12 +15,6 @@
 namespace leakprobe::analysis {
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 std::string utc(double t) {
   const auto secs = static_cast<time_t>(t);
   std::tm tm{};
@@ -193,12 +187,12 @@ void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter&
   // shown but are not where the program asked for the memory.
   out << (is_site ? "   -> " : "      ") << (r.inlined ? "[inlined] " : "");
   if (r.function.empty()) {
-    out << r.module << "+" << hex(r.offset) << "\n";
+    out << r.module << "+" << format_hex(r.offset) << "\n";
     return;
   }
   out << name(r.function);
   if (!r.file.empty()) out << " — " << r.file << ":" << r.line;
-  out << "  (" << r.module << "+" << hex(r.offset) << ")\n";
+  out << "  (" << r.module << "+" << format_hex(r.offset) << ")\n";
 }
 
 }  // namespace

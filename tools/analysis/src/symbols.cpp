@@ -1,9 +1,9 @@
 #include "leakprobe/analysis/symbols.h"
 
-#include <cstdio>
 #include <string_view>
 
 #include "leakprobe/analysis/names.h"
+#include "leakprobe/analysis/units.h"
 
 namespace leakprobe::analysis {
 namespace {
@@ -17,12 +17,6 @@ std::string_view basename(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
 }  // namespace
 
 std::string Row::label() const {
@@ -30,11 +24,12 @@ std::string Row::label() const {
     if (file.empty()) return function;
     return function + " " + file + ":" + std::to_string(line);
   }
-  return std::string(basename(module)) + "+" + hex(offset);
+  return std::string(basename(module)) + "+" + format_hex(offset);
 }
 
 std::string Row::match_text() const {
-  return function + " " + file + ":" + std::to_string(line) + " " + module + "+" + hex(offset);
+  return function + " " + file + ":" + std::to_string(line) + " " + module + "+" +
+         format_hex(offset);
 }
 
 bool is_allocator_function(const std::string& function) {

@@ -52,4 +52,10 @@ std::string format_count(int64_t n, bool signed_) {
   return (signed_ && n > 0 ? "+" : "") + std::to_string(n);
 }
 
+std::string format_hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 }  // namespace leakprobe::analysis

@@ -1,4 +1,5 @@
-// Byte sizes for people (report) and from people (--fail-on-growth, --min-bytes).
+// Numbers for people: byte sizes in reports and from the command line (--fail-on-growth,
+// --min-bytes), counts, and addresses/offsets in hex.
 #pragma once
 
 #include <cstdint>
@@ -18,5 +19,8 @@ std::string format_bytes(int64_t bytes, bool signed_ = false);
 
 // 12 -> "12", with "+" for positive values when `signed_` is set.
 std::string format_count(int64_t n, bool signed_ = false);
+
+// 0x4005d0 -> "0x4005d0": lowercase, no padding, as pprof and the snapshot format write them.
+std::string format_hex(uint64_t v);
 
 }  // namespace leakprobe::analysis
