@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "fd_numbers.h"
 #include "fd_reserve.h"
 #include "guard.h"
 #include "libc_private.h"
@@ -237,12 +238,13 @@ int open_control_socket(int pid) {
   socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
   // Out of the way of the host's own numbering (see unwind.cpp for why low numbers are a
   // hazard when a host closes descriptors it did not open).
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, fd_numbers::kControlSocket);
   rlimit lim;
   // A smaller descriptor limit: near its top instead (the reserve and libunwind's pipe sit
   // just below it), still out of the host's way.
   if (high < 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > 128)
-    high = fcntl(fd, F_DUPFD_CLOEXEC, static_cast<int>(lim.rlim_cur) - 8);
+    high = fcntl(fd, F_DUPFD_CLOEXEC,
+                 static_cast<int>(lim.rlim_cur) - fd_numbers::kControlSocketBelowLimit);
   if (high >= 0) {
     close(fd);
     fd = high;

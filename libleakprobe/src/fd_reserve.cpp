@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd_numbers.h"
+
 namespace leakprobe {
 namespace {
 
 constexpr int kReserve = 2;
-// Below the control socket's 900 and libunwind's pipe near 1000; see unwind.cpp.
-constexpr int kReserveFd = 880;
 
 struct Slot {
   int fd = -1;
@@ -25,13 +25,13 @@ bool still_ours(const Slot& s) {
   return s.fd >= 0 && fstat(s.fd, &st) == 0 && st.st_dev == s.dev && st.st_ino == s.ino;
 }
 
-// Where the reserve goes: kReserveFd, or near the top of a smaller descriptor limit; -1
+// Where the reserve goes: fd_numbers::kReserve, or near the top of a smaller descriptor limit; -1
 // (no reserve) when the limit is so small that two descriptors are a real share of it.
 int reserve_base() {
   rlimit lim;
   if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return -1;
-  if (lim.rlim_cur >= static_cast<rlim_t>(kReserveFd) + 32) return kReserveFd;
-  return lim.rlim_cur > 128 ? static_cast<int>(lim.rlim_cur) - 24 : -1;
+  if (lim.rlim_cur >= static_cast<rlim_t>(fd_numbers::kReserve) + 32) return fd_numbers::kReserve;
+  return lim.rlim_cur > 128 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kReserveBelowLimit : -1;
 }
 
 }  // namespace

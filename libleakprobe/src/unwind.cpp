@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "fd_numbers.h"
 #include "stack_cache.h"
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -76,11 +77,12 @@ bool called_from_getattr(const uintptr_t* frames, int n) {
 // finds it closed and re-opens it, the new pipe holds numbers the host does not know of.
 // The host's own descriptor numbering is also left as it would be without the probe.
 void init_unwinder_with_high_fds() {
-  constexpr int kHighFd = 1000;
+  constexpr int kHighFd = fd_numbers::kUnwindPipe;
   rlimit lim;
   int high = kHighFd;
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < static_cast<rlim_t>(kHighFd) + 16)
-    high = lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - 16 : 0;
+    high =
+        lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kUnwindPipeBelowLimit : 0;
   int fillers[kHighFd];
   int n = 0;
   int base = high ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;

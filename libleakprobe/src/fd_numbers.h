@@ -1,0 +1,21 @@
+// Where the probe keeps its own descriptors, defined once. All sit at high numbers, out of the
+// host's numbering: a host that closes every descriptor and reuses the numbers (daemons do)
+// must never be handed one of ours, and its own numbering must stay as it would be without
+// the probe. Under a smaller RLIMIT_NOFILE each goes the given distance below the limit.
+#pragma once
+
+namespace leakprobe::fd_numbers {
+
+// libunwind's memory-validation pipe is made to open just below this (unwind.cpp).
+inline constexpr int kUnwindPipe = 1000;
+inline constexpr int kUnwindPipeBelowLimit = 16;
+
+// The control socket (dumper.cpp).
+inline constexpr int kControlSocket = 900;
+inline constexpr int kControlSocketBelowLimit = 8;
+
+// The two snapshot-reserve memfds (fd_reserve.cpp), below the control socket.
+inline constexpr int kReserve = 880;
+inline constexpr int kReserveBelowLimit = 24;
+
+}  // namespace leakprobe::fd_numbers
