@@ -10,6 +10,8 @@
 // probe's cost per live allocation with the stack table held constant. The baseline is the
 // same latency loop over the same duration with no snapshot running, because on a shared
 // 2-core machine the scheduler alone causes multi-millisecond stalls.
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -24,6 +26,7 @@
 
 #include "bench/int_option.h"
 #include "bench/result_line.h"
+#include "leakprobe/cli/control_client.h"
 #include "snapshot_trigger.h"
 
 namespace {
@@ -160,7 +163,7 @@ struct Snap {
 
 Snap snapshot_or_die(const Options& o) {
   const auto t0 = Clock::now();
-  const auto r = bench::request_own_snapshot(std::chrono::seconds(o.timeout_s));
+  const auto r = leakprobe::cli::request_snapshot(::getpid(), std::chrono::seconds(o.timeout_s));
   Snap s;
   s.write_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!r.ok) {

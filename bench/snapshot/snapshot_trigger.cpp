@@ -1,9 +1,6 @@
 #include "snapshot_trigger.h"
 
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,63 +12,6 @@
 #include "leakprobe/snapshot_format.h"
 
 namespace bench {
-
-TriggerResult request_own_snapshot(std::chrono::milliseconds timeout) {
-  TriggerResult r;
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    r.error = std::string("socket: ") + std::strerror(errno);
-    return r;
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  const std::string name =
-      std::string(leakprobe::format::kControlSocketPrefix) + std::to_string(::getpid());
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // abstract: leading NUL
-  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    r.error = "cannot reach the probe's control socket @" + name + " (" + std::strerror(errno) +
-              "); is libleakprobe.so preloaded?";
-    ::close(fd);
-    return r;
-  }
-  const std::string request = leakprobe::format::kControlRequestSnapshot;
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    r.error = std::string("send: ") + std::strerror(errno);
-    ::close(fd);
-    return r;
-  }
-  std::string reply;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (reply.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      r.error = "no reply from the probe within the timeout";
-      break;
-    }
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[512];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      r.error = "the probe closed the control connection without a reply";
-      break;
-    }
-    reply.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (!r.error.empty()) return r;
-  reply.resize(reply.find('\n'));
-  if (reply.rfind("ok ", 0) == 0) {
-    r.ok = true;
-    r.path = reply.substr(3);
-  } else {
-    r.error = "probe replied: " + reply;
-  }
-  return r;
-}
 
 SnapshotFacts read_snapshot_facts(const std::string& path) {
   SnapshotFacts f;

@@ -1,19 +1,10 @@
-// Asks the libleakprobe loaded in this very process for a snapshot and waits until the file is
-// published, the way `leakprobe snapshot PID` does (control socket "@leakprobe.<pid>").
+// What the benchmark reads back from the snapshot it asked for. Asking goes through
+// leakprobe::cli::request_snapshot (tools/leakprobe), the client `leakprobe snapshot PID` uses.
 #pragma once
 
-#include <chrono>
 #include <string>
 
 namespace bench {
-
-struct TriggerResult {
-  bool ok = false;
-  std::string path;   // the published snapshot when ok
-  std::string error;  // why not, otherwise
-};
-
-TriggerResult request_own_snapshot(std::chrono::milliseconds timeout);
 
 // The numbers the benchmark needs from a snapshot file.
 struct SnapshotFacts {
