@@ -42,9 +42,4 @@ Sampler& detail::make_thread_sampler() {
   return *t_sampler;
 }
 
-double unscale_factor(double objs, double bytes, double mean_bytes) {
-  if (objs <= 0 || mean_bytes <= 0) return 1.0;
-  return 1.0 / (1.0 - std::exp(-(bytes / objs) / mean_bytes));
-}
-
 }  // namespace leakprobe

@@ -1,7 +1,7 @@
 // Byte-weighted Poisson sampling, as in Go's runtime and tcmalloc: sample points fall on
 // the stream of allocated bytes with exponentially distributed gaps of mean N bytes, so a
 // block of size s is sampled with probability 1 - exp(-s/N) and pprof's unscale factor
-// 1 / (1 - exp(-avg/N)) gives an unbiased estimate. An unsampled allocation costs one
+// (leakprobe/sampling.h) gives an unbiased estimate. An unsampled allocation costs one
 // thread-local subtraction.
 #pragma once
 
@@ -52,8 +52,5 @@ inline Sampler& thread_sampler() {
   Sampler* s = detail::t_sampler;
   return __builtin_expect(s != nullptr, 1) ? *s : detail::make_thread_sampler();
 }
-
-// pprof's unscale factor for a sampled stack line with the given totals.
-double unscale_factor(double objs, double bytes, double mean_bytes);
 
 }  // namespace leakprobe

@@ -4,13 +4,13 @@
 #include <memory>
 #include <vector>
 
+#include "leakprobe/sampling.h"
 #include "sampler.h"
 #include "tracker.h"
 
 using leakprobe::Bucket;
 using leakprobe::Sampler;
 using leakprobe::Tracker;
-using leakprobe::unscale_factor;
 
 TEST(Sampler, GapsAreExponentialWithTheRequestedMean) {
   Sampler s(12345);
@@ -28,7 +28,7 @@ TEST(Sampler, BlockIsSampledWithProbabilityOneMinusExpMinusSizeOverMean) {
     const int n = 200000;
     int hits = 0;
     for (int i = 0; i < n; ++i) hits += s.should_sample(size, mean);
-    double expected = 1.0 - std::exp(-static_cast<double>(size) / mean);
+    double expected = leakprobe::format::sample_probability(static_cast<double>(size), mean);
     EXPECT_NEAR(static_cast<double>(hits) / n, expected, 0.01 + expected * 0.02) << size;
   }
 }
@@ -47,7 +47,7 @@ TEST(Sampler, PprofUnscaleIsUnbiasedOverManySeeds) {
     double objs = 0;
     for (int i = 0; i < blocks; ++i) objs += s.should_sample(block, static_cast<uint64_t>(mean));
     double bytes = objs * block;
-    total += objs ? bytes * unscale_factor(objs, bytes, mean) : 0;
+    total += objs ? bytes * leakprobe::format::unsample_scale(objs, bytes, mean) : 0;
   }
   EXPECT_NEAR(total / runs / (block * blocks), 1.0, 0.03);
 }
@@ -85,7 +85,9 @@ TEST(Sampler, SteadyOneMiBPerCycleLeakIsRankedFirstWithinTolerance) {
   for (const Bucket* b = t->stacks().first(); b; b = b->next) {
     double objs = static_cast<double>(b->live_objs());
     double bytes = static_cast<double>(b->live_bytes());
-    double est = objs ? bytes * unscale_factor(objs, bytes, static_cast<double>(mean)) : 0;
+    double est =
+        objs ? bytes * leakprobe::format::unsample_scale(objs, bytes, static_cast<double>(mean))
+             : 0;
     if (b->frames[0] == 0xa1) est_a = est;
     if (b->frames[0] == 0xb1) est_b = est;
     if (b->frames[0] == 0xc1) est_c = est;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <tuple>
 
+#include "leakprobe/sampling.h"
 #include "leakprobe/snapshot_format.h"
 
 namespace leakprobe::analysis {
@@ -472,8 +473,8 @@ void unsample(int64_t& count, int64_t& size, int64_t rate) {
     return;
   }
   if (rate <= 1) return;
-  const double avg = static_cast<double>(size) / static_cast<double>(count);
-  const double scale = 1.0 / (1.0 - std::exp(-avg / static_cast<double>(rate)));
+  const double scale = format::unsample_scale(static_cast<double>(count), static_cast<double>(size),
+                                              static_cast<double>(rate));
   // Go converts float64 -> int64 by truncation; values beyond int64 are clamped here rather
   // than left undefined.
   auto to_i64 = [](double v) {

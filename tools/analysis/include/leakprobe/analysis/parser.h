@@ -21,9 +21,8 @@ Result<Snapshot> parse_snapshot(std::string_view text, std::string name);
 // Reads the file at `path` and parses it; a missing/unreadable file is an Error too.
 Result<Snapshot> load_snapshot(const std::string& path);
 
-// pprof's unsampling of one (count, size) pair of a "heap_v2/<rate>" profile:
-// scale = 1 / (1 - exp(-(size/count) / rate)), applied to count and size separately and
-// truncated to int64 (google/pprof profile/legacy_profile.go, scaleHeapSample).
+// pprof's unsampling of one (count, size) pair of a "heap_v2/<rate>" profile: both are
+// multiplied by format::unsample_scale (leakprobe/sampling.h) and truncated to int64.
 void unsample(int64_t& count, int64_t& size, int64_t rate);
 
 }  // namespace leakprobe::analysis
