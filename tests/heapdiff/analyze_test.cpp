@@ -64,7 +64,7 @@ TEST(Diff, MatchesFramesByModuleAndOffsetAcrossAslr) {
   EXPECT_EQ(e.delta(), (Counts{3, 300, 7, 700}));
   EXPECT_EQ(e.site.module, "/opt/t/app");
   EXPECT_EQ(e.site.offset, 0x1234u);  // pc = return address - 1, as a file offset
-  EXPECT_EQ(e.key, "app+0x1234");
+  EXPECT_EQ(e.key.text(), "app+0x1234");
   ASSERT_EQ(e.frames.size(), 2u);
   EXPECT_EQ(e.frames[1].offset, 0x2000u);
 }
@@ -157,7 +157,7 @@ TEST(Diff, UnknownFramesKeepTheRawAddress) {
   const Analysis r = run({&before, &after});
   ASSERT_EQ(r.entries.size(), 1u);
   EXPECT_EQ(r.entries[0].site.module, "[unknown]");
-  EXPECT_EQ(r.entries[0].key, "[unknown]+0x1234");
+  EXPECT_EQ(r.entries[0].key.text(), "[unknown]+0x1234");
 }
 
 TEST(Fold, AllocatorFramesAndInlinedAllocatorLayersAreFoldedAway) {
@@ -185,7 +185,7 @@ TEST(Fold, AllocatorFramesAndInlinedAllocatorLayersAreFoldedAway) {
   EXPECT_EQ(e.site.offset, 0x1300u);
   ASSERT_EQ(e.frames.size(), 2u);
   EXPECT_EQ(e.frames[1].function, "main");
-  EXPECT_EQ(e.key, "Session::add_topic(std::string const&) src/session.cpp:42");
+  EXPECT_EQ(e.key.text(), "Session::add_topic(std::string const&) src/session.cpp:42");
   // The symbolizer was asked for file offsets of pc = return address - 1.
   EXPECT_NE(std::find(syms.calls.begin(), syms.calls.end(),
                       std::make_pair(std::string("/opt/t/app"), uint64_t{0x1100})),
@@ -261,12 +261,12 @@ TEST_F(GroupingFixture, ByFunctionMergesSitesOfOneFunction) {
   opts.by = GroupBy::kFunction;
   const Analysis r = run({&before, &after}, syms.source(), opts);
   ASSERT_EQ(r.entries.size(), 2u);
-  EXPECT_EQ(r.entries[0].key, "add_client");
+  EXPECT_EQ(r.entries[0].key.text(), "add_client");
   EXPECT_EQ(r.entries[0].stacks, 3u);
   EXPECT_EQ(r.entries[0].delta().live_bytes, 700);
   // The representative stack is the one that grew most.
   EXPECT_EQ(r.entries[0].site.line, 20);
-  EXPECT_EQ(r.entries[1].key, "add_topic");
+  EXPECT_EQ(r.entries[1].key.text(), "add_topic");
 }
 
 TEST_F(GroupingFixture, ByLineSeparatesLines) {
@@ -274,9 +274,9 @@ TEST_F(GroupingFixture, ByLineSeparatesLines) {
   opts.by = GroupBy::kLine;
   const Analysis r = run({&before, &after}, syms.source(), opts);
   ASSERT_EQ(r.entries.size(), 3u);
-  EXPECT_EQ(r.entries[0].key, "add_client broker.c:20");
-  EXPECT_EQ(r.entries[1].key, "add_topic topics.c:5");
-  EXPECT_EQ(r.entries[2].key, "add_client broker.c:10");
+  EXPECT_EQ(r.entries[0].key.text(), "add_client broker.c:20");
+  EXPECT_EQ(r.entries[1].key.text(), "add_topic topics.c:5");
+  EXPECT_EQ(r.entries[2].key.text(), "add_client broker.c:10");
   EXPECT_EQ(r.entries[2].stacks, 2u);
   EXPECT_EQ(r.entries[2].delta().live_bytes, 300);
 }

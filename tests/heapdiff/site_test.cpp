@@ -109,7 +109,7 @@ TEST_F(SiteFixture, SiteSkipsTheCxxRuntimeAndKeepsEveryFrame) {
   EXPECT_EQ(e.site_frame, 2u);  // _M_mutate and _M_assign are listed before it
   ASSERT_EQ(e.frames.size(), 5u);
   EXPECT_EQ(e.frames[0].function.substr(0, 13), "std::__cxx11:");
-  EXPECT_EQ(e.key.substr(e.key.size() - 14), "gateway.cpp:14");
+  EXPECT_EQ(e.key.text().substr(e.key.text().size() - 14), "gateway.cpp:14");
 }
 
 TEST_F(SiteFixture, SiteSkipsStdFunctionsInlinedIntoTheProgram) {
@@ -132,10 +132,10 @@ TEST_F(SiteFixture, GroupingByFunctionAndLineUsesTheSite) {
   opts.by = GroupBy::kFunction;
   Analysis r = run(opts);
   ASSERT_EQ(r.entries.size(), 3u);
-  EXPECT_EQ(r.entries[1].key.substr(0, 27), "repro::open_device_session(");
+  EXPECT_EQ(r.entries[1].key.text().substr(0, 27), "repro::open_device_session(");
   opts.by = GroupBy::kLine;
   r = run(opts);
-  EXPECT_EQ(r.entries[0].key, "repro::Registry::add(int) /src/repro/registry.cpp:30");
+  EXPECT_EQ(r.entries[0].key.text(), "repro::Registry::add(int) /src/repro/registry.cpp:30");
 }
 
 TEST_F(SiteFixture, TextReportShowsShortNamesAndMarksTheSite) {
@@ -259,26 +259,31 @@ TEST(ReportNames, CollidingShortNamesAreDisambiguated) {
 }
 
 TEST(Warnings, NoDebugInfoWarningsBecomeOneLine) {
-  const std::vector<std::string> in = {
-      "no debug info for /usr/lib/x86_64-linux-gnu/libmosquitto.so.2.0.11: function names "
-      "only, no file:line",
-      "build-id mismatch for /usr/sbin/mosquitto: snapshot ab, file cd; frames may be wrong",
-      "no debug info for /usr/lib/x86_64-linux-gnu/libboost_program_options.so.1.74.0: "
-      "function names only, no file:line",
-      "no symbols or debug info for /opt/x/libz.so.1; its frames are shown as module+offset",
-      "cannot read /opt/golden/sbin/broker: No such file or directory; its frames are shown as "
-      "module+offset",
+  using Sym = symbolize::Warning;
+  const std::vector<Sym> in = {
+      {Sym::Kind::kNoDebugInfo, "/usr/lib/x86_64-linux-gnu/libmosquitto.so.2.0.11", "", "", ""},
+      {Sym::Kind::kBuildIdMismatch, "/usr/sbin/mosquitto", "", "ab", "cd"},
+      {Sym::Kind::kNoDebugInfo, "/usr/lib/x86_64-linux-gnu/libboost_program_options.so.1.74.0",
+       "", "", ""},
+      {Sym::Kind::kNoSymbols, "/opt/x/libz.so.1", "", "", ""},
+      {Sym::Kind::kUnreadable, "/opt/golden/sbin/broker", "No such file or directory", "", ""},
   };
-  const std::vector<std::string> out = collapse_symbolizer_warnings(in);
+  std::vector<Warning> out;
+  add_symbolizer_warnings(in, out);
   ASSERT_EQ(out.size(), 4u);
-  EXPECT_EQ(out[0],
-            "no debug info (the report shows their function names only, no file:line) for: "
-            "libmosquitto.so.2.0.11, libboost_program_options.so.1.74.0");
-  EXPECT_EQ(out[1], in[1]);
-  EXPECT_EQ(out[2],
-            "no symbols or debug info (their frames are shown as module+0xoffset) for: libz.so.1");
-  EXPECT_EQ(out[3], in[4]);
-  EXPECT_TRUE(collapse_symbolizer_warnings({}).empty());
+  EXPECT_EQ(out[0].kind, Warning::Kind::kNoDebugInfo);
+  EXPECT_EQ(out[0].subjects.size(), 2u);
+  EXPECT_EQ(warning_text(out[0]),
+            "warning: no debug info (the report shows their function names only, no file:line) "
+            "for: libmosquitto.so.2.0.11, libboost_program_options.so.1.74.0");
+  EXPECT_EQ(warning_text(out[1]), "warning: " + symbolize::message(in[1]));
+  EXPECT_EQ(warning_text(out[2]),
+            "warning: no symbols or debug info (their frames are shown as module+0xoffset) for: "
+            "libz.so.1");
+  EXPECT_EQ(warning_text(out[3]), "warning: " + symbolize::message(in[4]));
+  std::vector<Warning> none;
+  add_symbolizer_warnings({}, none);
+  EXPECT_TRUE(none.empty());
 }
 
 }  // namespace

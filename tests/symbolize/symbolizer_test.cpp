@@ -27,6 +27,7 @@ using leakprobe::symbolize::Frame;
 using leakprobe::symbolize::ModuleRef;
 using leakprobe::symbolize::Options;
 using leakprobe::symbolize::Symbolizer;
+using leakprobe::symbolize::Warning;
 
 namespace {
 
@@ -102,9 +103,9 @@ std::string build_id_of(const std::string& path) {
   return out;
 }
 
-bool contains(const std::vector<std::string>& warnings, const std::string& text) {
+bool contains(const std::vector<Warning>& warnings, const std::string& text) {
   for (const auto& w : warnings) {
-    if (w.find(text) != std::string::npos) return true;
+    if (message(w).find(text) != std::string::npos) return true;
   }
   return false;
 }
@@ -177,8 +178,10 @@ TEST_F(SymbolizerTest, StrippedCopyStillNamesExportedFunctionsFromDynsym) {
   EXPECT_EQ(frames[0].line, 0);
   auto warnings = symbolizer.take_warnings();
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0], std::string("no debug info for ") + TESTLIB_STRIPPED +
-                             ": function names only, no file:line");
+  EXPECT_EQ(warnings[0].kind, Warning::Kind::kNoDebugInfo);
+  EXPECT_EQ(warnings[0].path, TESTLIB_STRIPPED);
+  EXPECT_EQ(message(warnings[0]), std::string("no debug info for ") + TESTLIB_STRIPPED +
+                                      ": function names only, no file:line");
 }
 
 TEST_F(SymbolizerTest, SeparateDebugInfoIsFoundByBuildIdInDebugDirs) {
@@ -226,8 +229,10 @@ TEST_F(SymbolizerTest, MissingFileWarnsOnceAndGivesNoFrames) {
   EXPECT_TRUE(symbolizer.symbolize({path, ""}, 0x5678).empty());
   auto warnings = symbolizer.take_warnings();
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0], "cannot read " + path +
-                             ": No such file or directory; its frames are shown as module+offset");
+  EXPECT_EQ(warnings[0].kind, Warning::Kind::kUnreadable);
+  EXPECT_EQ(message(warnings[0]),
+            "cannot read " + path +
+                ": No such file or directory; its frames are shown as module+offset");
   EXPECT_TRUE(symbolizer.take_warnings().empty());
 }
 
@@ -245,8 +250,12 @@ TEST_F(SymbolizerTest, BuildIdMismatchWarnsButStillSymbolizes) {
   EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller("));
   auto warnings = symbolizer.take_warnings();
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_EQ(warnings[0], "build-id mismatch for " + where.path + ": snapshot 00112233, file " +
-                             actual + "; symbols may be wrong");
+  EXPECT_EQ(warnings[0].kind, Warning::Kind::kBuildIdMismatch);
+  EXPECT_EQ(warnings[0].snapshot_build_id, "00112233");
+  EXPECT_EQ(warnings[0].file_build_id, actual);
+  EXPECT_EQ(message(warnings[0]), "build-id mismatch for " + where.path +
+                                      ": snapshot 00112233, file " + actual +
+                                      "; symbols may be wrong");
 }
 
 TEST_F(SymbolizerTest, UppercaseRecordedBuildIdIsNotAMismatch) {

@@ -5,15 +5,14 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "leakprobe/analysis/analysis.h"
-#include "leakprobe/analysis/compat.h"
 #include "leakprobe/analysis/parser.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/units.h"
-#include "leakprobe/analysis/warnings.h"
 #include "leakprobe/symbolize/symbolizer.h"
 
 namespace {
@@ -131,11 +130,10 @@ int run(int argc, char** argv) {
                : by == "line"   ? la::GroupBy::kLine
                                 : la::GroupBy::kStack;
   if (!min_bytes.empty()) options.min_bytes = *la::parse_byte_size(min_bytes);
+  if (!fail_on_growth.empty()) options.fail_on_growth = la::parse_byte_size(fail_on_growth);
   la::ReportContext ctx;
-  ctx.options = options;
   ctx.full_names = full_names;
   ctx.wide = wide;
-  if (!fail_on_growth.empty()) ctx.fail_on_growth = la::parse_byte_size(fail_on_growth);
 
   std::vector<la::Snapshot> snapshots;
   snapshots.reserve(files.size());
@@ -144,44 +142,25 @@ int run(int argc, char** argv) {
     if (!r) return fail(r.error().message);
     snapshots.push_back(std::move(r).value());
   }
-  std::vector<const la::Snapshot*> ordered;
-  for (const la::Snapshot& s : snapshots) ordered.push_back(&s);
-  if (ordered.size() >= 3) {
-    const std::vector<size_t> order = la::trend_order(ordered);
-    std::vector<const la::Snapshot*> by_time;
-    for (size_t i : order) by_time.push_back(ordered[i]);
-    if (by_time != ordered) {
-      std::cerr << "heapdiff: note: snapshots ordered by their leakprobe.time:";
-      for (const la::Snapshot* s : by_time) std::cerr << " " << s->name;
-      std::cerr << "\n";
-    }
-    ordered = by_time;
-  }
-  if (auto e = la::check_compatible(ordered)) return fail(e->message);
-  for (const la::Snapshot* s : ordered) {
-    if (s->truncated_stacks && *s->truncated_stacks > 0) {
-      std::cerr << "heapdiff: warning: " << s->name << ": " << *s->truncated_stacks
-                << " stacks were cut at the capture depth (" << s->depth.value_or(0)
-                << " frames); their outer frames are missing\n";
-    }
-  }
+  std::vector<const la::Snapshot*> given;
+  for (const la::Snapshot& s : snapshots) given.push_back(&s);
 
   std::unique_ptr<leakprobe::symbolize::Symbolizer> symbolizer;
   la::SymbolSource source;
+  la::SymbolWarnings symbol_warnings;
   if (!no_symbols) {
     symbolizer = std::make_unique<leakprobe::symbolize::Symbolizer>(sym_options);
     source = [&symbolizer](const leakprobe::symbolize::ModuleRef& m, uint64_t offset) {
       return symbolizer->symbolize(m, offset);
     };
+    symbol_warnings = [&symbolizer] { return symbolizer->take_warnings(); };
   }
 
-  la::Result<la::Analysis> analysis = la::analyze(ordered, source, options);
-  if (symbolizer) {
-    for (const std::string& w : la::collapse_symbolizer_warnings(symbolizer->take_warnings())) {
-      std::cerr << "heapdiff: warning: " << w << "\n";
-    }
-  }
+  la::Result<la::Analysis> analysis = la::analyze(given, source, options, symbol_warnings);
   if (!analysis) return fail(analysis.error().message);
+  for (const la::Warning& w : analysis.value().warnings) {
+    std::cerr << "heapdiff: " << la::warning_text(w) << "\n";
+  }
 
   if (json) {
     la::write_json_report(std::cout, analysis.value(), ctx);
@@ -191,9 +170,10 @@ int run(int argc, char** argv) {
   std::cout.flush();
   if (!std::cout) return fail("cannot write the report to standard output");
 
-  if (ctx.fail_on_growth && la::growth_exceeds(analysis.value(), *ctx.fail_on_growth)) {
+  const std::optional<la::Gate>& gate = analysis.value().gate;
+  if (gate && gate->exceeded) {
     std::cerr << "heapdiff: growth " << analysis.value().growth_bytes
-              << " bytes exceeds --fail-on-growth " << *ctx.fail_on_growth << " bytes\n";
+              << " bytes exceeds --fail-on-growth " << gate->threshold << " bytes\n";
     return kExitGrowth;
   }
   return kExitOk;

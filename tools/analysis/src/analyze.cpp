@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/compat.h"
 #include "leakprobe/analysis/merge.h"
 
 namespace leakprobe::analysis {
@@ -77,11 +78,45 @@ int trend_rank(Trend t) {
   return 3;
 }
 
+GroupKey key_of(const Row* site, GroupBy by) {
+  GroupKey k;
+  if (site == nullptr) return k;
+  if (site->function.empty()) {
+    k.kind = GroupKey::Kind::kAddress;
+    k.module = site->module;
+    k.offset = site->offset;
+    return k;
+  }
+  k.function = site->function;
+  if (by == GroupBy::kFunction || site->file.empty()) {
+    k.kind = GroupKey::Kind::kFunction;
+    return k;
+  }
+  k.kind = GroupKey::Kind::kLocation;
+  k.file = site->file;
+  k.line = site->line;
+  return k;
+}
+
+// Trend mode reads the inputs in time order; says so when that is not the order given.
+std::vector<const Snapshot*> analysis_order(const std::vector<const Snapshot*>& given,
+                                            std::vector<Warning>& warnings) {
+  if (given.size() < 3) return given;
+  std::vector<const Snapshot*> by_time;
+  for (size_t i : trend_order(given)) by_time.push_back(given[i]);
+  if (by_time != given) {
+    Warning w;
+    w.kind = Warning::Kind::kReordered;
+    for (const Snapshot* s : by_time) w.subjects.push_back(s->name);
+    warnings.push_back(std::move(w));
+  }
+  return by_time;
+}
+
 // Light while 100k stacks stream through; strings are only built for the listed entries.
 struct Group {
   std::vector<Counts> series;
   size_t stacks = 0;
-  std::string key;  // --by function/line only
   uint32_t representative = 0;
   int64_t representative_growth = 0;
   size_t representative_fold = 0;
@@ -93,13 +128,49 @@ struct Group {
 
 }  // namespace
 
-Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const SymbolSource& symbols,
-                         const Options& options) {
+std::string GroupKey::text() const {
+  switch (kind) {
+    case Kind::kLocation:
+      return function + " " + file + ":" + std::to_string(line);
+    case Kind::kFunction:
+      return function;
+    case Kind::kAddress: {
+      Row r;
+      r.module = module;
+      r.offset = offset;
+      return r.label();
+    }
+    case Kind::kNoFrames:
+      break;
+  }
+  return "[no frames]";
+}
+
+bool growth_exceeds(const Analysis& analysis, int64_t threshold) {
+  return analysis.growth_bytes > threshold;
+}
+
+Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const SymbolSource& symbols,
+                         const Options& options, const SymbolWarnings& symbol_warnings) {
   Analysis out;
+  out.options = options;
+  const std::vector<const Snapshot*> snapshots = analysis_order(given, out.warnings);
+  if (auto e = check_compatible(snapshots)) return *e;
   out.trend_mode = snapshots.size() >= 3;
   for (const Snapshot* s : snapshots) {
     out.inputs.push_back(InputInfo{s->name, s->flavour, s->sampling, s->pid, s->time, s->sequence,
                                    s->trigger, s->program(), s->stacks.size(), s->totals});
+    if (s->pid && snapshots.front()->pid && *s->pid != *snapshots.front()->pid) {
+      out.same_process = false;
+    }
+    if (s->truncated_stacks && *s->truncated_stacks > 0) {
+      Warning w;
+      w.kind = Warning::Kind::kStacksCut;
+      w.subjects.push_back(s->name);
+      w.stacks = *s->truncated_stacks;
+      w.depth = s->depth.value_or(0);
+      out.warnings.push_back(std::move(w));
+    }
   }
   if (snapshots.empty()) return out;
 
@@ -159,17 +230,10 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
     size_t gi = groups.size();
     bool fresh = true;
     if (options.by != GroupBy::kStack) {
-      std::string key = site == nullptr ? std::string("[no frames]")
-                        : options.by == GroupBy::kFunction && !site->function.empty()
-                            ? site->function
-                            : site->label();
-      auto [it, inserted] = group_of_key.emplace(std::move(key), groups.size());
+      auto [it, inserted] = group_of_key.emplace(key_of(site, options.by).text(), groups.size());
       gi = it->second;
       fresh = inserted;
-      if (inserted) {
-        groups.emplace_back();
-        groups.back().key = it->first;
-      }
+      if (inserted) groups.emplace_back();
     } else {
       groups.emplace_back();
     }
@@ -204,11 +268,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
   out.changed = listed.size();
 
   const SortKey other = options.sort == SortKey::kBytes ? SortKey::kObjects : SortKey::kBytes;
-  auto label_of = [&](const Group& g) {
-    return options.by != GroupBy::kStack ? g.key
-           : g.site != nullptr           ? g.site->label()
-                                         : std::string("[no frames]");
-  };
+  auto label_of = [&](const Group& g) { return key_of(g.site, options.by).text(); };
   auto before = [&](size_t ia, size_t ib) {
     const Group& a = groups[ia];
     const Group& b = groups[ib];
@@ -232,7 +292,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
   for (size_t gi : listed) {
     Group& g = groups[gi];
     Entry e;
-    e.key = label_of(g);
+    e.key = key_of(g.site, options.by);
     e.series = std::move(g.series);
     e.stacks = g.stacks;
     if (g.site != nullptr) {
@@ -246,6 +306,11 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const Sy
     e.site_frame = g.representative_site;
     out.entries.push_back(std::move(e));
   }
+
+  if (options.fail_on_growth) {
+    out.gate = Gate{*options.fail_on_growth, growth_exceeds(out, *options.fail_on_growth)};
+  }
+  if (symbol_warnings) add_symbolizer_warnings(symbol_warnings(), out.warnings);
   return out;
 }
 

@@ -42,7 +42,7 @@ const char* by_name(GroupBy b) {
 
 }  // namespace
 
-void write_json_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+void write_json_report(std::ostream& out, const Analysis& a, const ReportContext& /*ctx*/) {
   json doc;
   doc["schema"] = "leakprobe.heapdiff/1";
   doc["mode"] = a.trend_mode ? "trend" : "diff";
@@ -64,18 +64,12 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   }
   doc["inputs"] = inputs;
   // Cumulative allocation counters restart with a new process; say so instead of guessing.
-  bool same_process = true;
-  for (const InputInfo& in : a.inputs) {
-    if (in.pid && a.inputs.front().pid && *in.pid != *a.inputs.front().pid) same_process = false;
-  }
-  doc["same_process"] = same_process;
-  doc["options"] = {{"sort", sort_name(ctx.options.sort)},
-                    {"by", by_name(ctx.options.by)},
-                    {"top", ctx.options.top},
-                    {"focus", ctx.options.focus},
-                    {"ignore", ctx.options.ignore},
-                    {"fold", ctx.options.fold},
-                    {"min_bytes", ctx.options.min_bytes}};
+  doc["same_process"] = a.same_process;
+  const Options& options = a.options;
+  doc["options"] = {
+      {"sort", sort_name(options.sort)}, {"by", by_name(options.by)}, {"top", options.top},
+      {"focus", options.focus},          {"ignore", options.ignore},  {"fold", options.fold},
+      {"min_bytes", options.min_bytes}};
 
   json totals;
   json live_bytes = json::array(), live_objs = json::array();
@@ -106,7 +100,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     const Entry& e = a.entries[i];
     const Counts d = e.delta();
     json je = {{"rank", i + 1},
-               {"key", e.key},
+               {"key", e.key.text()},
                {"stacks", e.stacks},
                // The ranking values, flat for quick filters (jq '.entries[].delta_live_bytes').
                {"delta_live_bytes", d.live_bytes},
@@ -145,9 +139,9 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     entries.push_back(std::move(je));
   }
   doc["entries"] = entries;
-  if (ctx.fail_on_growth) {
-    doc["fail_on_growth"] = {{"threshold_bytes", *ctx.fail_on_growth},
-                             {"exceeded", growth_exceeds(a, *ctx.fail_on_growth)}};
+  if (a.gate) {
+    doc["fail_on_growth"] = {{"threshold_bytes", a.gate->threshold},
+                             {"exceeded", a.gate->exceeded}};
   } else {
     doc["fail_on_growth"] = nullptr;
   }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,10 +142,15 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   if (!a.inputs.empty() && !a.inputs.front().program.empty()) {
     out << "  program " << a.inputs.front().program << "\n";
   }
-  const InputInfo& first = a.inputs.front();
-  const InputInfo& last = a.inputs.back();
-  if (first.pid && last.pid && *first.pid != *last.pid) {
-    out << "  note     the pid changed (" << *first.pid << " -> " << *last.pid
+  if (!a.same_process) {
+    std::string pids;
+    std::optional<int64_t> previous;
+    for (const InputInfo& in : a.inputs) {
+      if (!in.pid || in.pid == previous) continue;
+      pids += (previous ? " -> " : "") + std::to_string(*in.pid);
+      previous = in.pid;
+    }
+    out << "  note     the pid changed (" << pids
         << "): allocation counters restart with each process, so 'allocs' and 'frees' are "
            "not meaningful; live sizes still compare\n";
   }
@@ -155,16 +161,19 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   }
 }
 
-// The table's site column: "function  file:line" with the file cut to its last two path
-// components (whole with --full-names), or module+0xoffset without symbols.
+// The table's site column, the entry's key: "function  file:line" with the file cut to its
+// last two path components (whole with --full-names), the function alone, or module+0xoffset
+// without symbols.
 std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
                       size_t width) {
-  const Row& r = e.site;
-  if (r.function.empty()) return ellipsize(e.key, width);
-  std::string function = name(r.function);
-  if (ctx.options.by == GroupBy::kFunction || r.file.empty()) return ellipsize(function, width);
+  const GroupKey& k = e.key;
+  if (k.kind == GroupKey::Kind::kAddress || k.kind == GroupKey::Kind::kNoFrames) {
+    return ellipsize(k.text(), width);
+  }
+  std::string function = name(k.function);
+  if (k.kind == GroupKey::Kind::kFunction) return ellipsize(function, width);
   std::string location =
-      (ctx.full_names ? r.file : short_path(r.file, 2)) + ":" + std::to_string(r.line);
+      (ctx.full_names ? k.file : short_path(k.file, 2)) + ":" + std::to_string(k.line);
   if (width == std::string::npos ||
       display_width(function) + 2 + display_width(location) <= width) {
     return function + "  " + location;
@@ -209,7 +218,8 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
   const Counts first = a.totals.front();
   const Counts last = a.totals.back();
   const Counts d = last - first;
-  const bool filtered = !ctx.options.focus.empty() || !ctx.options.ignore.empty();
+  const Options& options = a.options;
+  const bool filtered = !options.focus.empty() || !options.ignore.empty();
   out << "\ntotals" << (filtered ? " (after --focus/--ignore)" : "") << ":\n";
   out << "  live      " << format_bytes(first.live_bytes) << " in " << first.live_objs
       << " objects -> " << format_bytes(last.live_bytes) << " in " << last.live_objs
@@ -228,9 +238,9 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     }
     out << "\n";
   }
-  if (ctx.fail_on_growth) {
-    out << "  gate      --fail-on-growth " << format_bytes(*ctx.fail_on_growth) << ": "
-        << (growth_exceeds(a, *ctx.fail_on_growth) ? "EXCEEDED" : "ok") << "\n";
+  if (a.gate) {
+    out << "  gate      --fail-on-growth " << format_bytes(a.gate->threshold) << ": "
+        << (a.gate->exceeded ? "EXCEEDED" : "ok") << "\n";
   }
 
   out << "\n";
@@ -240,14 +250,14 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     if (a.stacks_filtered_out > 0) {
       out << ", " << a.stacks_filtered_out << " left out by --focus/--ignore";
     }
-    if (ctx.options.min_bytes > 0) out << ", changes below --min-bytes not listed";
+    if (options.min_bytes > 0) out << ", changes below --min-bytes not listed";
     out << ")\n";
     return;
   }
 
-  const bool by_bytes = ctx.options.sort == SortKey::kBytes;
-  out << "top " << a.entries.size() << " of " << a.changed << " changed "
-      << unit_name(ctx.options.by) << (a.trend_mode ? ", suspects first," : "") << " by Δ live "
+  const bool by_bytes = options.sort == SortKey::kBytes;
+  out << "top " << a.entries.size() << " of " << a.changed << " changed " << unit_name(options.by)
+      << (a.trend_mode ? ", suspects first," : "") << " by Δ live "
       << (by_bytes ? "bytes" : "objects") << ":\n";
   const NamePrinter name(a, ctx.full_names);
   const std::string head = "  rank  " + std::string(a.trend_mode ? "trend     " : "") +
@@ -279,12 +289,12 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
         << e.series.back().live_objs << " objects; " << ed.alloc_objs << " allocated ("
         << format_bytes(ed.alloc_bytes) << "), " << ed.alloc_objs - ed.live_objs
         << " freed in between)\n";
-    if (ctx.options.by != GroupBy::kStack) {
-      const std::string key = e.site.function.empty()                ? e.key
-                              : ctx.options.by == GroupBy::kFunction ? name(e.site.function)
-                              : e.site.file.empty()                  ? name(e.site.function)
-                                                    : name(e.site.function) + " " + e.site.file +
-                                                          ":" + std::to_string(e.site.line);
+    if (options.by != GroupBy::kStack) {
+      const GroupKey& k = e.key;
+      const std::string key = k.kind == GroupKey::Kind::kFunction ? name(k.function)
+                              : k.kind == GroupKey::Kind::kLocation
+                                  ? name(k.function) + " " + k.file + ":" + std::to_string(k.line)
+                                  : k.text();
       out << "    " << key << ": " << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
           << "; the one that grew most:\n";
     }
@@ -305,8 +315,45 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
   }
 }
 
-bool growth_exceeds(const Analysis& analysis, int64_t threshold) {
-  return analysis.growth_bytes > threshold;
+std::string warning_text(const Warning& w) {
+  // Modules merged into one warning are listed by file name: the paths are in the report.
+  auto file_names = [&w] {
+    std::string list;
+    for (const std::string& path : w.subjects) {
+      const size_t slash = path.rfind('/');
+      list +=
+          (list.empty() ? "" : ", ") + (slash == std::string::npos ? path : path.substr(slash + 1));
+    }
+    return list;
+  };
+  const std::string subject = w.subjects.empty() ? std::string() : w.subjects.front();
+  switch (w.kind) {
+    case Warning::Kind::kReordered: {
+      std::string text = "note: snapshots ordered by their leakprobe.time:";
+      for (const std::string& name : w.subjects) text += " " + name;
+      return text;
+    }
+    case Warning::Kind::kStacksCut:
+      return "warning: " + subject + ": " + std::to_string(w.stacks) +
+             " stacks were cut at the capture depth (" + std::to_string(w.depth) +
+             " frames); their outer frames are missing";
+    case Warning::Kind::kModuleUnreadable:
+      return "warning: cannot read " + subject + ": " + w.reason +
+             "; its frames are shown as module+offset";
+    case Warning::Kind::kBuildIdMismatch:
+      return "warning: build-id mismatch for " + subject + ": snapshot " + w.snapshot_build_id +
+             ", file " + (w.file_build_id.empty() ? std::string("none") : w.file_build_id) +
+             "; symbols may be wrong";
+    case Warning::Kind::kNoDebugInfo:
+      return "warning: no debug info (the report shows their function names only, no "
+             "file:line) for: " +
+             file_names();
+    case Warning::Kind::kNoSymbols:
+      return "warning: no symbols or debug info (their frames are shown as module+0xoffset) "
+             "for: " +
+             file_names();
+  }
+  return "warning: " + subject;
 }
 
 }  // namespace leakprobe::analysis

@@ -24,6 +24,22 @@ struct ModuleState {
 
 }  // namespace
 
+std::string message(const Warning& w) {
+  switch (w.kind) {
+    case Warning::Kind::kUnreadable:
+      return "cannot read " + w.path + ": " + w.reason + "; its frames are shown as module+offset";
+    case Warning::Kind::kBuildIdMismatch:
+      return "build-id mismatch for " + w.path + ": snapshot " + w.snapshot_build_id + ", file " +
+             (w.file_build_id.empty() ? std::string("none") : w.file_build_id) +
+             "; symbols may be wrong";
+    case Warning::Kind::kNoDebugInfo:
+      return "no debug info for " + w.path + ": function names only, no file:line";
+    case Warning::Kind::kNoSymbols:
+      return "no symbols or debug info for " + w.path + "; its frames are shown as module+offset";
+  }
+  return w.path;
+}
+
 struct Symbolizer::Impl {
   Options options;
   std::unordered_map<std::string, std::unique_ptr<ModuleState>> modules;
@@ -32,11 +48,11 @@ struct Symbolizer::Impl {
   std::string last_build_id;
   ModuleState* last_state = nullptr;
 
-  std::vector<std::string> warnings;
-  std::unordered_set<std::string> warned;
+  std::vector<Warning> warnings;
+  std::unordered_set<std::string> warned;  // message(w) of every warning given
 
-  void warn(std::string message) {
-    if (warned.insert(message).second) warnings.push_back(std::move(message));
+  void warn(Warning w) {
+    if (warned.insert(message(w)).second) warnings.push_back(std::move(w));
   }
 
   ModuleState* state_for(const ModuleRef& ref);
@@ -59,22 +75,17 @@ std::unique_ptr<detail::ElfModule> Symbolizer::Impl::load(const ModuleRef& ref) 
   std::string error;
   auto elf = detail::ElfModule::open(file, options.debug_dirs, &error);
   if (elf == nullptr) {
-    warn("cannot read " + file + ": " + error + "; its frames are shown as module+offset");
+    warn({Warning::Kind::kUnreadable, file, error, "", ""});
     return nullptr;
   }
   std::string recorded = ref.build_id;
   for (char& c : recorded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!recorded.empty() && recorded != elf->build_id()) {
-    warn("build-id mismatch for " + file + ": snapshot " + ref.build_id + ", file " +
-         (elf->build_id().empty() ? std::string("none") : elf->build_id()) +
-         "; symbols may be wrong");
+    warn({Warning::Kind::kBuildIdMismatch, file, "", ref.build_id, elf->build_id()});
   }
   if (!elf->has_debug_info()) {
-    if (elf->has_symbols()) {
-      warn("no debug info for " + file + ": function names only, no file:line");
-    } else {
-      warn("no symbols or debug info for " + file + "; its frames are shown as module+offset");
-    }
+    warn({elf->has_symbols() ? Warning::Kind::kNoDebugInfo : Warning::Kind::kNoSymbols, file, "",
+          "", ""});
   }
   return elf;
 }
@@ -134,8 +145,8 @@ std::vector<Frame> Symbolizer::symbolize(const ModuleRef& module, uint64_t file_
   }
 }
 
-std::vector<std::string> Symbolizer::take_warnings() {
-  std::vector<std::string> out;
+std::vector<Warning> Symbolizer::take_warnings() {
+  std::vector<Warning> out;
   out.swap(impl_->warnings);
   return out;
 }

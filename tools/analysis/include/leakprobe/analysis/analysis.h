@@ -1,9 +1,11 @@
-// From snapshots to ranked entries: normalise, symbolize, fold, filter, group, diff (two
-// snapshots) or follow the series (three or more), rank. The report writers only format what
-// this produces.
+// From snapshots to ranked entries: order and check the inputs, normalise, symbolize, fold,
+// filter, group, diff (two snapshots) or follow the series (three or more), rank, apply the CI
+// gate, gather the warnings. Every decision is made here, once; the report writers (text,
+// JSON, HTML) only render what this produces.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <regex>
 #include <string>
@@ -13,6 +15,7 @@
 #include "leakprobe/analysis/snapshot.h"
 #include "leakprobe/analysis/symbols.h"
 #include "leakprobe/analysis/trend.h"
+#include "leakprobe/analysis/warnings.h"
 
 namespace leakprobe::analysis {
 
@@ -27,18 +30,48 @@ struct Options {
   std::string ignore;     // same; stacks with a matching frame are dropped
   std::string fold;       // same; leading frames matching it are folded like allocator frames
   int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed
+  std::optional<int64_t> fail_on_growth;  // CI gate threshold in bytes; nullopt: no gate
+};
+
+// What an entry stands for. --by stack and --by line key by the site's function and
+// file:line, --by function by the function alone; a site without a symbol is keyed by its
+// module+offset. Decided here so that every writer names an entry the same way.
+struct GroupKey {
+  enum class Kind {
+    kLocation,  // function + file:line
+    kFunction,  // function only (--by function, or no line information)
+    kAddress,   // no symbol: module + offset
+    kNoFrames,  // the stack had no frames at all
+  };
+  Kind kind = Kind::kNoFrames;
+  std::string function;  // kLocation, kFunction
+  std::string file;      // kLocation
+  int line = 0;          // kLocation
+  std::string module;    // kAddress
+  uint64_t offset = 0;   // kAddress
+
+  // "function file:line", "function", "libfoo.so+0x1234" (file name of the module) or
+  // "[no frames]": the JSON key, and the order of entries that tie on every number.
+  std::string text() const;
+};
+
+// The CI gate (--fail-on-growth): exceeded when the growth (sum of Δlive bytes over the stacks
+// that grew, after --focus and --ignore) is strictly larger than the threshold.
+struct Gate {
+  int64_t threshold = 0;
+  bool exceeded = false;
 };
 
 struct Entry {
-  std::string key;             // what the entry groups by (site label, function, or function+line)
-  std::vector<Counts> series;  // one per snapshot (summed over the entry's stacks)
-  size_t stacks = 0;           // how many distinct call stacks were grouped here
-  Row site;                    // where the program allocated: the representative stack's
-                               // first row past the allocator and the C/C++ runtime
-  std::vector<Row> frames;     // representative stack (the entry's stack that grew most),
-                               // allocator rows folded; filled for the listed entries only
-  size_t folded = 0;           // allocator rows folded off the representative stack
-  size_t site_frame = 0;       // index of `site` in `frames` (runtime rows come before it)
+  GroupKey key;                  // what the entry groups by
+  std::vector<Counts> series;    // one per snapshot (summed over the entry's stacks)
+  size_t stacks = 0;             // how many distinct call stacks were grouped here
+  Row site;                      // where the program allocated: the representative stack's
+                                 // first row past the allocator and the C/C++ runtime
+  std::vector<Row> frames;       // representative stack (the entry's stack that grew most),
+                                 // allocator rows folded; filled for the listed entries only
+  size_t folded = 0;             // allocator rows folded off the representative stack
+  size_t site_frame = 0;         // index of `site` in `frames` (runtime rows come before it)
   Trend trend = Trend::kStable;  // trend mode only
 
   Counts delta() const { return series.back() - series.front(); }
@@ -58,8 +91,11 @@ struct InputInfo {
 };
 
 struct Analysis {
+  Options options;                 // what the analysis was asked for
   bool trend_mode = false;         // three or more snapshots
   std::vector<InputInfo> inputs;   // in analysis order
+  bool same_process = true;        // no two inputs name different pids (allocation counters
+                                   // restart with each process; live sizes still compare)
   std::vector<Counts> totals;      // per snapshot, after --focus/--ignore
   int64_t growth_bytes = 0;        // sum of Δlive bytes over the stacks that grew
   int64_t growth_objs = 0;         // sum of Δlive objects over the stacks that grew
@@ -67,11 +103,21 @@ struct Analysis {
   std::vector<Entry> entries;      // ranked, cut to Options::top
   size_t stacks_total = 0;         // distinct normalised stacks over all inputs
   size_t stacks_filtered_out = 0;  // dropped by --focus/--ignore
+  std::optional<Gate> gate;        // set when Options::fail_on_growth is
+  std::vector<Warning> warnings;   // in the order they arose: inputs first, then symbols
 };
 
-// `snapshots` must already be in analysis order and compatible (check_compatible). A bad
-// regex is the only error.
+// Is `growth_bytes` over the --fail-on-growth threshold (see Gate)?
+bool growth_exceeds(const Analysis& analysis, int64_t threshold);
+
+// Where the symbolizer's warnings come from once the analysis is done (heapdiff:
+// Symbolizer::take_warnings); empty with --no-symbols and in tests that feed exact symbols.
+using SymbolWarnings = std::function<std::vector<symbolize::Warning>()>;
+
+// `snapshots` in the order the user gave them. Three or more are put in time order
+// (trend_order, with a kReordered note when that changed it); snapshots that cannot be
+// compared (check_compatible) and a bad regex are errors.
 Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const SymbolSource& symbols,
-                         const Options& options);
+                         const Options& options, const SymbolWarnings& symbol_warnings = {});
 
 }  // namespace leakprobe::analysis

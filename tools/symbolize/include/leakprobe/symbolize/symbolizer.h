@@ -13,17 +13,38 @@
 
 namespace leakprobe::symbolize {
 
-struct ModuleRef {     // one ELF object as mapped in the snapshot's process
-  std::string path;    // as in MAPPED_LIBRARIES (may not exist on this machine)
+struct ModuleRef {       // one ELF object as mapped in the snapshot's process
+  std::string path;      // as in MAPPED_LIBRARIES (may not exist on this machine)
   std::string build_id;  // lowercase hex from "# leakprobe.build-id:", empty if unknown
 };
 
-struct Frame {             // one source-level frame; an address can yield several (inlining)
-  std::string function;    // demangled; empty if unknown
-  std::string file;        // source file, empty if unknown
-  int line = 0;            // 0 if unknown
-  bool inlined = false;    // true for frames inlined into the next (outer) one
+struct Frame {           // one source-level frame; an address can yield several (inlining)
+  std::string function;  // demangled; empty if unknown
+  std::string file;      // source file, empty if unknown
+  int line = 0;          // 0 if unknown
+  bool inlined = false;  // true for frames inlined into the next (outer) one
 };
+
+// Something the symbolizer could not do for a module, as a value: callers merge and render
+// warnings by kind (heapdiff lists all modules without debug info on one line), never by
+// their wording.
+struct Warning {
+  enum class Kind {
+    kUnreadable,       // the file could not be opened as ELF; `reason` says why
+    kBuildIdMismatch,  // the file is another build than the snapshot's process mapped
+    kNoDebugInfo,      // symbols but no DWARF: function names only, no file:line
+    kNoSymbols,        // neither: frames stay module+offset
+  };
+  Kind kind = Kind::kUnreadable;
+  std::string path;               // the file looked at (sysroot applied, " (deleted)" removed)
+  std::string reason;             // kUnreadable
+  std::string snapshot_build_id;  // kBuildIdMismatch: as recorded in the snapshot
+  std::string file_build_id;      // kBuildIdMismatch: of the file found, empty if it has none
+};
+
+// The warning as one line for people, e.g. "no debug info for /usr/lib/x.so: function names
+// only, no file:line".
+std::string message(const Warning& warning);
 
 struct Options {
   std::vector<std::string> debug_dirs;  // searched for separate debug info (also .build-id/)
@@ -43,9 +64,9 @@ class Symbolizer {
   // ELF. Results are cached per (module, offset).
   std::vector<Frame> symbolize(const ModuleRef& module, uint64_t file_offset);
 
-  // Human-readable warnings gathered so far, each once: missing file, build-id mismatch, no
-  // symbols/debug info for a module. Clears the list.
-  std::vector<std::string> take_warnings();
+  // Warnings gathered so far, each once per module: unreadable file, build-id mismatch, no
+  // symbols/debug info. Clears the list.
+  std::vector<Warning> take_warnings();
 
  private:
   struct Impl;
