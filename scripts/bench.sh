@@ -6,8 +6,8 @@
 # them. Benchmarks never fail on timing: the exit code only says whether the run itself worked.
 #
 # Usage: scripts/bench.sh [--quick] [more bench_runner options, e.g. --reps 7]
-#   --quick: fewer messages/pairs and 3 repetitions, under 2 minutes. The full run takes
-#            about 6-8 minutes on 2 cores.
+#   --quick: fewer messages/pairs and 3 repetitions, about 4 minutes. The full run takes
+#            about 15 minutes on 2 cores (4 broker workloads, 7 configurations, 5 repetitions).
 # Environment: LEAKPROBE_BENCH_BUILD_DIR (default: build-bench in the repository).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

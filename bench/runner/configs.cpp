@@ -9,10 +9,12 @@ std::vector<Config> all_configs(const Paths& paths) {
   const bool have_tcmalloc = ::access(paths.tcmalloc.c_str(), R_OK) == 0;
   std::vector<Config> c = {
       {"none", "glibc malloc, no profiler", true, "", 1, 1},
-      {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools)", have_tcmalloc,
-       "libtcmalloc.so.4 missing", 1, 1},
+      {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools; alloc only)",
+       have_tcmalloc, "libtcmalloc.so.4 missing", 1, 1, false},
       {"lp-exact", "libleakprobe, every allocation", have_probe, "libleakprobe.so not built", 1, 1},
       {"lp-sampled", "libleakprobe, LEAKPROBE_SAMPLE_BYTES=524288", have_probe,
+       "libleakprobe.so not built", 1, 1},
+      {"lp-dormant", "libleakprobe preloaded dormant, LEAKPROBE_ENABLED=0", have_probe,
        "libleakprobe.so not built", 1, 1},
       {"heaptrack", "heaptrack (Debian) wrapping the command", true, "", 1, 1},
       {"gperftools", "libtcmalloc + HEAPPROFILE (gperftools heap profiler)", have_tcmalloc,
@@ -24,16 +26,15 @@ std::vector<Config> all_configs(const Paths& paths) {
 void apply_config(const Config& config, const Paths& paths, const std::string& prof_dir,
                   const std::string& tag, SpawnSpec& spec) {
   // Nothing from the runner's own environment may change what is measured.
-  spec.env_unset = {"LD_PRELOAD",         "HEAPPROFILE",          "LEAKPROBE_SAMPLE_BYTES",
-                    "LEAKPROBE_INTERVAL", "LEAKPROBE_OUTPUT_DIR", "LEAKPROBE_ENABLED",
-                    "HEAPPROFILESIGNAL",  "LEAKPROBE_DEPTH"};
+  spec.env_unset = {"LD_PRELOAD", "HEAPPROFILE", "HEAPPROFILESIGNAL", "LEAKPROBE_*"};
   spec.cwd = prof_dir;  // tools that write to the working directory write here too
   if (config.name == "tcmalloc") {
     spec.env_set["LD_PRELOAD"] = paths.tcmalloc;
-  } else if (config.name == "lp-exact" || config.name == "lp-sampled") {
+  } else if (config.name.rfind("lp-", 0) == 0) {
     spec.env_set["LD_PRELOAD"] = paths.leakprobe_lib;
     spec.env_set["LEAKPROBE_OUTPUT_DIR"] = prof_dir;
     if (config.name == "lp-sampled") spec.env_set["LEAKPROBE_SAMPLE_BYTES"] = "524288";
+    if (config.name == "lp-dormant") spec.env_set["LEAKPROBE_ENABLED"] = "0";
   } else if (config.name == "heaptrack") {
     std::vector<std::string> argv = {paths.heaptrack, "-o", prof_dir + "/heaptrack." + tag};
     argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());

@@ -34,6 +34,7 @@ struct Options {
   bool strict = false;  // exit 1 if any run failed
   int reps = 0;         // 0: 1 when smoke, 3 when quick, 5 otherwise
   std::set<std::string> only_configs;
+  std::set<std::string> only_workloads;  // broker workloads; empty: all
   bool skip_alloc = false, skip_broker = false, skip_extras = false;
 };
 
@@ -42,6 +43,7 @@ struct Options {
                "bench_runner: %s\n"
                "usage: bench_runner --build-dir DIR [--work-dir DIR] [--quick | --smoke]\n"
                "       [--reps N] [--markdown FILE] [--configs a,b,...] [--skip-alloc]\n"
+               "       [--workloads twopub,fanout,churn,retained]\n"
                "       [--skip-broker] [--skip-extras] [--strict]\n",
                why.c_str());
   std::exit(2);
@@ -78,6 +80,10 @@ Options parse(int argc, char** argv) {
       std::stringstream s(value());
       std::string name;
       while (std::getline(s, name, ',')) o.only_configs.insert(name);
+    } else if (a == "--workloads") {
+      std::stringstream s(value());
+      std::string name;
+      while (std::getline(s, name, ',')) o.only_workloads.insert(name);
     } else if (a == "--skip-alloc") {
       o.skip_alloc = true;
     } else if (a == "--skip-broker") {
@@ -171,8 +177,20 @@ int main(int argc, char** argv) {
   results.started_utc = utc_now();
   results.load_before = loadavg();
   results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 100'000 : 1'000'000;
-  results.broker.qos0_messages = o.smoke ? 300 : o.quick ? 6000 : 40000;
-  results.broker.qos1_messages = o.smoke ? 150 : o.quick ? 3000 : 15000;
+  for (auto& w : broker_workloads(results.mode)) {
+    if (o.only_workloads.empty() || o.only_workloads.count(w.name) != 0)
+      results.broker_workloads.push_back(std::move(w));
+  }
+  if (results.broker_workloads.empty() && !o.only_workloads.empty())
+    usage("--workloads names none of twopub, fanout, churn, retained");
+  for (const auto& w : results.broker_workloads) {
+    if (w.name == "twopub") {
+      results.broker_rows.push_back(broker_row(w.name, "qos0"));
+      results.broker_rows.push_back(broker_row(w.name, "qos1"));
+    } else {
+      results.broker_rows.push_back(broker_row(w.name, "all"));
+    }
+  }
   for (const auto& c : all_configs(paths)) {
     if (o.only_configs.empty() || o.only_configs.count(c.name) != 0 || c.name == "none")
       results.configs.push_back(c);
@@ -188,15 +206,15 @@ int main(int argc, char** argv) {
 
   // Interleaved: for each repetition every configuration runs once, in a rotated order.
   const size_t n = results.configs.size();
-  // The full run must finish in under 12 minutes even on a busy machine: repetitions beyond
-  // the third are skipped once the interleaved part has used its share (7 minutes).
+  // The full run must finish in under 25 minutes even on a busy machine: repetitions beyond
+  // the third are skipped once the interleaved part has used its share (20 minutes).
   constexpr int kMinReps = 3;
-  constexpr double kInterleavedBudgetS = 7 * 60;
+  constexpr double kInterleavedBudgetS = 20 * 60;
   for (int rep = 0; rep < o.reps; ++rep) {
     if (rep >= kMinReps && since_start() > kInterleavedBudgetS) {
       results.notes.push_back("stopped after " + std::to_string(rep) + " of " +
                               std::to_string(o.reps) +
-                              " repetitions: the interleaved part had used its 7-minute budget");
+                              " repetitions: the interleaved part had used its 20-minute budget");
       std::fprintf(stderr, "%s\n", results.notes.back().c_str());
       results.reps = rep;
       break;
@@ -216,20 +234,27 @@ int main(int argc, char** argv) {
           fail("rep " + std::to_string(rep + 1) + " alloc " + c.name, run);
         }
       }
-      if (!o.skip_broker) {
-        const RunResult run = run_broker(c, paths, programs, results.broker, base + "/broker");
-        record_files(results, "broker", c.name, run);
-        if (run.ok) {
+      if (!o.skip_broker && c.broker) {
+        for (const auto& w : results.broker_workloads) {
+          const RunResult run = run_broker(c, paths, programs, w, base + "/" + w.name);
+          record_files(results, w.name, c.name, run);
+          if (!run.ok) {
+            fail("rep " + std::to_string(rep + 1) + " " + w.name + " " + c.name, run);
+            continue;
+          }
           for (const auto& [k2, v] : run.metrics) results.series[k2][c.name].push_back(v);
-          auto get = [&](const char* key) {
-            auto it = run.metrics.find(key);
-            return it == run.metrics.end() ? 0.0 : it->second;
-          };
-          std::fprintf(stderr, "%6.1f s [rep %d/%d] broker %-10s %8.0f / %8.0f msg/s (QoS 0 / 1)\n",
-                       since_start(), rep + 1, o.reps, c.name.c_str(), get("qos0_msgs_per_s"),
-                       get("qos1_msgs_per_s"));
-        } else {
-          fail("rep " + std::to_string(rep + 1) + " broker " + c.name, run);
+          std::string line;
+          for (const auto& row : results.broker_rows) {
+            auto cpu = run.metrics.find(row + ":cpu_us_per_msg");
+            auto rate = run.metrics.find(row + ":msgs_per_s");
+            if (cpu == run.metrics.end() || rate == run.metrics.end()) continue;
+            char buf[128];
+            std::snprintf(buf, sizeof buf, " %s %.1f us/msg %.0f msg/s", row.c_str(), cpu->second,
+                          rate->second);
+            line += buf;
+          }
+          std::fprintf(stderr, "%6.1f s [rep %d/%d] %-10s%s\n", since_start(), rep + 1, o.reps,
+                       c.name.c_str(), line.c_str());
         }
       }
     }

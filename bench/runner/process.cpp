@@ -70,7 +70,15 @@ std::optional<pid_t> spawn(const SpawnSpec& spec, std::string& error) {
     const char* eq = std::strchr(*e, '=');
     if (eq != nullptr) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
   }
-  for (const auto& k : spec.env_unset) env.erase(k);
+  for (const auto& k : spec.env_unset) {
+    if (k.empty() || k.back() != '*') {
+      env.erase(k);
+      continue;
+    }
+    const std::string prefix = k.substr(0, k.size() - 1);
+    for (auto it = env.begin(); it != env.end();)
+      it = it->first.rfind(prefix, 0) == 0 ? env.erase(it) : std::next(it);
+  }
   for (const auto& [k, v] : spec.env_set) env[k] = v;
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);

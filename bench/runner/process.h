@@ -14,7 +14,8 @@ namespace bench {
 struct SpawnSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env_set;  // added to (or replacing) our environment
-  std::vector<std::string> env_unset;          // e.g. LD_PRELOAD, so nothing leaks in from us
+  // e.g. LD_PRELOAD, so nothing leaks in from us; "PREFIX*" removes every variable so named
+  std::vector<std::string> env_unset;
   std::string cwd;
   std::string stdout_path;  // both default to /dev/null
   std::string stderr_path;

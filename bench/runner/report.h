@@ -1,5 +1,5 @@
-// The markdown report: tables of medians, ranges and ratios, files written, and the goals of
-// issue 5 each marked met or missed (by how much).
+// The markdown report: tables of medians, ranges and ratios per workload, files written, and
+// the goals of issues 8 and 5 each marked met or missed (by how much).
 #pragma once
 
 #include <string>

@@ -45,7 +45,8 @@ struct Results {
   double wall_s = 0;
   std::string load_before, load_after;  // /proc/loadavg
   AllocParams alloc;
-  BrokerParams broker;
+  std::vector<BrokerWorkload> broker_workloads;
+  std::vector<std::string> broker_rows;  // report rows in order: twopub-qos0, ..., retained
   std::vector<Config> configs;
   Series series;
   std::map<std::string, std::map<std::string, FilesSeen>> files;  // [workload][config]

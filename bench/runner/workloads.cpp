@@ -43,9 +43,9 @@ std::string tail(const std::string& path) {
   return text;
 }
 
-long long scaled(long long messages, const Config& config) {
-  if (messages == 0) return 0;
-  return std::max<long long>(messages / config.broker_divisor, 100);
+long long scaled(long long count, const Config& config) {
+  if (count == 0) return 0;
+  return std::max<long long>(count / config.broker_divisor, std::min<long long>(count, 100));
 }
 
 std::string describe(const ExitInfo& e) {
@@ -137,8 +137,42 @@ RunResult run_snapshot_bench(const Config& config, const Paths& paths, const Pro
   return run;
 }
 
+std::vector<BrokerWorkload> broker_workloads(const std::string& mode) {
+  // Sizes: the full run gives the unprofiled broker 1-4 s per workload on this machine.
+  const bool smoke = mode == "smoke", quick = mode == "quick";
+  auto size = [&](long long full, long long q, long long s) {
+    return smoke ? s : quick ? q : full;
+  };
+  return {
+      {"twopub",
+       "2 publishers, 2 subscribers (`bench/#`, `bench/+/+`, both match every topic), a QoS 0 "
+       "phase then a QoS 1 phase, 64–256-byte payloads over 16 topics (the issue-5 workload)",
+       {{"--qos0-messages", size(40000, 8000, 300)}, {"--qos1-messages", size(15000, 3000, 150)}}},
+      {"fanout",
+       "4 publishers over 64 topics at depths 3–4, QoS 0/1/2 interleaved per message, 64–1024-byte "
+       "payloads; 6 subscribers with overlapping filters `#`, `+/x/#`, `a/+/c`, `a/#`, `+/+/c/#`, "
+       "`b/+/+` (granted QoS 2/1/0), ~2.3 deliveries per message",
+       {{"--messages", size(30000, 6000, 300)}}},
+      {"churn",
+       "4 clients in a loop: connect, subscribe to 3 filters, publish 8 messages (QoS 0/1/2, "
+       "64–1024 bytes), unsubscribe, leave; half the sessions persistent, every 4th cycle with a "
+       "Will and dropped without DISCONNECT; 2 steady subscribers (`churn/#`, `churn/+/status`)",
+       {{"--cycles", size(1200, 240, 12)}}},
+      {"retained",
+       "500 retained topics in 10 groups; per round 2 publishers set a quarter and clear a "
+       "twentieth (QoS 1/2, 64–1024 bytes), then 4 subscribers join with `ret/gN/#`, `ret/#`, "
+       "`ret/gN/+` or `ret/+/devN`, take the retained messages and leave; a steady `ret/#` "
+       "subscriber",
+       {{"--rounds", size(200, 40, 3)}}},
+  };
+}
+
+std::string broker_row(const std::string& workload, const std::string& phase) {
+  return phase.empty() || phase == "all" ? workload : workload + "-" + phase;
+}
+
 RunResult run_broker(const Config& config, const Paths& paths, const Programs& programs,
-                     const BrokerParams& params, const std::string& dir) {
+                     const BrokerWorkload& workload, const std::string& dir) {
   RunResult run;
   const std::string prof = prepare(dir);
   const auto port = pick_free_port();
@@ -155,9 +189,12 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
       // Unbounded queues: a slow (profiled) broker must not drop QoS 0 messages, or the
       // configurations would not deliver the same work.
       << "max_queued_messages 0\n"
-      // As many unacknowledged QoS 1 messages per subscriber as the load generator allows
-      // its publishers (--inflight, default 1000), so QoS 1 is not latency-bound.
+      // As many unacknowledged QoS 1/2 messages per subscriber as the load generator allows
+      // its publishers (--inflight, default 1000), so QoS 1/2 is not latency-bound.
       << "max_inflight_messages 1000\n"
+      // Without it the broker's replies wait for the clients' delayed ACKs (Nagle): churn ran
+      // 17x slower with the broker idle 98% of the time, measuring TCP timers.
+      << "set_tcp_nodelay true\n"
       << "log_dest stderr\n"
       << "log_type error\n"
       << "log_type warning\n";
@@ -202,19 +239,12 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
   }
 
   SpawnSpec load;
-  load.argv = {programs.broker_load,
-               "--port",
-               std::to_string(*port),
-               "--publishers",
-               std::to_string(params.publishers),
-               "--subscribers",
-               std::to_string(params.subscribers),
-               "--qos0-messages",
-               std::to_string(scaled(params.qos0_messages, config)),
-               "--qos1-messages",
-               std::to_string(scaled(params.qos1_messages, config)),
-               "--broker-pid",
-               std::to_string(*mosq)};
+  load.argv = {programs.broker_load, "--workload", workload.name, "--port", std::to_string(*port),
+               // The broker's process group (spawn() made the wrapper its leader): heaptrack's
+               // interpreter and compressor are part of the broker's cost.
+               "--broker-pgid", std::to_string(*wrapper)};
+  for (const auto& [flag, count] : workload.counts)
+    load.argv.insert(load.argv.end(), {flag, std::to_string(scaled(count, config))});
   load.env_unset = {"LD_PRELOAD", "HEAPPROFILE"};  // the load generator is never profiled
   load.stdout_path = dir + "/load.stdout.txt";
   load.stderr_path = dir + "/load.stderr.txt";
@@ -234,21 +264,26 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
     run.error = "load generator: " + describe(le) + "; stderr: " + tail(load.stderr_path);
     return run;
   }
+  bool complete = true;
   for (const auto& r : results_in(load.stdout_path)) {
     if (r.workload != "broker") continue;
-    const auto qos = r.number("qos");
-    if (!qos) continue;
-    const std::string p = *qos == 0 ? "qos0_" : "qos1_";
-    if (auto v = r.number("msgs_per_s")) run.metrics[p + "msgs_per_s"] = *v;
-    if (auto v = r.number("broker_cpu_us_per_msg")) run.metrics[p + "cpu_us_per_msg"] = *v;
+    auto phase = r.values.find("phase");
+    if (phase == r.values.end()) continue;
+    const std::string row = broker_row(workload.name, phase->second) + ":";
+    for (const char* field : {"msgs_per_s", "broker_core", "load_core", "broker_cpu_us_per_cycle"})
+      if (auto v = r.number(field)) run.metrics[row + field] = *v;
+    if (auto v = r.number("broker_cpu_us_per_msg")) run.metrics[row + "cpu_us_per_msg"] = *v;
+    if (r.number("complete").value_or(0) != 1) complete = false;
   }
-  if (hwm) run.metrics["broker_vmhwm_kb"] = static_cast<double>(*hwm);
+  if (hwm) run.metrics[workload.name + ":vmhwm_kb"] = static_cast<double>(*hwm);
   if (!be.exited) {
     run.error = "mosquitto did not stop within 120 s of SIGTERM";
     return run;
   }
-  run.ok = run.metrics.count("qos0_msgs_per_s") + run.metrics.count("qos1_msgs_per_s") > 0;
-  if (!run.ok) run.error = "load generator printed no results";
+  run.ok = complete && std::any_of(run.metrics.begin(), run.metrics.end(), [](const auto& m) {
+             return m.first.find(":msgs_per_s") != std::string::npos;
+           });
+  if (!run.ok) run.error = "load generator printed no complete results";
   return run;
 }
 

@@ -34,18 +34,28 @@ struct AllocParams {
   std::map<std::string, std::string> extra_env;
 };
 
-struct BrokerParams {
-  long long qos0_messages = 40000;
-  long long qos1_messages = 15000;
-  int publishers = 2;
-  int subscribers = 2;
+// One broker workload of bench_broker_load and its size for this run.
+struct BrokerWorkload {
+  std::string name;         // twopub | fanout | churn | retained
+  std::string description;  // for the report
+  // Counts passed to the load generator, divided by a slow profiler's broker_divisor.
+  std::vector<std::pair<std::string, long long>> counts;
 };
+
+// The workloads at the run's size: "smoke" (proves they work), "quick" or "full".
+std::vector<BrokerWorkload> broker_workloads(const std::string& mode);
+
+// A broker workload phase's row name in the report: the workload, or workload-phase when it
+// has several phases ("twopub-qos0").
+std::string broker_row(const std::string& workload, const std::string& phase);
 
 // `dir` is created; profiler output goes into dir/prof, logs into dir.
 RunResult run_alloc(const Config& config, const Paths& paths, const Programs& programs,
                     const AllocParams& params, const std::string& dir);
+// Starts mosquitto under `config`, runs the workload's load generator against it, stops it.
+// Metrics are "<row>:<field>" (e.g. "fanout:cpu_us_per_msg") plus "<workload>:vmhwm_kb".
 RunResult run_broker(const Config& config, const Paths& paths, const Programs& programs,
-                     const BrokerParams& params, const std::string& dir);
+                     const BrokerWorkload& workload, const std::string& dir);
 RunResult run_snapshot_bench(const Config& config, const Paths& paths, const Programs& programs,
                              const std::vector<std::string>& args, const std::string& dir);
 
