@@ -10,7 +10,7 @@ namespace leakprobe::fd_numbers {
 inline constexpr int kUnwindPipe = 1000;
 inline constexpr int kUnwindPipeBelowLimit = 16;
 
-// The control socket (dumper.cpp).
+// The control socket (control_socket.cpp).
 inline constexpr int kControlSocket = 900;
 inline constexpr int kControlSocketBelowLimit = 8;
 

@@ -6,7 +6,7 @@
 // The reserve is two memfds moved to high numbers (out of the host's numbering). Each has
 // its own inode, so before closing one the probe checks that the number still holds it:
 // a host that closed "all" descriptors and reused the number keeps its own descriptor.
-// Not thread-safe: called under the dumper's write lock only.
+// Not thread-safe: called under the writer's lock only.
 #pragma once
 
 namespace leakprobe {

@@ -2,9 +2,9 @@
 
 #include <pthread.h>
 
-#include "dumper.h"
 #include "guard.h"
 #include "tracker.h"
+#include "writer.h"
 
 namespace leakprobe {
 namespace {
@@ -18,7 +18,7 @@ void prepare() {
   t_guard_before_fork = t_in_probe;
   t_in_probe = true;
   if (Tracker* t = tracker()) {
-    dumper_lock_for_fork();  // first: the writer takes no tracker lock while it holds this
+    writer_lock_for_fork();  // first: the writer takes no tracker lock while it holds this
     t->lock_for_fork();
   }
 }
@@ -26,7 +26,7 @@ void prepare() {
 void parent() {
   if (Tracker* t = tracker()) {
     t->unlock_after_fork();
-    dumper_unlock_after_fork_in_parent();
+    writer_unlock_after_fork_in_parent();
   }
   t_in_probe = t_guard_before_fork;
 }
@@ -34,7 +34,7 @@ void parent() {
 void child() {
   if (Tracker* t = tracker()) {
     t->reset_after_fork_in_child();
-    dumper_restart_in_child();
+    writer_restart_in_child();
   }
   t_in_probe = t_guard_before_fork;
 }

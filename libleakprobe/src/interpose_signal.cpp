@@ -1,6 +1,6 @@
 // The interposed signal-disposition API: a host that installs its own handler for the
 // probe's snapshot signal gets the signal (the probe's trigger steps aside, see
-// dumper_release_signal), and a host that asks sees what it would see without the probe.
+// SignalTrigger::release), and a host that asks sees what it would see without the probe.
 // Every other signal is forwarded untouched. sigset()/sigvec() are not interposed: a host
 // using them for our signal takes it from the kernel's point of view, only the writer
 // thread might then still receive a delivery (documented in docs/settings.md).
@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <csignal>
 
-#include "dumper.h"
 #include "guard.h"
 #include "libc_private.h"
+#include "signal_trigger.h"
 
 #define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -51,7 +51,8 @@ sighandler_fn own_signal(int sig, sighandler_fn handler, bool bsd) {
     errno = EINVAL;
     return SIG_ERR;
   }
-  struct sigaction act {}, old{};
+  struct sigaction act {
+  }, old{};
   act.sa_handler = handler;
   sigemptyset(&act.sa_mask);
   if (bsd) {
@@ -67,23 +68,24 @@ sighandler_fn own_signal(int sig, sighandler_fn handler, bool bsd) {
 }  // namespace
 
 LP_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
-  if (!leakprobe::dumper_signal_is_ours(sig)) return __sigaction(sig, act, old);
+  leakprobe::SignalTrigger& trigger = leakprobe::signal_trigger();
+  if (!trigger.is_ours(sig)) return __sigaction(sig, act, old);
   // Setting SIG_DFL where the host already sees SIG_DFL (the probe's handler is hidden
   // from it) changes nothing for the host: programs that reset every signal before an exec
   // (git's children) or at daemon start keep the trigger. Anything else is the host's.
   if (act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL) {
     int rc = __sigaction(sig, nullptr, old);
-    if (rc == 0) leakprobe::dumper_hide_own_handler(old);
+    if (rc == 0) trigger.hide_own_handler(old);
     return rc;
   }
-  if (act) leakprobe::dumper_release_signal();
+  if (act) trigger.release();
   int rc = __sigaction(sig, act, old);
-  if (rc == 0) leakprobe::dumper_hide_own_handler(old);
+  if (rc == 0) trigger.hide_own_handler(old);
   return rc;
 }
 
 LP_EXPORT sighandler_fn signal(int sig, sighandler_fn handler) {
-  if (leakprobe::dumper_signal_is_ours(sig)) return own_signal(sig, handler, true);
+  if (leakprobe::signal_trigger().is_ours(sig)) return own_signal(sig, handler, true);
   signal_fn next = next_fn(g_next_signal, "signal");
   if (!next) {
     errno = ENOSYS;
@@ -95,7 +97,7 @@ LP_EXPORT sighandler_fn signal(int sig, sighandler_fn handler) {
 LP_EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler) { return signal(sig, handler); }
 
 LP_EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler) {
-  if (leakprobe::dumper_signal_is_ours(sig)) return own_signal(sig, handler, false);
+  if (leakprobe::signal_trigger().is_ours(sig)) return own_signal(sig, handler, false);
   signal_fn next = next_fn(g_next_sysv_signal, "sysv_signal");
   if (!next) {
     errno = ENOSYS;

@@ -9,7 +9,7 @@ namespace {
 using settings::Setting;
 using settings::Verdict;
 
-void append(Options* o, std::initializer_list<const char*> parts) {
+void append(Settings* o, std::initializer_list<const char*> parts) {
   size_t n = strlen(o->warnings);
   for (const char* s : parts) {
     size_t len = strlen(s);
@@ -23,48 +23,48 @@ void append(Options* o, std::initializer_list<const char*> parts) {
 
 // Relative to the start-up directory, made absolute so a later chdir (daemons do chdir("/"))
 // does not move the snapshots. False if the result would be too long.
-bool set_output_dir(Options* o, const char* value) {
+bool set_output_dir(WriterConfig* w, const char* value) {
   size_t len = strlen(value);
   if (value[0] == '/') {
-    memcpy(o->output_dir, value, len + 1);
+    memcpy(w->output_dir, value, len + 1);
     return true;
   }
-  size_t clen = strlen(o->output_dir);
+  size_t clen = strlen(w->output_dir);
   if (clen + 1 + len + 1 > settings::kMaxPath) return false;
-  o->output_dir[clen] = '/';
-  memcpy(o->output_dir + clen + 1, value, len + 1);
+  w->output_dir[clen] = '/';
+  memcpy(w->output_dir + clen + 1, value, len + 1);
   return true;
 }
 
 // The one place where a parsed value meets its field.
-void store(Options* o, settings::Id id, uint64_t v) {
+void store(Settings* o, settings::Id id, uint64_t v) {
   switch (id) {
     case settings::kEnabled:
-      o->enabled = v != 0;
+      o->tracker.enabled = v != 0;
       break;
     case settings::kSignal:
-      o->signal = static_cast<int>(v);
+      o->writer.signal = static_cast<int>(v);
       break;
     case settings::kInterval:
-      o->interval_ms = v;
+      o->writer.interval_ms = v;
       break;
     case settings::kAtExit:
-      o->at_exit = v != 0;
+      o->writer.at_exit = v != 0;
       break;
     case settings::kDepth:
-      o->depth = static_cast<int>(v);
+      o->tracker.depth = static_cast<int>(v);
       break;
     case settings::kSampleBytes:
-      o->sample_bytes = v;
+      o->tracker.sample_bytes = v;
       break;
     case settings::kControl:
-      o->control_socket = v != 0;
+      o->writer.control_socket = v != 0;
       break;
     case settings::kMaxStacks:
-      o->max_stacks = v;
+      o->tracker.max_stacks = v;
       break;
     case settings::kStackCache:
-      o->stack_cache = v != 0;
+      o->tracker.stack_cache = v != 0;
       break;
     case settings::kQuiet:
       o->quiet = v != 0;
@@ -76,10 +76,10 @@ void store(Options* o, settings::Id id, uint64_t v) {
   }
 }
 
-void reject(Options* o, const Setting& s, const char* value, Verdict v) {
+void reject(Settings* o, const Setting& s, const char* value, Verdict v) {
   char why[160];
   settings::describe_refusal(s, v, why, sizeof(why));
-  const char* fallback = s.id == settings::kOutputDir ? o->output_dir : s.default_text;
+  const char* fallback = s.id == settings::kOutputDir ? o->writer.output_dir : s.default_text;
   append(o, {s.name, "=", value, " ", why, "; using ", fallback});
 }
 
@@ -104,10 +104,10 @@ int parse_signal(const char* spec) {
   return -1;
 }
 
-void parse_options(const char* const* env, const char* cwd, Options* out) {
-  *out = Options();
-  out->signal = default_signal();
-  strncpy(out->output_dir, cwd ? cwd : ".", settings::kMaxPath - 1);
+void parse_settings(const char* const* env, const char* cwd, Settings* out) {
+  *out = Settings();
+  out->writer.signal = default_signal();
+  strncpy(out->writer.output_dir, cwd ? cwd : ".", settings::kMaxPath - 1);
   for (const char* const* e = env; e && *e; ++e) {
     const char* kv = *e;
     if (strncmp(kv, "LEAKPROBE_", 10) != 0) continue;
@@ -127,7 +127,8 @@ void parse_options(const char* const* env, const char* cwd, Options* out) {
     if (s->reader != settings::Reader::kProbe) continue;
     uint64_t v = 0;
     Verdict verdict = settings::parse_setting(*s, value, &v);
-    if (verdict == Verdict::kOk && s->id == settings::kOutputDir && !set_output_dir(out, value))
+    if (verdict == Verdict::kOk && s->id == settings::kOutputDir &&
+        !set_output_dir(&out->writer, value))
       verdict = Verdict::kMalformed;
     if (verdict != Verdict::kOk) {
       reject(out, *s, value, verdict);

@@ -1,4 +1,4 @@
-// The probe's settings as one struct, read once at start-up by walking `environ` directly
+// The probe's settings, read once at start-up by walking `environ` directly
 // (getenv is fine too, but walking the array makes the parser a pure function that unit tests
 // drive with their own arrays). Names, kinds, defaults and limits are defined once, in
 // leakprobe/settings.h; the defaults below are taken from there.
@@ -16,19 +16,29 @@ namespace detail {
 constexpr uint64_t default_of(settings::Id id) { return settings::setting(id).default_value; }
 }  // namespace detail
 
+// What the tracker needs: how to record. Nothing about files or signals.
 struct Options {
   bool enabled = detail::default_of(settings::kEnabled) != 0;
-  char output_dir[PATH_MAX] = {};  // default: cwd at start
-  int signal = 0;                  // set by parse_options (SIGRTMIN is not a constant); 0 = none
-  uint64_t interval_ms = detail::default_of(settings::kInterval);  // 0 = off
   int depth = static_cast<int>(detail::default_of(settings::kDepth));
   uint64_t sample_bytes = detail::default_of(settings::kSampleBytes);  // 0 = every allocation
-  bool at_exit = detail::default_of(settings::kAtExit) != 0;
-  bool quiet = detail::default_of(settings::kQuiet) != 0;
-  bool control_socket = detail::default_of(settings::kControl) != 0;
   size_t max_stacks = detail::default_of(settings::kMaxStacks);
   bool stack_cache = detail::default_of(settings::kStackCache) != 0;
+};
 
+// What the writer needs: when and where snapshots go, and how they are asked for.
+struct WriterConfig {
+  char output_dir[PATH_MAX] = {};  // default: cwd at start
+  int signal = 0;                  // set by parse_settings (SIGRTMIN is not a constant); 0 = none
+  uint64_t interval_ms = detail::default_of(settings::kInterval);  // 0 = off
+  bool at_exit = detail::default_of(settings::kAtExit) != 0;
+  bool control_socket = detail::default_of(settings::kControl) != 0;
+};
+
+// Everything LEAKPROBE_* says, parsed once at start-up.
+struct Settings {
+  Options tracker;
+  WriterConfig writer;
+  bool quiet = detail::default_of(settings::kQuiet) != 0;
   // One line per rejected value ("LEAKPROBE_DEPTH=abc is not ...; using 32"), separated by
   // '\n', for the caller to print. Fixed size: parsing must not allocate.
   char warnings[2048] = {};
@@ -39,7 +49,7 @@ int default_signal();  // the default_text of LEAKPROBE_SIGNAL, parsed: SIGRTMIN
 // Parses the LEAKPROBE_* entries of `env` (a NULL-terminated "KEY=VALUE" array) into `out`.
 // `cwd` is the default output directory. Never fails: bad values fall back to the default
 // and leave a line in out->warnings.
-void parse_options(const char* const* env, const char* cwd, Options* out);
+void parse_settings(const char* const* env, const char* cwd, Settings* out);
 
 // A signal spec (see settings::parse_signal_spec): the signal, 0 for none, -1 if unparseable,
 // -2 if refused.

@@ -6,20 +6,20 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "dumper.h"
 #include "fork.h"
 #include "guard.h"
 #include "log.h"
 #include "options.h"
 #include "real_alloc.h"
 #include "tracker.h"
+#include "writer.h"
 
 extern char** environ;
 
 namespace leakprobe {
 namespace {
 
-Options g_options;  // plain data: no constructor work, no destructor at exit
+Settings g_settings;  // plain data: no constructor work, no destructor at exit
 
 void print_warnings(const char* warnings) {
   const char* line = warnings;
@@ -36,31 +36,31 @@ void print_warnings(const char* warnings) {
   }
 }
 
-void at_exit() { dumper_at_exit(); }
+void at_exit() { writer_at_exit(); }
 
 __attribute__((constructor)) void start_probe() {
   Guard g;
   log_remember_stderr();  // before anything is said: see log.h
-  real_alloc();  // resolve now, while the process is still single-threaded
+  real_alloc();           // resolve now, while the process is still single-threaded
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");
-  parse_options(environ, cwd, &g_options);
-  print_warnings(g_options.warnings);
-  if (!g_options.enabled) {
-    if (!g_options.quiet) log_line("loaded dormant (LEAKPROBE_ENABLED=0): not tracking");
+  parse_settings(environ, cwd, &g_settings);
+  print_warnings(g_settings.warnings);
+  if (!g_settings.tracker.enabled) {
+    if (!g_settings.quiet) log_line("loaded dormant (LEAKPROBE_ENABLED=0): not tracking");
     return;
   }
-  Tracker* t = create_tracker(g_options);
+  Tracker* t = create_tracker(g_settings.tracker);
   if (!t) return;
   install_fork_handlers();
-  dumper_start(t);
+  writer_start(t, g_settings.writer);
   atexit(at_exit);
-  if (!g_options.quiet) {
+  if (!g_settings.quiet) {
     char pid[24], tail[128];
     fmt_u64(pid, static_cast<uint64_t>(getpid()));
-    snprintf(tail, sizeof(tail), " (signal %d, control socket @leakprobe.%d)", g_options.signal,
-             getpid());
-    log_line("profiling pid ", pid, ", snapshots in ", g_options.output_dir, tail);
+    snprintf(tail, sizeof(tail), " (signal %d, control socket @leakprobe.%d)",
+             g_settings.writer.signal, getpid());
+    log_line("profiling pid ", pid, ", snapshots in ", g_settings.writer.output_dir, tail);
   }
 }
 

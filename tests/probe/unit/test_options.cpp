@@ -7,31 +7,32 @@
 #include "options.h"
 
 using leakprobe::Options;
-using leakprobe::parse_options;
+using leakprobe::parse_settings;
 using leakprobe::parse_signal;
+using leakprobe::Settings;
 
 namespace {
-std::unique_ptr<Options> parse(std::initializer_list<const char*> vars) {
+std::unique_ptr<Settings> parse(std::initializer_list<const char*> vars) {
   std::vector<const char*> env(vars);
   env.push_back(nullptr);
-  auto o = std::make_unique<Options>();
-  parse_options(env.data(), "/start/dir", o.get());
+  auto o = std::make_unique<Settings>();
+  parse_settings(env.data(), "/start/dir", o.get());
   return o;
 }
 }  // namespace
 
 TEST(Options, DefaultsWhenNothingIsSet) {
   auto o = parse({"PATH=/bin", "HOME=/root"});
-  EXPECT_TRUE(o->enabled);
-  EXPECT_STREQ(o->output_dir, "/start/dir");
-  EXPECT_EQ(o->signal, SIGRTMIN + 7);
-  EXPECT_EQ(o->interval_ms, 0u);
-  EXPECT_EQ(o->depth, 32);
-  EXPECT_EQ(o->sample_bytes, 0u);
-  EXPECT_TRUE(o->at_exit);
+  EXPECT_TRUE(o->tracker.enabled);
+  EXPECT_STREQ(o->writer.output_dir, "/start/dir");
+  EXPECT_EQ(o->writer.signal, SIGRTMIN + 7);
+  EXPECT_EQ(o->writer.interval_ms, 0u);
+  EXPECT_EQ(o->tracker.depth, 32);
+  EXPECT_EQ(o->tracker.sample_bytes, 0u);
+  EXPECT_TRUE(o->writer.at_exit);
   EXPECT_FALSE(o->quiet);
-  EXPECT_TRUE(o->control_socket);
-  EXPECT_EQ(o->max_stacks, size_t{1} << 18);
+  EXPECT_TRUE(o->writer.control_socket);
+  EXPECT_EQ(o->tracker.max_stacks, size_t{1} << 18);
   EXPECT_STREQ(o->warnings, "");
 }
 
@@ -40,34 +41,34 @@ TEST(Options, GoodValues) {
                   "LEAKPROBE_INTERVAL=60", "LEAKPROBE_DEPTH=128", "LEAKPROBE_SAMPLE_BYTES=524288",
                   "LEAKPROBE_AT_EXIT=0", "LEAKPROBE_QUIET=1", "LEAKPROBE_ENABLED=0",
                   "LEAKPROBE_CONTROL=0", "LEAKPROBE_MAX_STACKS=4096"});
-  EXPECT_STREQ(o->output_dir, "/var/tmp/x");
-  EXPECT_EQ(o->signal, SIGRTMIN + 3);
-  EXPECT_EQ(o->interval_ms, 60000u);
-  EXPECT_EQ(o->depth, 128);
-  EXPECT_EQ(o->sample_bytes, 524288u);
-  EXPECT_FALSE(o->at_exit);
+  EXPECT_STREQ(o->writer.output_dir, "/var/tmp/x");
+  EXPECT_EQ(o->writer.signal, SIGRTMIN + 3);
+  EXPECT_EQ(o->writer.interval_ms, 60000u);
+  EXPECT_EQ(o->tracker.depth, 128);
+  EXPECT_EQ(o->tracker.sample_bytes, 524288u);
+  EXPECT_FALSE(o->writer.at_exit);
   EXPECT_TRUE(o->quiet);
-  EXPECT_FALSE(o->enabled);
-  EXPECT_FALSE(o->control_socket);
-  EXPECT_EQ(o->max_stacks, 4096u);
+  EXPECT_FALSE(o->tracker.enabled);
+  EXPECT_FALSE(o->writer.control_socket);
+  EXPECT_EQ(o->tracker.max_stacks, 4096u);
   EXPECT_STREQ(o->warnings, "");
 }
 
 TEST(Options, RelativeOutputDirIsMadeAbsoluteAgainstTheStartDirectory) {
   auto o = parse({"LEAKPROBE_OUTPUT_DIR=snaps"});
-  EXPECT_STREQ(o->output_dir, "/start/dir/snaps");
+  EXPECT_STREQ(o->writer.output_dir, "/start/dir/snaps");
 }
 
 TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
   auto o = parse({"LEAKPROBE_DEPTH=abc", "LEAKPROBE_SIGNAL=SIGUSR1", "LEAKPROBE_INTERVAL=-3",
                   "LEAKPROBE_SAMPLE_BYTES=1k", "LEAKPROBE_AT_EXIT=maybe", "LEAKPROBE_DEPTH2=1",
                   "LEAKPROBE_OUTPUT_DIR="});
-  EXPECT_EQ(o->depth, 32);
-  EXPECT_EQ(o->signal, SIGRTMIN + 7);
-  EXPECT_EQ(o->interval_ms, 0u);
-  EXPECT_EQ(o->sample_bytes, 0u);
-  EXPECT_TRUE(o->at_exit);
-  EXPECT_STREQ(o->output_dir, "/start/dir");
+  EXPECT_EQ(o->tracker.depth, 32);
+  EXPECT_EQ(o->writer.signal, SIGRTMIN + 7);
+  EXPECT_EQ(o->writer.interval_ms, 0u);
+  EXPECT_EQ(o->tracker.sample_bytes, 0u);
+  EXPECT_TRUE(o->writer.at_exit);
+  EXPECT_STREQ(o->writer.output_dir, "/start/dir");
   std::string w = o->warnings;
   EXPECT_NE(w.find("LEAKPROBE_DEPTH=abc is not a depth in 1..128; using 32\n"), std::string::npos)
       << w;
@@ -84,9 +85,9 @@ TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
 }
 
 TEST(Options, DepthBounds) {
-  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=0"})->depth, 32);
-  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=129"})->depth, 32);
-  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=1"})->depth, 1);
+  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=0"})->tracker.depth, 32);
+  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=129"})->tracker.depth, 32);
+  EXPECT_EQ(parse({"LEAKPROBE_DEPTH=1"})->tracker.depth, 1);
 }
 
 TEST(Options, SignalSpecs) {
@@ -106,11 +107,11 @@ TEST(Options, SignalSpecs) {
 }
 
 TEST(Options, StackCacheIsOnByDefaultAndCanBeTurnedOff) {
-  EXPECT_TRUE(parse({})->stack_cache);
-  EXPECT_FALSE(parse({"LEAKPROBE_STACK_CACHE=0"})->stack_cache);
-  EXPECT_TRUE(parse({"LEAKPROBE_STACK_CACHE=1"})->stack_cache);
+  EXPECT_TRUE(parse({})->tracker.stack_cache);
+  EXPECT_FALSE(parse({"LEAKPROBE_STACK_CACHE=0"})->tracker.stack_cache);
+  EXPECT_TRUE(parse({"LEAKPROBE_STACK_CACHE=1"})->tracker.stack_cache);
   auto bad = parse({"LEAKPROBE_STACK_CACHE=maybe"});
-  EXPECT_TRUE(bad->stack_cache);
+  EXPECT_TRUE(bad->tracker.stack_cache);
   EXPECT_NE(std::string(bad->warnings).find("LEAKPROBE_STACK_CACHE=maybe is not 0 or 1"),
             std::string::npos)
       << bad->warnings;
@@ -118,14 +119,14 @@ TEST(Options, StackCacheIsOnByDefaultAndCanBeTurnedOff) {
 
 // Issue 13: `leakprobe run --interval 1.5` was accepted by the CLI and then refused here.
 TEST(Options, IntervalAcceptsFractionsOfASecond) {
-  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=1.5"})->interval_ms, 1500u);
-  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=0.25"})->interval_ms, 250u);
-  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=.5"})->interval_ms, 500u);
-  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=2.125"})->interval_ms, 2125u);
-  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=31536000"})->interval_ms, 31536000000u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=1.5"})->writer.interval_ms, 1500u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=0.25"})->writer.interval_ms, 250u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=.5"})->writer.interval_ms, 500u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=2.125"})->writer.interval_ms, 2125u);
+  EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=31536000"})->writer.interval_ms, 31536000000u);
   for (const char* bad : {"1.", "1.2345", "1,5", "1e3", "+1", " 1", "1.5s", "31536000.001", ""}) {
     auto o = parse({(std::string("LEAKPROBE_INTERVAL=") + bad).c_str()});
-    EXPECT_EQ(o->interval_ms, 0u) << bad;
+    EXPECT_EQ(o->writer.interval_ms, 0u) << bad;
     EXPECT_NE(std::string(o->warnings).find("is not a number of seconds"), std::string::npos)
         << bad << ": " << o->warnings;
   }
@@ -137,7 +138,7 @@ TEST(Options, DefaultsComeFromTheSettingsTable) {
   EXPECT_EQ(plain.depth, static_cast<int>(s::setting(s::kDepth).default_value));
   EXPECT_EQ(plain.max_stacks, s::setting(s::kMaxStacks).default_value);
   auto o = parse({});
-  EXPECT_EQ(o->signal, SIGRTMIN + 7);  // parsed from the row's default_text
+  EXPECT_EQ(o->writer.signal, SIGRTMIN + 7);  // parsed from the row's default_text
 }
 
 TEST(Options, CliOnlyVariablesAreNotReportedAsTypos) {

@@ -1,0 +1,156 @@
+#include "control_socket.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+
+#include "fd_numbers.h"
+#include "leakprobe/snapshot_format.h"
+#include "log.h"
+
+namespace leakprobe {
+namespace {
+
+ControlSocket g_control;
+
+void reply(int c, const char* a, const char* b = "", const char* d = "") {
+  char line[PATH_MAX + 256];
+  int n = snprintf(line, sizeof(line), "%s%s%s\n", a, b, d);
+  if (n > 0) {
+    ssize_t ignored =
+        send(c, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1, MSG_NOSIGNAL);
+    (void)ignored;
+  }
+}
+
+}  // namespace
+
+ControlSocket& control_socket() { return g_control; }
+
+void control_socket_name(char* out, unsigned size, int pid) {
+  snprintf(out, size, "%s%d", format::kControlSocketPrefix, pid);
+}
+
+bool ControlSocket::open(int pid, const ControlRequests& requests) {
+  pid_ = pid;
+  requests_ = requests;
+  fd_ = -1;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  char name[64];
+  control_socket_name(name, sizeof(name), pid);
+  size_t len = strlen(name);
+  memcpy(addr.sun_path + 1, name, len);  // abstract: leading NUL, no file to clean up
+  socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
+  // Out of the way of the host's own numbering (see unwind.cpp for why low numbers are a
+  // hazard when a host closes descriptors it did not open).
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, fd_numbers::kControlSocket);
+  rlimit lim;
+  // A smaller descriptor limit: near its top instead (the reserve and libunwind's pipe sit
+  // just below it), still out of the host's way.
+  if (high < 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > 128)
+    high = fcntl(fd, F_DUPFD_CLOEXEC,
+                 static_cast<int>(lim.rlim_cur) - fd_numbers::kControlSocketBelowLimit);
+  if (high >= 0) {
+    close(fd);
+    fd = high;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0 || listen(fd, 8) != 0) {
+    log_line("cannot open the control socket @", name, ": ", strerrordesc_np(errno),
+             " (signal and interval snapshots still work)");
+    close(fd);
+    return false;
+  }
+  lost_said_.store(false);
+  fd_ = fd;
+  return true;
+}
+
+// True if fd_ is still our control socket: the host may have closed it and reused the
+// number for a socket of its own, whose connections we must not take.
+bool ControlSocket::still_ours() const {
+  if (fd_ < 0) return false;
+  sockaddr_un addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
+  char name[64];
+  control_socket_name(name, sizeof(name), pid_);
+  size_t n = strlen(name);
+  return addr.sun_family == AF_UNIX && len == offsetof(sockaddr_un, sun_path) + 1 + n &&
+         addr.sun_path[0] == '\0' && memcmp(addr.sun_path + 1, name, n) == 0;
+}
+
+void ControlSocket::drop() {
+  fd_ = -1;  // not closed: the number may belong to the host by now
+  log_once(lost_said_,
+           "the control socket was closed by the program; `leakprobe snapshot` cannot reach "
+           "it any more (the signal still works)");
+}
+
+ControlSocket::Served ControlSocket::serve(short revents) {
+  if ((revents & (POLLNVAL | POLLERR | POLLHUP)) || !still_ours()) {
+    drop();
+    return Served::kDone;
+  }
+  int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (c >= 0) {
+    handle_client(c);
+    close(c);
+  } else if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL) {
+    drop();
+  } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+    return Served::kRetryLater;  // EMFILE, ENFILE, ENOBUFS, ENOMEM
+  }
+  return Served::kDone;
+}
+
+void ControlSocket::handle_client(int c) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+      (cred.uid != geteuid() && cred.uid != 0)) {
+    reply(c, "error permission denied");
+    return;
+  }
+  // A client that connects and never speaks must not stall the writer for long.
+  timeval tv{2, 0};
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char req[64];
+  size_t got = 0;
+  while (got < sizeof(req) - 1) {
+    ssize_t n = recv(c, req + got, sizeof(req) - 1 - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+    if (memchr(req, '\n', got)) break;
+  }
+  req[got] = '\0';
+  if (strcmp(req, format::kControlRequestSnapshot) != 0 || !requests_.snapshot) {
+    reply(c, "error unknown request (expected \"snapshot\")");
+    return;
+  }
+  PublishResult r = requests_.snapshot();
+  if (r.ok) {
+    reply(c, "ok ", r.path);
+  } else {
+    reply(c, "error ", r.error, r.err ? ": see the program's stderr" : "");
+  }
+}
+
+void ControlSocket::forget_in_child() {
+  if (still_ours()) close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace leakprobe

@@ -1,0 +1,54 @@
+// The control socket "\0leakprobe.<pid>" that `leakprobe snapshot PID` talks to: open it out of
+// the host's descriptor numbering, check it is still ours before every use, read one request,
+// send one reply. It knows nothing of snapshots: each request is a callback it is handed.
+// Everything here runs on the writer thread (or in a fork child before that thread exists).
+#pragma once
+
+#include <atomic>
+
+#include "snapshot_file.h"
+
+namespace leakprobe {
+
+// What the socket can be asked. The protocol (format::kControlRequest*): one line in, one
+// line out, "ok <text>" or "error <message>".
+struct ControlRequests {
+  PublishResult (*snapshot)() = nullptr;  // "snapshot": the published file's path
+};
+
+class ControlSocket {
+ public:
+  // Opens the listening socket for `pid` (close-on-exec, non-blocking, abstract: nothing in
+  // the file system). False after one stderr line; signals and intervals still work then.
+  bool open(int pid, const ControlRequests& requests);
+  int fd() const { return fd_; }
+
+  // The socket polled readable (`revents`): accept one client and answer its request.
+  // kRetryLater when a connection is waiting but no descriptor is free for it (the host
+  // used them all): the caller leaves the socket out of its poll for a while instead of
+  // spinning on it.
+  enum class Served { kDone, kRetryLater };
+  Served serve(short revents);
+
+  // In a forked child: the inherited socket is the parent's; close it if the number still
+  // holds it (the host may have reused it) and forget it. open() then makes the child's own.
+  void forget_in_child();
+
+ private:
+  bool still_ours() const;
+  void drop();  // the host closed our socket: say so once, never touch the number again
+  void handle_client(int c);
+
+  int fd_ = -1;
+  int pid_ = 0;
+  ControlRequests requests_;
+  std::atomic<bool> lost_said_{false};
+};
+
+// The one instance.
+ControlSocket& control_socket();
+
+// The control socket's abstract name for a pid: "leakprobe.<pid>" (without the leading NUL).
+void control_socket_name(char* out, unsigned size, int pid);
+
+}  // namespace leakprobe

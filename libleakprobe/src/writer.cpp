@@ -1,0 +1,304 @@
+#include "writer.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+
+#include "control_socket.h"
+#include "fd_reserve.h"
+#include "guard.h"
+#include "leakprobe/snapshot_format.h"
+#include "log.h"
+#include "signal_trigger.h"
+#include "snapshot_writer.h"
+#include "tracker.h"
+
+namespace leakprobe {
+namespace {
+
+// How often the writer looks for a pending signal request. The writer never unblocks any
+// signal: a thread of ours that accepted the signal would take deliveries from the host
+// whenever the host wants the signal itself (its handler would run on our thread, or a
+// host thread waiting in sigwaitinfo() would never see it). The handler therefore only
+// sets a flag, and the writer, asleep in ppoll() on the control socket, wakes this often
+// to look at it.
+constexpr int64_t kSignalTickMs = 200;
+
+// While the host has used every descriptor, a waiting connection cannot be accepted and
+// keeps the socket readable: it is left out of ppoll() this long instead of spinning.
+constexpr int64_t kSocketPauseMs = 1000;
+
+class Writer {
+ public:
+  bool start(Tracker* t, const WriterConfig& config);
+  PublishResult snapshot(const char* trigger, int wait_ms);
+  void at_exit();
+  void lock_for_fork();
+  void unlock_after_fork_in_parent();
+  void restart_in_child();
+
+ private:
+  static void* thread_main(void*);
+  static PublishResult request_snapshot();
+  static bool write_content(int fd, unsigned sequence, void* ctx);
+  bool start_thread();
+  void loop();
+  bool lock(int wait_ms, const char* trigger);
+  PublishResult snapshot_locked(const char* trigger);  // caller holds lock_
+  void say_failure(const PublishResult& r);
+
+  Tracker* tracker_ = nullptr;
+  WriterConfig config_;
+  int pid_ = 0;
+  int ppid_ = 0;  // set in a forked child
+  uid_t start_euid_ = 0;
+  unsigned next_sequence_ = 1;
+  bool thread_started_ = false;
+  bool locked_for_fork_ = false;  // only touched by the forking thread, under atfork
+  pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
+  std::atomic<bool> failure_said_{false};
+};
+
+Writer g_writer;
+
+struct WriteCtx {
+  const char* trigger;
+  timespec now;
+};
+
+int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool Writer::write_content(int fd, unsigned sequence, void* p) {
+  auto* ctx = static_cast<WriteCtx*>(p);
+  SnapshotInfo info;
+  info.pid = g_writer.pid_;
+  info.ppid = g_writer.ppid_;
+  info.sequence = sequence;
+  info.trigger = ctx->trigger;
+  info.time_sec = ctx->now.tv_sec;
+  info.time_usec = ctx->now.tv_nsec / 1000;
+  FdOut out(fd);
+  return write_snapshot(out, *g_writer.tracker_, info);
+}
+
+PublishResult Writer::request_snapshot() { return g_writer.snapshot(format::kTriggerRequest, -1); }
+
+void Writer::say_failure(const PublishResult& r) {
+  if (failure_said_.exchange(true, std::memory_order_relaxed)) return;
+  log_line(r.error, " ", r.path, ": ", strerrordesc_np(r.err));
+  // Daemons started as root often drop to their own user (mosquitto does unless its
+  // configuration says `user root`); the directory made at start is then root's 0700.
+  if (r.err == EACCES && geteuid() != start_euid_) {
+    char uid[24];
+    fmt_u64(uid, geteuid());
+    log_line("the program changed its user to uid ", uid,
+             " after start; make the snapshot directory writable for that user (or run it "
+             "as the user it switches to)");
+  }
+}
+
+void* Writer::thread_main(void*) {
+  t_in_probe = true;  // for life: nothing this thread allocates is the host's
+  g_writer.loop();
+  return nullptr;
+}
+
+void Writer::loop() {
+  const int64_t interval = static_cast<int64_t>(config_.interval_ms);
+  int64_t deadline = interval ? now_ms() + interval : 0;
+  int64_t socket_paused_until = 0;
+  ControlSocket& control = control_socket();
+  SignalTrigger& trigger = signal_trigger();
+  for (;;) {
+    if (trigger.take_pending()) snapshot(format::kTriggerSignal, -1);
+    pollfd fds[1] = {{control.fd(), POLLIN, 0}};
+    const int64_t paused_ms = socket_paused_until - now_ms();
+    nfds_t nfds = control.fd() >= 0 && paused_ms <= 0 ? 1 : 0;
+    int64_t wait_ms = -1;  // forever
+    if (interval) {
+      wait_ms = deadline - now_ms();
+      if (wait_ms < 0) wait_ms = 0;
+    }
+    if (trigger.on() && (wait_ms < 0 || wait_ms > kSignalTickMs)) wait_ms = kSignalTickMs;
+    if (paused_ms > 0 && (wait_ms < 0 || wait_ms > paused_ms)) wait_ms = paused_ms;
+    timespec timeout{};
+    timespec* tp = nullptr;
+    if (wait_ms >= 0) {
+      timeout.tv_sec = wait_ms / 1000;
+      timeout.tv_nsec = (wait_ms % 1000) * 1000000L;
+      tp = &timeout;
+    }
+    int n = ppoll(fds, nfds, tp, nullptr);  // the thread's mask: everything blocked
+    if (n < 0 && errno != EINTR) {
+      log_line("writer thread: ppoll failed; snapshots now only at exit");
+      return;
+    }
+    if (n > 0 && nfds && fds[0].revents &&
+        control.serve(fds[0].revents) == ControlSocket::Served::kRetryLater)
+      socket_paused_until = now_ms() + kSocketPauseMs;
+    if (interval && now_ms() >= deadline) {
+      snapshot(format::kTriggerInterval, -1);
+      // Skip missed ticks rather than writing a burst after a long stall.
+      int64_t now = now_ms();
+      while (deadline <= now) deadline += interval;
+    }
+  }
+}
+
+// The control socket and the thread for the current process (at start and in a child).
+bool Writer::start_thread() {
+  if (config_.control_socket) control_socket().open(pid_, ControlRequests{request_snapshot});
+
+  // The thread inherits the creating thread's mask: block everything around the create so
+  // that no host signal is ever delivered to (and lost in) the writer.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t th;
+  int rc = pthread_create(&th, &attr, thread_main, nullptr);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (rc != 0) {
+    log_line("cannot start the writer thread; snapshots only at exit");
+    return false;
+  }
+#ifdef __GLIBC__
+  pthread_setname_np(th, "leakprobe");
+#endif
+  return true;
+}
+
+bool Writer::start(Tracker* t, const WriterConfig& config) {
+  tracker_ = t;
+  config_ = config;
+  pid_ = getpid();
+  start_euid_ = geteuid();
+  // The directory is created if missing (one level, 0700); a failure shows at the first
+  // snapshot, with the path.
+  mkdir(config_.output_dir, 0700);
+  if (config_.signal) signal_trigger().install(config_.signal);
+  fd_reserve_fill();
+  thread_started_ = start_thread();
+  return thread_started_;
+}
+
+bool Writer::lock(int wait_ms, const char* trigger) {
+  if (wait_ms < 0) return pthread_mutex_lock(&lock_) == 0;
+  timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += wait_ms / 1000;
+  until.tv_nsec += (wait_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec += 1;
+    until.tv_nsec -= 1000000000L;
+  }
+  if (pthread_mutex_timedlock(&lock_, &until) == 0) return true;
+  log_line("a snapshot in progress did not finish in time; skipping the ", trigger, " snapshot");
+  return false;
+}
+
+PublishResult Writer::snapshot_locked(const char* trigger) {
+  WriteCtx ctx{trigger, {}};
+  clock_gettime(CLOCK_REALTIME, &ctx.now);
+  // Not in a vfork child (see at_exit): its descriptor table is its own, but the reserve's
+  // bookkeeping is the parent's.
+  const bool own_process = getpid() == pid_;
+  if (own_process) fd_reserve_release();
+  PublishResult r = publish_snapshot(config_.output_dir, pid_, next_sequence_, write_content, &ctx);
+  if (own_process && trigger != format::kTriggerExit) fd_reserve_fill();
+  if (r.ok)
+    next_sequence_ = r.sequence + 1;
+  else
+    say_failure(r);
+  return r;
+}
+
+PublishResult Writer::snapshot(const char* trigger, int wait_ms) {
+  Guard g;
+  PublishResult r;
+  if (!tracker_) {
+    r.error = "the probe is not running";
+    return r;
+  }
+  if (!lock(wait_ms, trigger)) {
+    r.error = "a snapshot in progress did not finish in time";
+    return r;
+  }
+  r = snapshot_locked(trigger);
+  pthread_mutex_unlock(&lock_);
+  return r;
+}
+
+void Writer::at_exit() {
+  if (!tracker_) return;
+  Guard g;
+  // Bounded: a process must never hang in exit because the writer is busy (or stuck on a
+  // dead NFS server).
+  if (!lock(10000, format::kTriggerExit)) return;
+  if (config_.at_exit) snapshot_locked(format::kTriggerExit);
+  if (getpid() != pid_) {
+    // A vfork child that called exit() instead of _exit(): it runs (and uses up) the
+    // parent's atexit list in the parent's memory. The snapshot above is the parent's state,
+    // under the parent's pid; the lock is the parent's too and must be given back, or the
+    // parent's writer would wait for it for the rest of the parent's life.
+    pthread_mutex_unlock(&lock_);
+    return;
+  }
+  // Deliberately never released: a snapshot started by the writer thread after this point
+  // could be cut short by the process ending and leave a temporary file behind.
+}
+
+void Writer::lock_for_fork() {
+  locked_for_fork_ = false;
+  if (!tracker_) return;
+  timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 2;
+  locked_for_fork_ = pthread_mutex_timedlock(&lock_, &until) == 0;
+}
+
+void Writer::unlock_after_fork_in_parent() {
+  if (locked_for_fork_) pthread_mutex_unlock(&lock_);
+  locked_for_fork_ = false;
+}
+
+void Writer::restart_in_child() {
+  locked_for_fork_ = false;  // the mutex is re-initialised below
+  if (!tracker_) return;
+  // The parent's descriptors stay open in the parent; ours go. The lock may have been held
+  // by the parent's writer thread, which does not exist here.
+  control_socket().forget_in_child();
+  pthread_mutex_init(&lock_, nullptr);
+  ppid_ = pid_;
+  pid_ = getpid();
+  next_sequence_ = 1;
+  failure_said_.store(false);
+  if (thread_started_) thread_started_ = start_thread();
+}
+
+}  // namespace
+
+bool writer_start(Tracker* t, const WriterConfig& config) { return g_writer.start(t, config); }
+PublishResult writer_snapshot(const char* trigger, int wait_ms) {
+  return g_writer.snapshot(trigger, wait_ms);
+}
+void writer_at_exit() { g_writer.at_exit(); }
+void writer_lock_for_fork() { g_writer.lock_for_fork(); }
+void writer_unlock_after_fork_in_parent() { g_writer.unlock_after_fork_in_parent(); }
+void writer_restart_in_child() { g_writer.restart_in_child(); }
+
+}  // namespace leakprobe
