@@ -12,6 +12,7 @@ packages=(
   libgoogle-perftools-dev google-perftools golang-go heaptrack
   libprotobuf-dev protobuf-compiler zlib1g-dev golang-github-eclipse-paho.mqtt.golang-dev
   clang libclang-rt-14-dev procps iproute2 python3
+  chromium nodejs
 )
 
 missing=()

@@ -3,6 +3,7 @@
 // (0 ok, 1 growth over --fail-on-growth, 2 usage or input error).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -53,6 +54,7 @@ int run(int argc, char** argv) {
   std::string fail_on_growth;
   std::string min_bytes;
   bool json = false;
+  std::string html_file;
   bool no_symbols = false;
   bool full_names = false;
   bool wide = false;
@@ -92,6 +94,11 @@ int run(int argc, char** argv) {
       ->check(check_size)
       ->type_name("SIZE");
   app.add_flag("--json", json, "Write the report as JSON (schema in docs/heapdiff.md)");
+  app.add_option("--html", html_file,
+                 "Also write the report as one self-contained HTML page (flame graph of the "
+                 "change, ranked table, trend charts) to FILE; '-': to standard output instead "
+                 "of the text report")
+      ->type_name("FILE");
   app.add_option("--fail-on-growth", fail_on_growth,
                  "Exit 1 when the growth (sum of the live-byte increases of all stacks that "
                  "grew, after --focus/--ignore) exceeds SIZE, e.g. 64K, 10MiB")
@@ -125,6 +132,7 @@ int run(int argc, char** argv) {
   }
 
   options.top = static_cast<size_t>(top);
+  options.keep_changed_stacks = !html_file.empty();
   options.sort = sort == "objects" ? la::SortKey::kObjects : la::SortKey::kBytes;
   options.by = by == "function" ? la::GroupBy::kFunction
                : by == "line"   ? la::GroupBy::kLine
@@ -162,7 +170,15 @@ int run(int argc, char** argv) {
     std::cerr << "heapdiff: " << la::warning_text(w) << "\n";
   }
 
-  if (json) {
+  if (!html_file.empty() && html_file != "-") {
+    std::ofstream page(html_file, std::ios::binary | std::ios::trunc);
+    if (page) la::write_html_report(page, analysis.value(), ctx);
+    page.close();
+    if (!page) return fail("cannot write the HTML report to " + html_file);
+  }
+  if (html_file == "-") {
+    la::write_html_report(std::cout, analysis.value(), ctx);
+  } else if (json) {
     la::write_json_report(std::cout, analysis.value(), ctx);
   } else {
     la::write_text_report(std::cout, analysis.value(), ctx);

@@ -187,6 +187,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
   out.totals.assign(n, Counts{});
   std::vector<Group> groups;
   std::unordered_map<std::string, size_t> group_of_key;
+  ChangedStackCollector changed(profile, table);
 
   for (uint32_t sid = 0; sid < profile.stacks.size(); ++sid) {
     const MergedStack& stack = profile.stacks[sid];
@@ -226,6 +227,9 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     const Counts d = stack.series.back() - stack.series.front();
     if (d.live_bytes > 0) out.growth_bytes += d.live_bytes;
     if (d.live_objs > 0) out.growth_objs += d.live_objs;
+    if (options.keep_changed_stacks && (d.live_bytes != 0 || d.live_objs != 0)) {
+      changed.add(stack, fold, site_rows, d);
+    }
 
     size_t gi = groups.size();
     bool fresh = true;
@@ -306,6 +310,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     e.site_frame = g.representative_site;
     out.entries.push_back(std::move(e));
   }
+  out.changed_stacks = changed.take();
 
   if (options.fail_on_growth) {
     out.gate = Gate{*options.fail_on_growth, growth_exceeds(out, *options.fail_on_growth)};

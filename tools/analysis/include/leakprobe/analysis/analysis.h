@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "leakprobe/analysis/changed_stacks.h"
 #include "leakprobe/analysis/result.h"
 #include "leakprobe/analysis/snapshot.h"
 #include "leakprobe/analysis/symbols.h"
@@ -31,6 +32,7 @@ struct Options {
   std::string fold;       // same; leading frames matching it are folded like allocator frames
   int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed
   std::optional<int64_t> fail_on_growth;  // CI gate threshold in bytes; nullopt: no gate
+  bool keep_changed_stacks = false;       // fill Analysis::changed_stacks (--html, --pprof)
 };
 
 // What an entry stands for. --by stack and --by line key by the site's function and
@@ -105,6 +107,7 @@ struct Analysis {
   size_t stacks_filtered_out = 0;  // dropped by --focus/--ignore
   std::optional<Gate> gate;        // set when Options::fail_on_growth is
   std::vector<Warning> warnings;   // in the order they arose: inputs first, then symbols
+  ChangedStacks changed_stacks;    // Options::keep_changed_stacks only; after the filters
 };
 
 // Is `growth_bytes` over the --fail-on-growth threshold (see Gate)?

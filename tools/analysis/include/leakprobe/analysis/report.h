@@ -1,5 +1,5 @@
-// Report writers: the text table for people and the JSON document for machines (schema in
-// docs/heapdiff.md). Both only render an Analysis; neither decides anything.
+// Report writers: the text table for people, the JSON document for machines (schema in
+// docs/heapdiff.md) and the HTML page. They only render an Analysis; none decides anything.
 #pragma once
 
 #include <ostream>
@@ -20,6 +20,9 @@ inline constexpr size_t kTextReportWidth = 120;
 
 void write_text_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
 void write_json_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
+// One self-contained HTML page (docs/heapdiff.md, "HTML report"); the flame graph needs
+// Analysis::changed_stacks (Options::keep_changed_stacks).
+void write_html_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
 
 // One line for stderr, without the program name: "note: ..." or "warning: ...".
 std::string warning_text(const Warning& warning);

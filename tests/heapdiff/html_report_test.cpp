@@ -1,0 +1,192 @@
+// The data behind heapdiff --html: the changed stacks analyze() keeps, the flame tree built from
+// them (widths, net change, sites, pruning) and the page's embedding rules. What the page does
+// with them in a browser is tested in tests/html.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+#include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/flame_tree.h"
+#include "leakprobe/analysis/report.h"
+#include "test_snapshots.h"
+
+namespace leakprobe::analysis {
+namespace {
+
+using testing::leakprobe_text;
+using testing::Line;
+using testing::must_parse;
+
+constexpr uint64_t kBase = 0x555500000000;
+
+SymbolSource fake_symbols(std::map<uint64_t, std::vector<symbolize::Frame>> by_offset) {
+  return [by_offset](const symbolize::ModuleRef& m, uint64_t off) {
+    if (m.path != "/opt/t/app") return std::vector<symbolize::Frame>{};
+    auto it = by_offset.find(off);
+    return it == by_offset.end() ? std::vector<symbolize::Frame>{} : it->second;
+  };
+}
+
+// main -> serve -> {open_session -> malloc: grows 3000; close_cache -> malloc: shrinks 1000}
+// plus an unchanged stack.
+struct Fixture {
+  Snapshot before, after;
+  SymbolSource symbols;
+  Fixture() {
+    const uint64_t malloc_ret = kBase + 0x1101, open_ret = kBase + 0x1201,
+                   cache_ret = kBase + 0x1301, serve_ret = kBase + 0x1401,
+                   main_ret = kBase + 0x1501, idle_ret = kBase + 0x1601;
+    before = must_parse(
+        leakprobe_text({{1, 100, 1, 100, {malloc_ret, open_ret, serve_ret, main_ret}},
+                        {20, 2000, 20, 2000, {malloc_ret, cache_ret, serve_ret, main_ret}},
+                        {5, 50, 5, 50, {malloc_ret, idle_ret, main_ret}}}),
+        "before.heap");
+    after = must_parse(
+        leakprobe_text({{31, 3100, 31, 3100, {malloc_ret, open_ret, serve_ret, main_ret}},
+                        {10, 1000, 20, 2000, {malloc_ret, cache_ret, serve_ret, main_ret}},
+                        {5, 50, 5, 50, {malloc_ret, idle_ret, main_ret}}}),
+        "after.heap");
+    symbols = fake_symbols({
+        {0x1100, {{"malloc", "malloc.c", 1, false}}},
+        // One address, two rows: open_session was inlined into accept_client.
+        {0x1200,
+         {{"open_session", "session.c", 12, true}, {"accept_client", "server.c", 40, false}}},
+        {0x1300, {{"close_cache", "cache.c", 7, false}}},
+        {0x1400, {{"serve", "server.c", 90, false}}},
+        {0x1500, {{"main", "main.c", 3, false}}},
+        {0x1600, {{"idle", "main.c", 9, false}}},
+    });
+  }
+  Analysis analyze_all(bool keep = true) const {
+    Options o;
+    o.keep_changed_stacks = keep;
+    Result<Analysis> r = analyze({&before, &after}, symbols, o);
+    EXPECT_TRUE(r.ok());
+    return std::move(r).value();
+  }
+};
+
+TEST(ChangedStacks, KeepsEveryChangedStackWithTheAllocatorFolded) {
+  const Fixture f;
+  EXPECT_TRUE(f.analyze_all(false).changed_stacks.stacks.empty());  // only on request
+  const Analysis a = f.analyze_all();
+  const ChangedStacks& cs = a.changed_stacks;
+  ASSERT_EQ(cs.stacks.size(), 2u);  // the unchanged stack is not kept
+  const ChangedStack& grew = cs.stacks[0];
+  EXPECT_EQ(grew.delta.live_bytes, 3000);
+  EXPECT_EQ(grew.delta.live_objs, 30);
+  ASSERT_EQ(grew.frames.size(), 3u);  // malloc's frame left out
+  EXPECT_EQ(grew.skip_rows, 0u);
+  EXPECT_EQ(grew.site_row, 0u);
+  const ChangedFrame& first = cs.frames[grew.frames[0]];
+  EXPECT_EQ(first.module, "/opt/t/app");
+  EXPECT_EQ(first.offset, 0x1200u);
+  ASSERT_EQ(first.rows.size(), 2u);
+  EXPECT_EQ(first.rows[0].function, "open_session");
+  EXPECT_TRUE(first.rows[0].inlined);
+  EXPECT_EQ(cs.frames[grew.frames[2]].rows[0].function, "main");
+  EXPECT_EQ(cs.stacks[1].delta.live_bytes, -1000);
+  // Frames are shared between stacks: serve and main appear once.
+  EXPECT_EQ(cs.frames.size(), 4u);
+}
+
+TEST(FlameTree, WidthIsTheSizeOfTheChangeAndTheNetChangeRidesAlong) {
+  const Fixture f;
+  const FlameTree t = build_flame_tree(f.analyze_all().changed_stacks, 0);
+  const FlameNode& root = t.nodes[0];
+  EXPECT_EQ(root.width, 4000);  // 3000 grown + 1000 shrunk
+  EXPECT_EQ(root.net_bytes, 2000);
+  EXPECT_EQ(root.net_objs, 20);
+  EXPECT_EQ(root.stacks, 2u);
+  // Outermost first: root -> main -> serve -> {accept_client -> open_session, close_cache}.
+  ASSERT_EQ(root.children.size(), 1u);
+  const FlameNode& main_node = t.nodes[root.children[0]];
+  EXPECT_EQ(t.rows[static_cast<size_t>(main_node.row)].function, "main");
+  const FlameNode& serve = t.nodes[main_node.children.at(0)];
+  ASSERT_EQ(serve.children.size(), 2u);
+  const FlameNode& accept = t.nodes[serve.children[0]];  // widest first
+  const FlameNode& cache = t.nodes[serve.children[1]];
+  EXPECT_EQ(t.rows[static_cast<size_t>(accept.row)].function, "accept_client");
+  EXPECT_EQ(accept.width, 3000);
+  EXPECT_FALSE(accept.site);
+  const FlameNode& open = t.nodes[accept.children.at(0)];
+  EXPECT_EQ(t.rows[static_cast<size_t>(open.row)].function, "open_session");
+  EXPECT_TRUE(open.site);
+  EXPECT_EQ(open.net_bytes, 3000);
+  EXPECT_TRUE(open.children.empty());  // malloc folded away
+  EXPECT_EQ(cache.width, 1000);
+  EXPECT_EQ(cache.net_bytes, -1000);
+  EXPECT_EQ(cache.net_objs, -10);
+  EXPECT_TRUE(cache.site);
+  EXPECT_EQ(t.pruned, 0u);
+}
+
+TEST(FlameTree, NarrowCallsAreMergedPerParentAndKeepTheirSums) {
+  const Fixture f;
+  // 1000 of 4000 is a quarter: below a share of 0.3, close_cache is merged.
+  const FlameTree t = build_flame_tree(f.analyze_all().changed_stacks, 0.3);
+  const FlameNode& serve = t.nodes[t.nodes[t.nodes[0].children[0]].children[0]];
+  ASSERT_EQ(serve.children.size(), 2u);
+  const FlameNode& merged = t.nodes[serve.children[1]];
+  EXPECT_EQ(merged.row, -1);
+  EXPECT_EQ(merged.merged, 1u);
+  EXPECT_EQ(merged.width, 1000);
+  EXPECT_EQ(merged.net_bytes, -1000);
+  EXPECT_EQ(t.pruned, 1u);
+  EXPECT_EQ(t.nodes[0].width, 4000);  // nothing lost at the root
+}
+
+TEST(FlameTree, JsonCannotCloseTheScriptElement) {
+  ChangedStacks cs;
+  ChangedFrame frame;
+  frame.module = "/opt/t/app";
+  frame.offset = 0x10;
+  frame.rows.push_back(
+      Row{"evil</script><script>alert(1)", "a\"b\\c.cpp", 1, false, "/opt/t/app", 0x10});
+  cs.frames.push_back(frame);
+  ChangedStack s;
+  s.frames = {0};
+  s.delta = Counts{1, 64, 1, 64};
+  cs.stacks.push_back(s);
+  std::ostringstream json;
+  write_flame_json(json, build_flame_tree(cs, 0));
+  EXPECT_EQ(json.str().find("</script"), std::string::npos);
+  EXPECT_NE(json.str().find("evil\\u003c/script\\u003e"), std::string::npos);
+  EXPECT_NE(json.str().find("a\\\"b\\\\c.cpp:1"), std::string::npos);
+}
+
+TEST(HtmlReport, IsOnePageWithTheLibrariesInlinedAndTheSameSites) {
+  const Fixture f;
+  std::ostringstream page;
+  ReportContext ctx;
+  write_html_report(page, f.analyze_all(), ctx);
+  const std::string html = page.str();
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("https://d3js.org v7.9.0"), std::string::npos);  // d3 inlined
+  EXPECT_NE(html.find("d3-flame-graph"), std::string::npos);
+  // Self-contained: nothing is loaded from anywhere.
+  EXPECT_EQ(html.find("<script src"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_NE(html.find("id=\"flame-data\""), std::string::npos);
+  // The table's first site is the text report's first site.
+  const size_t table = html.find("<table class=\"entries\"");
+  ASSERT_NE(table, std::string::npos);
+  EXPECT_LT(html.find("open_session", table), html.find("close_cache", table));
+  EXPECT_NE(html.find("session.c:12", table), std::string::npos);
+}
+
+TEST(HtmlReport, SaysSoWhenNothingChanged) {
+  const Fixture f;
+  Options o;
+  o.keep_changed_stacks = true;
+  Result<Analysis> r = analyze({&f.before, &f.before}, f.symbols, o);
+  ASSERT_TRUE(r.ok());
+  std::ostringstream page;
+  write_html_report(page, r.value(), ReportContext{});
+  EXPECT_NE(page.str().find("No call stack changed its live size."), std::string::npos);
+  EXPECT_NE(page.str().find("No growth"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis
