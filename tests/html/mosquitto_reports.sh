@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A real broker's growth through heapdiff's HTML report (and, with --pprof, its pprof export):
+# Debian's mosquitto, unmodified, under the probe, with persistent sessions that vanished while
+# a publisher keeps sending (the session_pileup leak: the broker queues every message for every
+# absent session). Two snapshots, then the report is opened in headless Chromium and checked
+# like the other browser tests.
+# Usage: mosquitto_reports.sh LEAKPROBE_CLI HEAPDIFF NODE CHROMIUM OUT_DIR [SCREENSHOT.png]
+set -u
+cli=$1 heapdiff=$2 node=$3 chromium=$4 out_dir=$5 screenshot=${6:-}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../cli/testlib.sh"
+# shellcheck source=../../scripts/lib/broker.sh disable=SC1091
+. "$here/../../scripts/lib/broker.sh"
+command -v mosquitto_sub >/dev/null || fail "mosquitto-clients not installed (scripts/deps.sh)"
+
+work=$(mktemp -d)
+cleanup() { broker_stop; rm -rf "$work"; }
+trap cleanup EXIT
+export HOME=$work GOCACHE=$work/gocache PPROF_TMPDIR=$work/pprof
+
+# The broker starts under `leakprobe run`, as a user would start it.
+MOSQUITTO_REAL=${MOSQUITTO:-/usr/sbin/mosquitto}
+cat >"$work/mosquitto-under-probe" <<SH
+#!/bin/sh
+exec "$cli" run -o "$work/snaps" -- "$MOSQUITTO_REAL" "\$@"
+SH
+chmod +x "$work/mosquitto-under-probe"
+MOSQUITTO=$work/mosquitto-under-probe broker_start "$work/broker" \
+  --conf "max_queued_messages 0" --conf "max_queued_bytes 0" || fail "broker did not start"
+# broker_start's pid is the `leakprobe run` process, which execs mosquitto: same pid.
+pid=$BROKER_PID port=$BROKER_PORT
+
+for i in $(seq 1 20); do
+  mosquitto_sub -h 127.0.0.1 -p "$port" -c -i "pileup-$i" -q 1 -t lp/pileup -E \
+    || fail "persistent subscriber $i did not subscribe"
+done
+publish() {  # publish COUNT: QoS 1 messages of 300 bytes, each queued for all 20 sessions
+  local payload
+  payload=$(head -c 300 /dev/zero | tr '\0' m)
+  for _ in $(seq 1 "$1"); do echo "$payload"; done |
+    mosquitto_pub -h 127.0.0.1 -p "$port" -t lp/pileup -q 1 -l || fail "publish failed"
+}
+publish 20
+expect_rc 0 "$cli" snapshot "$pid" --timeout 20; s1=$out
+publish 200
+expect_rc 0 "$cli" snapshot "$pid" --timeout 20; s2=$out
+pass "two snapshots of mosquitto: $s1 $s2"
+
+args=(--chromium "$chromium" --heapdiff "$heapdiff" --out "$out_dir")
+[ -n "$screenshot" ] && args+=(--screenshot "$screenshot")
+"$node" "$here/report_in_browser.mjs" "${args[@]}" -- "$s1" "$s2" || fail "browser checks failed"
+# The report is about mosquitto's queueing, named from its own symbols.
+grep -q "db__message_insert\|sub__messages_queue" "$out_dir/report.html" \
+  || fail "the report does not name mosquitto's queueing functions"
+pass "mosquitto's report opens and works in Chromium"
