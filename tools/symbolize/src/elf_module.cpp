@@ -38,6 +38,7 @@ std::unique_ptr<ElfModule> ElfModule::open(const std::string& file,
   }
 
   std::unique_ptr<ElfModule> m(new ElfModule());
+  m->name_ = file.substr(file.rfind('/') + 1);
   // libdwfl's search path syntax: ':'-separated directories; it tries <dir>/.build-id/xx/rest.debug
   // and <dir>/<debuglink> in each. A leading ':' keeps its default of looking beside the file.
   m->debuginfo_path_ = ":";
@@ -118,6 +119,16 @@ bool ElfModule::has_symbols() { return dwfl_module_getsymtab(module_) > 0; }
 const SymbolIndex& ElfModule::symbols() {
   if (symbols_ == nullptr) symbols_ = std::make_unique<SymbolIndex>(module_);
   return *symbols_;
+}
+
+const FdeIndex& ElfModule::fdes() {
+  if (fdes_ == nullptr) {
+    // The main file, not the separate debug file: .eh_frame is loaded at run time, so
+    // strip keeps it (a debug file holds at most an empty NOBITS copy).
+    Dwarf_Addr bias = 0;
+    fdes_ = std::make_unique<FdeIndex>(dwfl_module_getelf(module_, &bias));
+  }
+  return *fdes_;
 }
 
 }  // namespace leakprobe::symbolize::detail

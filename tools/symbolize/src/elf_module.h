@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cu_index.h"
+#include "fde_index.h"
 #include "symbol_index.h"
 
 namespace leakprobe::symbolize::detail {
@@ -39,7 +40,14 @@ class ElfModule {
 
   // Sorted .symtab/.dynsym, built on the first lookup in this module.
   const SymbolIndex& symbols();
+  // Function extents from .eh_frame, built on the first lookup that needs them.
+  const FdeIndex& fdes();
   CuIndex* cu_index() { return &cu_index_; }
+
+  // dwfl address - bias = the link-time address that symbol tables, FDEs and objdump use.
+  uint64_t bias() const { return bias_; }
+  // File name without directories, as labels of unnamed functions print it ("mosquitto").
+  const std::string& name() const { return name_; }
 
  private:
   ElfModule() = default;
@@ -60,7 +68,9 @@ class ElfModule {
   uint64_t bias_ = 0;
   std::vector<Segment> segments_;
   std::string build_id_;
+  std::string name_;
   std::unique_ptr<SymbolIndex> symbols_;
+  std::unique_ptr<FdeIndex> fdes_;
   CuIndex cu_index_;
 };
 

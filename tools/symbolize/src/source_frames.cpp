@@ -5,11 +5,13 @@
 #include <elfutils/libdw.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "cu_index.h"
+#include "elf_module.h"
 
 namespace leakprobe::symbolize::detail {
 
@@ -60,8 +62,8 @@ void line_of(Dwfl_Module* module, uint64_t address, Frame* frame) {
 void call_site_of(Dwarf_Die* inlined, Dwarf_Files* files, size_t nfiles, Frame* frame) {
   Dwarf_Attribute attr;
   Dwarf_Word value = 0;
-  if (files != nullptr && dwarf_formudata(dwarf_attr(inlined, DW_AT_call_file, &attr), &value) == 0 &&
-      value < nfiles) {
+  if (files != nullptr &&
+      dwarf_formudata(dwarf_attr(inlined, DW_AT_call_file, &attr), &value) == 0 && value < nfiles) {
     const char* file = dwarf_filesrc(files, value, nullptr, nullptr);
     if (file != nullptr) frame->file = file;
   }
@@ -155,30 +157,61 @@ std::vector<Frame> dwarf_frames(Dwfl_Module* module, CuIndex* cu_index, uint64_t
   return frames;
 }
 
+// The .symtab/.dynsym name of the function holding `address`, or nullptr. A label without a
+// size (an assembly symbol) is only believed when it starts inside the FDE that covers the
+// address: in a stripped binary the nearest symbol below a static function is a neighbour.
+const char* symbol_name(ElfModule& elf, uint64_t address) {
+  const SymbolIndex::Match match = elf.symbols().lookup(address);
+  if (match.name == nullptr || match.sized) return match.name;
+  FdeIndex::Range function;
+  if (elf.fdes().find(address - elf.bias(), &function) &&
+      match.start - elf.bias() < function.start) {
+    return nullptr;
+  }
+  return match.name;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 }  // namespace
 
-std::vector<Frame> source_frames(Dwfl_Module* module, CuIndex* cu_index,
-                                 const SymbolIndex& symbols, uint64_t address) {
-  std::vector<Frame> frames = dwarf_frames(module, cu_index, address);
+std::string unnamed_function_label(const std::string& module_name, uint64_t start) {
+  return module_name + "!fn@" + hex(start);
+}
+
+std::vector<Frame> source_frames(ElfModule& elf, uint64_t address) {
+  Dwfl_Module* module = elf.dwfl_module();
+  std::vector<Frame> frames = dwarf_frames(module, elf.cu_index(), address);
+  if (!frames.empty() && !frames.back().function.empty()) return frames;
 
   // .symtab/.dynsym: the only names in a stripped binary (mosquitto exports its functions),
   // and a fallback for DWARF subprograms without a name.
-  if (frames.empty() || frames.back().function.empty()) {
-    const char* name = symbols.lookup(address).name;
-    if (name != nullptr) {
-      if (frames.empty()) {
-        Frame frame;
-        frame.function = demangle(name);
-        line_of(module, address, &frame);
-        frames.push_back(std::move(frame));
-      } else {
-        frames.back().function = demangle(name);
-      }
-    } else if (frames.empty()) {
-      Frame frame;
-      line_of(module, address, &frame);
-      if (!frame.file.empty()) frames.push_back(std::move(frame));
+  std::string name;
+  bool unnamed = false;
+  if (const char* symbol = symbol_name(elf, address)) {
+    name = demangle(symbol);
+  } else {
+    // No name anywhere: a static function of a stripped binary. Its FDE says where it starts,
+    // which is a stable name for it across runs and builds-with-the-same-id.
+    FdeIndex::Range function;
+    if (elf.fdes().find(address - elf.bias(), &function)) {
+      name = unnamed_function_label(elf.name(), function.start);
+      unnamed = true;
     }
+  }
+  if (frames.empty()) {
+    Frame frame;
+    frame.function = std::move(name);
+    frame.unnamed = unnamed;
+    line_of(module, address, &frame);
+    if (!frame.function.empty() || !frame.file.empty()) frames.push_back(std::move(frame));
+  } else {
+    frames.back().function = std::move(name);
+    frames.back().unnamed = unnamed;
   }
   return frames;
 }

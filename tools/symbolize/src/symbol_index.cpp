@@ -33,8 +33,7 @@ SymbolIndex::SymbolIndex(Dwfl_Module* module) {
     GElf_Sym sym;
     GElf_Addr address = 0;
     GElf_Word shndx = 0;
-    const char* name =
-        dwfl_module_getsym_info(module, i, &sym, &address, &shndx, nullptr, nullptr);
+    const char* name = dwfl_module_getsym_info(module, i, &sym, &address, &shndx, nullptr, nullptr);
     if (name == nullptr || name[0] == '\0' || sym.st_shndx == SHN_UNDEF) continue;
     int type = GELF_ST_TYPE(sym.st_info);
     if (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE) continue;
@@ -55,16 +54,15 @@ SymbolIndex::Match SymbolIndex::lookup(uint64_t address) const {
                                 [](uint64_t a, const Symbol& s) { return a < s.start; });
   if (after == symbols_.begin()) return {};
   auto below = after - 1;
-  if (below->size == 0 || address - below->start < below->size) {
-    return {below->name, below->start};
-  }
+  if (below->size == 0) return {below->name, below->start, false};
+  if (address - below->start < below->size) return {below->name, below->start, true};
   // The nearest symbol below ends before `address`: a symbol nested in a larger one (local
   // labels with sizes inside a function) can hide the enclosing function. Look a little
   // further back; beyond that the address is in a gap between functions.
   for (int steps = 0; steps < 8 && below != symbols_.begin(); ++steps) {
     --below;
     if (below->size != 0 && address - below->start < below->size) {
-      return {below->name, below->start};
+      return {below->name, below->start, true};
     }
   }
   return {};

@@ -20,10 +20,12 @@ class SymbolIndex {
   struct Match {
     const char* name = nullptr;  // owned by libdwfl, valid while the module lives
     uint64_t start = 0;          // address of the symbol, in dwfl's address space
+    bool sized = false;          // its size is known and covers the address (not a bare label)
   };
 
   // The symbol whose [start, start+size) holds `address`; else the closest sizeless symbol
-  // (an assembly label) below it. name == nullptr if none.
+  // (an assembly label) below it, which the caller must check: it may belong to a neighbour.
+  // name == nullptr if none.
   Match lookup(uint64_t address) const;
 
   size_t size() const { return symbols_.size(); }

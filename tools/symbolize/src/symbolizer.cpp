@@ -133,8 +133,7 @@ std::vector<Frame> Symbolizer::symbolize(const ModuleRef& module, uint64_t file_
     std::vector<Frame> frames;
     uint64_t address = 0;
     if (state->elf->address_of(file_offset, &address)) {
-      frames = detail::source_frames(state->elf->dwfl_module(), state->elf->cu_index(),
-                                     state->elf->symbols(), address);
+      frames = detail::source_frames(*state->elf, address);
     }
     state->cache.emplace(file_offset, frames);
     return frames;

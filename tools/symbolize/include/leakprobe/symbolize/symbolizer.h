@@ -23,6 +23,10 @@ struct Frame {           // one source-level frame; an address can yield several
   std::string file;      // source file, empty if unknown
   int line = 0;          // 0 if unknown
   bool inlined = false;  // true for frames inlined into the next (outer) one
+  // No name anywhere (a static function of a stripped binary): `function` is the label
+  // "<module file name>!fn@0x<start>", start = the function's link-time address from its
+  // .eh_frame FDE, the same for every address inside that function.
+  bool unnamed = false;
 };
 
 // Something the symbolizer could not do for a module, as a value: callers merge and render
