@@ -43,7 +43,11 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus" "$build/fuzz-artifacts"
 
 # New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as they are.
+# Memory is bounded: the parser keeps what a snapshot holds and one line of at most 64 KiB, so
+# a single allocation over 64 MiB, or the process over 1 GiB (ASan included), is a bug.
+# -max_len is above the line limit so that over-long lines are fuzzed too.
 "$build/tests/fuzz/fuzz_parser" \
-  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=64 \
+  -max_len=131072 \
   -artifact_prefix="$build/fuzz-artifacts/" -print_final_stats=1 \
   "$work/corpus" "$here/tests/fuzz/corpus"

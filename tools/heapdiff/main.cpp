@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
   std::string by = "stack";
   std::string fail_on_growth;
   std::string min_bytes;
+  std::string max_input;
   bool json = false;
   std::string html_file;
   bool no_symbols = false;
@@ -113,6 +114,11 @@ int run(int argc, char** argv) {
   app.add_option("--sysroot", sym_options.sysroot,
                  "Prefix every mapped path with DIR (snapshots from another machine)")
       ->type_name("DIR");
+  app.add_option("--max-input", max_input,
+                 "Refuse a snapshot larger than SIZE (default 256MiB), or with more than one "
+                 "stack line per 256 bytes of it")
+      ->check(check_size)
+      ->type_name("SIZE");
   app.add_flag("--no-symbols", no_symbols, "Do not symbolize: show module+offset only");
   app.add_flag("--full-names", full_names,
                "Text report: full demangled names (parameters, template arguments) and full "
@@ -146,7 +152,8 @@ int run(int argc, char** argv) {
   std::vector<la::Snapshot> snapshots;
   snapshots.reserve(files.size());
   for (const std::string& file : files) {
-    la::Result<la::Snapshot> r = la::load_snapshot(file);
+    la::Result<la::Snapshot> r = la::load_snapshot(
+        file, max_input.empty() ? la::kDefaultMaxInputBytes : *la::parse_byte_size(max_input));
     if (!r) return fail(r.error().message);
     snapshots.push_back(std::move(r).value());
   }

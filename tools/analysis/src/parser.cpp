@@ -1,7 +1,10 @@
-// Hand-written, single-pass parser: snapshots of a busy broker carry 100k+ stack lines, and
-// pprof's regular expressions are what makes `go tool pprof` slow on them. Every malformed
-// byte is reported with file and line instead of being skipped, except inside
-// MAPPED_LIBRARIES, which pprof also reads leniently (it may hold "a=b" assignments).
+// Hand-written, single-pass, streaming parser: snapshots of a busy broker carry 100k+ stack
+// lines, and pprof's regular expressions are what makes `go tool pprof` slow on them. Every
+// malformed byte is reported with file and line instead of being skipped, except lines of
+// MAPPED_LIBRARIES that are not mappings, which pprof also skips (it may hold "a=b"
+// assignments). The input is read a line at a time and judged as it comes: a file that is not
+// a heap profile is refused on its first line, and no line may be longer than kMaxLineBytes,
+// so /dev/zero or a snapshot padded with gigabytes of zeros costs a few KiB of reading.
 #include "leakprobe/analysis/parser.h"
 
 #include <fcntl.h>
@@ -106,8 +109,8 @@ NumStatus to_int64(std::string_view digits, int64_t& out) {
   return NumStatus::kOk;
 }
 
+// Hex digits only, as in /proc/self/maps ("7f3a12028000", "00028000").
 NumStatus to_hex(std::string_view digits, uint64_t& out) {
-  if (starts_with(digits, "0x") || starts_with(digits, "0X")) digits.remove_prefix(2);
   if (digits.empty()) return NumStatus::kMalformed;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out, 16);
   if (ec == std::errc::result_out_of_range) return NumStatus::kOverflow;
@@ -130,11 +133,39 @@ std::string_view number_token(Cursor& c) {
   return t;
 }
 
+// "0x" and hex digits, as in stack lines: pprof reads only 0x-prefixed numbers as addresses
+// and would silently drop "4005d0", or the "05d0" of "0x40 05d0".
+NumStatus to_address(std::string_view token, uint64_t& out) {
+  if (!starts_with(token, "0x") && !starts_with(token, "0X")) return NumStatus::kMalformed;
+  return to_hex(token.substr(2), out);
+}
+
+bool all_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char ch) {
+    return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+  });
+}
+
+// Blank lines at the start before the first line is judged anyway: `yes ''` is not a profile.
+constexpr int64_t kMaxLeadingBlankLines = 1000;
+
+}  // namespace
+
+uint64_t max_bytes_for(uint64_t max_stacks) { return max_stacks * kInputBytesPerStack; }
+
+namespace detail {
+
+// Fed one line at a time (SnapshotReader splits the bytes); finish() at the end of input.
 class Parser {
  public:
-  Parser(std::string_view text, std::string name) : text_(text) { snap_.name = std::move(name); }
+  Parser(std::string name, uint64_t max_stacks) : max_stacks_(max_stacks) {
+    snap_.name = std::move(name);
+  }
 
-  Result<Snapshot> run();
+  // One line without its '\n'. `cut`: the line went on past kMaxLineBytes and this is only its
+  // beginning, which is always an error (the most telling one is returned).
+  std::optional<Error> line(std::string_view line, bool cut);
+  Result<Snapshot> finish();
 
  private:
   Error at_line(const std::string& what) const {
@@ -142,33 +173,26 @@ class Parser {
   }
   Error whole_file(const std::string& what) const { return Error{snap_.name + ": " + what}; }
 
-  bool next_line(std::string_view& line);
   std::optional<Error> parse_header(std::string_view line);
   std::optional<Error> parse_stack_line(std::string_view line);
   std::optional<Error> parse_count_pair(Cursor& c, const char* what, int64_t& objs, int64_t& bytes);
   std::optional<Error> parse_meta(std::string_view line);
-  void parse_maps_line(std::string_view line);
+  std::optional<Error> parse_maps_line(std::string_view line);
   std::optional<Error> add_to_totals(const Counts& c);
 
-  std::string_view text_;
-  size_t pos_ = 0;
+  uint64_t max_stacks_;  // 0: no limit
   int64_t line_no_ = 0;
   Snapshot snap_;
+  bool header_done_ = false;
+  bool first_line_blank_ = false;  // judged when the first non-blank line (or the end) comes
+  bool in_maps_ = false;
+  bool saw_trailer_ = false;
+  std::string_view last_nonempty_;  // only compared with the trailer: a static string
   bool saw_meta_ = false;
   bool in_section_ = false;
   std::string section_name_;
   std::optional<int64_t> meta_sampling_;
 };
-
-bool Parser::next_line(std::string_view& line) {
-  if (pos_ >= text_.size()) return false;
-  size_t end = text_.find('\n', pos_);
-  if (end == std::string_view::npos) end = text_.size();
-  line = text_.substr(pos_, end - pos_);
-  pos_ = end + 1;
-  ++line_no_;
-  return true;
-}
 
 std::optional<Error> Parser::parse_count_pair(Cursor& c, const char* what, int64_t& objs,
                                               int64_t& bytes) {
@@ -267,7 +291,7 @@ std::optional<Error> Parser::parse_stack_line(std::string_view line) {
   while (!c.at_end()) {
     const std::string_view tok = c.token();
     uint64_t addr = 0;
-    switch (to_hex(tok, addr)) {
+    switch (to_address(tok, addr)) {
       case NumStatus::kOk:
         break;
       case NumStatus::kOverflow:
@@ -374,20 +398,39 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
   return std::nullopt;
 }
 
-// "start-end perms offset dev inode [path]"; lines that do not look like that are skipped.
-void Parser::parse_maps_line(std::string_view line) {
+// "start-end perms offset dev inode [path]". A line whose first word is not "hex-hex" is not
+// a mapping and is skipped, as pprof does; in a mapping, every number must be well-formed.
+std::optional<Error> Parser::parse_maps_line(std::string_view line) {
   Cursor c(line);
   const std::string_view range = c.token();
   const size_t dash = range.find('-');
-  if (dash == std::string_view::npos) return;
+  if (dash == std::string_view::npos || !all_hex(range.substr(0, dash)) ||
+      !all_hex(range.substr(dash + 1))) {
+    return std::nullopt;
+  }
   Mapping m;
   if (to_hex(range.substr(0, dash), m.start) != NumStatus::kOk ||
-      to_hex(range.substr(dash + 1), m.end) != NumStatus::kOk || m.end <= m.start) {
-    return;
+      to_hex(range.substr(dash + 1), m.end) != NumStatus::kOk) {
+    return at_line("mapping range '" + excerpt(range) + "' does not fit in 64 bits");
+  }
+  if (m.end <= m.start) {
+    return at_line("mapping range '" + excerpt(range) + "' does not end after it starts");
   }
   const std::string_view perms = c.token();
-  if (perms.size() < 4) return;
-  if (to_hex(c.token(), m.offset) != NumStatus::kOk) return;
+  if (perms.size() < 4) {
+    return at_line("malformed mapping: expected permissions like 'r-xp' after '" + excerpt(range) +
+                   "'");
+  }
+  const std::string_view offset = c.token();
+  switch (to_hex(offset, m.offset)) {
+    case NumStatus::kOk:
+      break;
+    case NumStatus::kOverflow:
+      return at_line("mapping offset '" + excerpt(offset) + "' does not fit in 64 bits");
+    case NumStatus::kMalformed:
+      return at_line("malformed mapping offset '" + excerpt(offset) +
+                     "' (expected hex like 00028000)");
+  }
   c.token();  // device
   c.token();  // inode
   c.skip_spaces();
@@ -399,39 +442,81 @@ void Parser::parse_maps_line(std::string_view line) {
   m.path = std::string(path);
   if (snap_.first_mapped_path.empty() && starts_with(path, "/")) snap_.first_mapped_path = m.path;
   if (perms[2] == 'x') snap_.mappings.push_back(std::move(m));
+  return std::nullopt;
 }
 
-Result<Snapshot> Parser::run() {
-  std::string_view line;
-  const bool blank =
-      std::all_of(text_.begin(), text_.end(), [](char c) { return is_space(c) || c == '\n'; });
-  if (blank || !next_line(line)) return whole_file("empty file");
-  if (auto e = parse_header(trim(line))) return *e;
-
-  bool in_maps = false;
-  std::string_view last_nonempty;
-  while (next_line(line)) {
-    line = trim(line);
-    if (line.empty()) continue;
-    last_nonempty = line;
-    if (line.front() == '#') {
-      if (starts_with(line, fmt::kMetaPrefix)) {
-        if (auto e = parse_meta(line)) return *e;
-      }
-      continue;  // other comments, and the "#  <stack line>" rows of extension sections
-    }
-    if (in_maps) {
-      parse_maps_line(line);
-      continue;
-    }
-    if (line == fmt::kMapsSentinel) {
-      in_maps = true;
-      continue;
-    }
-    if (in_section_) continue;
-    if (auto e = parse_stack_line(line)) return *e;
+std::optional<Error> Parser::line(std::string_view raw, bool cut) {
+  ++line_no_;
+  // Besides its stack lines a snapshot has some metadata, extension-section rows and its
+  // maps; twice the stack limit is far more. Bounds the time spent on millions of blank or
+  // comment lines, which cost nothing to keep but ~25 ns each to look at.
+  if (max_stacks_ > 0 && static_cast<uint64_t>(line_no_) > 2 * max_stacks_ + 65536) {
+    return at_line("more lines than a snapshot of at most " +
+                   std::to_string(max_bytes_for(max_stacks_) >> 20) +
+                   " MiB has (--max-input raises it)");
   }
+  const std::string_view line = trim(raw);
+  if (!header_done_) {
+    if (line.empty() && !cut) {
+      // Judged later: an all-blank file is "empty", blank lines before a header are not.
+      if (line_no_ == 1) first_line_blank_ = true;
+      if (line_no_ < kMaxLeadingBlankLines) return std::nullopt;
+    }
+    if (first_line_blank_) {
+      line_no_ = 1;
+      return parse_header("");
+    }
+    if (auto e = parse_header(line)) return e;
+    header_done_ = true;
+    if (cut)
+      return at_line("the header line is longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    return std::nullopt;
+  }
+  if (saw_trailer_ && !line.empty()) {
+    return at_line(std::string("unexpected data after '") + fmt::kTrailer +
+                   "', the last line of a snapshot: '" + excerpt(line) + "'");
+  }
+  if (cut) {
+    return at_line("line longer than " + std::to_string(kMaxLineBytes) +
+                   " bytes (not a heap profile line): '" + excerpt(line) + "'");
+  }
+  if (line.empty()) return std::nullopt;
+  last_nonempty_ = line == fmt::kTrailer ? std::string_view(fmt::kTrailer) : std::string_view();
+  if (line.front() == '#') {
+    if (starts_with(line, fmt::kMetaPrefix)) {
+      if (line == fmt::kTrailer) saw_trailer_ = true;
+      return parse_meta(line);
+    }
+    return std::nullopt;  // other comments, and the "#  <stack line>" rows of extension sections
+  }
+  if (in_maps_) return parse_maps_line(line);
+  if (line == fmt::kMapsSentinel) {
+    in_maps_ = true;
+    return std::nullopt;
+  }
+  if (in_section_) return std::nullopt;
+  if (auto e = parse_stack_line(line)) return e;
+  if (max_stacks_ > 0 && snap_.stacks.size() > max_stacks_) {
+    // Each kept stack costs ~100 bytes of memory even when its line is 20: bounded here.
+    return at_line("more than " + std::to_string(max_stacks_) +
+                   " stack lines, the most heapdiff keeps of one snapshot of at most " +
+                   std::to_string(max_bytes_for(max_stacks_) >> 20) +
+                   " MiB (--max-input raises both)");
+  }
+  if (snap_.declared_stacks && static_cast<int64_t>(snap_.stacks.size()) > *snap_.declared_stacks) {
+    // Said now rather than at the end: a snapshot that goes on past its count is corrupt.
+    return whole_file("corrupt leakprobe snapshot: more stack lines than leakprobe.stacks says (" +
+                      std::to_string(*snap_.declared_stacks) + ")");
+  }
+  return std::nullopt;
+}
 
+Result<Snapshot> Parser::finish() {
+  if (!header_done_) {
+    if (line_no_ == 0 || first_line_blank_) return whole_file("empty file");
+  }
+  const bool in_maps = in_maps_;
+  const std::string_view last_nonempty = last_nonempty_;
   snap_.flavour = saw_meta_ ? Flavour::kLeakprobe : Flavour::kGperftools;
   if (snap_.flavour == Flavour::kLeakprobe && last_nonempty != fmt::kTrailer) {
     return whole_file(std::string("truncated leakprobe snapshot: the last line is not '") +
@@ -463,7 +548,7 @@ Result<Snapshot> Parser::run() {
   return std::move(snap_);
 }
 
-}  // namespace
+}  // namespace detail
 
 void unsample(int64_t& count, int64_t& size, int64_t rate) {
   if (count == 0 || size == 0) {
@@ -485,34 +570,91 @@ void unsample(int64_t& count, int64_t& size, int64_t rate) {
   size = to_i64(static_cast<double>(size) * scale);
 }
 
-Result<Snapshot> parse_snapshot(std::string_view text, std::string name) {
-  return Parser(text, std::move(name)).run();
+SnapshotReader::SnapshotReader(std::string name, uint64_t max_stacks)
+    : parser_(std::make_unique<detail::Parser>(std::move(name), max_stacks)) {}
+
+SnapshotReader::~SnapshotReader() = default;
+
+bool SnapshotReader::feed(std::string_view bytes) {
+  while (!error_ && !bytes.empty()) {
+    const size_t newline = bytes.find('\n');
+    const std::string_view piece = bytes.substr(0, newline);
+    if (partial_.size() + piece.size() > kMaxLineBytes) {
+      // Only the beginning of an over-long line is kept: enough to say what it is.
+      partial_.append(piece.substr(0, kMaxLineBytes - partial_.size()));
+      error_ = parser_->line(partial_, true);
+      break;
+    }
+    if (newline == std::string_view::npos) {
+      partial_.append(piece);
+      break;
+    }
+    if (partial_.empty()) {
+      error_ = parser_->line(piece, false);  // the common case: no copy
+    } else {
+      partial_.append(piece);
+      error_ = parser_->line(partial_, false);
+      partial_.clear();
+    }
+    bytes.remove_prefix(newline + 1);
+  }
+  return !error_;
 }
 
-Result<Snapshot> load_snapshot(const std::string& path) {
+Result<Snapshot> SnapshotReader::finish() {
+  if (error_) return *error_;
+  if (!partial_.empty()) {  // a last line without '\n'
+    error_ = parser_->line(partial_, false);
+    partial_.clear();
+    if (error_) return *error_;
+  }
+  return parser_->finish();
+}
+
+Result<Snapshot> parse_snapshot(std::string_view text, std::string name) {
+  SnapshotReader reader(std::move(name));
+  reader.feed(text);
+  return reader.finish();
+}
+
+Result<Snapshot> load_snapshot(const std::string& path, uint64_t max_bytes) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error{path + ": cannot open: " + std::strerror(errno)};
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(fd);
     return Error{path + ": cannot read: is a directory"};
   }
-  std::string text;
-  if (st.st_size > 0) text.reserve(static_cast<size_t>(st.st_size));
+  const auto too_large = [&] {
+    return Error{path + ": larger than " + std::to_string(max_bytes >> 20) +
+                 " MiB, the most heapdiff reads of one snapshot (--max-input raises it)"};
+  };
+  SnapshotReader reader(path, max_bytes / kInputBytesPerStack);
+  uint64_t total = 0;
+  // Streamed: memory is the kept snapshot plus this buffer and one line, whatever the input.
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Error{path + ": read error: " + std::strerror(err)};
+      return Error{path + ": read error: " + std::strerror(errno)};
     }
-    text.append(buf, static_cast<size_t>(n));
+    if (!reader.feed(std::string_view(buf, static_cast<size_t>(n)))) break;
+    total += static_cast<uint64_t>(n);
+    // The file's size is looked at only after its first 16 MiB: what is wrong with the
+    // content (garbage, a snapshot followed by gigabytes of zeros) is said first, and is
+    // found within the first line or the first over-long one.
+    constexpr uint64_t kJudgeContentFirst = uint64_t{16} << 20;
+    if (total > max_bytes || (total > kJudgeContentFirst && S_ISREG(st.st_mode) &&
+                              static_cast<uint64_t>(st.st_size) > max_bytes)) {
+      return too_large();
+    }
   }
-  ::close(fd);
-  return parse_snapshot(text, path);
+  return reader.finish();
 }
 
 std::string Snapshot::program() const {
