@@ -28,6 +28,21 @@ sleep 0.2
 kill -0 "$victim" 2>/dev/null || fail "the probe-less process died"
 pass "probe-less process refused and left alive"
 
+# A process that is exiting (a zombie: it ran under the probe, exited, and its parent never
+# reaps it) is said to be exiting, not "not your process" (which root used to be told).
+zdir=$(mktemp -d)
+sh -c '"$1" run -o "$2" -- true >/dev/null 2>&1 & echo $! >"$2/pid"; exec sleep 30' \
+  sh "$cli" "$zdir" &
+zparent=$!
+trap 'kill $victim $zparent 2>/dev/null; rm -rf "$zdir"' EXIT
+wait_for test -s "$zdir/pid" || fail "no zombie pid"
+zombie=$(cat "$zdir/pid")
+wait_for grep -Eq '^[0-9]+ \(.*\) Z ' "/proc/$zombie/stat" || fail "pid $zombie never became a zombie"
+expect_rc 1 "$cli" snapshot "$zombie" --timeout 2
+expect_contains "$err" "pid $zombie is exiting and can no longer take a snapshot" "exiting process"
+case "$err" in *"not your process"*) fail "an exiting process was called not ours: $err" ;; esac
+pass "exiting process named as such"
+
 # A command that does not exist.
 expect_rc 127 "$cli" run -o "$(mktemp -d)" -- /nonexistent/program
 expect_contains "$err" "cannot run /nonexistent/program" "missing command"

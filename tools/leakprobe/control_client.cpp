@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "leakprobe/snapshot_format.h"
@@ -25,13 +26,48 @@ struct Fd {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+// From /proc/PID/stat (readable by everyone): the state letter and the kernel's task flags.
+struct TaskState {
+  bool known = false;
+  char state = '?';
+  unsigned long flags = 0;
+};
+
+TaskState task_state(const std::string& proc) {
+  TaskState t;
+  std::ifstream stat(proc + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return t;
+  // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold spaces and ')'.
+  const size_t comm_end = text.rfind(')');
+  if (comm_end == std::string::npos) return t;
+  std::istringstream rest(text.substr(comm_end + 1));
+  long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+  rest >> t.state >> ppid >> pgrp >> session >> tty >> tpgid >> t.flags;
+  t.known = static_cast<bool>(rest);
+  return t;
+}
+
+constexpr unsigned long kKernelThreadFlag = 0x00200000;  // PF_KTHREAD, include/linux/sched.h
+
 }  // namespace
 
 ProbeStatus probe_status(int pid) {
   const std::string proc = "/proc/" + std::to_string(pid);
   if (::access(proc.c_str(), F_OK) != 0) return ProbeStatus::kNoSuchProcess;
+  const TaskState task = task_state(proc);
+  // A zombie (or a task being reaped) has no memory and no probe thread left to answer.
+  if (task.known && (task.state == 'Z' || task.state == 'X' || task.state == 'x')) {
+    return ProbeStatus::kExiting;
+  }
+  if (task.known && (task.flags & kKernelThreadFlag) != 0) return ProbeStatus::kKernelThread;
+  // The kernel checks the right to read another process's maps when the file is opened
+  // (EACCES), not when it is read.
   std::ifstream maps(proc + "/maps");
-  if (!maps) return ProbeStatus::kNoPermission;
+  if (!maps) {
+    return ::access(proc.c_str(), F_OK) != 0 ? ProbeStatus::kNoSuchProcess
+                                             : ProbeStatus::kNoPermission;
+  }
   std::string line;
   bool any_line = false;
   while (std::getline(maps, line)) {
@@ -42,27 +78,55 @@ ProbeStatus probe_status(int pid) {
       return ProbeStatus::kLoaded;
     }
   }
-  // Reading another user's maps yields an empty file rather than an error.
-  return any_line ? ProbeStatus::kNotLoaded : ProbeStatus::kNoPermission;
+  if (any_line) return ProbeStatus::kNotLoaded;
+  // Readable but empty: the process has given its memory back, so it is on its way out
+  // (between releasing its memory and becoming a zombie), or gone by now.
+  return ::access(proc.c_str(), F_OK) != 0 ? ProbeStatus::kNoSuchProcess : ProbeStatus::kExiting;
 }
+
+std::string probe_status_message(int pid, ProbeStatus status) {
+  const std::string p = std::to_string(pid);
+  switch (status) {
+    case ProbeStatus::kLoaded:
+      return "the probe is loaded in pid " + p;
+    case ProbeStatus::kNotLoaded:
+      return "the probe is not loaded in pid " + p +
+             "; start the program with `leakprobe run -- CMD` or "
+             "LD_PRELOAD=/path/to/libleakprobe.so";
+    case ProbeStatus::kNoSuchProcess:
+      return "no process with pid " + p;
+    case ProbeStatus::kNoPermission:
+      return "cannot read /proc/" + p + "/maps (not your process? run as its user or root)";
+    case ProbeStatus::kExiting:
+      return "pid " + p +
+             " is exiting and can no longer take a snapshot (with the probe loaded it writes "
+             "its exit snapshot on the way out, unless LEAKPROBE_AT_EXIT=0)";
+    case ProbeStatus::kKernelThread:
+      return "pid " + p + " is a kernel thread: no program runs there to load the probe into";
+  }
+  return "pid " + p + ": unknown state";
+}
+
+namespace {
+
+// Why a probe that was there a moment ago stopped answering, if the reason is that its
+// process is exiting or gone; "" otherwise.
+std::string went_away(int pid) {
+  const ProbeStatus now = probe_status(pid);
+  if (now == ProbeStatus::kExiting) return probe_status_message(pid, now);
+  if (now == ProbeStatus::kNoSuchProcess) {
+    return "pid " + std::to_string(pid) + " exited before its snapshot was written";
+  }
+  return "";
+}
+
+}  // namespace
 
 SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
   SnapshotResult result;
-  switch (probe_status(pid)) {
-    case ProbeStatus::kNoSuchProcess:
-      result.error = "no process with pid " + std::to_string(pid);
-      return result;
-    case ProbeStatus::kNoPermission:
-      result.error = "cannot read /proc/" + std::to_string(pid) +
-                     "/maps (not your process? run as its user or root)";
-      return result;
-    case ProbeStatus::kNotLoaded:
-      result.error = "the probe is not loaded in pid " + std::to_string(pid) +
-                     "; start the program with `leakprobe run -- CMD` or "
-                     "LD_PRELOAD=/path/to/libleakprobe.so";
-      return result;
-    case ProbeStatus::kLoaded:
-      break;
+  if (const ProbeStatus status = probe_status(pid); status != ProbeStatus::kLoaded) {
+    result.error = probe_status_message(pid, status);
+    return result;
   }
 
   Fd sock;
@@ -78,6 +142,12 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
   std::memcpy(addr.sun_path + 1, name.data(), name.size());
   const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
   if (::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    const int err = errno;
+    if (const std::string gone = went_away(pid); !gone.empty()) {
+      result.error = gone;
+      return result;
+    }
+    errno = err;
     result.error = "the probe in pid " + std::to_string(pid) +
                    " does not answer on its control socket @" + name + " (" + errno_text(errno) +
                    "); it may be disabled (LEAKPROBE_ENABLED=0), have failed at start (see the "
@@ -108,8 +178,7 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
                      " s waiting for the snapshot of pid " + std::to_string(pid);
       return result;
     }
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
     pollfd pfd{sock.fd, POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(wait) + 1);
     if (ready < 0 && errno == EINTR) continue;
@@ -122,8 +191,10 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
     const ssize_t n = ::recv(sock.fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      result.error = "the probe in pid " + std::to_string(pid) +
-                     " closed the connection without an answer (did the process exit?)";
+      const std::string gone = went_away(pid);
+      result.error = !gone.empty() ? gone
+                                   : "the probe in pid " + std::to_string(pid) +
+                                         " closed the connection without an answer";
       return result;
     }
     reply.append(buf, static_cast<size_t>(n));

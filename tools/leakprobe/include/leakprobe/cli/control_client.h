@@ -8,13 +8,18 @@
 namespace leakprobe::cli {
 
 enum class ProbeStatus {
-  kLoaded,        // libleakprobe.so is mapped into the process
-  kNotLoaded,     // the process exists but does not run the probe
+  kLoaded,     // libleakprobe.so is mapped into the process
+  kNotLoaded,  // the process exists but does not run the probe
   kNoSuchProcess,
   kNoPermission,  // /proc/PID/maps unreadable (another user's process)
+  kExiting,       // a zombie, or a process that has already given back its memory
+  kKernelThread,  // no user-space program at all
 };
 
 ProbeStatus probe_status(int pid);
+
+// One line for the user saying what `status` means for pid `pid`.
+std::string probe_status_message(int pid, ProbeStatus status);
 
 struct SnapshotResult {
   bool ok = false;
