@@ -136,8 +136,23 @@ void ControlSocket::handle_client(int c) {
     if (memchr(req, '\n', got)) break;
   }
   req[got] = '\0';
+  const bool enable = strcmp(req, format::kControlRequestEnable) == 0;
+  if ((enable || strcmp(req, format::kControlRequestDisable) == 0) && requests_.set_recording) {
+    char text[256];
+    const bool ok = requests_.set_recording(enable, text, sizeof(text));
+    reply(c, ok ? "ok " : "error ", text);
+    return;
+  }
+  if (strcmp(req, format::kControlRequestStatus) == 0 && requests_.status) {
+    char text[256];
+    const bool ok = requests_.status(text, sizeof(text));
+    reply(c, ok ? "ok " : "error ", text);
+    return;
+  }
   if (strcmp(req, format::kControlRequestSnapshot) != 0 || !requests_.snapshot) {
-    reply(c, "error unknown request (expected \"snapshot\")");
+    reply(c,
+          "error unknown request (expected \"snapshot\", \"enable\", \"disable\" or "
+          "\"status\")");
     return;
   }
   PublishResult r = requests_.snapshot();

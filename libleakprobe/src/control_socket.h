@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 
 #include "snapshot_file.h"
 
@@ -14,6 +15,10 @@ namespace leakprobe {
 // line out, "ok <text>" or "error <message>".
 struct ControlRequests {
   PublishResult (*snapshot)() = nullptr;  // "snapshot": the published file's path
+  // "enable" / "disable" (on = true / false) and "status": write the reply text (after "ok ",
+  // or after "error " when they return false) into `reply`.
+  bool (*set_recording)(bool on, char* reply, size_t size) = nullptr;
+  bool (*status)(char* reply, size_t size) = nullptr;
 };
 
 class ControlSocket {

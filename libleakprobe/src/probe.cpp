@@ -46,10 +46,8 @@ __attribute__((constructor)) void start_probe() {
   if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");
   parse_settings(environ, cwd, &g_settings);
   print_warnings(g_settings.warnings);
-  if (!g_settings.tracker.enabled) {
-    if (!g_settings.quiet) log_line("loaded dormant (LEAKPROBE_ENABLED=0): not tracking");
-    return;
-  }
+  // Dormant (LEAKPROBE_ENABLED=0) still starts everything: the tracker records nothing until
+  // `leakprobe enable PID` arrives on the control socket, which needs the writer thread.
   Tracker* t = create_tracker(g_settings.tracker);
   if (!t) return;
   install_fork_handlers();
@@ -60,7 +58,14 @@ __attribute__((constructor)) void start_probe() {
     fmt_u64(pid, static_cast<uint64_t>(getpid()));
     snprintf(tail, sizeof(tail), " (signal %d, control socket @leakprobe.%d)",
              g_settings.writer.signal, getpid());
-    log_line("profiling pid ", pid, ", snapshots in ", g_settings.writer.output_dir, tail);
+    if (g_settings.tracker.enabled) {
+      log_line("profiling pid ", pid, ", snapshots in ", g_settings.writer.output_dir, tail);
+    } else {
+      char how[96];
+      snprintf(how, sizeof(how),
+               " (LEAKPROBE_ENABLED=0): recording nothing until `leakprobe enable %d`", getpid());
+      log_line("loaded dormant in pid ", pid, how, tail);
+    }
   }
 }
 

@@ -43,8 +43,18 @@ bool Tracker::init(const Options& opts) {
       return false;
     }
   }
-  active_.store(opts_.enabled, std::memory_order_release);
+  set_recording(opts_.enabled);
+  // Active even when dormant: the writer and the control socket run so recording can be
+  // switched on later; active() only goes false when the probe steps aside after a failure.
+  active_.store(true, std::memory_order_release);
   return true;
+}
+
+bool Tracker::set_recording(bool on) {
+  // ever_recorded_ first: a thread that sees recording_ on and records a block must also see
+  // ever_recorded_ on when that block is freed, or the free would skip the map.
+  if (on) ever_recorded_.store(true, std::memory_order_seq_cst);
+  return recording_.exchange(on, std::memory_order_seq_cst);
 }
 
 void Tracker::fail(const char* why) {
@@ -113,6 +123,7 @@ bool Tracker::free_tracked(const void* p) {
 
 Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
   ReallocTicket t;
+  if (!ever_recorded()) return t;
   if (filter_ && filter_slot(old).load(std::memory_order_relaxed) == 0) return t;
   if (ptrs_.take(old, &t.old)) {
     t.tracked = true;

@@ -24,10 +24,21 @@ class Tracker {
   bool active() const { return active_.load(std::memory_order_relaxed); }
   bool sampling() const { return opts_.sample_bytes != 0; }
 
+  // Recording, switched at run time (`leakprobe enable/disable PID`; LEAKPROBE_ENABLED=0
+  // starts with it off: the probe is installed dormant). Off, new blocks are not recorded;
+  // frees still take out blocks recorded while it was on, so a later enable never shows
+  // them as live. Until recording has been on once, a free costs one more load and nothing
+  // else: the pointer map is empty and is not looked at.
+  bool recording() const { return recording_.load(std::memory_order_relaxed); }
+  bool ever_recorded() const { return ever_recorded_.load(std::memory_order_relaxed); }
+  // Returns the previous state.
+  bool set_recording(bool on);
+
   // A new block from the calling code: decides sampling, captures the stack, records it.
   // Inline up to the sampling decision: in sampled mode that is all most calls cost.
   // errno is preserved (the unwinder and mmap may set it).
   void on_alloc(const void* p, size_t size) {
+    if (!recording()) return;
     if (opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes)) return;
     capture_and_record(p, size);
   }
@@ -35,7 +46,8 @@ class Tracker {
   // gets the same address next cannot collide with the stale entry. Inline up to the
   // sampling filter. Leaves errno alone (the locked path makes no failing calls).
   void on_free(const void* p) {
-    if (!p || (filter_ && filter_slot(p).load(std::memory_order_relaxed) == 0)) return;
+    if (!p || !ever_recorded() || (filter_ && filter_slot(p).load(std::memory_order_relaxed) == 0))
+      return;
     free_tracked(p);
   }
 
@@ -102,6 +114,8 @@ class Tracker {
   PointerMap ptrs_;
   std::atomic<uint16_t>* filter_ = nullptr;
   std::atomic<bool> active_{false};
+  std::atomic<bool> recording_{false};
+  std::atomic<bool> ever_recorded_{false};
   std::atomic<bool> failed_said_{false};
   std::atomic<bool> huge_said_{false};
 };

@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
+#include "recording_switch.h"
 #include "signal_trigger.h"
 #include "snapshot_writer.h"
 #include "tracker.h"
@@ -148,7 +149,8 @@ void Writer::loop() {
         control.serve(fds[0].revents) == ControlSocket::Served::kRetryLater)
       socket_paused_until = now_ms() + kSocketPauseMs;
     if (interval && now_ms() >= deadline) {
-      snapshot(format::kTriggerInterval, -1);
+      // A dormant probe that never recorded has nothing to say: no empty files every tick.
+      if (tracker_->ever_recorded()) snapshot(format::kTriggerInterval, -1);
       // Skip missed ticks rather than writing a burst after a long stall.
       int64_t now = now_ms();
       while (deadline <= now) deadline += interval;
@@ -158,7 +160,9 @@ void Writer::loop() {
 
 // The control socket and the thread for the current process (at start and in a child).
 bool Writer::start_thread() {
-  if (config_.control_socket) control_socket().open(pid_, ControlRequests{request_snapshot});
+  if (config_.control_socket)
+    control_socket().open(pid_,
+                          ControlRequests{request_snapshot, recording_switch, recording_status});
 
   // The thread inherits the creating thread's mask: block everything around the create so
   // that no host signal is ever delivered to (and lost in) the writer.
@@ -249,7 +253,7 @@ void Writer::at_exit() {
   // Bounded: a process must never hang in exit because the writer is busy (or stuck on a
   // dead NFS server).
   if (!lock(10000, format::kTriggerExit)) return;
-  if (config_.at_exit) snapshot_locked(format::kTriggerExit);
+  if (config_.at_exit && tracker_->ever_recorded()) snapshot_locked(format::kTriggerExit);
   if (getpid() != pid_) {
     // A vfork child that called exit() instead of _exit(): it runs (and uses up) the
     // parent's atexit list in the parent's memory. The snapshot above is the parent's state,

@@ -122,8 +122,8 @@ std::string went_away(int pid) {
 
 }  // namespace
 
-SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
-  SnapshotResult result;
+ControlReply control_request(int pid, const char* request, std::chrono::milliseconds timeout) {
+  ControlReply result;
   if (const ProbeStatus status = probe_status(pid); status != ProbeStatus::kLoaded) {
     result.error = probe_status_message(pid, status);
     return result;
@@ -150,12 +150,11 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
     errno = err;
     result.error = "the probe in pid " + std::to_string(pid) +
                    " does not answer on its control socket @" + name + " (" + errno_text(errno) +
-                   "); it may be disabled (LEAKPROBE_ENABLED=0), have failed at start (see the "
+                   "); it may run with LEAKPROBE_CONTROL=0, have failed at start (see the "
                    "program's stderr), or live in another network namespace";
     return result;
   }
 
-  const char* request = format::kControlRequestSnapshot;
   size_t left = std::strlen(request);
   while (left > 0) {
     const ssize_t n = ::send(sock.fd, request, left, MSG_NOSIGNAL);
@@ -175,7 +174,7 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       result.error = "timed out after " + std::to_string(timeout.count() / 1000.0).substr(0, 5) +
-                     " s waiting for the snapshot of pid " + std::to_string(pid);
+                     " s waiting for the answer of pid " + std::to_string(pid);
       return result;
     }
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
@@ -206,13 +205,37 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
   reply.resize(reply.find('\n'));
   if (reply.rfind("ok ", 0) == 0 && reply.size() > 3) {
     result.ok = true;
-    result.path = reply.substr(3);
+    result.text = reply.substr(3);
   } else if (reply.rfind("error ", 0) == 0) {
-    result.error = "the probe could not write the snapshot: " + reply.substr(6);
+    result.refused = true;
+    result.error = reply.substr(6);
   } else {
     result.error = "malformed reply from the probe: '" + reply + "'";
   }
   return result;
+}
+
+SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
+  const ControlReply reply = control_request(pid, format::kControlRequestSnapshot, timeout);
+  SnapshotResult result;
+  result.ok = reply.ok;
+  result.path = reply.text;
+  result.error =
+      reply.refused ? "the probe could not write the snapshot: " + reply.error : reply.error;
+  return result;
+}
+
+RecordingState parse_recording_state(const std::string& status_text) {
+  RecordingState state;
+  std::istringstream in(status_text);
+  std::string word, mode;
+  if (!(in >> word >> mode)) return state;
+  if (word != "recording" && word != "dormant" && word != "failed") return state;
+  state.known = true;
+  state.recording = word == "recording";
+  state.failed = word == "failed";
+  state.mode = mode;
+  return state;
 }
 
 }  // namespace leakprobe::cli

@@ -1,4 +1,5 @@
-// leakprobe: run a program under the probe, and ask a running probe for snapshots.
+// leakprobe: run a program under the probe; ask a running probe for snapshots, switch its
+// recording on and off, list the processes that run it.
 // Exit codes: 0 ok; 1 the operation failed (no probe, timeout, write error); 2 usage error;
 // 126/127 the command given to `run` could not be executed.
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/process_list.h"
 #include "leakprobe/settings.h"
+#include "leakprobe/snapshot_format.h"
 
 namespace fs = std::filesystem;
 using namespace leakprobe::cli;
@@ -110,6 +113,16 @@ int snapshot_command(int pid, const std::string& output, double timeout_seconds)
     std::cerr << "leakprobe: " << result.error << "\n";
     return 1;
   }
+  // A dormant probe's snapshot holds only what was recorded while it was on (perhaps
+  // nothing): say so, so an empty file is not read as "no leak".
+  const RecordingState state = parse_recording_state(
+      control_request(pid, leakprobe::format::kControlRequestStatus, timeout).text);
+  if (state.known && !state.recording && !state.failed) {
+    std::cerr << "leakprobe: note: pid " << pid
+              << " is dormant (not recording): this snapshot shows only blocks recorded while "
+                 "it was on; start recording with `leakprobe enable "
+              << pid << "`\n";
+  }
   if (output.empty()) {
     std::cout << result.path << "\n";
     return 0;
@@ -123,13 +136,60 @@ int snapshot_command(int pid, const std::string& output, double timeout_seconds)
   return 0;
 }
 
+// `leakprobe enable|disable PID`: switch recording in the running process; prints what the
+// probe says it is doing now.
+int recording_command(int pid, bool on, double timeout_seconds) {
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  const ControlReply reply = control_request(
+      pid,
+      on ? leakprobe::format::kControlRequestEnable : leakprobe::format::kControlRequestDisable,
+      timeout);
+  if (!reply.ok) {
+    std::cerr << "leakprobe: " << (reply.refused ? "the probe refused: " : "") << reply.error
+              << "\n";
+    return 1;
+  }
+  // "recording off" / "dormant on": the new state and what it was before.
+  std::istringstream words(reply.text);
+  std::string now, before;
+  words >> now >> before;
+  const bool was_on = before == "on";
+  if (on) {
+    std::cout << "pid " << pid << ": recording"
+              << (was_on ? " (it already was)"
+                         : " from now on; snapshots show what is allocated from here and "
+                           "still live")
+              << "\n";
+  } else {
+    std::cout << "pid " << pid << ": dormant"
+              << (was_on ? "; nothing new is recorded, blocks recorded so far stay in snapshots "
+                           "until freed"
+                         : " (it already was)")
+              << "\n";
+  }
+  return 0;
+}
+
 int list_command() {
   const auto processes = list_probed_processes();
   if (processes.empty()) {
     std::cerr << "leakprobe: no running process has the probe loaded (that this user can see)\n";
     return 1;
   }
-  for (const auto& p : processes) std::cout << p.pid << "\t" << p.exe << "\n";
+  std::cout << "PID\tSTATE\tMODE\tPROGRAM\n";
+  for (const auto& p : processes) {
+    const ControlReply reply =
+        control_request(p.pid, leakprobe::format::kControlRequestStatus, std::chrono::seconds(2));
+    const RecordingState state = parse_recording_state(reply.text);
+    std::string word = "?", mode = "?";
+    if (reply.ok && state.known) {
+      word = state.failed ? "failed" : state.recording ? "recording" : "dormant";
+      mode = state.mode;
+    } else if (!reply.ok && !reply.refused) {
+      word = "no-socket";  // LEAKPROBE_CONTROL=0, or the probe failed at start
+    }
+    std::cout << p.pid << "\t" << word << "\t" << mode << "\t" << p.exe << "\n";
+  }
   return 0;
 }
 
@@ -180,7 +240,22 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
-  auto* list_cmd = app.add_subcommand("list", "List processes that run the probe");
+  std::string switch_pid_text;
+  double switch_timeout = 10;
+  auto* enable_cmd = app.add_subcommand(
+      "enable",
+      "Start recording in the probe of PID (e.g. one installed with LEAKPROBE_ENABLED=0)");
+  auto* disable_cmd = app.add_subcommand(
+      "disable", "Stop recording in the probe of PID; it stays loaded, dormant, until enabled");
+  for (auto* cmd : {enable_cmd, disable_cmd}) {
+    cmd->add_option("pid", switch_pid_text, "Process id")->required();
+    cmd->add_option("-t,--timeout", switch_timeout, "Seconds to wait for the answer")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+  }
+
+  auto* list_cmd = app.add_subcommand(
+      "list", "List processes that run the probe: pid, recording or dormant, mode, program");
 
   // CLI11 would try to parse the profiled program's own options, so everything after the first
   // `--` is cut off here and handed over untouched.
@@ -220,6 +295,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     return snapshot_command(pid, output, timeout);
+  }
+  for (auto* cmd : {enable_cmd, disable_cmd}) {
+    if (!*cmd) continue;
+    const int pid = parse_pid(switch_pid_text);
+    if (pid <= 0) {
+      std::cerr << "leakprobe " << cmd->get_name() << ": '" << switch_pid_text
+                << "' is not a process id\n";
+      return 2;
+    }
+    return recording_command(pid, cmd == enable_cmd, switch_timeout);
   }
   if (*list_cmd) return list_command();
   return 2;

@@ -62,7 +62,7 @@ inline constexpr uint64_t kYearMs = 365ull * 86400 * 1000;
 
 inline constexpr Setting kTable[] = {
     {kEnabled, "LEAKPROBE_ENABLED", "enabled", nullptr, Kind::kFlag, Reader::kProbe, 1, "1", 0, 1,
-     nullptr, "0 loads the probe dormant: every call forwarded, nothing recorded"},
+     nullptr, "0 loads the probe dormant: nothing recorded until `leakprobe enable PID`"},
     {kOutputDir, "LEAKPROBE_OUTPUT_DIR", "output", "o", Kind::kPath, Reader::kProbe, 0,
      "the current directory at start-up", 0, 0, nullptr,
      "Directory for snapshots (created, mode 0700; relative paths are made absolute)"},

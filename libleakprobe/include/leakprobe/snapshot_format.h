@@ -64,10 +64,17 @@ inline constexpr const char kTrailer[] = "# leakprobe.end";
 inline constexpr const char kFilePrefix[] = "leakprobe.";
 inline constexpr const char kFileSuffix[] = ".heap";
 
-// Control socket for `leakprobe snapshot PID`: abstract unix stream socket named
-// "\0leakprobe.<pid>". Request: the line "snapshot\n". Reply: "ok <absolute path>\n" once the
-// file is published, or "error <message>\n".
+// Control socket for `leakprobe snapshot|enable|disable|list`: abstract unix stream socket
+// named "\0leakprobe.<pid>". One request line, one reply line: "ok <text>\n" or
+// "error <message>\n".
+//   "snapshot\n" -> "ok <absolute path>" once the file is published
+//   "enable\n"   -> "ok recording <was>" (recording from now on; <was>: on|off before)
+//   "disable\n"  -> "ok dormant <was>" (nothing new recorded; snapshots still work)
+//   "status\n"   -> "ok <state> <mode>": state recording|dormant|failed, mode exact|sampled=N
 inline constexpr const char kControlSocketPrefix[] = "leakprobe.";
 inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
+inline constexpr const char kControlRequestEnable[] = "enable\n";
+inline constexpr const char kControlRequestDisable[] = "disable\n";
+inline constexpr const char kControlRequestStatus[] = "status\n";
 
 }  // namespace leakprobe::format

@@ -103,6 +103,22 @@ std::string Child::read_line(int timeout_s) {
   }
 }
 
+bool Child::write_line(const std::string& line) {
+  if (in_ < 0) return false;
+  // A child that died must fail the test, not kill the test runner with SIGPIPE.
+  static const bool sigpipe_ignored = signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+  (void)sigpipe_ignored;
+  const std::string text = line + "\n";
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(in_, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 int Child::finish(int timeout_s) {
   if (in_ >= 0) {
     close(in_);

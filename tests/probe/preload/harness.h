@@ -41,6 +41,8 @@ class Child {
   pid_t pid() const { return pid_; }
   // Next line of stdout, waiting at most timeout_s; "" on EOF/timeout.
   std::string read_line(int timeout_s);
+  // Writes `line` and a newline to its stdin; false if it cannot (it exited).
+  bool write_line(const std::string& line);
   // Closes stdin, collects stdout/stderr, waits (kills after timeout_s). Returns the
   // waitpid status; -1 if it had to be killed.
   int finish(int timeout_s);

@@ -75,9 +75,47 @@ TEST(ControlSocket, AnswersASnapshotRequestThroughItsCallback) {
   g_snapshots = 0;
   EXPECT_EQ(ask(cs, "snapshot\n"), "ok /snaps/leakprobe.1.0001.heap\n");
   EXPECT_EQ(g_snapshots, 1);
-  EXPECT_EQ(ask(cs, "bogus\n"), "error unknown request (expected \"snapshot\")\n");
+  EXPECT_EQ(ask(cs, "bogus\n"),
+            "error unknown request (expected \"snapshot\", \"enable\", \"disable\" or "
+            "\"status\")\n");
   EXPECT_EQ(g_snapshots, 1);
+  // Without recording callbacks (as here) those requests are unknown too.
+  EXPECT_EQ(ask(cs, "enable\n").rfind("error unknown request", 0), 0u);
   close(cs.fd());
+}
+
+namespace {
+bool g_recording = false;
+bool fake_set_recording(bool on, char* reply, size_t size) {
+  snprintf(reply, size, "%s %s", on ? "recording" : "dormant", g_recording ? "on" : "off");
+  g_recording = on;
+  return true;
+}
+bool fake_status(char* reply, size_t size) {
+  snprintf(reply, size, "%s exact", g_recording ? "recording" : "dormant");
+  return true;
+}
+bool refusing_status(char* reply, size_t size) {
+  snprintf(reply, size, "the probe stopped after an error");
+  return false;
+}
+}  // namespace
+
+TEST(ControlSocket, SwitchesRecordingAndReportsItsState) {
+  ControlSocket cs;
+  ASSERT_TRUE(cs.open(fake_pid(), ControlRequests{fake_snapshot, fake_set_recording, fake_status}));
+  g_recording = false;
+  EXPECT_EQ(ask(cs, "status\n"), "ok dormant exact\n");
+  EXPECT_EQ(ask(cs, "enable\n"), "ok recording off\n");
+  EXPECT_TRUE(g_recording);
+  EXPECT_EQ(ask(cs, "status\n"), "ok recording exact\n");
+  EXPECT_EQ(ask(cs, "disable\n"), "ok dormant on\n");
+  EXPECT_FALSE(g_recording);
+  close(cs.fd());
+  ControlSocket refusing;
+  ASSERT_TRUE(refusing.open(fake_pid(), ControlRequests{fake_snapshot, nullptr, refusing_status}));
+  EXPECT_EQ(ask(refusing, "status\n"), "error the probe stopped after an error\n");
+  close(refusing.fd());
 }
 
 TEST(ControlSocket, LeavesANumberTheHostReusedAlone) {

@@ -31,14 +31,6 @@ TEST(Tracker, FullStackTableStepsAsideWithOneLine) {
   EXPECT_NE(err.find("leakprobe: the stack table is full"), std::string::npos) << err;
 }
 
-TEST(Tracker, DormantWhenDisabled) {
-  Options o;
-  o.enabled = false;
-  auto t = std::make_unique<Tracker>();
-  ASSERT_TRUE(t->init(o));
-  EXPECT_FALSE(t->active());
-}
-
 TEST(Tracker, CapturesARealStackInProcess) {
   Options o;
   o.depth = 8;

@@ -1,5 +1,6 @@
-// Client side of the probe's control channel: find out whether a process runs the probe and ask
-// it for a snapshot. Used by `leakprobe snapshot`, the tests and the e2e harness.
+// Client side of the probe's control channel: find out whether a process runs the probe, ask it
+// for a snapshot, switch its recording on or off, ask its state. Used by `leakprobe snapshot`,
+// `enable`, `disable`, `list`, the tests and the e2e harness.
 #pragma once
 
 #include <chrono>
@@ -27,9 +28,30 @@ struct SnapshotResult {
   std::string error;  // one line for the user when !ok
 };
 
-// Asks the probe in `pid` for a snapshot over its control socket and waits until the file is
-// published or `timeout` passes. Never sends a signal: a process without the probe would die of
-// the default action of a real-time signal, so the socket is the only safe way in.
+struct ControlReply {
+  bool ok = false;
+  std::string text;      // after "ok " when ok
+  bool refused = false;  // the probe answered "error ..."; `error` is its message
+  std::string error;     // one line for the user when !ok
+};
+
+// Sends one request line (format::kControlRequest*) to the probe in `pid` over its control
+// socket and waits for the one-line reply, at most `timeout`. Never sends a signal: a process
+// without the probe would die of the default action of a real-time signal, so the socket is
+// the only safe way in.
+ControlReply control_request(int pid, const char* request, std::chrono::milliseconds timeout);
+
+// Asks the probe in `pid` for a snapshot and waits until the file is published or `timeout`
+// passes.
 SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout);
+
+// The probe's answer to "status": "recording exact", "dormant sampled=524288", "failed exact".
+struct RecordingState {
+  bool known = false;  // false: not a status line this client understands
+  bool recording = false;
+  bool failed = false;  // the probe stepped aside after an error
+  std::string mode;     // "exact" or "sampled=<bytes>"
+};
+RecordingState parse_recording_state(const std::string& status_text);
 
 }  // namespace leakprobe::cli
