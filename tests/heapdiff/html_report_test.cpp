@@ -6,69 +6,18 @@
 #include <map>
 #include <sstream>
 
+#include "change_fixture.h"
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/flame_tree.h"
 #include "leakprobe/analysis/report.h"
-#include "test_snapshots.h"
 
 namespace leakprobe::analysis {
 namespace {
 
-using testing::leakprobe_text;
-using testing::Line;
-using testing::must_parse;
-
-constexpr uint64_t kBase = 0x555500000000;
-
-SymbolSource fake_symbols(std::map<uint64_t, std::vector<symbolize::Frame>> by_offset) {
-  return [by_offset](const symbolize::ModuleRef& m, uint64_t off) {
-    if (m.path != "/opt/t/app") return std::vector<symbolize::Frame>{};
-    auto it = by_offset.find(off);
-    return it == by_offset.end() ? std::vector<symbolize::Frame>{} : it->second;
-  };
-}
-
-// main -> serve -> {open_session -> malloc: grows 3000; close_cache -> malloc: shrinks 1000}
-// plus an unchanged stack.
-struct Fixture {
-  Snapshot before, after;
-  SymbolSource symbols;
-  Fixture() {
-    const uint64_t malloc_ret = kBase + 0x1101, open_ret = kBase + 0x1201,
-                   cache_ret = kBase + 0x1301, serve_ret = kBase + 0x1401,
-                   main_ret = kBase + 0x1501, idle_ret = kBase + 0x1601;
-    before = must_parse(
-        leakprobe_text({{1, 100, 1, 100, {malloc_ret, open_ret, serve_ret, main_ret}},
-                        {20, 2000, 20, 2000, {malloc_ret, cache_ret, serve_ret, main_ret}},
-                        {5, 50, 5, 50, {malloc_ret, idle_ret, main_ret}}}),
-        "before.heap");
-    after = must_parse(
-        leakprobe_text({{31, 3100, 31, 3100, {malloc_ret, open_ret, serve_ret, main_ret}},
-                        {10, 1000, 20, 2000, {malloc_ret, cache_ret, serve_ret, main_ret}},
-                        {5, 50, 5, 50, {malloc_ret, idle_ret, main_ret}}}),
-        "after.heap");
-    symbols = fake_symbols({
-        {0x1100, {{"malloc", "malloc.c", 1, false}}},
-        // One address, two rows: open_session was inlined into accept_client.
-        {0x1200,
-         {{"open_session", "session.c", 12, true}, {"accept_client", "server.c", 40, false}}},
-        {0x1300, {{"close_cache", "cache.c", 7, false}}},
-        {0x1400, {{"serve", "server.c", 90, false}}},
-        {0x1500, {{"main", "main.c", 3, false}}},
-        {0x1600, {{"idle", "main.c", 9, false}}},
-    });
-  }
-  Analysis analyze_all(bool keep = true) const {
-    Options o;
-    o.keep_changed_stacks = keep;
-    Result<Analysis> r = analyze({&before, &after}, symbols, o);
-    EXPECT_TRUE(r.ok());
-    return std::move(r).value();
-  }
-};
+using testing::ChangeFixture;
 
 TEST(ChangedStacks, KeepsEveryChangedStackWithTheAllocatorFolded) {
-  const Fixture f;
+  const ChangeFixture f;
   EXPECT_TRUE(f.analyze_all(false).changed_stacks.stacks.empty());  // only on request
   const Analysis a = f.analyze_all();
   const ChangedStacks& cs = a.changed_stacks;
@@ -92,7 +41,7 @@ TEST(ChangedStacks, KeepsEveryChangedStackWithTheAllocatorFolded) {
 }
 
 TEST(FlameTree, WidthIsTheSizeOfTheChangeAndTheNetChangeRidesAlong) {
-  const Fixture f;
+  const ChangeFixture f;
   const FlameTree t = build_flame_tree(f.analyze_all().changed_stacks, 0);
   const FlameNode& root = t.nodes[0];
   EXPECT_EQ(root.width, 4000);  // 3000 grown + 1000 shrunk
@@ -123,7 +72,7 @@ TEST(FlameTree, WidthIsTheSizeOfTheChangeAndTheNetChangeRidesAlong) {
 }
 
 TEST(FlameTree, NarrowCallsAreMergedPerParentAndKeepTheirSums) {
-  const Fixture f;
+  const ChangeFixture f;
   // 1000 of 4000 is a quarter: below a share of 0.3, close_cache is merged.
   const FlameTree t = build_flame_tree(f.analyze_all().changed_stacks, 0.3);
   const FlameNode& serve = t.nodes[t.nodes[t.nodes[0].children[0]].children[0]];
@@ -157,7 +106,7 @@ TEST(FlameTree, JsonCannotCloseTheScriptElement) {
 }
 
 TEST(HtmlReport, IsOnePageWithTheLibrariesInlinedAndTheSameSites) {
-  const Fixture f;
+  const ChangeFixture f;
   std::ostringstream page;
   ReportContext ctx;
   write_html_report(page, f.analyze_all(), ctx);
@@ -177,7 +126,7 @@ TEST(HtmlReport, IsOnePageWithTheLibrariesInlinedAndTheSameSites) {
 }
 
 TEST(HtmlReport, SaysSoWhenNothingChanged) {
-  const Fixture f;
+  const ChangeFixture f;
   Options o;
   o.keep_changed_stacks = true;
   Result<Analysis> r = analyze({&f.before, &f.before}, f.symbols, o);

@@ -263,8 +263,8 @@ TEST(Warnings, NoDebugInfoWarningsBecomeOneLine) {
   const std::vector<Sym> in = {
       {Sym::Kind::kNoDebugInfo, "/usr/lib/x86_64-linux-gnu/libmosquitto.so.2.0.11", "", "", ""},
       {Sym::Kind::kBuildIdMismatch, "/usr/sbin/mosquitto", "", "ab", "cd"},
-      {Sym::Kind::kNoDebugInfo, "/usr/lib/x86_64-linux-gnu/libboost_program_options.so.1.74.0",
-       "", "", ""},
+      {Sym::Kind::kNoDebugInfo, "/usr/lib/x86_64-linux-gnu/libboost_program_options.so.1.74.0", "",
+       "", ""},
       {Sym::Kind::kNoSymbols, "/opt/x/libz.so.1", "", "", ""},
       {Sym::Kind::kUnreadable, "/opt/golden/sbin/broker", "No such file or directory", "", ""},
   };

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A real broker's growth through heapdiff's HTML report (and, with --pprof, its pprof export):
+# A real broker's growth through heapdiff's HTML report and its pprof export (--pprof):
 # Debian's mosquitto, unmodified, under the probe, with persistent sessions that vanished while
 # a publisher keeps sending (the session_pileup leak: the broker queues every message for every
 # absent session). Two snapshots, then the report is opened in headless Chromium and checked
-# like the other browser tests.
+# like the other browser tests; `go tool pprof -top` reads the export and must name the same
+# sites with the same bytes.
 # Usage: mosquitto_reports.sh LEAKPROBE_CLI HEAPDIFF NODE CHROMIUM OUT_DIR [SCREENSHOT.png]
 set -u
 cli=$1 heapdiff=$2 node=$3 chromium=$4 out_dir=$5 screenshot=${6:-}
@@ -53,3 +54,9 @@ args=(--chromium "$chromium" --heapdiff "$heapdiff" --out "$out_dir")
 grep -q "db__message_insert\|sub__messages_queue" "$out_dir/report.html" \
   || fail "the report does not name mosquitto's queueing functions"
 pass "mosquitto's report opens and works in Chromium"
+
+# --pprof: go tool pprof names the same sites as the report, from our symbols (Debian's
+# mosquitto is stripped: pprof alone shows [mosquitto]).
+python3 "$here/pprof_matches_report.py" "$heapdiff" "$s1" "$s2" "$out_dir/growth.pb.gz" \
+  || fail "the pprof export does not match the report"
+pass "go tool pprof -top on the export names the report's sites"

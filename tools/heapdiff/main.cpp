@@ -13,6 +13,7 @@
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/parser.h"
 #include "leakprobe/analysis/report.h"
+#include "leakprobe/analysis/report_pprof.h"
 #include "leakprobe/analysis/units.h"
 #include "leakprobe/symbolize/symbolizer.h"
 
@@ -56,6 +57,7 @@ int run(int argc, char** argv) {
   std::string max_input;
   bool json = false;
   std::string html_file;
+  std::string pprof_file;
   bool no_symbols = false;
   bool full_names = false;
   bool wide = false;
@@ -100,6 +102,11 @@ int run(int argc, char** argv) {
                  "change, ranked table, trend charts) to FILE; '-': to standard output instead "
                  "of the text report")
       ->type_name("FILE");
+  app.add_option("--pprof", pprof_file,
+                 "Also write the change as a gzipped pprof profile (delta inuse_space and "
+                 "inuse_objects, with heapdiff's function names and file:line) to FILE, for "
+                 "go tool pprof, Pyroscope or speedscope")
+      ->type_name("FILE");
   app.add_option("--fail-on-growth", fail_on_growth,
                  "Exit 1 when the growth (sum of the live-byte increases of all stacks that "
                  "grew, after --focus/--ignore) exceeds SIZE, e.g. 64K, 10MiB")
@@ -138,7 +145,7 @@ int run(int argc, char** argv) {
   }
 
   options.top = static_cast<size_t>(top);
-  options.keep_changed_stacks = !html_file.empty();
+  options.keep_changed_stacks = !html_file.empty() || !pprof_file.empty();
   options.sort = sort == "objects" ? la::SortKey::kObjects : la::SortKey::kBytes;
   options.by = by == "function" ? la::GroupBy::kFunction
                : by == "line"   ? la::GroupBy::kLine
@@ -182,6 +189,9 @@ int run(int argc, char** argv) {
     if (page) la::write_html_report(page, analysis.value(), ctx);
     page.close();
     if (!page) return fail("cannot write the HTML report to " + html_file);
+  }
+  if (!pprof_file.empty()) {
+    if (auto e = la::write_pprof_report(pprof_file, analysis.value())) return fail(e->message);
   }
   if (html_file == "-") {
     la::write_html_report(std::cout, analysis.value(), ctx);
