@@ -5,26 +5,45 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 namespace leakprobe::cli {
 namespace fs = std::filesystem;
 
+namespace {
+// True if `path` lies inside `dir` (both made canonical where they exist).
+bool is_inside(const fs::path& path, const fs::path& dir) {
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(path, ec);
+  const fs::path d = fs::weakly_canonical(dir, ec);
+  return std::mismatch(d.begin(), d.end(), p.begin(), p.end()).first == d.end();
+}
+}  // namespace
+
+std::vector<std::string> probe_library_candidates(const std::string& self_exe) {
+  std::vector<std::string> candidates;
+  // The install layout this leakprobe was configured for, relative to its own directory, so
+  // a DESTDIR staging copy or a moved prefix finds the library installed with it.
+  const fs::path bin_dir = fs::path(self_exe).parent_path();
+  candidates.push_back((bin_dir / LEAKPROBE_LIBRARY_FROM_BINDIR).lexically_normal().string());
+#ifdef LEAKPROBE_BUILD_TREE_LIBRARY
+  // Only a leakprobe running from its build tree uses the build tree's library: an installed
+  // one must never quietly preload a library from wherever it happened to be built.
+  if (is_inside(self_exe, LEAKPROBE_BUILD_TREE_DIR))
+    candidates.emplace_back(LEAKPROBE_BUILD_TREE_LIBRARY);
+#endif
+  return candidates;
+}
+
 std::string find_probe_library(const std::string& self_exe) {
-  std::vector<fs::path> candidates;
   if (const char* env = ::getenv("LEAKPROBE_LIBRARY"); env && *env) {
     // An explicit choice is never silently replaced by another copy of the library.
     std::error_code ec;
     return fs::is_regular_file(env, ec) ? fs::weakly_canonical(env, ec).string() : std::string();
   }
-  const fs::path bin_dir = fs::path(self_exe).parent_path();
-  candidates.push_back(bin_dir / "../lib/leakprobe/libleakprobe.so");
-  candidates.push_back(bin_dir / "../lib/libleakprobe.so");
-#ifdef LEAKPROBE_BUILD_TREE_LIBRARY
-  candidates.emplace_back(LEAKPROBE_BUILD_TREE_LIBRARY);
-#endif
-  for (const auto& c : candidates) {
+  for (const auto& c : probe_library_candidates(self_exe)) {
     std::error_code ec;
     if (fs::is_regular_file(c, ec)) return fs::weakly_canonical(c, ec).string();
   }

@@ -85,7 +85,9 @@ int run_command(RunSettings settings) {
     if (env && *env) {
       std::cerr << "leakprobe: LEAKPROBE_LIBRARY=" << env << " is not a file\n";
     } else {
-      std::cerr << "leakprobe: cannot find libleakprobe.so (set LEAKPROBE_LIBRARY to its path)\n";
+      std::cerr << "leakprobe: cannot find libleakprobe.so (looked for";
+      for (const auto& c : probe_library_candidates(self_exe())) std::cerr << " " << c;
+      std::cerr << "; set LEAKPROBE_LIBRARY to its path)\n";
     }
     return 1;
   }

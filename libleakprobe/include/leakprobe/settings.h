@@ -89,7 +89,7 @@ inline constexpr Setting kTable[] = {
     {kQuiet, "LEAKPROBE_QUIET", "quiet", nullptr, Kind::kFlag, Reader::kProbe, 0, "0", 0, 1,
      nullptr, "1 suppresses the probe's start-up line (warnings are still printed)"},
     {kLibrary, "LEAKPROBE_LIBRARY", nullptr, nullptr, Kind::kPath, Reader::kCli, 0,
-     "found beside the leakprobe command", 0, 0, nullptr,
+     "the one installed with the leakprobe command", 0, 0, nullptr,
      "Path of libleakprobe.so for `leakprobe run` (read by the CLI, not the probe)"},
 };
 static_assert(sizeof(kTable) / sizeof(kTable[0]) == kNumSettings, "one row per Id");

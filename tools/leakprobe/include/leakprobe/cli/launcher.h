@@ -14,8 +14,14 @@ struct RunSettings {
   std::vector<std::string> command;  // argv of the program to profile
 };
 
-// Locates libleakprobe.so: $LEAKPROBE_LIBRARY, then next to this executable's install layout
-// (../lib/leakprobe/, ../lib/), then the build tree it was compiled in. Empty if none exists.
+// Where libleakprobe.so may be, in order, for the leakprobe executable at `self_exe`: the
+// library of the install layout it was built for (relative to its own directory, e.g.
+// ../lib/x86_64-linux-gnu/libleakprobe.so), then, only if `self_exe` lies in the build tree,
+// the build tree's library.
+std::vector<std::string> probe_library_candidates(const std::string& self_exe);
+
+// Locates libleakprobe.so: $LEAKPROBE_LIBRARY if set (nothing else then), else the first
+// candidate that exists. Empty if none exists.
 std::string find_probe_library(const std::string& self_exe);
 
 // The environment additions for `settings`: LD_PRELOAD gets the probe prepended (keeping what
