@@ -12,36 +12,6 @@ namespace {
 
 int64_t magnitude(int64_t v) { return v < 0 ? -v : v; }
 
-size_t count_nodes(const FlameTree& t, uint32_t node) {
-  size_t n = 1;
-  for (uint32_t c : t.nodes[node].children) n += count_nodes(t, c);
-  return n;
-}
-
-void prune(FlameTree& t, uint32_t node, int64_t min_width) {
-  std::vector<uint32_t> kept;
-  FlameNode merged;
-  for (uint32_t c : t.nodes[node].children) {
-    if (t.nodes[c].width >= min_width) {
-      kept.push_back(c);
-      continue;
-    }
-    t.pruned += count_nodes(t, c);
-    const FlameNode& n = t.nodes[c];
-    merged.width += n.width;
-    merged.net_bytes += n.net_bytes;
-    merged.net_objs += n.net_objs;
-    merged.stacks += n.stacks;
-    ++merged.merged;
-  }
-  for (uint32_t c : kept) prune(t, c, min_width);
-  if (merged.merged > 0) {
-    t.nodes.push_back(merged);
-    kept.push_back(static_cast<uint32_t>(t.nodes.size() - 1));
-  }
-  t.nodes[node].children = std::move(kept);
-}
-
 void put_string(std::ostream& out, const std::string& s) {
   out << '"';
   for (unsigned char c : s) {
@@ -99,45 +69,111 @@ FlameTree build_flame_tree(const ChangedStacks& changes, double min_share) {
     return ids;
   };
 
-  std::unordered_map<uint64_t, uint32_t> child_of;  // (parent << 32 | row) -> node
-  std::vector<int32_t> path;
+  // Each drawn stack as its path of row ids, outermost first, in one flat array.
+  struct Path {
+    size_t begin = 0, size = 0;
+    size_t site = 0;  // position of the site in the path
+    const ChangedStack* stack = nullptr;
+  };
+  std::vector<int32_t> rows;
+  std::vector<Path> paths;
+  int64_t total = 0;
   for (const ChangedStack& s : changes.stacks) {
     if (s.delta.live_bytes == 0) continue;  // no width: nothing to draw
-    path.clear();                           // innermost first, as the stack is stored
-    for (size_t i = 0; i < s.frames.size(); ++i) {
+    Path p;
+    p.begin = rows.size();
+    for (size_t i = s.frames.size(); i-- > 0;) {
       const std::vector<int32_t>& ids = rows_of(s.frames[i]);
-      for (size_t k = i == 0 ? s.skip_rows : 0; k < ids.size(); ++k) path.push_back(ids[k]);
+      const size_t first = i == 0 ? s.skip_rows : 0;
+      for (size_t k = ids.size(); k-- > first;) rows.push_back(ids[k]);
     }
-    const int64_t width = magnitude(s.delta.live_bytes);
-    auto account = [&](FlameNode& n) {
-      n.width += width;
-      n.net_bytes += s.delta.live_bytes;
-      n.net_objs += s.delta.live_objs;
-      ++n.stacks;
-    };
-    account(t.nodes[0]);
-    uint32_t node = 0;
-    for (size_t i = path.size(); i-- > 0;) {
-      const uint64_t key = (static_cast<uint64_t>(node) << 32) | static_cast<uint32_t>(path[i]);
-      auto [it, inserted] = child_of.emplace(key, static_cast<uint32_t>(t.nodes.size()));
-      if (inserted) {
-        t.nodes[node].children.push_back(it->second);
-        t.nodes.emplace_back();
-        t.nodes.back().row = path[i];
-      }
-      node = it->second;
-      account(t.nodes[node]);
-      if (i == s.site_row) t.nodes[node].site = true;
-    }
+    p.size = rows.size() - p.begin;
+    p.site = p.size - 1 - std::min<size_t>(s.site_row, p.size - 1);
+    p.stack = &s;
+    total += magnitude(s.delta.live_bytes);
+    paths.push_back(p);
   }
+  const auto min_width = static_cast<int64_t>(static_cast<double>(total) * min_share);
+
+  // Sorted, stacks that share a prefix are neighbours, so the tree is built in one sweep like
+  // a trie from sorted words, without a map from (parent, row) to child. A subtree is complete
+  // when the sweep leaves its prefix: if it is too narrow it is dropped right then (it is the
+  // tail of `nodes`, created depth first) and summed into its parent's "narrower calls" node,
+  // so a 100k-stack change never holds more than the nodes it keeps.
+  auto path_less = [&rows](const Path& a, const Path& b) {
+    return std::lexicographical_compare(
+        rows.begin() + static_cast<std::ptrdiff_t>(a.begin),
+        rows.begin() + static_cast<std::ptrdiff_t>(a.begin + a.size),
+        rows.begin() + static_cast<std::ptrdiff_t>(b.begin),
+        rows.begin() + static_cast<std::ptrdiff_t>(b.begin + b.size));
+  };
+  std::sort(paths.begin(), paths.end(), path_less);
+
+  std::vector<uint32_t> open = {0};  // open[d]: node at depth d of the current path
+  std::vector<FlameNode> narrow(1);  // narrow[d]: merged narrow children of open[d]
+  auto add = [](FlameNode& n, const FlameNode& c) {
+    n.width += c.width;
+    n.net_bytes += c.net_bytes;
+    n.net_objs += c.net_objs;
+    n.stacks += c.stacks;
+  };
+  auto close_deepest = [&] {
+    const uint32_t node = open.back();
+    open.pop_back();
+    FlameNode merged = std::move(narrow.back());
+    narrow.pop_back();
+    if (merged.merged > 0) {
+      t.nodes[node].children.push_back(static_cast<uint32_t>(t.nodes.size()));
+      t.nodes.push_back(std::move(merged));
+    }
+    if (t.nodes[node].width >= min_width) return;
+    // Too narrow to draw: its subtree is everything created since it, at the end of `nodes`:
+    // its own narrower-calls node at most, since its children were narrower still and went
+    // the same way (each counted then).
+    ++t.pruned;
+    FlameNode& into = narrow.back();
+    add(into, t.nodes[node]);
+    ++into.merged;
+    t.nodes[open.back()].children.pop_back();  // it was its parent's last child
+    t.nodes.resize(node);
+  };
+
+  const Path* previous = nullptr;
+  for (const Path& p : paths) {
+    size_t common = 0;
+    if (previous != nullptr) {
+      const size_t n = std::min(previous->size, p.size);
+      while (common < n && rows[previous->begin + common] == rows[p.begin + common]) ++common;
+    }
+    while (open.size() > common + 1) close_deepest();
+    for (size_t d = common; d < p.size; ++d) {
+      t.nodes[open.back()].children.push_back(static_cast<uint32_t>(t.nodes.size()));
+      open.push_back(static_cast<uint32_t>(t.nodes.size()));
+      narrow.emplace_back();
+      t.nodes.emplace_back();
+      t.nodes.back().row = rows[p.begin + d];
+    }
+    FlameNode change;
+    change.width = magnitude(p.stack->delta.live_bytes);
+    change.net_bytes = p.stack->delta.live_bytes;
+    change.net_objs = p.stack->delta.live_objs;
+    change.stacks = 1;
+    for (uint32_t node : open) add(t.nodes[node], change);
+    t.nodes[open[p.site + 1]].site = true;
+    previous = &p;
+  }
+  while (open.size() > 1) close_deepest();
+  if (narrow.front().merged > 0) {  // the root's own narrow children
+    t.nodes[0].children.push_back(static_cast<uint32_t>(t.nodes.size()));
+    t.nodes.push_back(std::move(narrow.front()));
+  }
+
   for (FlameNode& n : t.nodes) {
     std::sort(n.children.begin(), n.children.end(), [&](uint32_t a, uint32_t b) {
       if (t.nodes[a].width != t.nodes[b].width) return t.nodes[a].width > t.nodes[b].width;
       return a < b;
     });
   }
-  const auto min_width = static_cast<int64_t>(static_cast<double>(t.nodes[0].width) * min_share);
-  if (min_width > 0) prune(t, 0, min_width);
   return t;
 }
 
