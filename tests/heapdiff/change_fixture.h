@@ -50,10 +50,11 @@ struct ChangeFixture {
         {0x1600, {{"idle", "main.c", 9, false}}},
     });
   }
-  Analysis analyze_all(bool keep = true) const {
+  // `with_symbols` false: as --no-symbols.
+  Analysis analyze_all(bool keep = true, bool with_symbols = true) const {
     Options o;
     o.keep_changed_stacks = keep;
-    Result<Analysis> r = analyze({&before, &after}, symbols, o);
+    Result<Analysis> r = analyze({&before, &after}, with_symbols ? symbols : SymbolSource{}, o);
     EXPECT_TRUE(r.ok());
     return std::move(r).value();
   }

@@ -31,12 +31,8 @@ std::vector<std::string> names(const pprof::Profile& p, const perftools::profile
 
 TEST(PprofExport, DeltaInuseSpaceAndObjectsPerChangedStackWithOurNames) {
   const ChangeFixture f;
-  Options o;
-  o.keep_changed_stacks = true;
-  const Result<Analysis> a = analyze({&f.before, &f.after}, f.symbols, o);
-  ASSERT_TRUE(a.ok());
   pprof::Profile p;
-  build_pprof_profile(a.value(), p);
+  build_pprof_profile(f.analyze_all(), p);
   std::string error;
   ASSERT_TRUE(pprof::validate_profile(p, error)) << error;
 
@@ -69,12 +65,8 @@ TEST(PprofExport, DeltaInuseSpaceAndObjectsPerChangedStackWithOurNames) {
 
 TEST(PprofExport, UnsymbolizedFramesAreNamedModulePlusOffset) {
   const ChangeFixture f;
-  Options o;
-  o.keep_changed_stacks = true;
-  const Result<Analysis> a = analyze({&f.before, &f.after}, SymbolSource{}, o);  // --no-symbols
-  ASSERT_TRUE(a.ok());
   pprof::Profile p;
-  build_pprof_profile(a.value(), p);
+  build_pprof_profile(f.analyze_all(true, /*with_symbols=*/false), p);
   std::string error;
   ASSERT_TRUE(pprof::validate_profile(p, error)) << error;
   ASSERT_GE(p.sample_size(), 1);
@@ -85,17 +77,14 @@ TEST(PprofExport, UnsymbolizedFramesAreNamedModulePlusOffset) {
 
 TEST(PprofExport, WritesAGzippedFileThatReadsBack) {
   const ChangeFixture f;
-  Options o;
-  o.keep_changed_stacks = true;
-  const Result<Analysis> a = analyze({&f.before, &f.after}, f.symbols, o);
-  ASSERT_TRUE(a.ok());
+  const Analysis a = f.analyze_all();
   const std::string path = ::testing::TempDir() + "/heapdiff_pprof_export_test.pb.gz";
-  ASSERT_FALSE(write_pprof_report(path, a.value()).has_value());
+  ASSERT_FALSE(write_pprof_report(path, a).has_value());
   pprof::Profile back;
   std::string error;
   ASSERT_TRUE(pprof::read_profile_file(path, back, error)) << error;
   EXPECT_EQ(back.sample_size(), 2);
-  const std::optional<Error> e = write_pprof_report("/nonexistent/dir/x.pb.gz", a.value());
+  const std::optional<Error> e = write_pprof_report("/nonexistent/dir/x.pb.gz", a);
   ASSERT_TRUE(e.has_value());
   EXPECT_NE(e->message.find("/nonexistent/dir/x.pb.gz"), std::string::npos);
 }
