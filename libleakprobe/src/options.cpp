@@ -63,8 +63,8 @@ void store(Settings* o, settings::Id id, uint64_t v) {
     case settings::kMaxStacks:
       o->tracker.max_stacks = v;
       break;
-    case settings::kStackCache:
-      o->tracker.stack_cache = v != 0;
+    case settings::kVerifyUnwind:
+      o->tracker.verify_unwind = v != 0;
       break;
     case settings::kQuiet:
       o->quiet = v != 0;

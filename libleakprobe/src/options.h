@@ -22,7 +22,7 @@ struct Options {
   int depth = static_cast<int>(detail::default_of(settings::kDepth));
   uint64_t sample_bytes = detail::default_of(settings::kSampleBytes);  // 0 = every allocation
   size_t max_stacks = detail::default_of(settings::kMaxStacks);
-  bool stack_cache = detail::default_of(settings::kStackCache) != 0;
+  bool verify_unwind = detail::default_of(settings::kVerifyUnwind) != 0;
 };
 
 // What the writer needs: when and where snapshots go, and how they are asked for.

@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "leakprobe/snapshot_format.h"
 #include "tracker.h"
+#include "unwind.h"
 
 namespace leakprobe {
 
@@ -114,6 +115,42 @@ void meta_u64(Out& out, const char* key, uint64_t v) {
 void meta_str(Out& out, const char* key, const char* v) {
   meta_key(out, key);
   out.put(v);
+  out.put_char('\n');
+}
+
+void pair(Out& out, bool* first, const char* name, uint64_t v) {
+  if (!*first) out.put_char(' ');
+  *first = false;
+  out.put(name);
+  out.put_char('=');
+  out.put_u64(v);
+}
+
+void unwind_meta(Out& out, const UnwindStats& u) {
+  bool first = true;
+  for (int i = 1; i < static_cast<int>(RuleWhy::kCount); ++i) {
+    if (!u.stopped[i]) continue;
+    if (first) meta_key(out, fmt::kKeyUnwindStops);
+    pair(out, &first, rule_why_name(static_cast<RuleWhy>(i)), u.stopped[i]);
+  }
+  const struct {
+    const char* name;
+    uint64_t n;
+  } other[] = {{"unknown_stack", u.stopped_unknown_stack}, {"bad_frame", u.stopped_bad_frame}};
+  for (const auto& o : other) {
+    if (!o.n) continue;
+    if (first) meta_key(out, fmt::kKeyUnwindStops);
+    pair(out, &first, o.name, o.n);
+  }
+  if (!first) out.put_char('\n');
+  if (!u.verifying) return;
+  meta_key(out, fmt::kKeyUnwindVerify);
+  first = true;
+  pair(out, &first, "stacks", u.verified);
+  pair(out, &first, "same", u.same);
+  pair(out, &first, "shorter", u.shorter);
+  pair(out, &first, "longer", u.longer);
+  pair(out, &first, "different", u.different);
   out.put_char('\n');
 }
 
@@ -253,6 +290,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   meta_u64(out, fmt::kKeyStacks, used);
   meta_u64(out, fmt::kKeyTruncated, truncated);
   meta_u64(out, fmt::kKeyProbeBytes, t.probe_bytes());
+  unwind_meta(out, unwind_stats());
   BuildIdCtx ctx{&out, exe};
   dl_iterate_phdr(emit_build_id, &ctx);
 

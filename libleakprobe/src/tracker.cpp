@@ -29,9 +29,7 @@ Tracker* create_tracker(const Options& opts) {
 
 bool Tracker::init(const Options& opts) {
   opts_ = opts;
-  // Exact mode only: a sampled allocation rarely repeats a recent stack, and a cache miss
-  // walks the stack twice.
-  unwind_init(opts_.stack_cache && !opts_.sample_bytes, opts_.depth);
+  unwind_init(opts_.verify_unwind);
   if (!stacks_.init(opts_.max_stacks, &arena_) || !ptrs_.init()) {
     log_line("cannot map memory for the tables; not tracking");
     return false;
@@ -66,20 +64,8 @@ void Tracker::capture_and_record(const void* p, size_t size) {
   const int saved_errno = errno;
   uintptr_t frames[kMaxDepth];
   bool truncated = false;
-  void** cached_bucket = nullptr;
-  int depth = capture_stack(frames, opts_.depth, &truncated, &cached_bucket);
-  // A stack cache hit remembers its interned bucket (buckets never move or die): the
-  // stack-table lookup, mostly hashing the frames, is skipped too.
-  Bucket* b = cached_bucket && size <= kMaxSize ? static_cast<Bucket*>(*cached_bucket) : nullptr;
-  if (!b) {
-    b = intern(size, frames, depth, truncated);
-    if (!b) {
-      errno = saved_errno;
-      return;
-    }
-    if (cached_bucket) *cached_bucket = b;
-  }
-  record_bucket(p, size, b);
+  int depth = capture_stack(frames, opts_.depth, &truncated);
+  if (Bucket* b = intern(size, frames, depth, truncated)) record_bucket(p, size, b);
   errno = saved_errno;
 }
 

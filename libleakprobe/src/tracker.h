@@ -89,7 +89,7 @@ class Tracker {
   }
   Bucket* bucket_of(uint64_t v) const { return stacks_.at(static_cast<uint32_t>(v >> kSizeBits)); }
   static uint64_t size_of(uint64_t v) { return v & kMaxSize; }
-  // record_alloc in two steps, so a stack cache hit can skip the first: the stack's bucket
+  // record_alloc in two steps: the stack's bucket
   // (nullptr, after saying why, if the block is not recorded), then the block itself.
   Bucket* intern(size_t size, const uintptr_t* frames, int depth, bool truncated);
   void record_bucket(const void* p, size_t size, Bucket* b);

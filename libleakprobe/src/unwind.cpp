@@ -3,14 +3,17 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
-#include <pthread.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
+#include <ucontext.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstddef>
+
 #include "fd_numbers.h"
-#include "stack_cache.h"
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
+#include "rule_cache.h"
+#include "thread_stack.h"
 
 namespace leakprobe {
 namespace {
@@ -45,44 +48,189 @@ int find_self(struct dl_phdr_info* info, size_t, void* data) {
 
 bool in_probe(uintptr_t ip) { return ip >= g_self_begin && ip < g_self_end; }
 
-// pthread_getattr_np holds the thread's own lock while it allocates; setting a thread's cache
-// up calls it, so that never happens from an allocation made inside it (it would deadlock).
-uintptr_t g_getattr_begin = 0;
-uintptr_t g_getattr_end = 0;
-
-bool find_getattr() {
-  Dl_info info;
-  void* sym = nullptr;
-  if (!dladdr1(reinterpret_cast<void*>(&pthread_getattr_np), &info, &sym, RTLD_DL_SYMENT) || !sym ||
-      !info.dli_saddr)
-    return false;
-  const auto size = static_cast<const ElfW(Sym)*>(sym)->st_size;
-  if (!size) return false;
-  g_getattr_begin = reinterpret_cast<uintptr_t>(info.dli_saddr);
-  g_getattr_end = g_getattr_begin + size;
-  return true;
-}
-
 bool called_from_getattr(const uintptr_t* frames, int n) {
   for (int i = 0; i < n; ++i)
-    if (frames[i] > g_getattr_begin && frames[i] <= g_getattr_end) return true;
+    if (in_getattr(frames[i])) return true;
   return false;
 }
 
-// libunwind 1.6 validates addresses by read()/write() on a pipe it opens at its first use
-// and keeps in static storage. If the host later closes "all" descriptors (daemons do) and
-// reuses those numbers, libunwind reads from, writes to and finally closes the host's
-// descriptors. Opening that pipe while every low number is taken puts it just below
-// kHighFd, far from the numbers a host hands out after such a sweep; when libunwind then
-// finds it closed and re-opens it, the new pipe holds numbers the host does not know of.
-// The host's own descriptor numbering is also left as it would be without the probe.
-void init_unwinder_with_high_fds() {
+// Counters of abnormal stops: rare, so a shared relaxed add costs nothing that matters.
+std::atomic<uint64_t> g_stopped[static_cast<int>(RuleWhy::kCount)];
+std::atomic<uint64_t> g_stopped_unknown_stack{0};
+std::atomic<uint64_t> g_stopped_bad_frame{0};
+
+// A frame walk never takes more steps than this (probe frames + depth + slack).
+constexpr int kMaxSteps = kMaxDepth + 16;
+// Signal frames may move the walk to another stack (a sigaltstack handler's frames, then the
+// interrupted code's); a few such hops at most.
+constexpr int kMaxStackHops = 4;
+
+enum class Stop { kEnd, kDepth, kRule, kUnknownStack, kBadFrame };
+
+struct Walk {
+  int n = 0;
+  bool truncated = false;
+  Stop stop = Stop::kEnd;
+  RuleWhy why = RuleWhy::kNone;
+};
+
+// Stack memory the walk may read. Inside the thread's own stack, above the point where the
+// walk entered it, every word is mapped: plain loads. Anywhere else (a sigaltstack handler, a
+// makecontext coroutine, a thread whose bounds are not known yet) a page is first read with
+// process_vm_readv, which fails with EFAULT instead of faulting -- no descriptor, no signal
+// handler, and only on those rare stacks. Pages proven readable are remembered for this walk
+// only: a coroutine stack may be unmapped before the next one.
+class StackReader {
+ public:
+  explicit StackReader(uintptr_t sp) : bounds_(thread_stack_bounds()) { enter(sp); }
+
+  // Called when the walk moves to `sp` through a signal frame.
+  void enter(uintptr_t sp) {
+    own_ = bounds_.hi && sp >= bounds_.lo && sp < bounds_.hi;
+    lo_ = sp;
+  }
+
+  bool read(uintptr_t addr, uintptr_t* v) {
+    if (addr & (sizeof(uintptr_t) - 1)) return false;
+    if (own_ && addr >= lo_ && addr <= bounds_.hi - sizeof(uintptr_t)) {
+      *v = *reinterpret_cast<const volatile uintptr_t*>(addr);
+      return true;
+    }
+    const uintptr_t page = addr & ~uintptr_t{4095};
+    for (int i = 0; i < npages_; ++i) {
+      if (pages_[i] == page) {
+        *v = *reinterpret_cast<const volatile uintptr_t*>(addr);
+        return true;
+      }
+    }
+    if (!pid_) pid_ = getpid();
+    iovec local{v, sizeof *v};
+    iovec remote{reinterpret_cast<void*>(addr), sizeof *v};
+    if (process_vm_readv(pid_, &local, 1, &remote, 1, 0) != sizeof *v) return false;
+    if (npages_ < kPages) pages_[npages_++] = page;
+    return true;
+  }
+
+ private:
+  static constexpr int kPages = 8;
+  const StackBounds bounds_;
+  bool own_ = false;
+  uintptr_t lo_ = 0;
+  pid_t pid_ = 0;
+  int npages_ = 0;
+  uintptr_t pages_[kPages];
+};
+
+// Walks outward from the register state (pc, sp, bp) of a frame inside the probe, storing
+// the return addresses of the frames past the probe's own into out[0..depth).
+__attribute__((always_inline)) inline Walk walk(uintptr_t pc, uintptr_t sp, uintptr_t bp,
+                                                uintptr_t* out, int depth) {
+  Walk w;
+  StackReader mem(sp);
+  bool exact_pc = true;  // the first pc and a signal-interrupted pc are not return addresses
+  bool in_prefix = g_self_end != 0;
+  int hops = 0;
+  for (int step = 0; step < kMaxSteps; ++step) {
+    const FrameRule r = rule_for(exact_pc ? pc : pc - 1);
+    if (r.kind == RuleKind::kEnd) return w;
+    if (r.kind == RuleKind::kUnsupported) {
+      w.stop = Stop::kRule;
+      w.why = r.why;
+      return w;
+    }
+    uintptr_t next_sp;
+    if (r.kind == RuleKind::kSignal) {
+      // glibc's __restore_rt: the stack pointer is at the ucontext the kernel pushed.
+      constexpr uintptr_t kGregs = offsetof(ucontext_t, uc_mcontext.gregs);
+      uintptr_t next_pc;
+      if (!mem.read(sp + kGregs + REG_RIP * sizeof(greg_t), &next_pc) ||
+          !mem.read(sp + kGregs + REG_RSP * sizeof(greg_t), &next_sp) ||
+          !mem.read(sp + kGregs + REG_RBP * sizeof(greg_t), &bp)) {
+        w.stop = Stop::kUnknownStack;
+        return w;
+      }
+      if (++hops > kMaxStackHops) {
+        w.stop = Stop::kBadFrame;
+        return w;
+      }
+      mem.enter(next_sp);  // the interrupted code's stack: this one or the thread's own
+      pc = next_pc;
+      exact_pc = true;
+    } else {
+      const uintptr_t cfa = (r.cfa_from_bp ? bp : sp) + static_cast<uintptr_t>(r.cfa_offset);
+      // Every ordinary step moves up the stack: a loop or a wild value ends the walk.
+      if (cfa <= sp) {
+        w.stop = Stop::kBadFrame;
+        return w;
+      }
+      if (r.bp_saved &&
+          !mem.read(cfa + static_cast<uintptr_t>(static_cast<intptr_t>(r.bp_offset)), &bp)) {
+        w.stop = Stop::kUnknownStack;
+        return w;
+      }
+      if (!mem.read(cfa - sizeof(uintptr_t), &pc)) {
+        w.stop = Stop::kUnknownStack;
+        return w;
+      }
+      next_sp = cfa;
+      exact_pc = false;
+    }
+    sp = next_sp;
+    if (pc == 0) return w;
+    if (in_prefix) {
+      if (in_probe(pc)) continue;
+      in_prefix = false;
+    }
+    if (w.n == depth) {
+      w.truncated = true;
+      w.stop = Stop::kDepth;
+      return w;
+    }
+    out[w.n++] = pc;
+  }
+  w.truncated = true;
+  w.stop = Stop::kDepth;
+  return w;
+}
+
+void count_stop(const Walk& w) {
+  switch (w.stop) {
+    case Stop::kEnd:
+    case Stop::kDepth: return;
+    case Stop::kRule:
+      g_stopped[static_cast<int>(w.why)].fetch_add(1, std::memory_order_relaxed);
+      return;
+    case Stop::kUnknownStack: g_stopped_unknown_stack.fetch_add(1, std::memory_order_relaxed); return;
+    case Stop::kBadFrame: g_stopped_bad_frame.fetch_add(1, std::memory_order_relaxed); return;
+  }
+}
+
+// ---- Verification mode: every stack is also taken by libunwind and compared. ----
+// Off by default and meant for tests: libunwind 1.6 keeps a pipe for address validation,
+// opened here just below descriptor 1000 (see init_libunwind), which a host that takes that
+// number over would share with it.
+
+int (*g_unw_backtrace)(void**, int) = nullptr;
+std::atomic<uint64_t> g_verified{0};
+std::atomic<uint64_t> g_same{0};
+std::atomic<uint64_t> g_shorter{0};
+std::atomic<uint64_t> g_longer{0};
+std::atomic<uint64_t> g_different{0};
+
+void init_libunwind() {
+  void* h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+  if (!h) return;
+  auto fn = reinterpret_cast<int (*)(void**, int)>(dlsym(h, "unw_backtrace"));
+  if (!fn) return;
+  // libunwind opens its validation pipe at its first unwind: do that while every low number
+  // is taken, so the pipe lands far from the numbers a host hands out.
   constexpr int kHighFd = fd_numbers::kUnwindPipe;
   rlimit lim;
   int high = kHighFd;
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < static_cast<rlim_t>(kHighFd) + 16)
-    high =
-        lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kUnwindPipeBelowLimit : 0;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
+      lim.rlim_cur < static_cast<rlim_t>(kHighFd) + fd_numbers::kUnwindPipeBelowLimit)
+    high = lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kUnwindPipeBelowLimit
+                             : 0;
   int fillers[kHighFd];
   int n = 0;
   int base = high ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
@@ -94,117 +242,45 @@ void init_unwinder_with_high_fds() {
       if (fd >= high - 3) break;
     }
   }
-  // The first unwind runs libunwind's one-time initialisation, pipe included.
-  unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
   void* ips[4];
-  unw_backtrace(ips, 4);
+  fn(ips, 4);
   for (int i = 0; i < n; ++i) close(fillers[i]);
   if (base >= 0) close(base);
+  g_unw_backtrace = fn;
 }
 
-// Room for the frames before the caller's (unw_backtrace's own, then the probe's: with
-// link-time optimisation the entry point and Tracker::capture_and_record, 3 in all) plus
-// one to detect truncation. Every frame asked for costs ~80 instructions.
-constexpr int kSlack = 4;
-// Frames the slow unwind for the cache walks: capture_stack's callee frames, its caller
-// chain inside the probe, the requested depth and one more.
-constexpr int kStepMax = kMaxDepth + kSlack + 8;
-
-// The walk that fills the cache needs every frame's SP, which unw_backtrace does not give
-// and libunwind's unw_step costs two sigprocmask calls and a lock per frame (its global
-// cache), ~300 ns a frame here. libgcc's unwinder gives IP and CFA per frame without system
-// calls (_dl_find_object). libunwind also exports _Unwind_* names, so libgcc's are taken
-// from its own handle; without libgcc_s there is no cache.
-struct UnwindContext;
-using TraceFn = int (*)(UnwindContext*, void*);
-int (*g_gcc_backtrace)(TraceFn, void*) = nullptr;
-uintptr_t (*g_gcc_get_ip)(UnwindContext*) = nullptr;
-uintptr_t (*g_gcc_get_cfa)(UnwindContext*) = nullptr;
-
-bool load_gcc_unwinder() {
-  void* h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-  if (!h) h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (!h) return false;
-  g_gcc_backtrace = reinterpret_cast<int (*)(TraceFn, void*)>(dlsym(h, "_Unwind_Backtrace"));
-  g_gcc_get_ip = reinterpret_cast<uintptr_t (*)(UnwindContext*)>(dlsym(h, "_Unwind_GetIP"));
-  g_gcc_get_cfa = reinterpret_cast<uintptr_t (*)(UnwindContext*)>(dlsym(h, "_Unwind_GetCFA"));
-  return g_gcc_backtrace && g_gcc_get_ip && g_gcc_get_cfa;
-}
-
-struct StepState {
-  uintptr_t* ips;
-  uintptr_t* sps;
-  int max;
-  int n;
-};
-
-constexpr int kUrcNoReason = 0;
-constexpr int kUrcEndOfStack = 5;
-
-int step_one(UnwindContext* ctx, void* arg) {
-  auto* st = static_cast<StepState*>(arg);
-  if (st->n >= st->max) return kUrcEndOfStack + 1;  // any other code stops the walk
-  // libgcc calls back before moving the context's CFA to this frame: what it reports is
-  // the callee's CFA, i.e. this frame's SP just after the return, as libunwind's UNW_REG_SP.
-  st->ips[st->n] = g_gcc_get_ip(ctx);
-  st->sps[st->n] = g_gcc_get_cfa(ctx);
-  ++st->n;
-  return kUrcNoReason;
-}
-
-// Unwinds frame by frame, keeping each frame's IP and SP. Returns the number of frames;
-// *complete if the unwinder reached the outermost frame.
-__attribute__((noinline)) int step_frames(uintptr_t* ips, uintptr_t* sps, int max, bool* complete) {
-  StepState st{ips, sps, max, 0};
-  int rc = g_gcc_backtrace(step_one, &st);
-  *complete = rc == kUrcEndOfStack;
-  return st.n;
-}
-
-// After a full unwind produced out[0..m)/truncated for the frame (ra, cfa), walks the same
-// stack again frame by frame and stores it in the cache if -- and only if -- every frame
-// from capture_stack's caller up is an ordinary call whose return address sits just below
-// the caller's SP (x86_64: at SP_k - 8), and the walk gives exactly the same stack.
-// Anything else (signal frames, frames the two unwinds see differently) stays uncached.
-void** fill_cache(ThreadStackCache* tc, uintptr_t ra, uintptr_t cfa, int depth,
-                  const uintptr_t* out, int m, bool truncated) {
-  uintptr_t ips[kStepMax];
-  uintptr_t sps[kStepMax];
-  bool complete = false;
-  int n = step_frames(ips, sps, kStepMax, &complete);
-  int j = 0;
-  while (j < n && !(ips[j] == ra && sps[j] == cfa)) ++j;
-  if (j == n || !in_probe(ra)) return nullptr;
-  const uintptr_t* c = ips + j;
-  const uintptr_t* csp = sps + j;
-  int cn = n - j;
-  int o = 0;
-  while (o < cn && in_probe(c[o])) ++o;
-  int need = o + m + (truncated ? 1 : 0);
-  // libgcc may report one outermost frame more than libunwind (which stops at the first
-  // frame without a return address); the frames both report are the ones checked.
-  if (truncated ? cn < need : (cn < need || !complete)) return nullptr;
-  for (int k = 0; k < m; ++k)
-    if (c[o + k] != out[k]) return nullptr;
-  uintptr_t addr[kStepMax];
-  uintptr_t val[kStepMax];
-  for (int i = 1; i < need; ++i) {
-    uintptr_t slot = csp[i] - sizeof(uintptr_t);
-    // Read only inside this thread's stack, above capture_stack's frame.
-    if (slot < cfa || slot + sizeof(uintptr_t) > stack_cache_stack_top(tc) ||
-        (slot & (sizeof(uintptr_t) - 1)))
-      return nullptr;
-    if (*reinterpret_cast<const uintptr_t*>(slot) != c[i]) return nullptr;
-    addr[i - 1] = slot;
-    val[i - 1] = c[i];
+__attribute__((noinline)) void verify(const uintptr_t* ours, int n, bool truncated, int depth) {
+  void* raw[kMaxDepth + 32];
+  int m = g_unw_backtrace(raw, depth + 32);
+  // libunwind's own frame, then the probe's frames (however inlined), then the stack.
+  int first = 0;
+  if (g_self_end) {
+    while (first < m && !in_probe(reinterpret_cast<uintptr_t>(raw[first]))) ++first;
+    while (first < m && in_probe(reinterpret_cast<uintptr_t>(raw[first]))) ++first;
+  } else {
+    first = 2;  // unw_backtrace's caller (verify) and capture_stack in a unit test
   }
-  return stack_cache_store(tc, ra, cfa, depth, addr, val, need - 1, o - 1, m, truncated);
+  int theirs = m - first;
+  if (theirs > depth) theirs = depth;
+  g_verified.fetch_add(1, std::memory_order_relaxed);
+  const int common = n < theirs ? n : theirs;
+  for (int i = 0; i < common; ++i) {
+    if (ours[i] != reinterpret_cast<uintptr_t>(raw[first + i])) {
+      g_different.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  if (n == theirs || (truncated && n == depth && theirs == depth))
+    g_same.fetch_add(1, std::memory_order_relaxed);
+  else if (n < theirs)
+    g_shorter.fetch_add(1, std::memory_order_relaxed);
+  else
+    g_longer.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace
 
-void unwind_init(bool stack_cache, int depth) {
-  init_unwinder_with_high_fds();
+void unwind_init(bool verify_unwind) {
   // Only a *shared* probe has frames to drop: when the core is linked into a test
   // executable, the executable's own code must not vanish from its stacks.
   SelfSearch s{reinterpret_cast<uintptr_t>(&unwind_init), 0, 0, false};
@@ -212,45 +288,54 @@ void unwind_init(bool stack_cache, int depth) {
     g_self_begin = s.begin;
     g_self_end = s.end;
   }
-  // The cache recognises the probe's own frames by address: without a shared probe (core
-  // linked into a unit test) there are none, and every stack is unwound.
-  stack_cache_init(stack_cache && g_self_end != 0 && find_getattr() && load_gcc_unwinder(),
-                   depth + kSlack + 2);
+  rule_cache_init();
+  thread_stack_init();
   // The constructor's thread (the main thread) is set up here, where it holds no lock.
-  stack_cache_setup_thread();
+  thread_stack_setup();
+  if (verify_unwind) init_libunwind();
 }
 
-int capture_stack(uintptr_t* out, int depth, bool* truncated, void*** data) {
-  const auto ra = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
-  const auto cfa = reinterpret_cast<uintptr_t>(__builtin_dwarf_cfa());
-  ThreadStackCache* tc = stack_cache_for(cfa);
-  int cached = 0;
-  *data = nullptr;
-  if (tc && stack_cache_lookup(tc, ra, cfa, depth, out, &cached, truncated, data)) return cached;
-  void* raw[kMaxDepth + kSlack + 1];
-  int want = depth + kSlack + 1;
-  int n = unw_backtrace(raw, want);
-  // The first frames are libunwind's own and then the probe's (capture, tracker,
-  // interposer, however inlined): skip up to the end of the first run of probe frames.
-  int first = 0;
-  if (g_self_end) {
-    while (first < n && !in_probe(reinterpret_cast<uintptr_t>(raw[first]))) ++first;
-    if (first == n) first = 0;  // no probe frame at all: keep everything rather than nothing
-    while (first < n && in_probe(reinterpret_cast<uintptr_t>(raw[first]))) ++first;
-  } else {
-    first = n > 1 ? 1 : 0;  // core linked into a unit test: drop unw_backtrace only
+__attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* truncated) {
+  uintptr_t pc;
+  uintptr_t sp;
+  uintptr_t bp;
+  // The frame rule for this very instruction describes this function's frame.
+  asm volatile(
+      "lea 0(%%rip), %0\n\t"
+      "mov %%rsp, %1\n\t"
+      "mov %%rbp, %2"
+      : "=r"(pc), "=r"(sp), "=r"(bp));
+  if (__builtin_expect(thread_stack_unset(), 0)) {
+    // A thread's first capture reads its stack the slow way, whole, to learn whether the
+    // allocation comes from inside pthread_getattr_np (which holds the thread's own lock,
+    // which looking the bounds up would take again). If not, the bounds are set up for the
+    // next captures; a walk cut short (it may hide that frame) leaves that to a later one.
+    uintptr_t all[kMaxDepth];
+    Walk whole = walk(pc, sp, bp, all, kMaxDepth);
+    if ((whole.stop == Stop::kEnd || !whole.truncated) && whole.stop != Stop::kUnknownStack &&
+        !called_from_getattr(all, whole.n))
+      thread_stack_setup();
   }
-  int avail = n - first;
-  *truncated = avail > depth;
-  int m = avail < depth ? avail : depth;
-  for (int i = 0; i < m; ++i) out[i] = reinterpret_cast<uintptr_t>(raw[first + i]);
-  if (tc) {
-    *data = fill_cache(tc, ra, cfa, depth, out, m, *truncated);
-  } else if (stack_cache_thread_unset() && !called_from_getattr(out, m)) {
-    // A thread's first allocation is unwound plainly; the cache starts with the next.
-    stack_cache_setup_thread();
-  }
-  return m;
+  Walk w = walk(pc, sp, bp, out, depth);
+  count_stop(w);
+  *truncated = w.truncated;
+  if (g_unw_backtrace) verify(out, w.n, w.truncated, depth);
+  return w.n;
+}
+
+UnwindStats unwind_stats() {
+  UnwindStats s;
+  for (int i = 0; i < static_cast<int>(RuleWhy::kCount); ++i)
+    s.stopped[i] = g_stopped[i].load(std::memory_order_relaxed);
+  s.stopped_unknown_stack = g_stopped_unknown_stack.load(std::memory_order_relaxed);
+  s.stopped_bad_frame = g_stopped_bad_frame.load(std::memory_order_relaxed);
+  s.verifying = g_unw_backtrace != nullptr;
+  s.verified = g_verified.load(std::memory_order_relaxed);
+  s.same = g_same.load(std::memory_order_relaxed);
+  s.shorter = g_shorter.load(std::memory_order_relaxed);
+  s.longer = g_longer.load(std::memory_order_relaxed);
+  s.different = g_different.load(std::memory_order_relaxed);
+  return s;
 }
 
 }  // namespace leakprobe

@@ -1,22 +1,46 @@
-// Call-stack capture with libunwind. Runs before any probe lock is taken.
+// Call-stack capture: an in-house x86_64 unwinder over the frame rules compiled from each
+// module's .eh_frame (frame_rule.h, rule_cache.h). Runs before any probe lock is taken.
+//
+// Why not libunwind or libgcc on this path: on Debian's mosquitto (no frame pointers)
+// libunwind's unw_backtrace fell back to its slow path with two sigprocmask calls a frame,
+// and validated addresses through a pipe it kept open on numbers a host could take over;
+// libgcc re-decodes the CFI at every frame (160-250 ns a frame here). A cached rule costs a
+// hash and two or three loads a frame, every stack read is checked against the thread's own
+// stack bounds, and no system call or descriptor is ever involved.
 #pragma once
 
 #include <cstdint>
+
+#include "frame_rule.h"
 
 namespace leakprobe {
 
 inline constexpr int kMaxDepth = 128;
 
-// One-time setup: per-thread unwind caches, the address range of the probe's own code
-// so its frames can be dropped whatever the inlining did, and (if `stack_cache`) the
-// per-thread cache of validated stacks (stack_cache.h).
-void unwind_init(bool stack_cache, int depth);
+// One-time setup: the address range of the probe's own code (its frames are dropped whatever
+// the inlining did), the rule cache, the main thread's stack bounds and, with `verify`,
+// libunwind for the verification mode (LEAKPROBE_VERIFY_UNWIND).
+void unwind_init(bool verify);
 
 // Fills `out` (room for `depth`) with return addresses, leaf first, starting at the first
 // frame outside the probe. Returns the number of frames; sets *truncated if the stack was
-// deeper than `depth`. *data is nullptr, or (stack cache) the cache entry's slot for the
-// caller's data about this stack: what the caller stored there the last time this
-// validated stack was seen, or nullptr for it to fill in.
-int capture_stack(uintptr_t* out, int depth, bool* truncated, void*** data);
+// deeper than `depth`.
+int capture_stack(uintptr_t* out, int depth, bool* truncated);
+
+// Why walks ended before the outermost frame, and (verification mode) how the walks compared
+// with libunwind's. Counters since start-up; read by the snapshot writer.
+struct UnwindStats {
+  uint64_t stopped[static_cast<int>(RuleWhy::kCount)] = {};  // by the rule that stopped it
+  uint64_t stopped_unknown_stack = 0;  // stack memory outside the thread's known stack
+  uint64_t stopped_bad_frame = 0;      // a rule that would not move up the stack
+  // Verification mode only.
+  bool verifying = false;
+  uint64_t verified = 0;
+  uint64_t same = 0;
+  uint64_t shorter = 0;    // ours is a prefix of libunwind's
+  uint64_t longer = 0;     // libunwind's is a prefix of ours
+  uint64_t different = 0;  // a frame differs
+};
+UnwindStats unwind_stats();
 
 }  // namespace leakprobe

@@ -37,6 +37,12 @@ inline constexpr const char kKeyStacks[] = "stacks";        // number of stack l
 inline constexpr const char kKeyBuildId[] = "build-id";     // "<hex> <path>", one line per module
 inline constexpr const char kKeyProbeBytes[] = "probe-bytes";    // probe's own memory
 inline constexpr const char kKeyTruncated[] = "truncated-stacks";  // stacks cut at `depth`
+// Stacks whose unwind ended before the outermost frame, by reason: "<reason>=<count> ..."
+// (only reasons that occurred; absent when none did). Reasons: docs/snapshot-format.md.
+inline constexpr const char kKeyUnwindStops[] = "unwind-stops";
+// LEAKPROBE_VERIFY_UNWIND=1 only: "stacks=N same=N shorter=N longer=N different=N", every
+// stack compared with libunwind's (shorter: ours is a prefix of libunwind's).
+inline constexpr const char kKeyUnwindVerify[] = "unwind-verify";
 
 inline constexpr const char kTriggerSignal[] = "signal";
 inline constexpr const char kTriggerInterval[] = "interval";

@@ -106,13 +106,13 @@ TEST(Options, SignalSpecs) {
   }
 }
 
-TEST(Options, StackCacheIsOnByDefaultAndCanBeTurnedOff) {
-  EXPECT_TRUE(parse({})->tracker.stack_cache);
-  EXPECT_FALSE(parse({"LEAKPROBE_STACK_CACHE=0"})->tracker.stack_cache);
-  EXPECT_TRUE(parse({"LEAKPROBE_STACK_CACHE=1"})->tracker.stack_cache);
-  auto bad = parse({"LEAKPROBE_STACK_CACHE=maybe"});
-  EXPECT_TRUE(bad->tracker.stack_cache);
-  EXPECT_NE(std::string(bad->warnings).find("LEAKPROBE_STACK_CACHE=maybe is not 0 or 1"),
+TEST(Options, VerifyUnwindIsOffByDefaultAndCanBeTurnedOn) {
+  EXPECT_FALSE(parse({})->tracker.verify_unwind);
+  EXPECT_FALSE(parse({"LEAKPROBE_VERIFY_UNWIND=0"})->tracker.verify_unwind);
+  EXPECT_TRUE(parse({"LEAKPROBE_VERIFY_UNWIND=1"})->tracker.verify_unwind);
+  auto bad = parse({"LEAKPROBE_VERIFY_UNWIND=maybe"});
+  EXPECT_FALSE(bad->tracker.verify_unwind);
+  EXPECT_NE(std::string(bad->warnings).find("LEAKPROBE_VERIFY_UNWIND=maybe is not 0 or 1"),
             std::string::npos)
       << bad->warnings;
 }

@@ -1,8 +1,8 @@
-// Allocation patterns that a per-thread stack cache could get wrong, with deterministic
+// Allocation patterns that an unwinder could get wrong, with deterministic
 // counts: the same (leaf return address, stack pointer) reached through different callers,
 // alloca/VLA frames that move the stack between the site and main, allocations in signal
 // handlers on the normal and on an alternate stack, on a makecontext stack, and in threads.
-// Run twice (LEAKPROBE_STACK_CACHE=0 and 1), the exit snapshots must hold the same stacks.
+// Run with LEAKPROBE_VERIFY_UNWIND=1, every stack must be the one libunwind gives.
 #include <alloca.h>
 #include <pthread.h>
 #include <signal.h>
@@ -110,7 +110,7 @@ __attribute__((noinline)) void signals() {
     }
 }
 
-// A makecontext stack: allocations there must not use (or be confused by) the cache.
+// A makecontext stack: outside the thread's own stack, read page by page.
 ucontext_t g_main_ctx, g_co_ctx;
 __attribute__((noinline)) void coroutine_body() {
   for (int rep = 0; rep < 4; ++rep)
@@ -137,7 +137,7 @@ __attribute__((noinline)) void coroutine() {
 
 void* thread_main(void* arg) {
   // As a thread's first allocation, pthread_getattr_np's own (made holding the thread's
-  // lock): setting the cache up from there, with that same call, would deadlock.
+  // lock): looking the thread's bounds up from there, with that same call, would deadlock.
   pthread_attr_t attr;
   CHECK(pthread_getattr_np(pthread_self(), &attr) == 0);
   pthread_attr_destroy(&attr);
