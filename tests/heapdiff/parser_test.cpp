@@ -326,7 +326,7 @@ TEST(Parser, ReaderRefusesMoreStackLinesThanItsLimit) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message,
             "many:5: more than 3 stack lines, the most heapdiff keeps of one snapshot of at most "
-            "0 MiB (--max-input raises both)");
+            "768 bytes (--max-input raises both)");
 }
 
 TEST(Parser, LoadReportsMissingFileAndDirectory) {

@@ -153,6 +153,15 @@ constexpr int64_t kMaxLeadingBlankLines = 1000;
 
 uint64_t max_bytes_for(uint64_t max_stacks) { return max_stacks * kInputBytesPerStack; }
 
+// A limit as the user gave it: "256 MiB", "64 KiB", or "768 bytes".
+std::string limit_text(uint64_t bytes) {
+  if (bytes >= (uint64_t{1} << 20) && bytes % (uint64_t{1} << 20) == 0) {
+    return std::to_string(bytes >> 20) + " MiB";
+  }
+  if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
 namespace detail {
 
 // Fed one line at a time (SnapshotReader splits the bytes); finish() at the end of input.
@@ -452,8 +461,7 @@ std::optional<Error> Parser::line(std::string_view raw, bool cut) {
   // comment lines, which cost nothing to keep but ~25 ns each to look at.
   if (max_stacks_ > 0 && static_cast<uint64_t>(line_no_) > 2 * max_stacks_ + 65536) {
     return at_line("more lines than a snapshot of at most " +
-                   std::to_string(max_bytes_for(max_stacks_) >> 20) +
-                   " MiB has (--max-input raises it)");
+                   limit_text(max_bytes_for(max_stacks_)) + " has (--max-input raises it)");
   }
   const std::string_view line = trim(raw);
   if (!header_done_) {
@@ -500,8 +508,7 @@ std::optional<Error> Parser::line(std::string_view raw, bool cut) {
     // Each kept stack costs ~100 bytes of memory even when its line is 20: bounded here.
     return at_line("more than " + std::to_string(max_stacks_) +
                    " stack lines, the most heapdiff keeps of one snapshot of at most " +
-                   std::to_string(max_bytes_for(max_stacks_) >> 20) +
-                   " MiB (--max-input raises both)");
+                   limit_text(max_bytes_for(max_stacks_)) + " (--max-input raises both)");
   }
   if (snap_.declared_stacks && static_cast<int64_t>(snap_.stacks.size()) > *snap_.declared_stacks) {
     // Said now rather than at the end: a snapshot that goes on past its count is corrupt.
@@ -629,8 +636,8 @@ Result<Snapshot> load_snapshot(const std::string& path, uint64_t max_bytes) {
     return Error{path + ": cannot read: is a directory"};
   }
   const auto too_large = [&] {
-    return Error{path + ": larger than " + std::to_string(max_bytes >> 20) +
-                 " MiB, the most heapdiff reads of one snapshot (--max-input raises it)"};
+    return Error{path + ": larger than " + limit_text(max_bytes) +
+                 ", the most heapdiff reads of one snapshot (--max-input raises it)"};
   };
   SnapshotReader reader(path, max_bytes / kInputBytesPerStack);
   uint64_t total = 0;
