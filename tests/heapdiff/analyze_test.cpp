@@ -370,6 +370,88 @@ TEST(Compat, GperftoolsDumpsCompareTheirMainExecutable) {
   EXPECT_EQ(e->message, "a and b are snapshots of different programs (/bin/one vs /bin/two)");
 }
 
+// The decisions analyze() makes once for every writer: order, compatibility, gate, warnings,
+// and what each entry is keyed by.
+TEST(Decisions, TrendInputsAreReorderedByTimeWithANote) {
+  const Snapshot t3 = with_meta("/a", "# leakprobe.time: 300.5\n", "t3");
+  const Snapshot t1 = with_meta("/a", "# leakprobe.time: 100\n", "t1");
+  const Snapshot t2 = with_meta("/a", "# leakprobe.time: 200\n", "t2");
+  const Analysis r = run({&t3, &t1, &t2});
+  ASSERT_EQ(r.inputs.size(), 3u);
+  EXPECT_EQ(r.inputs[0].name, "t1");
+  EXPECT_EQ(r.inputs[2].name, "t3");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].kind, Warning::Kind::kReordered);
+  EXPECT_TRUE(r.warnings[0].is_note());
+  EXPECT_EQ(r.warnings[0].subjects, (std::vector<std::string>{"t1", "t2", "t3"}));
+  EXPECT_EQ(warning_text(r.warnings[0]),
+            "note: snapshots ordered by their leakprobe.time: t1 t2 t3");
+  EXPECT_TRUE(run({&t1, &t2, &t3}).warnings.empty()) << "already in order: nothing to say";
+}
+
+TEST(Decisions, IncompatibleInputsAreAnError) {
+  const Snapshot a = with_meta("/usr/sbin/mosquitto", "", "a.heap");
+  const Snapshot b = with_meta("/usr/bin/other", "", "b.heap");
+  Result<Analysis> r = analyze({&a, &b}, {}, Options{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message.rfind("a.heap and b.heap are snapshots of different programs", 0),
+            0u);
+}
+
+TEST(Decisions, CutStacksAreAStructuredWarning) {
+  const Snapshot a = with_meta("/a", "", "a.heap");
+  const Snapshot b =
+      with_meta("/a", "# leakprobe.depth: 32\n# leakprobe.truncated-stacks: 2\n", "b.heap");
+  const Analysis r = run({&a, &b});
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].kind, Warning::Kind::kStacksCut);
+  EXPECT_EQ(r.warnings[0].subjects, (std::vector<std::string>{"b.heap"}));
+  EXPECT_EQ(r.warnings[0].stacks, 2);
+  EXPECT_EQ(r.warnings[0].depth, 32);
+  EXPECT_FALSE(r.warnings[0].is_note());
+}
+
+TEST(Decisions, GateVerdictIsPartOfTheAnalysis) {
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text({{3, 3000, 3, 3000, {kBaseA + 0x1101}}}));
+  Options opts;
+  EXPECT_FALSE(run({&before, &after}, {}, opts).gate.has_value()) << "no gate unless asked";
+  opts.fail_on_growth = 2999;
+  const Analysis over = run({&before, &after}, {}, opts);
+  ASSERT_TRUE(over.gate.has_value());
+  EXPECT_EQ(over.gate->threshold, 2999);
+  EXPECT_TRUE(over.gate->exceeded);
+  opts.fail_on_growth = 3000;  // strictly greater
+  EXPECT_FALSE(run({&before, &after}, {}, opts).gate->exceeded);
+}
+
+TEST(Decisions, GroupKeySaysWhatTheEntryStandsFor) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {fn("add_topic", "topics.c", 5)};
+  syms.app[0x1200] = {fn("add_client")};  // no line information
+  const Snapshot before = must_parse(leakprobe_text({}));
+  const Snapshot after = must_parse(leakprobe_text({{1, 300, 1, 300, {kBaseA + 0x1101}},
+                                                    {1, 200, 1, 200, {kBaseA + 0x1201}},
+                                                    {1, 100, 1, 100, {kBaseA + 0x1301}},
+                                                    {1, 50, 1, 50, {}}}));
+  Analysis r = run({&before, &after}, syms.source());
+  ASSERT_EQ(r.entries.size(), 4u);
+  EXPECT_EQ(r.entries[0].key.kind, GroupKey::Kind::kLocation);
+  EXPECT_EQ(r.entries[0].key.file, "topics.c");
+  EXPECT_EQ(r.entries[0].key.line, 5);
+  EXPECT_EQ(r.entries[1].key.kind, GroupKey::Kind::kFunction);
+  EXPECT_EQ(r.entries[2].key.kind, GroupKey::Kind::kAddress);
+  EXPECT_EQ(r.entries[2].key.offset, 0x1300u);
+  EXPECT_EQ(r.entries[2].key.text(), "app+0x1300");
+  EXPECT_EQ(r.entries[3].key.kind, GroupKey::Kind::kNoFrames);
+  EXPECT_EQ(r.entries[3].key.text(), "[no frames]");
+  Options by_function;
+  by_function.by = GroupBy::kFunction;
+  r = run({&before, &after}, syms.source(), by_function);
+  EXPECT_EQ(r.entries[0].key.kind, GroupKey::Kind::kFunction);
+  EXPECT_EQ(r.entries[0].key.text(), "add_topic");
+}
+
 TEST(Compat, TrendOrderFollowsTimeWhenEverySnapshotHasOne) {
   const Snapshot t3 = with_meta("/a", "# leakprobe.time: 300.5\n", "t3");
   const Snapshot t1 = with_meta("/a", "# leakprobe.time: 100\n", "t1");
