@@ -12,6 +12,7 @@
 
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/parser.h"
+#include "leakprobe/analysis/pprof_input.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/report_pprof.h"
 #include "leakprobe/analysis/units.h"
@@ -38,8 +39,9 @@ std::string check_size(const std::string& text) {
 
 int run(int argc, char** argv) {
   CLI::App app{
-      "heapdiff: compare heap snapshots (leakprobe snapshots or gperftools HEAPPROFILE dumps) by "
-      "call stack and name the code that keeps memory alive.\n\n"
+      "heapdiff: compare heap snapshots (leakprobe snapshots, gperftools HEAPPROFILE dumps, pprof "
+      "heap profiles such as Go's) or pprof goroutine profiles by call stack and name the code "
+      "that keeps memory (or goroutines) alive.\n\n"
       "  heapdiff BASE NEW          what grew between two snapshots\n"
       "  heapdiff S1 S2 S3 [...]    trend over 3+ snapshots: steady growth (leak suspect),\n"
       "                             grew-then-plateaued, or noise\n\n"
@@ -109,7 +111,8 @@ int run(int argc, char** argv) {
       ->type_name("FILE");
   app.add_option("--fail-on-growth", fail_on_growth,
                  "Exit 1 when the growth (sum of the live-byte increases of all stacks that "
-                 "grew, after --focus/--ignore) exceeds SIZE, e.g. 64K, 10MiB")
+                 "grew, after --focus/--ignore) exceeds SIZE, e.g. 64K, 10MiB; for goroutine "
+                 "profiles SIZE is a number of goroutines")
       ->check(check_size)
       ->type_name("SIZE");
   app.add_option("--debug-dir", sym_options.debug_dirs,
@@ -159,7 +162,7 @@ int run(int argc, char** argv) {
   std::vector<la::Snapshot> snapshots;
   snapshots.reserve(files.size());
   for (const std::string& file : files) {
-    la::Result<la::Snapshot> r = la::load_snapshot(
+    la::Result<la::Snapshot> r = la::load_input(
         file, max_input.empty() ? la::kDefaultMaxInputBytes : *la::parse_byte_size(max_input));
     if (!r) return fail(r.error().message);
     snapshots.push_back(std::move(r).value());
@@ -203,10 +206,16 @@ int run(int argc, char** argv) {
   std::cout.flush();
   if (!std::cout) return fail("cannot write the report to standard output");
 
-  const std::optional<la::Gate>& gate = analysis.value().gate;
-  if (gate && gate->exceeded) {
-    std::cerr << "heapdiff: growth " << analysis.value().growth_bytes
-              << " bytes exceeds --fail-on-growth " << gate->threshold << " bytes\n";
+  const la::Analysis& a = analysis.value();
+  if (a.gate && a.gate->exceeded) {
+    // Count profiles gate on their count (goroutines), heap inputs on bytes.
+    if (a.counts_only()) {
+      std::cerr << "heapdiff: growth " << a.growth_objs << " exceeds --fail-on-growth "
+                << a.gate->threshold << " (" << a.kind << " count)\n";
+    } else {
+      std::cerr << "heapdiff: growth " << a.growth_bytes << " bytes exceeds --fail-on-growth "
+                << a.gate->threshold << " bytes\n";
+    }
     return kExitGrowth;
   }
   return kExitOk;

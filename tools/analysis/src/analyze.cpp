@@ -147,19 +147,25 @@ std::string GroupKey::text() const {
 }
 
 bool growth_exceeds(const Analysis& analysis, int64_t threshold) {
-  return analysis.growth_bytes > threshold;
+  return (analysis.counts_only() ? analysis.growth_objs : analysis.growth_bytes) > threshold;
 }
 
 Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const SymbolSource& symbols,
-                         const Options& options, const SymbolWarnings& symbol_warnings) {
+                         const Options& requested, const SymbolWarnings& symbol_warnings) {
   Analysis out;
-  out.options = options;
   const std::vector<const Snapshot*> snapshots = analysis_order(given, out.warnings);
   if (auto e = check_compatible(snapshots)) return *e;
+  if (!snapshots.empty()) out.kind = snapshots.front()->kind;
+  // Count profiles (goroutines) have no bytes: they rank, and their trends are classified, by
+  // their count.
+  Options options = requested;
+  if (out.counts_only()) options.sort = SortKey::kObjects;
+  out.options = options;
   out.trend_mode = snapshots.size() >= 3;
   for (const Snapshot* s : snapshots) {
-    out.inputs.push_back(InputInfo{s->name, s->flavour, s->sampling, s->pid, s->time, s->sequence,
-                                   s->trigger, s->program(), s->stacks.size(), s->totals});
+    out.inputs.push_back(InputInfo{s->name, s->flavour, s->kind, s->sampling, s->pid, s->time,
+                                   s->sequence, s->trigger, s->program(), s->stacks.size(),
+                                   s->totals});
     if (s->pid && snapshots.front()->pid && *s->pid != *snapshots.front()->pid) {
       out.same_process = false;
     }
@@ -260,7 +266,8 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     Group& g = groups[gi];
     const auto& s = g.series;
     if (!live_moved(s)) continue;
-    const int64_t db = g.delta().live_bytes;
+    // For count profiles --min-bytes is a count (they have no bytes).
+    const int64_t db = out.counts_only() ? g.delta().live_objs : g.delta().live_bytes;
     if ((db < 0 ? -db : db) < options.min_bytes) continue;
     if (out.trend_mode) {
       std::vector<int64_t> series;

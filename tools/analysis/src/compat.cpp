@@ -20,6 +20,10 @@ std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapsh
   const Snapshot& first = *snapshots.front();
   for (size_t i = 1; i < snapshots.size(); ++i) {
     const Snapshot& s = *snapshots[i];
+    if (first.kind != s.kind) {
+      return Error{first.name + " is a " + first.kind + " profile and " + s.name + " is a " +
+                   s.kind + " profile; only profiles of the same kind can be compared"};
+    }
     const std::string a = first.program();
     const std::string b = s.program();
     if (!a.empty() && !b.empty() && a != b) {

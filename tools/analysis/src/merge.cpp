@@ -91,22 +91,31 @@ MergedProfile merge_snapshots(const std::vector<const Snapshot*>& snapshots) {
           frames.push_back(*cached);
           continue;
         }
+        auto module_id = [&](const std::string& path) {
+          auto [it, inserted] = module_ids.emplace(path, static_cast<int32_t>(out.modules.size()));
+          if (inserted) {
+            auto bid = snap.build_ids.find(path);
+            out.modules.push_back({path, bid == snap.build_ids.end() ? "" : bid->second});
+          }
+          return it->second;
+        };
         // Return addresses point after the call; the call itself is at addr - 1.
         const uint64_t pc = addr == 0 ? 0 : addr - 1;
         FrameKey key;
         key.offset = pc;
-        if (const Mapping* m = snap.find_mapping(pc)) {
-          auto [it, inserted] =
-              module_ids.emplace(m->path, static_cast<int32_t>(out.modules.size()));
-          if (inserted) {
-            auto bid = snap.build_ids.find(m->path);
-            out.modules.push_back({m->path, bid == snap.build_ids.end() ? "" : bid->second});
-          }
-          key.module = it->second;
+        const auto named = snap.named_frames.find(addr);
+        if (named != snap.named_frames.end()) {
+          key.offset = addr;
+          if (!named->second.module.empty()) key.module = module_id(named->second.module);
+        } else if (const Mapping* m = snap.find_mapping(pc)) {
+          key.module = module_id(m->path);
           key.offset = pc - m->start + m->offset;
         }
         auto [fit, finserted] = frame_ids.emplace(key, static_cast<uint32_t>(out.frames.size()));
-        if (finserted) out.frames.push_back(key);
+        if (finserted) {
+          out.frames.push_back(key);
+          out.named.push_back(named != snap.named_frames.end() ? &named->second : nullptr);
+        }
         *cached = fit->second;
         frames.push_back(fit->second);
       }

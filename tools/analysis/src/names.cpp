@@ -180,6 +180,9 @@ std::string rewrite_std_aliases(std::string_view name) {
 }
 
 std::string short_function_name(std::string_view demangled, NameDetail detail) {
+  // Go methods ("main.(*gateway).open", from pprof input) are already short, and their
+  // parentheses are a receiver, not a parameter list; C++ never writes ".(".
+  if (demangled.find(".(") != std::string_view::npos) return std::string(demangled);
   const std::string s = rewrite_std_aliases(demangled);
   std::string out;
   bool in_conversion = false;  // `operator unsigned long`: spaces belong to the name

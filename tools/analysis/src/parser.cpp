@@ -631,6 +631,11 @@ Result<Snapshot> load_snapshot(const std::string& path, uint64_t max_bytes) {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
+  return load_snapshot_fd(fd, path, max_bytes, {});
+}
+
+Result<Snapshot> load_snapshot_fd(int fd, const std::string& path, uint64_t max_bytes,
+                                  std::string_view already_read) {
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     return Error{path + ": cannot read: is a directory"};
@@ -643,15 +648,21 @@ Result<Snapshot> load_snapshot(const std::string& path, uint64_t max_bytes) {
   uint64_t total = 0;
   // Streamed: memory is the kept snapshot plus this buffer and one line, whatever the input.
   char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error{path + ": read error: " + std::strerror(errno)};
+  for (bool first = true;; first = false) {
+    std::string_view chunk;
+    if (first && !already_read.empty()) {
+      chunk = already_read;
+    } else {
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Error{path + ": read error: " + std::strerror(errno)};
+      }
+      chunk = std::string_view(buf, static_cast<size_t>(n));
     }
-    if (!reader.feed(std::string_view(buf, static_cast<size_t>(n)))) break;
-    total += static_cast<uint64_t>(n);
+    if (!reader.feed(chunk)) break;
+    total += chunk.size();
     // The file's size is looked at only after its first 16 MiB: what is wrong with the
     // content (garbage, a snapshot followed by gigabytes of zeros) is said first, and is
     // found within the first line or the first over-long one.

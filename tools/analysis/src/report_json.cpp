@@ -27,6 +27,18 @@ json optional_json(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
+const char* flavour_name(Flavour f) {
+  switch (f) {
+    case Flavour::kLeakprobe:
+      return "leakprobe";
+    case Flavour::kGperftools:
+      return "gperftools";
+    case Flavour::kPprof:
+      return "pprof";
+  }
+  return "gperftools";
+}
+
 const char* sort_name(SortKey k) { return k == SortKey::kBytes ? "bytes" : "objects"; }
 const char* by_name(GroupBy b) {
   switch (b) {
@@ -46,10 +58,13 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   json doc;
   doc["schema"] = "leakprobe.heapdiff/1";
   doc["mode"] = a.trend_mode ? "trend" : "diff";
+  // "heap", or a count profile's kind ("goroutine"): its count is in the *_objects fields.
+  doc["kind"] = a.kind;
   json inputs = json::array();
   for (const InputInfo& in : a.inputs) {
     inputs.push_back({{"file", in.name},
-                      {"flavour", in.flavour == Flavour::kLeakprobe ? "leakprobe" : "gperftools"},
+                      {"flavour", flavour_name(in.flavour)},
+                      {"kind", in.kind},
                       {"program", in.program},
                       {"pid", optional_json(in.pid)},
                       {"time", optional_json(in.time)},
@@ -123,7 +138,8 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
       je["trend"] = std::string(trend_name(e.trend));
       json per = json::array();
       for (size_t k = 1; k < e.series.size(); ++k) {
-        per.push_back(e.series[k].live_bytes - e.series[k - 1].live_bytes);
+        per.push_back(a.counts_only() ? e.series[k].live_objs - e.series[k - 1].live_objs
+                                      : e.series[k].live_bytes - e.series[k - 1].live_bytes);
       }
       je["growth_per_interval"] = per;
     }

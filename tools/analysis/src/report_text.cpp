@@ -110,6 +110,23 @@ class NamePrinter {
   std::map<std::string, std::string> chosen_;  // full name -> what the report prints
 };
 
+const char* flavour_name(Flavour f) {
+  switch (f) {
+    case Flavour::kLeakprobe:
+      return "leakprobe";
+    case Flavour::kGperftools:
+      return "gperftools";
+    case Flavour::kPprof:
+      return "pprof";
+  }
+  return "gperftools";
+}
+
+// What a count profile counts, for sentences: "goroutines", else its kind as it is.
+std::string count_noun(const std::string& kind) {
+  return kind == "goroutine" ? "goroutines" : kind;
+}
+
 std::string sampling_text(int64_t sampling) {
   return sampling <= 0 ? "exact" : "sampled/" + std::to_string(sampling);
 }
@@ -131,13 +148,14 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   for (size_t i = 0; i < a.inputs.size(); ++i) {
     const InputInfo& in = a.inputs[i];
     std::string label = a.trend_mode ? "#" + std::to_string(i + 1) : (i == 0 ? "base" : "new");
-    out << "  " << pad(label, 5, false) << in.name << "  "
-        << (in.flavour == Flavour::kLeakprobe ? "leakprobe" : "gperftools");
+    out << "  " << pad(label, 5, false) << in.name << "  " << flavour_name(in.flavour);
+    if (in.flavour == Flavour::kPprof) out << " " << in.kind;
     if (in.pid) out << "  pid " << *in.pid;
     if (in.sequence) out << "  seq " << *in.sequence;
     if (in.time) out << "  " << utc(*in.time);
     if (in.trigger) out << "  trigger " << *in.trigger;
-    out << "  " << sampling_text(in.sampling) << "  " << in.stacks << " stacks\n";
+    if (!a.counts_only()) out << "  " << sampling_text(in.sampling);
+    out << "  " << in.stacks << " stacks\n";
   }
   if (!a.inputs.empty() && !a.inputs.front().program.empty()) {
     out << "  program " << a.inputs.front().program << "\n";
@@ -204,16 +222,105 @@ void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter&
   out << "  (" << r.module << "+" << format_hex(r.offset) << ")\n";
 }
 
+// The key line of a grouped entry (--by function, --by line).
+std::string group_text(const GroupKey& k, const NamePrinter& name) {
+  return k.kind == GroupKey::Kind::kFunction ? name(k.function)
+         : k.kind == GroupKey::Kind::kLocation
+             ? name(k.function) + " " + k.file + ":" + std::to_string(k.line)
+             : k.text();
+}
+
+// A count profile (goroutines): one number per stack, so one column and no bytes.
+void write_count_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  const std::string noun = count_noun(a.kind);
+  const Options& options = a.options;
+  const size_t n = a.inputs.size();
+  const Counts first = a.totals.front();
+  const Counts last = a.totals.back();
+  const bool filtered = !options.focus.empty() || !options.ignore.empty();
+  out << "\ntotals" << (filtered ? " (after --focus/--ignore)" : "") << ":\n";
+  out << "  count     " << first.live_objs << " -> " << last.live_objs << " " << noun << ": "
+      << format_count(last.live_objs - first.live_objs, true) << "\n";
+  out << "  growth    " << format_count(a.growth_objs, true) << " " << noun
+      << " (sum over the stacks that grew)\n";
+  if (a.trend_mode) {
+    out << "  per interval ";
+    for (size_t i = 1; i < n; ++i) {
+      out << (i > 1 ? ", " : "")
+          << format_count(a.totals[i].live_objs - a.totals[i - 1].live_objs, true);
+    }
+    out << "\n";
+  }
+  if (a.gate) {
+    out << "  gate      --fail-on-growth " << a.gate->threshold << " " << noun << ": "
+        << (a.gate->exceeded ? "EXCEEDED" : "ok") << "\n";
+  }
+  out << "\n";
+  if (a.entries.empty()) {
+    out << "no growth: no call stack changed its number of " << noun << " between "
+        << a.inputs.front().name << " and " << a.inputs.back().name << " (" << a.stacks_total
+        << " stacks compared";
+    if (a.stacks_filtered_out > 0) {
+      out << ", " << a.stacks_filtered_out << " left out by --focus/--ignore";
+    }
+    if (options.min_bytes > 0) out << ", changes below --min-bytes not listed";
+    out << ")\n";
+    return;
+  }
+  out << "top " << a.entries.size() << " of " << a.changed << " changed " << unit_name(options.by)
+      << (a.trend_mode ? ", suspects first," : "") << " by Δ " << noun << ":\n";
+  const NamePrinter name(a, ctx.full_names);
+  const std::string head = "  rank  " + std::string(a.trend_mode ? "trend     " : "") +
+                           pad("Δ count", 9, true) + pad("count", 9, true) + "  ";
+  const size_t site_width = ctx.wide ? std::string::npos : kTextReportWidth - display_width(head);
+  out << head << "site\n";
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    const Entry& e = a.entries[i];
+    out << "  " << pad(std::to_string(i + 1), 4, true) << "  "
+        << (a.trend_mode ? pad(std::string(trend_name(e.trend)), 10, false) : "")
+        << pad(format_count(e.delta().live_objs, true), 9, true)
+        << pad(std::to_string(e.series.back().live_objs), 9, true) << "  "
+        << site_text(e, ctx, name, site_width) << "\n";
+  }
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    const Entry& e = a.entries[i];
+    out << "\n#" << i + 1 << " " << format_count(e.delta().live_objs, true) << " " << noun;
+    if (a.trend_mode) out << "  [" << trend_name(e.trend) << "]";
+    out << "  (" << e.series.back().live_objs << " now)\n";
+    if (options.by != GroupBy::kStack) {
+      out << "    " << group_text(e.key, name) << ": " << e.stacks << " stack"
+          << (e.stacks == 1 ? "" : "s") << "; the one that grew most:\n";
+    }
+    if (a.trend_mode) {
+      out << "    per interval:";
+      for (size_t k = 1; k < e.series.size(); ++k) {
+        out << " " << format_count(e.series[k].live_objs - e.series[k - 1].live_objs, true);
+      }
+      out << "\n";
+    }
+    for (size_t k = 0; k < e.frames.size(); ++k) {
+      write_row(out, e.frames[k], k == e.site_frame, name);
+    }
+    if (e.folded > 0) {
+      out << "      (" << e.folded << " folded frame" << (e.folded == 1 ? "" : "s") << ")\n";
+    }
+  }
+}
+
 }  // namespace
 
 void write_text_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
   const size_t n = a.inputs.size();
+  const std::string inputs = a.counts_only() ? a.kind + " profiles" : "snapshots";
   out << "heapdiff: "
-      << (a.trend_mode ? "trend over " + std::to_string(n) + " snapshots"
-                       : std::string("diff of 2 snapshots"))
+      << (a.trend_mode ? "trend over " + std::to_string(n) + " " + inputs : "diff of 2 " + inputs)
       << "\n";
   write_inputs(out, a);
   if (n < 2) return;
+  if (a.counts_only()) {
+    write_count_report(out, a, ctx);
+    return;
+  }
 
   const Counts first = a.totals.front();
   const Counts last = a.totals.back();
@@ -290,13 +397,8 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
         << format_bytes(ed.alloc_bytes) << "), " << ed.alloc_objs - ed.live_objs
         << " freed in between)\n";
     if (options.by != GroupBy::kStack) {
-      const GroupKey& k = e.key;
-      const std::string key = k.kind == GroupKey::Kind::kFunction ? name(k.function)
-                              : k.kind == GroupKey::Kind::kLocation
-                                  ? name(k.function) + " " + k.file + ":" + std::to_string(k.line)
-                                  : k.text();
-      out << "    " << key << ": " << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
-          << "; the one that grew most:\n";
+      out << "    " << group_text(e.key, name) << ": " << e.stacks << " stack"
+          << (e.stacks == 1 ? "" : "s") << "; the one that grew most:\n";
     }
     if (a.trend_mode) {
       out << "    per interval:";

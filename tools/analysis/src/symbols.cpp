@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "leakprobe/analysis/go_frames.h"
 #include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/units.h"
 
@@ -104,6 +105,8 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
   const bool known_module = key.module != FrameKey::kNoModule;
   const std::string module =
       known_module ? profile_.modules[static_cast<size_t>(key.module)].path : "[unknown]";
+  const NamedFrame* named = frame_id < profile_.named.size() ? profile_.named[frame_id] : nullptr;
+  if (named != nullptr) return resolve_named(*named, module, out);
   std::vector<symbolize::Frame> sym;
   if (known_module && source_) {
     const Module& m = profile_.modules[static_cast<size_t>(key.module)];
@@ -111,9 +114,7 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
   }
   const bool module_is_allocator = known_module && is_allocator_module(module);
   const bool module_is_runtime = known_module && is_runtime_module(module);
-  auto extra = [this](const Row& r) {
-    return extra_fold_ != nullptr && std::regex_search(r.match_text(), *extra_fold_);
-  };
+  auto extra = [this](const Row& r) { return extra_fold(r); };
   if (sym.empty()) {
     out.rows.push_back(Row{"", "", 0, false, module, key.offset});
     out.allocator.push_back(module_is_allocator || extra(out.rows.back()));
@@ -126,6 +127,31 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
         Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset});
     out.allocator.push_back(alloc || extra(out.rows.back()));
     out.runtime.push_back(module_is_runtime || is_runtime_function(out.rows.back().function));
+  }
+  return out;
+}
+
+bool SymbolTable::extra_fold(const Row& row) const {
+  return extra_fold_ != nullptr && std::regex_search(row.match_text(), *extra_fold_);
+}
+
+// The profile named this frame (pprof input): its rows are taken as they are, and Go's rules
+// say which are allocation helpers and which are runtime; C/C++ names get the native rules.
+const SymbolTable::Resolved& SymbolTable::resolve_named(const NamedFrame& named,
+                                                        const std::string& module,
+                                                        Resolved& out) const {
+  for (const symbolize::Frame& f : named.frames) {
+    out.rows.push_back(Row{f.function, f.file, f.line, f.inlined, module, named.address});
+    const Row& row = out.rows.back();
+    const bool alloc =
+        named.go ? is_go_allocation_function(f.function) : is_allocator_function(f.function);
+    const bool runtime =
+        named.go ? is_go_runtime_function(f.function) : is_runtime_function(f.function);
+    const bool wrapper = extra_fold(row);
+    out.allocator.push_back(alloc || wrapper);
+    // A --fold match is never the site either, wherever it is in the stack: in a goroutine
+    // profile the user's wrappers sit above runtime.gopark, past the folded leading rows.
+    out.runtime.push_back(runtime || wrapper);
   }
   return out;
 }

@@ -58,7 +58,8 @@ struct GroupKey {
 };
 
 // The CI gate (--fail-on-growth): exceeded when the growth (sum of Δlive bytes over the stacks
-// that grew, after --focus and --ignore) is strictly larger than the threshold.
+// that grew, after --focus and --ignore; for count profiles the sum of Δcount) is strictly
+// larger than the threshold.
 struct Gate {
   int64_t threshold = 0;
   bool exceeded = false;
@@ -82,6 +83,7 @@ struct Entry {
 struct InputInfo {
   std::string name;
   Flavour flavour = Flavour::kGperftools;
+  std::string kind = "heap";  // Snapshot::kind
   int64_t sampling = 0;
   std::optional<int64_t> pid;
   std::optional<double> time;
@@ -93,8 +95,12 @@ struct InputInfo {
 };
 
 struct Analysis {
-  Options options;                 // what the analysis was asked for
-  bool trend_mode = false;         // three or more snapshots
+  Options options;          // what the analysis was asked for (count profiles: by count)
+  bool trend_mode = false;  // three or more snapshots
+  // What the inputs count (Snapshot::kind): "heap", or a count profile's kind ("goroutine"),
+  // whose count is in the *_objs fields, bytes being 0.
+  std::string kind = "heap";
+  bool counts_only() const { return kind != "heap"; }
   std::vector<InputInfo> inputs;   // in analysis order
   bool same_process = true;        // no two inputs name different pids (allocation counters
                                    // restart with each process; live sizes still compare)
@@ -110,7 +116,8 @@ struct Analysis {
   ChangedStacks changed_stacks;    // Options::keep_changed_stacks only; after the filters
 };
 
-// Is `growth_bytes` over the --fail-on-growth threshold (see Gate)?
+// Is `growth_bytes` (count profiles: `growth_objs`) over the --fail-on-growth threshold (see
+// Gate)?
 bool growth_exceeds(const Analysis& analysis, int64_t threshold);
 
 // Where the symbolizer's warnings come from once the analysis is done (heapdiff:

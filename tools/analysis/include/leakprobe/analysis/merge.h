@@ -38,9 +38,14 @@ struct MergedProfile {
   size_t snapshot_count = 0;
   std::vector<Module> modules;
   std::vector<FrameKey> frames;
+  // Per frame: the input's own name for it (pprof input, see NamedFrame), or nullptr. Points
+  // into the snapshots, which outlive the profile.
+  std::vector<const NamedFrame*> named;
   std::vector<MergedStack> stacks;
 };
 
+// A frame the input named itself is keyed by its synthetic address (derived from its names
+// and lines, so it lines up across profiles) in the module of its mapping.
 // Modules are matched by path (build-ids are recorded only by leakprobe, and a path match is
 // what lets a leakprobe snapshot and its gperftools twin line up in tests).
 MergedProfile merge_snapshots(const std::vector<const Snapshot*>& snapshots);

@@ -67,6 +67,12 @@ Result<Snapshot> parse_snapshot(std::string_view text, std::string name);
 // kInputBytesPerStack stack lines is an Error too.
 Result<Snapshot> load_snapshot(const std::string& path, uint64_t max_bytes = kDefaultMaxInputBytes);
 
+// load_snapshot on an open descriptor (not closed here) whose first bytes, `already_read`,
+// were read by the caller to tell the format (pprof_input.h: load_input): a pipe cannot be
+// read twice. `path` names the input in messages.
+Result<Snapshot> load_snapshot_fd(int fd, const std::string& path, uint64_t max_bytes,
+                                  std::string_view already_read);
+
 // pprof's unsampling of one (count, size) pair of a "heap_v2/<rate>" profile: both are
 // multiplied by format::unsample_scale (leakprobe/sampling.h) and truncated to int64.
 void unsample(int64_t& count, int64_t& size, int64_t rate);

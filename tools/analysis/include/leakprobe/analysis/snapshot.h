@@ -7,7 +7,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
+
+#include "leakprobe/symbolize/symbolizer.h"
 
 namespace leakprobe::analysis {
 
@@ -51,11 +54,24 @@ struct Mapping {
   std::string path;     // may be empty or a pseudo name like [vdso]
 };
 
-enum class Flavour { kLeakprobe, kGperftools };
+enum class Flavour { kLeakprobe, kGperftools, kPprof };
+
+// A frame the input names itself: pprof profiles carry function names and lines (every Go
+// profile does), so these frames are shown as the profile says and never symbolized.
+struct NamedFrame {
+  std::string module;                    // the mapping's file, "" if the profile has none
+  std::vector<symbolize::Frame> frames;  // innermost (inlined) first, like the symbolizer's
+  uint64_t address = 0;                  // the location's address in the profile (display)
+  bool go = false;                       // Go's naming rules apply (go_frames.h)
+};
 
 struct Snapshot {
   std::string name;  // the file name given by the user, used in every message
   Flavour flavour = Flavour::kGperftools;
+
+  // What is counted: "heap" (bytes and objects), or for a pprof count profile its sample
+  // type ("goroutine"), counted in Counts::live_objs with bytes 0. Only equal kinds compare.
+  std::string kind = "heap";
 
   // 0 for exact profiles ("@ heapprofile"), else N of "@ heap_v2/N" (mean bytes per sample).
   int64_t sampling = 0;
@@ -75,6 +91,8 @@ struct Snapshot {
   std::map<std::string, std::string> build_ids;  // path -> lowercase hex build-id
 
   std::vector<StackSample> stacks;
+  // Addresses in `stacks` that the input named itself (pprof input); see NamedFrame.
+  std::unordered_map<uint64_t, NamedFrame> named_frames;
   std::vector<Mapping> mappings;  // executable mappings, sorted by start
   std::string first_mapped_path;  // first file-backed line of MAPPED_LIBRARIES, in file order
 

@@ -71,6 +71,9 @@ class SymbolTable {
     std::vector<bool> runtime;    // per row: C/C++ runtime library code (never a site)
   };
   const Resolved& resolve(uint32_t frame_id) const;
+  const Resolved& resolve_named(const NamedFrame& named, const std::string& module,
+                                Resolved& out) const;
+  bool extra_fold(const Row& row) const;
 
   const MergedProfile& profile_;
   const SymbolSource& source_;
