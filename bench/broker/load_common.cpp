@@ -125,7 +125,10 @@ double own_cpu_seconds() {
 }  // namespace
 
 PhaseMeter::PhaseMeter(const Options& o) : pgid_(o.broker_pgid) {
-  if (pgid_ > 0) broker_start_ = process_group_cpu_seconds(pgid_);
+  if (pgid_ > 0) {
+    broker_start_ = process_group_cpu_seconds(pgid_);
+    broker_wait_start_ = process_group_wait_seconds(pgid_);
+  }
   load_start_ = own_cpu_seconds();
   start_ = Clock::now();
 }
@@ -136,6 +139,9 @@ PhaseMeter::Reading PhaseMeter::stop() const {
   r.load_cpu_s = own_cpu_seconds() - load_start_;
   if (broker_start_) {
     if (auto end = process_group_cpu_seconds(pgid_)) r.broker_cpu_s = *end - *broker_start_;
+  }
+  if (broker_wait_start_) {
+    if (auto end = process_group_wait_seconds(pgid_)) r.broker_wait_s = *end - *broker_wait_start_;
   }
   return r;
 }
@@ -160,6 +166,7 @@ void print_phase(const Options& o, const PhaseResult& r) {
         .add("broker_cpu_us_per_msg",
              r.delivered > 0 ? *r.cost.broker_cpu_s * 1e6 / static_cast<double>(r.delivered) : 0.0);
   }
+  if (r.cost.broker_wait_s) line.add("broker_wait_core", *r.cost.broker_wait_s / elapsed);
   for (const auto& [key, value] : r.extra) line.add(key, value);
   line.print();
 }

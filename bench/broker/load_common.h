@@ -114,15 +114,16 @@ class PhaseMeter {
   explicit PhaseMeter(const Options& o);
   struct Reading {
     double elapsed_s = 0;
-    std::optional<double> broker_cpu_s;  // the broker's process group, helpers included
-    double load_cpu_s = 0;               // this load generator, all threads
+    std::optional<double> broker_cpu_s;   // the broker's process group, helpers included
+    std::optional<double> broker_wait_s;  // its time runnable but waiting for a core
+    double load_cpu_s = 0;                // this load generator, all threads
   };
   Reading stop() const;
 
  private:
   pid_t pgid_;
   Clock::time_point start_;
-  std::optional<double> broker_start_;
+  std::optional<double> broker_start_, broker_wait_start_;
   double load_start_;
 };
 

@@ -270,7 +270,8 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
     auto phase = r.values.find("phase");
     if (phase == r.values.end()) continue;
     const std::string row = broker_row(workload.name, phase->second) + ":";
-    for (const char* field : {"msgs_per_s", "broker_core", "load_core", "broker_cpu_us_per_cycle"})
+    for (const char* field :
+         {"msgs_per_s", "broker_core", "broker_wait_core", "load_core", "broker_cpu_us_per_cycle"})
       if (auto v = r.number(field)) run.metrics[row + field] = *v;
     if (auto v = r.number("broker_cpu_us_per_msg")) run.metrics[row + "cpu_us_per_msg"] = *v;
     if (r.number("complete").value_or(0) != 1) complete = false;

@@ -72,6 +72,40 @@ inline std::optional<double> process_group_cpu_seconds(pid_t pgid) {
   return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Run-queue wait of every process in process group `pgid`, in seconds: time its threads were
+// runnable but another task had the CPU (/proc/PID/task/TID/schedstat, second field). With
+// the CPU time beside it, it tells a broker that waits for work (both small) from one that
+// waits for a core (CPU + wait near the phase's length).
+inline std::optional<double> process_group_wait_seconds(pid_t pgid) {
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return std::nullopt;
+  unsigned long long ns = 0;
+  bool found = false;
+  while (dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0') continue;
+    auto cpu = process_cpu_ticks(static_cast<pid_t>(pid));
+    if (!cpu || cpu->pgrp != pgid) continue;
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* t = ::opendir(tasks.c_str());
+    if (t == nullptr) continue;
+    while (dirent* te = ::readdir(t)) {
+      if (te->d_name[0] == '.') continue;
+      std::ifstream in(tasks + "/" + te->d_name + "/schedstat");
+      unsigned long long on_cpu = 0, waited = 0;
+      if (in >> on_cpu >> waited) {
+        ns += waited;
+        found = true;
+      }
+    }
+    ::closedir(t);
+  }
+  ::closedir(d);
+  if (!found) return std::nullopt;
+  return static_cast<double>(ns) / 1e9;
+}
+
 // A "Vm...:  N kB" value from /proc/PID/status, e.g. "VmHWM" (peak RSS).
 inline std::optional<long long> process_status_kb(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
