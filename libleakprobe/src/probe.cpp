@@ -10,6 +10,7 @@
 #include "guard.h"
 #include "log.h"
 #include "options.h"
+#include "preload_order.h"
 #include "real_alloc.h"
 #include "tracker.h"
 #include "writer.h"
@@ -50,6 +51,7 @@ __attribute__((constructor)) void start_probe() {
   // `leakprobe enable PID` arrives on the control socket, which needs the writer thread.
   Tracker* t = create_tracker(g_settings.tracker);
   if (!t) return;
+  check_preload_order();
   install_fork_handlers();
   writer_start(t, g_settings.writer);
   atexit(at_exit);

@@ -291,6 +291,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   meta_u64(out, fmt::kKeyTruncated, truncated);
   meta_u64(out, fmt::kKeyProbeBytes, t.probe_bytes());
   unwind_meta(out, unwind_stats());
+  if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
   BuildIdCtx ctx{&out, exe};
   dl_iterate_phdr(emit_build_id, &ctx);
 

@@ -53,6 +53,7 @@ struct SnapshotInfo {
   const char* trigger = "request";
   int64_t time_sec = 0;
   int64_t time_usec = 0;
+  const char* foreign_malloc = nullptr;  // see preload_order.h; nullptr: none
 };
 
 // Writes the whole snapshot of `t`: header with totals, metadata (incl. build-ids of every

@@ -16,6 +16,7 @@
 #include "guard.h"
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
+#include "preload_order.h"
 #include "recording_switch.h"
 #include "signal_trigger.h"
 #include "snapshot_writer.h"
@@ -89,6 +90,7 @@ bool Writer::write_content(int fd, unsigned sequence, void* p) {
   info.trigger = ctx->trigger;
   info.time_sec = ctx->now.tv_sec;
   info.time_usec = ctx->now.tv_nsec / 1000;
+  info.foreign_malloc = foreign_malloc();
   FdOut out(fd);
   return write_snapshot(out, *g_writer.tracker_, info);
 }

@@ -43,6 +43,10 @@ inline constexpr const char kKeyUnwindStops[] = "unwind-stops";
 // LEAKPROBE_VERIFY_UNWIND=1 only: "stacks=N same=N shorter=N longer=N different=N", every
 // stack compared with libunwind's (shorter: ours is a prefix of libunwind's).
 inline constexpr const char kKeyUnwindVerify[] = "unwind-verify";
+// Present only when the program's malloc is not the probe's (another allocator came first in
+// LD_PRELOAD, or the program links its own): the path of the file whose malloc it calls. Such
+// a snapshot saw no allocations; heapdiff warns.
+inline constexpr const char kKeyForeignMalloc[] = "foreign-malloc";
 
 inline constexpr const char kTriggerSignal[] = "signal";
 inline constexpr const char kTriggerInterval[] = "interval";

@@ -177,6 +177,13 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
       w.depth = s->depth.value_or(0);
       out.warnings.push_back(std::move(w));
     }
+    if (s->foreign_malloc) {
+      Warning w;
+      w.kind = Warning::Kind::kForeignMalloc;
+      w.subjects.push_back(s->name);
+      w.reason = *s->foreign_malloc;
+      out.warnings.push_back(std::move(w));
+    }
   }
   if (snapshots.empty()) return out;
 

@@ -381,6 +381,8 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     if (*snap_.declared_stacks < 0) return at_line("negative leakprobe.stacks");
   } else if (key == fmt::kKeyTruncated) {
     return integer(snap_.truncated_stacks);
+  } else if (key == fmt::kKeyForeignMalloc) {
+    snap_.foreign_malloc = std::string(value);
   } else if (key == fmt::kKeyProbeBytes) {
     return integer(snap_.probe_bytes);
   } else if (key == fmt::kKeyBuildId) {

@@ -439,6 +439,10 @@ std::string warning_text(const Warning& w) {
       return "warning: " + subject + ": " + std::to_string(w.stacks) +
              " stacks were cut at the capture depth (" + std::to_string(w.depth) +
              " frames); their outer frames are missing";
+    case Warning::Kind::kForeignMalloc:
+      return "warning: " + subject + ": the program called the malloc of " + w.reason +
+             ", loaded before libleakprobe.so, so this snapshot saw no allocations; put "
+             "libleakprobe.so first in LD_PRELOAD";
     case Warning::Kind::kModuleUnreadable:
       return "warning: cannot read " + subject + ": " + w.reason +
              "; its frames are shown as module+offset";

@@ -87,6 +87,9 @@ struct Snapshot {
   std::optional<int64_t> depth;
   std::optional<int64_t> declared_stacks;
   std::optional<int64_t> truncated_stacks;
+  // The file whose malloc the program called instead of the probe's (a wrong LD_PRELOAD
+  // order): the snapshot saw no allocations.
+  std::optional<std::string> foreign_malloc;
   std::optional<int64_t> probe_bytes;
   std::map<std::string, std::string> build_ids;  // path -> lowercase hex build-id
 

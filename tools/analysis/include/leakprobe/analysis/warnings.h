@@ -17,6 +17,8 @@ struct Warning {
     kReordered,         // a note: trend mode took the snapshots in leakprobe.time order;
                         // `subjects`: the file names in that order
     kStacksCut,         // subjects[0]: a snapshot with `stacks` stacks cut at `depth` frames
+    kForeignMalloc,     // subjects[0]: a snapshot whose program called the malloc of
+                        // `reason` (a file before the probe in LD_PRELOAD): it saw nothing
     kModuleUnreadable,  // subjects[0]: a module file that could not be read; `reason`
     kBuildIdMismatch,   // subjects[0]: a module file of another build; the two build-ids
     kNoDebugInfo,       // subjects: module files with symbols but no debug info
