@@ -43,6 +43,19 @@ expect_contains "$err" "pid $zombie is exiting and can no longer take a snapshot
 case "$err" in *"not your process"*) fail "an exiting process was called not ours: $err" ;; esac
 pass "exiting process named as such"
 
+# A kernel thread (PF_KTHREAD in /proc/PID/stat) is named as one, where this machine shows any
+# (a container usually does not).
+kthread=$(for f in /proc/[0-9]*/stat; do
+  rest=$(sed 's/^.*) //' "$f" 2>/dev/null) || continue
+  flags=$(echo "$rest" | awk '{ print $7 }')
+  [ -n "$flags" ] && [ $(( flags & 0x00200000 )) -ne 0 ] && { basename "$(dirname "$f")"; break; }
+done)
+if [ -n "$kthread" ]; then
+  expect_rc 1 "$cli" snapshot "$kthread" --timeout 2
+  expect_contains "$err" "pid $kthread is a kernel thread" "kernel thread"
+  pass "kernel thread named as such"
+fi
+
 # A command that does not exist.
 expect_rc 127 "$cli" run -o "$(mktemp -d)" -- /nonexistent/program
 expect_contains "$err" "cannot run /nonexistent/program" "missing command"
