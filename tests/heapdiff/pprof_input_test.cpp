@@ -15,6 +15,7 @@
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/compat.h"
 #include "leakprobe/analysis/go_frames.h"
+#include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/pprof/profile_io.h"
 #include "test_snapshots.h"
@@ -363,6 +364,19 @@ TEST(PprofInput, FilesAreReadByContentNotName) {
   EXPECT_NE(junk.error().message.find("heap profile"), std::string::npos);
   EXPECT_FALSE(load_input((dir / "missing").string()).ok());
   std::filesystem::remove_all(dir);
+}
+
+TEST(GoFrames, ShortNamesDropTheImportPathOnly) {
+  EXPECT_EQ(short_function_name("github.com/eclipse/paho%2emqtt%2egolang.(*router).addRoute"),
+            "paho%2emqtt%2egolang.(*router).addRoute");
+  EXPECT_EQ(short_function_name("net/http.(*conn).serve"), "http.(*conn).serve");
+  EXPECT_EQ(short_function_name("main.(*gateway).openSession.func1"),
+            "main.(*gateway).openSession.func1");
+  EXPECT_EQ(short_function_name("net/http.(*conn).serve", NameDetail::kWithTemplates),
+            "net/http.(*conn).serve");
+  // C++ is unchanged by the Go rules.
+  EXPECT_EQ(short_function_name("operator/(int)"), "operator/");
+  EXPECT_EQ(short_function_name("ns::f(int)"), "ns::f");
 }
 
 TEST(GoFrames, PackagesRuntimeAndStandardLibrary) {

@@ -180,9 +180,19 @@ std::string rewrite_std_aliases(std::string_view name) {
 }
 
 std::string short_function_name(std::string_view demangled, NameDetail detail) {
-  // Go methods ("main.(*gateway).open", from pprof input) are already short, and their
-  // parentheses are a receiver, not a parameter list; C++ never writes ".(".
-  if (demangled.find(".(") != std::string_view::npos) return std::string(demangled);
+  // Go names (from pprof input) carry their import path and method receivers:
+  // "github.com/eclipse/paho%2emqtt%2egolang.(*router).addRoute". Their parentheses are not a
+  // parameter list (C++ never writes ".(", nor a '/' outside `operator/`); like pprof, the
+  // short name only drops the path's directories: "paho%2emqtt%2egolang.(*router).addRoute".
+  const size_t slash = demangled.substr(0, demangled.find_first_of("([")).rfind('/');
+  const bool go_path = slash != std::string_view::npos && slash > 0 &&
+                       demangled.compare(0, 8, "operator") != 0 &&
+                       demangled.find("::") == std::string_view::npos &&
+                       demangled.find(' ') == std::string_view::npos;
+  if (go_path || demangled.find(".(") != std::string_view::npos) {
+    if (detail == NameDetail::kWithTemplates || !go_path) return std::string(demangled);
+    return std::string(demangled.substr(slash + 1));
+  }
   const std::string s = rewrite_std_aliases(demangled);
   std::string out;
   bool in_conversion = false;  // `operator unsigned long`: spaces belong to the name

@@ -25,8 +25,9 @@ enum class NameDetail {
 // lambdas (`{lambda(int)#1}` -> `{lambda#1}`), local entities (`f(int)::Local::g()` ->
 // `f::Local::g`), `(anonymous namespace)`, ABI tags and GCC clone suffixes (`.cold`,
 // `.isra.0`, `[clone .part.0]`) are understood. C names come back unchanged (minus clone
-// suffixes), Go methods (`main.(*gateway).open`) unchanged. Whatever cannot be parsed comes
-// back whole rather than mangled further.
+// suffixes); Go names lose their import path's directories (`net/http.(*conn).serve` ->
+// `http.(*conn).serve`, whole with kWithTemplates). Whatever cannot be parsed comes back whole
+// rather than mangled further.
 std::string short_function_name(std::string_view demangled, NameDetail detail = NameDetail::kShort);
 
 // The last `components` components of a path: ("/a/b/c/d.cpp", 2) -> "c/d.cpp".
