@@ -24,18 +24,18 @@ inline constexpr const char kHeaderTagSampled[] = "heap_v2";
 // Every line leakprobe adds starts with '#', which pprof skips. Metadata lines are
 // "# leakprobe.<key>: <value>"; the keys follow.
 inline constexpr const char kMetaPrefix[] = "# leakprobe.";
-inline constexpr const char kKeyFormat[] = "format";        // integer, kVersion
-inline constexpr const char kKeyPid[] = "pid";              // integer
-inline constexpr const char kKeyParentPid[] = "ppid";       // integer (set in a forked child)
-inline constexpr const char kKeyExe[] = "exe";              // path of /proc/self/exe
-inline constexpr const char kKeyTime[] = "time";            // unix seconds, decimal, with fraction
-inline constexpr const char kKeySequence[] = "sequence";    // 1, 2, ... per process image
-inline constexpr const char kKeyTrigger[] = "trigger";      // one of the kTrigger* below
-inline constexpr const char kKeySampling[] = "sampling";    // 0 = exact, else mean bytes
-inline constexpr const char kKeyDepth[] = "depth";          // max frames captured per stack
-inline constexpr const char kKeyStacks[] = "stacks";        // number of stack lines that follow
-inline constexpr const char kKeyBuildId[] = "build-id";     // "<hex> <path>", one line per module
-inline constexpr const char kKeyProbeBytes[] = "probe-bytes";    // probe's own memory
+inline constexpr const char kKeyFormat[] = "format";      // integer, kVersion
+inline constexpr const char kKeyPid[] = "pid";            // integer
+inline constexpr const char kKeyParentPid[] = "ppid";     // integer (set in a forked child)
+inline constexpr const char kKeyExe[] = "exe";            // path of /proc/self/exe
+inline constexpr const char kKeyTime[] = "time";          // unix seconds, decimal, with fraction
+inline constexpr const char kKeySequence[] = "sequence";  // 1, 2, ... per process image
+inline constexpr const char kKeyTrigger[] = "trigger";    // one of the kTrigger* below
+inline constexpr const char kKeySampling[] = "sampling";  // 0 = exact, else mean bytes
+inline constexpr const char kKeyDepth[] = "depth";        // max frames captured per stack
+inline constexpr const char kKeyStacks[] = "stacks";      // number of stack lines that follow
+inline constexpr const char kKeyBuildId[] = "build-id";   // "<hex> <path>", one line per module
+inline constexpr const char kKeyProbeBytes[] = "probe-bytes";      // probe's own memory
 inline constexpr const char kKeyTruncated[] = "truncated-stacks";  // stacks cut at `depth`
 // Stacks whose unwind ended before the outermost frame, by reason: "<reason>=<count> ..."
 // (only reasons that occurred; absent when none did). Reasons: docs/snapshot-format.md.
@@ -59,6 +59,43 @@ inline constexpr const char kTriggerExec[] = "exec";        // just before execv
 // grammar as heap stack lines, ended by "# leakprobe.end-section: <name>".
 inline constexpr const char kKeySection[] = "section";
 inline constexpr const char kKeyEndSection[] = "end-section";
+inline constexpr const char kSectionLinePrefix[] = "#  ";
+
+// Resource sections: one per kind, named below, each line
+// "#  <live>: 0 [<created>: 0] @ <addresses>": how many objects of that kind created from
+// that stack are open (running) now, and how many it has created since the probe started.
+// The byte fields are always 0. A line without addresses counts the descriptors that were
+// already open when the probe loaded ("inherited").
+enum class ResourceKind : unsigned char {
+  kTcp,      // socket(AF_INET/AF_INET6, SOCK_STREAM), and what accept() returns from one
+  kUdp,      // socket(AF_INET/AF_INET6, SOCK_DGRAM)
+  kUnix,     // AF_UNIX sockets, socketpair()
+  kTimerfd,  // timerfd_create()
+  kEventfd,  // eventfd()
+  kEpoll,    // epoll_create[1]()
+  kPipe,     // either end of pipe[2]()
+  kFile,     // open*/creat*/fopen: files, directories, devices
+  kMemfd,    // memfd_create()
+  kOtherFd,  // other sockets, signalfd, inotify, anything not recognised
+  kTimer,    // POSIX timer_create() (not a descriptor)
+  kThread,   // pthread_create(), live until the thread exits
+  kCount
+};
+inline constexpr const char* const kResourceSectionNames[] = {
+    "tcp",  "udp",  "unix",  "timerfd",  "eventfd", "epoll",
+    "pipe", "file", "memfd", "other-fd", "timer",   "thread"};
+static_assert(sizeof(kResourceSectionNames) / sizeof(kResourceSectionNames[0]) ==
+              static_cast<unsigned>(ResourceKind::kCount));
+inline constexpr bool is_descriptor(ResourceKind k) { return k < ResourceKind::kTimer; }
+
+// Resource metadata. `resources`: 1 when the probe tracked them (LEAKPROBE_RESOURCES), 0
+// when it did not (a reader must not read the absence of sections as "nothing leaked").
+// `untracked-fds`: descriptors open at snapshot time whose creation the probe did not see
+// (raw system calls, glibc-internal opens). `unseen-closes`: descriptors the probe had as
+// open but found closed at snapshot time (closed by a path it cannot see), dropped then.
+inline constexpr const char kKeyResources[] = "resources";
+inline constexpr const char kKeyUntrackedFds[] = "untracked-fds";
+inline constexpr const char kKeyUnseenCloses[] = "unseen-closes";
 
 // Sentinel pprof and gperftools use before the /proc/self/maps copy.
 inline constexpr const char kMapsSentinel[] = "MAPPED_LIBRARIES:";

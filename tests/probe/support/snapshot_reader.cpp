@@ -16,6 +16,7 @@ const std::regex kHeader(
     R"(^heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] *@ *(heap[_a-z0-9]*(/\d+)?)$)");
 const std::regex kLine(R"(^(-?\d+): *(-?\d+) *\[ *(\d+): *(\d+) *\] @([ x0-9a-f]*)$)");
 const std::regex kMeta(R"(^# leakprobe\.([a-z-]+): (.*)$)");
+const std::regex kSectionLine(R"(^#  (\d+): 0 \[(\d+): 0\] @([ x0-9a-f]*)$)");
 const std::regex kMap(R"(^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ \d+ *(.*)$)");
 }  // namespace
 
@@ -25,6 +26,7 @@ bool parse_snapshot(const std::string& text, Snapshot* out, std::string* error) 
   std::string line;
   int n = 0;
   enum { kHead, kBody, kMaps, kDone } state = kHead;
+  std::string section;  // the open section's name, "" outside one
   std::smatch m;
   auto fail = [&](const std::string& why) {
     *error = "line " + std::to_string(n) + ": " + why + ": '" + line + "'";
@@ -45,6 +47,27 @@ bool parse_snapshot(const std::string& text, Snapshot* out, std::string* error) 
       if (line == leakprobe::format::kTrailer) return fail("trailer before the maps");
       if (std::regex_match(line, m, kMeta)) {
         out->meta.emplace(m[1], m[2]);
+        if (m[1] == leakprobe::format::kKeySection) {
+          if (!section.empty()) return fail("section inside a section");
+          section = m[2];
+        } else if (m[1] == leakprobe::format::kKeyEndSection) {
+          if (section != m[2]) return fail("end of a section that is not open");
+          section.clear();
+        }
+      } else if (!section.empty()) {
+        if (!std::regex_match(line, m, kSectionLine)) return fail("bad section line");
+        ResourceLine r;
+        r.kind = section;
+        r.live = std::stoull(m[1]);
+        r.created = std::stoull(m[2]);
+        if (r.live > r.created) return fail("more live than created");
+        std::istringstream fr(m[3]);
+        std::string a;
+        while (fr >> a) {
+          if (a.rfind("0x", 0) != 0) return fail("frame without 0x");
+          r.frames.push_back(std::stoull(a.substr(2), nullptr, 16));
+        }
+        out->resources.push_back(std::move(r));
       } else if (std::regex_match(line, m, kLine)) {
         StackLine s;
         s.live_objs = std::stoll(m[1]);
@@ -61,6 +84,7 @@ bool parse_snapshot(const std::string& text, Snapshot* out, std::string* error) 
       } else if (line.empty()) {
         // the blank line before MAPPED_LIBRARIES
       } else if (line == leakprobe::format::kMapsSentinel) {
+        if (!section.empty()) return fail("section not ended before the maps");
         state = kMaps;
       } else {
         return fail("unexpected line");

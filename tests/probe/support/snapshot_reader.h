@@ -16,6 +16,13 @@ struct StackLine {
   std::vector<uint64_t> frames;  // leaf first
 };
 
+// One line of a resource section ("tcp", "thread", ...): live and created counts.
+struct ResourceLine {
+  std::string kind;
+  uint64_t live = 0, created = 0;
+  std::vector<uint64_t> frames;  // empty: inherited
+};
+
 struct Mapping {
   uint64_t start = 0, end = 0, offset = 0;
   std::string perms, path;
@@ -27,6 +34,7 @@ struct Snapshot {
   std::string tag;  // "heapprofile" or "heap_v2/N"
   std::multimap<std::string, std::string> meta;
   std::vector<StackLine> stacks;
+  std::vector<ResourceLine> resources;
   std::vector<Mapping> maps;
   bool has_trailer = false;
 

@@ -184,6 +184,9 @@ class Parser {
 
   std::optional<Error> parse_header(std::string_view line);
   std::optional<Error> parse_stack_line(std::string_view line);
+  std::optional<Error> parse_sample(std::string_view line, Counts& counts,
+                                    std::vector<uint64_t>& addrs);
+  std::optional<Error> parse_resource_line(std::string_view line);
   std::optional<Error> parse_count_pair(Cursor& c, const char* what, int64_t& objs, int64_t& bytes);
   std::optional<Error> parse_meta(std::string_view line);
   std::optional<Error> parse_maps_line(std::string_view line);
@@ -200,6 +203,7 @@ class Parser {
   bool saw_meta_ = false;
   bool in_section_ = false;
   std::string section_name_;
+  bool in_resource_section_ = false;
   std::optional<int64_t> meta_sampling_;
 };
 
@@ -280,17 +284,18 @@ std::optional<Error> Parser::add_to_totals(const Counts& c) {
   return std::nullopt;
 }
 
-std::optional<Error> Parser::parse_stack_line(std::string_view line) {
+// "<objs>: <bytes> [<objs>: <bytes>] @ <addresses>", shared by heap and resource lines.
+std::optional<Error> Parser::parse_sample(std::string_view line, Counts& counts,
+                                          std::vector<uint64_t>& addrs) {
   Cursor c(line);
-  StackSample s;
-  if (auto e = parse_count_pair(c, "live", s.counts.live_objs, s.counts.live_bytes)) return e;
+  if (auto e = parse_count_pair(c, "live", counts.live_objs, counts.live_bytes)) return e;
   if (!c.consume('[')) {
     return at_line(
         "malformed stack line: expected '<objs>: <bytes> [<objs>: <bytes>] @ "
         "<addresses>', found '" +
         excerpt(line) + "'");
   }
-  if (auto e = parse_count_pair(c, "allocated", s.counts.alloc_objs, s.counts.alloc_bytes)) {
+  if (auto e = parse_count_pair(c, "allocated", counts.alloc_objs, counts.alloc_bytes)) {
     return e;
   }
   if (!c.consume(']') || !c.consume('@')) {
@@ -308,8 +313,39 @@ std::optional<Error> Parser::parse_stack_line(std::string_view line) {
       case NumStatus::kMalformed:
         return at_line("malformed address '" + excerpt(tok) + "' (expected hex like 0x4005d0)");
     }
-    s.addrs.push_back(addr);
+    addrs.push_back(addr);
   }
+  return std::nullopt;
+}
+
+std::optional<Error> Parser::parse_resource_line(std::string_view line) {
+  Counts counts;
+  ResourceSample r;
+  r.kind = section_name_;
+  if (auto e = parse_sample(line, counts, r.addrs)) return e;
+  if (counts.live_bytes != 0 || counts.alloc_bytes != 0) {
+    return at_line("resource line in section '" + excerpt(section_name_) +
+                   "' has non-zero byte counts (they are always 0)");
+  }
+  if (counts.live_objs > counts.alloc_objs) {
+    return at_line("resource line in section '" + excerpt(section_name_) + "' has " +
+                   std::to_string(counts.live_objs) + " live but only " +
+                   std::to_string(counts.alloc_objs) + " created");
+  }
+  r.live = counts.live_objs;
+  r.created = counts.alloc_objs;
+  snap_.resources.push_back(std::move(r));
+  if (max_stacks_ > 0 && snap_.resources.size() > max_stacks_) {
+    return at_line("more than " + std::to_string(max_stacks_) +
+                   " resource lines, the most heapdiff keeps of one snapshot (--max-input "
+                   "raises it)");
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> Parser::parse_stack_line(std::string_view line) {
+  StackSample s;
+  if (auto e = parse_sample(line, s.counts, s.addrs)) return e;
   if (snap_.sampling > 1) {
     unsample(s.counts.live_objs, s.counts.live_bytes, snap_.sampling);
     unsample(s.counts.alloc_objs, s.counts.alloc_bytes, snap_.sampling);
@@ -400,10 +436,31 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
                    [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
     snap_.build_ids[path] = hex;
   } else if (key == fmt::kKeySection) {
+    if (in_section_) {
+      return at_line("section '" + excerpt(value) + "' starts inside section '" +
+                     excerpt(section_name_) + "'");
+    }
     in_section_ = true;
     section_name_ = std::string(value);
+    // Sections this reader does not know are skipped, as the format requires.
+    in_resource_section_ = std::any_of(
+        std::begin(fmt::kResourceSectionNames), std::end(fmt::kResourceSectionNames),
+        [&](const char* name) { return value == name; });
   } else if (key == fmt::kKeyEndSection) {
+    if (!in_section_ || value != section_name_) {
+      return at_line("end of section '" + excerpt(value) + "' without its start");
+    }
     in_section_ = false;
+    in_resource_section_ = false;
+  } else if (key == fmt::kKeyResources) {
+    std::optional<int64_t> v;
+    if (auto e = integer(v)) return e;
+    if (*v != 0 && *v != 1) return at_line("leakprobe.resources must be 0 or 1");
+    snap_.resources_tracked = *v == 1;
+  } else if (key == fmt::kKeyUntrackedFds) {
+    return integer(snap_.untracked_fds);
+  } else if (key == fmt::kKeyUnseenCloses) {
+    return integer(snap_.unseen_closes);
   }
   // Unknown keys are ignored, as the format requires.
   return std::nullopt;
@@ -497,7 +554,8 @@ std::optional<Error> Parser::line(std::string_view raw, bool cut) {
       if (line == fmt::kTrailer) saw_trailer_ = true;
       return parse_meta(line);
     }
-    return std::nullopt;  // other comments, and the "#  <stack line>" rows of extension sections
+    if (in_resource_section_ && !in_maps_) return parse_resource_line(line.substr(1));
+    return std::nullopt;  // other comments, and the rows of sections this reader does not know
   }
   if (in_maps_) return parse_maps_line(line);
   if (line == fmt::kMapsSentinel) {
@@ -541,6 +599,9 @@ Result<Snapshot> Parser::finish() {
                       " stack lines but leakprobe.stacks "
                       "says " +
                       std::to_string(*snap_.declared_stacks));
+  }
+  if (in_section_) {
+    return whole_file("section '" + excerpt(section_name_) + "' is never ended");
   }
   if (!in_maps) {
     return whole_file(std::string("truncated heap profile: no ") + fmt::kMapsSentinel +

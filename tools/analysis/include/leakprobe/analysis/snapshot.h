@@ -54,6 +54,15 @@ struct Mapping {
   std::string path;     // may be empty or a pseudo name like [vdso]
 };
 
+// One line of a resource section: descriptors, POSIX timers or threads of one kind created
+// from one stack (docs/snapshot-format.md, "Resource sections"). Never sampled.
+struct ResourceSample {
+  std::string kind;     // a section name from snapshot_format.h: "tcp", "timer", "thread", ...
+  int64_t live = 0;     // open (running) at snapshot time
+  int64_t created = 0;  // cumulative since the probe started
+  std::vector<uint64_t> addrs;  // creating stack, leaf first; empty = inherited at start-up
+};
+
 enum class Flavour { kLeakprobe, kGperftools, kPprof };
 
 // A frame the input names itself: pprof profiles carry function names and lines (every Go
@@ -96,6 +105,12 @@ struct Snapshot {
   std::vector<StackSample> stacks;
   // Addresses in `stacks` that the input named itself (pprof input); see NamedFrame.
   std::unordered_map<uint64_t, NamedFrame> named_frames;
+  // Resource tracking: `resources_tracked` is set when the snapshot says whether the probe
+  // tracked them (absent in older snapshots and gperftools dumps).
+  std::optional<bool> resources_tracked;
+  std::optional<int64_t> untracked_fds;
+  std::optional<int64_t> unseen_closes;
+  std::vector<ResourceSample> resources;
   std::vector<Mapping> mappings;  // executable mappings, sorted by start
   std::string first_mapped_path;  // first file-backed line of MAPPED_LIBRARIES, in file order
 
