@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "guard.h"
+#include "resource_table.h"
 #include "tracker.h"
 #include "writer.h"
 
@@ -21,9 +22,11 @@ void prepare() {
     writer_lock_for_fork();  // first: the writer takes no tracker lock while it holds this
     t->lock_for_fork();
   }
+  if (ResourceTable* r = resources()) r->lock_for_fork();
 }
 
 void parent() {
+  if (ResourceTable* r = resources()) r->unlock_after_fork();
   if (Tracker* t = tracker()) {
     t->unlock_after_fork();
     writer_unlock_after_fork_in_parent();
@@ -32,6 +35,8 @@ void parent() {
 }
 
 void child() {
+  if (ResourceTable* r = resources())
+    r->reset_after_fork_in_child(reinterpret_cast<uintptr_t>(pthread_self()));
   if (Tracker* t = tracker()) {
     t->reset_after_fork_in_child();
     writer_restart_in_child();

@@ -66,6 +66,9 @@ void store(Settings* o, settings::Id id, uint64_t v) {
     case settings::kVerifyUnwind:
       o->tracker.verify_unwind = v != 0;
       break;
+    case settings::kResources:
+      o->tracker.resources = v != 0;
+      break;
     case settings::kQuiet:
       o->quiet = v != 0;
       break;

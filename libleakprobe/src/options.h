@@ -23,6 +23,7 @@ struct Options {
   uint64_t sample_bytes = detail::default_of(settings::kSampleBytes);  // 0 = every allocation
   size_t max_stacks = detail::default_of(settings::kMaxStacks);
   bool verify_unwind = detail::default_of(settings::kVerifyUnwind) != 0;
+  bool resources = detail::default_of(settings::kResources) != 0;
 };
 
 // What the writer needs: when and where snapshots go, and how they are asked for.

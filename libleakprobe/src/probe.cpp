@@ -6,21 +6,32 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fd_scan.h"
 #include "fork.h"
 #include "guard.h"
 #include "log.h"
 #include "options.h"
 #include "preload_order.h"
 #include "real_alloc.h"
+#include "resource_table.h"
 #include "tracker.h"
 #include "writer.h"
 
 extern char** environ;
 
 namespace leakprobe {
+
+// The interposers' one-time setup (interpose_fd.cpp, interpose_thread.cpp,
+// interpose_timer.cpp).
+void resolve_fd_functions();
+void resolve_timer_functions();
+void init_thread_tracking();
+
 namespace {
 
 Settings g_settings;  // plain data: no constructor work, no destructor at exit
+// Distinct creating stacks of descriptors, timers and threads kept (a few hundred in a broker).
+constexpr size_t kResourceStacks = 1 << 16;
 
 void print_warnings(const char* warnings) {
   const char* line = warnings;
@@ -47,6 +58,16 @@ __attribute__((constructor)) void start_probe() {
   if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");
   parse_settings(environ, cwd, &g_settings);
   print_warnings(g_settings.warnings);
+  // Before anything of the probe's own is opened (the unwinder's pipe, the control socket,
+  // the descriptor reserve): what is open now was the host's before the probe loaded.
+  if (g_settings.tracker.resources) {
+    resolve_fd_functions();
+    resolve_timer_functions();
+    if (ResourceTable* r = create_resources(kResourceStacks, g_settings.tracker.depth)) {
+      record_inherited_fds(*r);
+      init_thread_tracking();
+    }
+  }
   // Dormant (LEAKPROBE_ENABLED=0) still starts everything: the tracker records nothing until
   // `leakprobe enable PID` arrives on the control socket, which needs the writer thread.
   Tracker* t = create_tracker(g_settings.tracker);

@@ -9,6 +9,8 @@
 
 #include "arena.h"
 #include "leakprobe/snapshot_format.h"
+#include "resource_table.h"
+#include "resource_writer.h"
 #include "tracker.h"
 #include "unwind.h"
 
@@ -305,6 +307,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
     out.put_char('\n');
   }
   unmap_pages(rows, rows_bytes);
+  write_resource_sections(out, resources());
 
   out.put_char('\n');
   out.put(fmt::kMapsSentinel);
