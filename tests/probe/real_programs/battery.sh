@@ -8,12 +8,16 @@
 # (trailer present, no temporary left) from every profiled process that exits normally.
 #
 # Usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [CASE_FILTER_REGEX]
+# With BATTERY_MODE=verify every case runs once more in that mode only:
+# LEAKPROBE_VERIFY_UNWIND=1, and every snapshot must say that each stack the probe's unwinder
+# took was the one libunwind gives (different=0 shorter=0 longer=0).
 # Bounded: every run has a timeout, the broker is stopped on any exit.
 set -u -o pipefail
 
 PROBE_LIB=${1:?usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [FILTER]}
 SIGHOST=${2:?usage: battery.sh PROBE_LIB SIGHOST_PROGRAM [FILTER]}
 FILTER=${3:-.}
+ONLY_MODE=${BATTERY_MODE:-}
 PROBE_LIB=$(realpath "$PROBE_LIB") && SIGHOST=$(realpath "$SIGHOST") || exit 1
 if [ ! -f "$PROBE_LIB" ] || [ ! -x "$SIGHOST" ]; then
   echo "battery.sh: missing $PROBE_LIB or $SIGHOST" >&2
@@ -113,6 +117,21 @@ check_snaps() {
   esac
 }
 
+# check_verify SNAPDIR: in verification mode, every snapshot compared its stacks with
+# libunwind's and found none that differs.
+check_verify() {
+  local f line
+  for f in "$1"/leakprobe.*.heap; do
+    [ -e "$f" ] || continue
+    line=$(grep '^# leakprobe.unwind-verify: ' "$f") || { fail "no unwind-verify line: $(basename "$f")"; continue; }
+    if ! [[ $line =~ shorter=0\ longer=0\ different=0$ ]]; then
+      fail "unwinder differs from libunwind: ${line#*: } ($(basename "$f"))"
+    fi
+    VERIFIED=$((VERIFIED + $(sed -E 's/.*stacks=([0-9]+).*/\1/' <<<"$line")))
+  done
+}
+VERIFIED=0
+
 # run_case NAME EXPECT NORM MODES CMD...: EXPECT is exit|none|any (see check_snaps), NORM
 # how stdout is compared (exact|ldlist|none), MODES a list of exact (every allocation),
 # sampled (LEAKPROBE_SAMPLE_BYTES=64 KiB), interval (exact, and a snapshot every second).
@@ -121,6 +140,7 @@ run_case() {
   local expect=$2 norm=$3 modes=$4
   shift 4
   [[ $CASE =~ $FILTER ]] || return 0
+  [ -n "$ONLY_MODE" ] && modes=$ONLY_MODE
   local base="$WORK/$CASE"
   mkdir -p "$base"
   local ref_status
@@ -131,6 +151,7 @@ run_case() {
                     LEAKPROBE_QUIET=1)
     [ "$mode" = sampled ] && pvars+=(LEAKPROBE_SAMPLE_BYTES=65536)
     [ "$mode" = interval ] && pvars+=(LEAKPROBE_INTERVAL=1)
+    [ "$mode" = verify ] && pvars+=(LEAKPROBE_VERIFY_UNWIND=1)
     local status
     status=$(run_one "$base/$mode.out" "$base/$mode.snaps" "${pvars[@]}" -- "$@")
     local before=$failures
@@ -147,6 +168,7 @@ run_case() {
       grep '^leakprobe: ' "$base/$mode.out.err" | sort | uniq -c | head -n 5 >&2
     fi
     check_snaps "$base/$mode.snaps" "$expect"
+    [ "$mode" = verify ] && check_verify "$base/$mode.snaps"
     if [ "$mode" = interval ] &&
         ! grep -q '^# leakprobe.trigger: interval$' "$base/$mode.snaps"/leakprobe.*.heap; then
       fail "interval: no interval snapshot"
@@ -320,8 +342,10 @@ if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto
     [[ mosquitto =~ $FILTER || mqtt =~ $FILTER ]]; then
   CASE=mosquitto_broker
   mkdir -p "$WORK/broker/snaps"
+  broker_verify=()
+  [ "$ONLY_MODE" = verify ] && broker_verify=(--env LEAKPROBE_VERIFY_UNWIND=1)
   if broker_start "$WORK/broker" --env LD_PRELOAD="$PROBE_LIB" --env LEAKPROBE_QUIET=1 \
-      --env LEAKPROBE_OUTPUT_DIR="$WORK/broker/snaps"; then
+      --env LEAKPROBE_OUTPUT_DIR="$WORK/broker/snaps" "${broker_verify[@]}"; then
     P=$BROKER_PORT
     run_case mqtt_pub exit exact exact mosquitto_pub -h 127.0.0.1 -p "$P" -t probe/x -r -m hello-retained
     run_case mqtt_sub exit exact exact mosquitto_sub -h 127.0.0.1 -p "$P" -t probe/x -C 1 -W 5
@@ -344,6 +368,7 @@ if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto
     broker_stop
     before=$failures
     check_snaps "$WORK/broker/snaps" exit
+    [ "$ONLY_MODE" = verify ] && check_verify "$WORK/broker/snaps"
     [ "$failures" -eq "$before" ] &&
       echo "ok   [mosquitto_broker] profiled broker stopped by SIGTERM left a complete exit snapshot"
   else
@@ -351,5 +376,6 @@ if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto
   fi
 fi
 
+[ "$ONLY_MODE" = verify ] && echo "battery: $VERIFIED stacks compared with libunwind"
 echo "battery: $passes runs passed, $failures failures"
 [ "$failures" -eq 0 ]
