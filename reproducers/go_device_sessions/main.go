@@ -39,7 +39,8 @@ func main() {
 	port := flag.Int("port", 1883, "broker port")
 	pprofAddr := flag.String("pprof", "127.0.0.1:0", "net/http/pprof listen address (loopback; port 0 = any free port)")
 	warmup := flag.Int("warmup", 5, "sessions before the WARM stop")
-	sessions := flag.Int("sessions", 50, "sessions between the WARM and DONE stops")
+	sessions := flag.Int("sessions", 50, "sessions between the WARM and DONE stops (0 = until killed)")
+	rate := flag.Float64("rate", 0, "sessions per second (0 = as fast as the broker answers)")
 	fixed := flag.Bool("fixed", false, "run the leak-free twin")
 	sync := flag.Bool("sync", false, "wait for a line on stdin after WARM and after DONE")
 	memRate := flag.Int("memprofilerate", 1, "runtime.MemProfileRate: 1 records every allocation, so heap counts are exact")
@@ -50,8 +51,8 @@ func main() {
 	if *port <= 0 || *port > 65535 {
 		fail("-port %d: expected 1..65535", *port)
 	}
-	if *warmup < 0 || *sessions < 0 || *memRate < 0 {
-		fail("-warmup, -sessions and -memprofilerate must not be negative")
+	if *warmup < 0 || *sessions < 0 || *memRate < 0 || *rate < 0 {
+		fail("-warmup, -sessions, -rate and -memprofilerate must not be negative")
 	}
 	runtime.MemProfileRate = *memRate
 
@@ -77,20 +78,32 @@ func main() {
 	stdin := bufio.NewReader(os.Stdin)
 	var next int64
 	// One watchdog for the whole run: a session that makes no progress for 10 s (broker gone,
-	// message lost) ends the program with a message instead of a hang.
+	// message lost; longer if -rate spaces sessions further apart) ends the program with a
+	// message instead of a hang.
+	window := 10 * time.Second
+	if *rate > 0 && time.Duration(3*float64(time.Second) / *rate) > window {
+		window = time.Duration(3 * float64(time.Second) / *rate)
+	}
 	go func() {
 		last := int64(-1)
-		for range time.Tick(10 * time.Second) {
+		for range time.Tick(window) {
 			if now := atomic.LoadInt64(&next); now == last && atomic.LoadInt32(&busy) == 1 {
-				fail("session dev-%d made no progress for 10 s (is the broker still up?)", now)
+				fail("session dev-%d made no progress for %v (is the broker still up?)", now, window)
 			} else {
 				last = now
 			}
 		}
 	}()
+	var pace <-chan time.Time
+	if *rate > 0 {
+		pace = time.Tick(time.Duration(float64(time.Second) / *rate))
+	}
 	run := func(n int) {
 		atomic.StoreInt32(&busy, 1)
-		for i := 0; i < n; i++ {
+		for i := 0; n == 0 || i < n; i++ {
+			if pace != nil {
+				<-pace
+			}
 			if err := g.runSession(fmt.Sprintf("dev-%d", atomic.LoadInt64(&next))); err != nil {
 				fail("%v", err)
 			}
@@ -106,7 +119,9 @@ func main() {
 			}
 		}
 	}
-	run(*warmup)
+	if *warmup > 0 {
+		run(*warmup)
+	}
 	stop("WARM", *warmup)
 	run(*sessions)
 	stop("DONE", *sessions)
