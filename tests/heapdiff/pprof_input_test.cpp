@@ -17,6 +17,7 @@
 #include "leakprobe/analysis/go_frames.h"
 #include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/report.h"
+#include "leakprobe/analysis/report_pprof.h"
 #include "leakprobe/pprof/profile_io.h"
 #include "test_snapshots.h"
 
@@ -336,6 +337,42 @@ TEST(PprofInput, BadInputGetsAMessage) {
   EXPECT_NE(r.error().message.find("invalid pprof profile"), std::string::npos);
 }
 
+// Damaged profiles (flipped bytes, cut short) are either read or refused with a message,
+// and whatever is read analyses: never a crash. A fixed seed and a bounded loop; the ASan and
+// UBSan build (LEAKPROBE_SANITIZE) makes the "never" strict.
+TEST(PprofInput, DamagedProfilesAreReadOrRefusedNeverACrash) {
+  const std::string raw = go_goroutines(3).profile().SerializeAsString();
+  const std::string heap_raw = go_heap(3).profile().SerializeAsString();
+  uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  size_t read = 0, refused = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string bytes = (i % 2 == 0) ? raw : heap_raw;
+    const int flips = 1 + static_cast<int>(next() % 4);
+    for (int k = 0; k < flips; ++k) {
+      bytes[next() % bytes.size()] = static_cast<char>(next() & 0xff);
+    }
+    if (i % 5 == 0) bytes.resize(next() % bytes.size());
+    Result<Snapshot> r = parse_pprof(bytes, "damaged.pb");
+    if (!r.ok()) {
+      ++refused;
+      EXPECT_EQ(r.error().message.rfind("damaged.pb: ", 0), 0u) << r.error().message;
+      continue;
+    }
+    ++read;
+    const Snapshot& s = r.value();
+    Result<Analysis> a = analyze({&s, &s}, {}, {});
+    EXPECT_TRUE(a.ok());
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_GT(read, 0u);
+}
+
 TEST(PprofInput, FilesAreReadByContentNotName) {
   char pattern[] = "/tmp/leakprobe-pprof-input-XXXXXX";
   ASSERT_NE(mkdtemp(pattern), nullptr);
@@ -364,6 +401,35 @@ TEST(PprofInput, FilesAreReadByContentNotName) {
   EXPECT_NE(junk.error().message.find("heap profile"), std::string::npos);
   EXPECT_FALSE(load_input((dir / "missing").string()).ok());
   std::filesystem::remove_all(dir);
+}
+
+// heapdiff --pprof of a Go diff is a profile of the same kind, which heapdiff (and go tool
+// pprof) read back with the names the diff showed.
+TEST(PprofInput, ExportOfAGoDiffReadsBackWithItsKindAndNames) {
+  for (const bool goroutines : {true, false}) {
+    const Snapshot a = must_read(goroutines ? go_goroutines(5) : go_heap(5), "a.pb.gz");
+    const Snapshot b = must_read(goroutines ? go_goroutines(55) : go_heap(55), "b.pb.gz");
+    Options opts;
+    opts.keep_changed_stacks = true;
+    const Analysis r = must_analyze({&a, &b}, opts);
+    pp::Profile exported;
+    build_pprof_profile(r, exported);
+    Result<Snapshot> back = parse_pprof(exported.SerializeAsString(), "export.pb.gz");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back.value().kind, goroutines ? "goroutine" : "heap");
+    ASSERT_EQ(back.value().stacks.size(), 1u);
+    EXPECT_EQ(back.value().stacks[0].counts.live_objs, 50);
+    EXPECT_EQ(back.value().stacks[0].counts.live_bytes, goroutines ? 0 : 50 * 6144);
+    const Snapshot empty = [&] {
+      Snapshot e = back.value();
+      e.stacks.clear();
+      return e;
+    }();
+    const Analysis again = must_analyze({&empty, &back.value()});
+    ASSERT_EQ(again.entries.size(), 1u);
+    EXPECT_EQ(again.entries[0].site.function,
+              goroutines ? "main.(*deviceSession).waitCommand" : "main.newDeviceSession");
+  }
 }
 
 TEST(GoFrames, ShortNamesDropTheImportPathOnly) {

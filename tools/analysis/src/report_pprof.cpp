@@ -21,14 +21,23 @@ void build_pprof_profile(const Analysis& a, pprof::Profile& p) {
     t->set_type(strings.index(type));
     t->set_unit(strings.index(unit));
   };
-  sample_type("inuse_objects", "count");
-  sample_type("inuse_space", "bytes");
-  p.set_default_sample_type(strings.index("inuse_space"));
-  p.mutable_period_type()->set_type(strings.index("space"));
-  p.mutable_period_type()->set_unit(strings.index("bytes"));
-  // Values are already unsampled estimates; the period says how they were sampled.
-  const int64_t sampling = a.inputs.empty() ? 0 : a.inputs.front().sampling;
-  p.set_period(sampling > 0 ? sampling : 1);
+  if (a.counts_only()) {
+    // A count profile (goroutines) exports as one: its count per stack, as Go writes it.
+    sample_type(a.kind.c_str(), "count");
+    p.set_default_sample_type(strings.index(a.kind));
+    p.mutable_period_type()->set_type(strings.index(a.kind));
+    p.mutable_period_type()->set_unit(strings.index("count"));
+    p.set_period(1);
+  } else {
+    sample_type("inuse_objects", "count");
+    sample_type("inuse_space", "bytes");
+    p.set_default_sample_type(strings.index("inuse_space"));
+    p.mutable_period_type()->set_type(strings.index("space"));
+    p.mutable_period_type()->set_unit(strings.index("bytes"));
+    // Values are already unsampled estimates; the period says how they were sampled.
+    const int64_t sampling = a.inputs.empty() ? 0 : a.inputs.front().sampling;
+    p.set_period(sampling > 0 ? sampling : 1);
+  }
   if (!a.inputs.empty()) {
     const InputInfo& first = a.inputs.front();
     const InputInfo& last = a.inputs.back();
@@ -36,7 +45,8 @@ void build_pprof_profile(const Analysis& a, pprof::Profile& p) {
     if (first.time && last.time) {
       p.set_duration_nanos(static_cast<int64_t>((*last.time - *first.time) * 1e9));
     }
-    p.add_comment(strings.index("leakprobe heapdiff: change in live memory from " + first.name +
+    const std::string what = a.counts_only() ? a.kind + " count" : std::string("live memory");
+    p.add_comment(strings.index("leakprobe heapdiff: change in " + what + " from " + first.name +
                                 " to " + last.name + " (" + last.program + ")"));
   }
 
@@ -118,7 +128,7 @@ void build_pprof_profile(const Analysis& a, pprof::Profile& p) {
       sample->add_location_id(location_id(s.frames[i], i == 0 ? s.skip_rows : 0));
     }
     sample->add_value(s.delta.live_objs);
-    sample->add_value(s.delta.live_bytes);
+    if (!a.counts_only()) sample->add_value(s.delta.live_bytes);
   }
 }
 

@@ -3,7 +3,8 @@
 // stripped distro binary that pprof itself could only show as [mosquitto].
 //
 // Sample types inuse_objects/count and inuse_space/bytes hold Δ live (last snapshot minus
-// first) per changed stack, negative where it shrank; allocator frames are folded as in the
+// first) per changed stack, negative where it shrank (count profiles such as goroutines:
+// their one <kind>/count type with Δ count); allocator frames are folded as in the
 // text report. One Mapping per module with has_functions (and has_filenames/has_line_numbers
 // where DWARF gave them) set, so pprof uses our names instead of symbolizing again; a frame we
 // could not name is called module+0xoffset, as in the text report. A Location
