@@ -45,10 +45,14 @@ void* pool_array(size_t n, size_t size, size_t align = 16) {
 
 namespace api = leakprobe::api;
 
+// malloc and free, the calls a dormant probe (LEAKPROBE_ENABLED=0, or after `leakprobe
+// disable`) sees most, go straight to the real allocator when there is nothing to record:
+// no guard, no call into alloc_api. The guard only matters around code that records.
 LP_EXPORT void* malloc(size_t n) {
   const RealAlloc* r = real_or_pool();
   if (!r) return leakprobe::pool_alloc(n);
   Tracker* t = recorder();
+  if (!t || !t->recording()) return r->malloc(n);
   Guard g;
   return api::malloc(*r, t, n);
 }
@@ -57,6 +61,11 @@ LP_EXPORT void free(void* p) {
   const RealAlloc* r = real_or_pool();
   if (!r) return;  // only pool blocks can exist before the real free is known
   Tracker* t = recorder();
+  if (!t || !t->ever_recorded()) {
+    // Pool blocks live forever; never hand them to libc (api::free's first rule).
+    if (p && !leakprobe::is_pool_ptr(p)) r->free(p);
+    return;
+  }
   Guard g;
   api::free(*r, t, p);
 }
