@@ -86,16 +86,25 @@ class StackReader {
 
   // Called when the walk moves to `sp` through a signal frame.
   void enter(uintptr_t sp) {
-    own_ = bounds_.hi && sp >= bounds_.lo && sp < bounds_.hi;
+    const bool own = bounds_.hi && sp >= bounds_.lo && sp < bounds_.hi;
     lo_ = sp;
+    // Readable without a check: [lo_, lo_ + span_] (the last word starts at hi - 8).
+    span_ = own && bounds_.hi - sp >= sizeof(uintptr_t) ? bounds_.hi - sizeof(uintptr_t) - sp : 0;
+    if (!own) lo_ = ~uintptr_t{0};  // nothing readable without a check
   }
 
+  // x86_64 loads need no alignment, and inside the thread's stack any word is mapped.
   bool read(uintptr_t addr, uintptr_t* v) {
-    if (addr & (sizeof(uintptr_t) - 1)) return false;
-    if (own_ && addr >= lo_ && addr <= bounds_.hi - sizeof(uintptr_t)) {
+    if (__builtin_expect(addr - lo_ <= span_, 1)) {
       *v = *reinterpret_cast<const volatile uintptr_t*>(addr);
       return true;
     }
+    return read_elsewhere(addr, v);
+  }
+
+ private:
+  __attribute__((noinline)) bool read_elsewhere(uintptr_t addr, uintptr_t* v) {
+    if (addr & (sizeof(uintptr_t) - 1)) return false;  // a word never straddles two pages
     const uintptr_t page = addr & ~uintptr_t{4095};
     for (int i = 0; i < npages_; ++i) {
       if (pages_[i] == page) {
@@ -114,8 +123,8 @@ class StackReader {
  private:
   static constexpr int kPages = 8;
   const StackBounds bounds_;
-  bool own_ = false;
   uintptr_t lo_ = 0;
+  uintptr_t span_ = 0;
   pid_t pid_ = 0;
   int npages_ = 0;
   uintptr_t pages_[kPages];
@@ -131,15 +140,34 @@ __attribute__((always_inline)) inline Walk walk(uintptr_t pc, uintptr_t sp, uint
   bool in_prefix = g_self_end != 0;
   int hops = 0;
   for (int step = 0; step < kMaxSteps; ++step) {
-    const FrameRule r = rule_for(exact_pc ? pc : pc - 1);
-    if (r.kind == RuleKind::kEnd) return w;
-    if (r.kind == RuleKind::kUnsupported) {
-      w.stop = Stop::kRule;
-      w.why = r.why;
-      return w;
-    }
+    const PackedRule r = rule_for(exact_pc ? pc : pc - 1);
+    const RuleKind kind = rule_bits::kind(r);
     uintptr_t next_sp;
-    if (r.kind == RuleKind::kSignal) {
+    if (__builtin_expect(kind == RuleKind::kNormal, 1)) {
+      const uintptr_t cfa = (rule_bits::cfa_from_bp(r) ? bp : sp) + rule_bits::cfa_offset(r);
+      // Every ordinary step moves up the stack: a loop or a wild value ends the walk.
+      if (cfa <= sp) {
+        w.stop = Stop::kBadFrame;
+        return w;
+      }
+      if (rule_bits::bp_saved(r) &&
+          !mem.read(cfa + static_cast<uintptr_t>(rule_bits::bp_offset(r)), &bp)) {
+        w.stop = Stop::kUnknownStack;
+        return w;
+      }
+      if (!mem.read(cfa - sizeof(uintptr_t), &pc)) {
+        w.stop = Stop::kUnknownStack;
+        return w;
+      }
+      next_sp = cfa;
+      exact_pc = false;
+    } else if (kind == RuleKind::kEnd) {
+      return w;
+    } else if (kind == RuleKind::kUnsupported) {
+      w.stop = Stop::kRule;
+      w.why = rule_bits::why(r);
+      return w;
+    } else {
       // glibc's __restore_rt: the stack pointer is at the ucontext the kernel pushed.
       constexpr uintptr_t kGregs = offsetof(ucontext_t, uc_mcontext.gregs);
       uintptr_t next_pc;
@@ -156,24 +184,6 @@ __attribute__((always_inline)) inline Walk walk(uintptr_t pc, uintptr_t sp, uint
       mem.enter(next_sp);  // the interrupted code's stack: this one or the thread's own
       pc = next_pc;
       exact_pc = true;
-    } else {
-      const uintptr_t cfa = (r.cfa_from_bp ? bp : sp) + static_cast<uintptr_t>(r.cfa_offset);
-      // Every ordinary step moves up the stack: a loop or a wild value ends the walk.
-      if (cfa <= sp) {
-        w.stop = Stop::kBadFrame;
-        return w;
-      }
-      if (r.bp_saved &&
-          !mem.read(cfa + static_cast<uintptr_t>(static_cast<intptr_t>(r.bp_offset)), &bp)) {
-        w.stop = Stop::kUnknownStack;
-        return w;
-      }
-      if (!mem.read(cfa - sizeof(uintptr_t), &pc)) {
-        w.stop = Stop::kUnknownStack;
-        return w;
-      }
-      next_sp = cfa;
-      exact_pc = false;
     }
     sp = next_sp;
     if (pc == 0) return w;
@@ -288,7 +298,6 @@ void unwind_init(bool verify_unwind) {
     g_self_begin = s.begin;
     g_self_end = s.end;
   }
-  rule_cache_init();
   thread_stack_init();
   // The constructor's thread (the main thread) is set up here, where it holds no lock.
   thread_stack_setup();

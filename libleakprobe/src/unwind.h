@@ -18,7 +18,7 @@ namespace leakprobe {
 inline constexpr int kMaxDepth = 128;
 
 // One-time setup: the address range of the probe's own code (its frames are dropped whatever
-// the inlining did), the rule cache, the main thread's stack bounds and, with `verify`,
+// the inlining did), the main thread's stack bounds and, with `verify`,
 // libunwind for the verification mode (LEAKPROBE_VERIFY_UNWIND).
 void unwind_init(bool verify);
 
