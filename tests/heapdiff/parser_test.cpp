@@ -126,9 +126,10 @@ TEST(Parser, UnsamplesHeapV2ExactlyAsPprof) {
   const Snapshot& s = r.value();
   EXPECT_EQ(s.sampling, 524288);
   // avg 1 MiB: scale = 1/(1-e^-2) = 1.1565176...
-  EXPECT_EQ(s.stacks[0].counts, (Counts{1, 1212696, 2, 2425393}));
+  // The last field keeps the live objects as recorded: the samples the estimate rests on.
+  EXPECT_EQ(s.stacks[0].counts, (Counts{1, 1212696, 2, 2425393, 1}));
   // avg 64 B: scale = 1/(1-e^(-64/524288)) = 8192.50...
-  EXPECT_EQ(s.stacks[1].counts, (Counts{24577, 1572960, 24577, 1572960}));
+  EXPECT_EQ(s.stacks[1].counts, (Counts{24577, 1572960, 24577, 1572960, 3}));
   EXPECT_EQ(s.stacks[2].counts, (Counts{0, 0, 73732, 4718880}));
   EXPECT_EQ(s.totals, (Counts{24578, 2785656, 98311, 8717233}));
 }

@@ -68,14 +68,16 @@ int trend_rank(Trend t) {
   switch (t) {
     case Trend::kGrowing:
       return 0;
-    case Trend::kPlateau:
+    case Trend::kTooFewSamples:  // may well be a leak: before the verdicts that say it is not
       return 1;
-    case Trend::kNoise:
+    case Trend::kPlateau:
       return 2;
-    case Trend::kStable:
+    case Trend::kNoise:
       return 3;
+    case Trend::kStable:
+      return 4;
   }
-  return 3;
+  return 4;
 }
 
 GroupKey key_of(const Row* site, GroupBy by) {
@@ -88,6 +90,15 @@ GroupKey key_of(const Row* site, GroupBy by) {
     return k;
   }
   k.function = site->function;
+  k.unnamed = site->unnamed;
+  if (by == GroupBy::kLine && site->file.empty()) {
+    // No line table: the call's offset is the finest place known, for named and unnamed
+    // functions alike.
+    k.kind = GroupKey::Kind::kFunctionAddress;
+    k.module = site->module;
+    k.offset = site->offset;
+    return k;
+  }
   if (by == GroupBy::kFunction || site->file.empty()) {
     k.kind = GroupKey::Kind::kFunction;
     return k;
@@ -123,8 +134,71 @@ struct Group {
   size_t representative_site = 0;  // rows between the folded ones and the site
   const Row* site = nullptr;       // nullptr: the stack has no frames
   Trend trend = Trend::kStable;
+  UncertaintyBuilder uncertainty;  // sampled inputs
   Counts delta() const { return series.back() - series.front(); }
 };
+
+// The first named function up `frames` from the site: who called the unnamed function.
+std::string named_caller(const std::vector<Row>& frames, size_t site) {
+  for (size_t i = site + 1; i < frames.size(); ++i) {
+    if (!frames[i].function.empty() && !frames[i].unnamed) return frames[i].function;
+  }
+  return {};
+}
+
+bool same_row(const Row& a, const Row& b) {
+  return a.module == b.module && a.offset == b.offset && a.function == b.function &&
+         a.file == b.file && a.line == b.line && a.inlined == b.inlined;
+}
+
+// Listed entries that share a key would print the same site. Tell each apart by the offset of
+// its call when that is its own, else by the first caller row in which its stack differs from
+// every other entry with the same call.
+void distinguish(std::vector<Entry>& entries) {
+  std::unordered_map<std::string, std::vector<size_t>> by_key;
+  for (size_t i = 0; i < entries.size(); ++i) by_key[entries[i].key.text()].push_back(i);
+  for (const auto& [key, members] : by_key) {
+    if (members.size() < 2) continue;
+    for (size_t i : members) {
+      Entry& e = entries[i];
+      if (e.key.kind == GroupKey::Kind::kAddress || e.key.kind == GroupKey::Kind::kNoFrames ||
+          e.key.kind == GroupKey::Kind::kFunctionAddress) {
+        continue;  // the key already is the offset
+      }
+      std::vector<const Entry*> twins;  // same call instruction
+      bool offset_shared = false;
+      for (size_t j : members) {
+        if (j == i) continue;
+        const Entry& o = entries[j];
+        if (o.site.module == e.site.module && o.site.offset == e.site.offset) {
+          offset_shared = true;
+          twins.push_back(&o);
+        }
+      }
+      if (!offset_shared) {
+        e.distinction.kind = Distinction::Kind::kOffset;
+        e.distinction.row = e.site;
+        continue;
+      }
+      for (size_t depth = 1; e.site_frame + depth < e.frames.size(); ++depth) {
+        const Row& mine = e.frames[e.site_frame + depth];
+        bool unique = true, same_function = false;
+        for (const Entry* o : twins) {
+          const size_t at = o->site_frame + depth;
+          if (at >= o->frames.size()) continue;
+          if (same_row(o->frames[at], mine)) unique = false;
+          if (o->frames[at].function == mine.function) same_function = true;
+        }
+        if (unique) {
+          e.distinction.kind = Distinction::Kind::kCaller;
+          e.distinction.row = mine;
+          e.distinction.same_function = same_function;
+          break;
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -134,6 +208,12 @@ std::string GroupKey::text() const {
       return function + " " + file + ":" + std::to_string(line);
     case Kind::kFunction:
       return function;
+    case Kind::kFunctionAddress: {
+      Row r;
+      r.module = module;
+      r.offset = offset;
+      return function + " " + r.label();
+    }
     case Kind::kAddress: {
       Row r;
       r.module = module;
@@ -162,6 +242,16 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
   if (out.counts_only()) options.sort = SortKey::kObjects;
   out.options = options;
   out.trend_mode = snapshots.size() >= 3;
+  // Sample counts are known for the legacy text formats, whose sampled stack lines hold the
+  // raw counts (docs/snapshot-format.md); check_compatible made the rates equal.
+  bool counted = !snapshots.empty() && snapshots.front()->sampling > 1;
+  for (const Snapshot* s : snapshots) {
+    counted = counted && (s->flavour == Flavour::kLeakprobe || s->flavour == Flavour::kGperftools);
+  }
+  if (!snapshots.empty() && snapshots.front()->sampling > 1) {
+    out.sampling = snapshots.front()->sampling;
+    out.undetectable_below_bytes = undetectable_below_bytes(out.sampling);
+  }
   for (const Snapshot* s : snapshots) {
     out.inputs.push_back(InputInfo{s->name, s->flavour, s->kind, s->sampling, s->pid, s->time,
                                    s->sequence, s->trigger, s->program(), s->stacks.size(),
@@ -258,6 +348,10 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     if (fresh) g.series.assign(n, Counts{});
     for (size_t i = 0; i < n; ++i) g.series[i] += stack.series[i];
     ++g.stacks;
+    if (counted) {
+      g.uncertainty.add(stack.series.front(), stack.series.back(), snapshots.front()->sampling,
+                        !out.same_process);
+    }
     if (fresh || metric(d, options.sort) > g.representative_growth) {
       g.representative = sid;
       g.representative_growth = metric(d, options.sort);
@@ -280,6 +374,13 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
       std::vector<int64_t> series;
       for (const Counts& c : s) series.push_back(metric(c, options.sort));
       g.trend = classify_trend(series);
+      if (counted && (g.trend == Trend::kPlateau || g.trend == Trend::kNoise)) {
+        std::vector<int64_t> samples;
+        for (size_t i = 1; i < s.size(); ++i) {
+          samples.push_back(s[i].live_samples - s[i - 1].live_samples);
+        }
+        if (too_few_samples_for_trend(samples)) g.trend = Trend::kTooFewSamples;
+      }
     }
     listed.push_back(gi);
   }
@@ -322,12 +423,19 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     e.frames = table.stack_rows(profile.stacks[g.representative].frames, g.representative_fold);
     e.folded = g.representative_fold;
     e.site_frame = g.representative_site;
+    if (e.site.unnamed) e.named_caller = named_caller(e.frames, e.site_frame);
+    if (counted) e.sampled = g.uncertainty.result(e.delta().live_bytes);
     out.entries.push_back(std::move(e));
   }
+  distinguish(out.entries);
   out.changed_stacks = changed.take();
 
   if (options.fail_on_growth) {
-    out.gate = Gate{*options.fail_on_growth, growth_exceeds(out, *options.fail_on_growth)};
+    out.gate = Gate{*options.fail_on_growth, growth_exceeds(out, *options.fail_on_growth), {}};
+    if (out.sampling > 1) {
+      out.gate->sampled_fails_above_bytes =
+          reliably_over_threshold_bytes(*options.fail_on_growth, out.sampling);
+    }
   }
   if (symbol_warnings) add_symbolizer_warnings(symbol_warnings(), out.warnings);
   return out;

@@ -19,7 +19,12 @@ json row_json(const Row& r) {
               {"line", r.line},
               {"inlined", r.inlined},
               {"module", r.module},
-              {"offset", format_hex(r.offset)}};
+              {"offset", format_hex(r.offset)},
+              {"unnamed", r.unnamed}};
+}
+
+const char* distinction_name(Distinction::Kind k) {
+  return k == Distinction::Kind::kOffset ? "offset" : "caller";
 }
 
 template <typename T>
@@ -109,6 +114,8 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   doc["stacks_filtered_out"] = a.stacks_filtered_out;
   doc["changed"] = a.changed;
   doc["no_growth"] = a.entries.empty();
+  // Sampled inputs: growth smaller than this may get no sample at all (docs/heapdiff.md).
+  doc["undetectable_below_bytes"] = optional_json(a.undetectable_below_bytes);
 
   json entries = json::array();
   for (size_t i = 0; i < a.entries.size(); ++i) {
@@ -120,6 +127,12 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
                // The ranking values, flat for quick filters (jq '.entries[].delta_live_bytes').
                {"delta_live_bytes", d.live_bytes},
                {"delta_live_objects", d.live_objs},
+               // Sampled inputs: the samples behind the change and its 95% range; exact
+               // inputs: null and [delta, delta].
+               {"samples", e.sampled ? json(e.sampled->samples) : json(nullptr)},
+               {"delta_live_bytes_range", e.sampled ? json::array({e.sampled->low, e.sampled->high})
+                                                    : json::array({d.live_bytes, d.live_bytes})},
+               {"few_samples", e.sampled && e.sampled->few},
                {"delta",
                 {{"live_bytes", d.live_bytes},
                  {"live_objects", d.live_objs},
@@ -146,7 +159,15 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     je["site"] = {
         {"function", e.site.function}, {"short_function", short_function_name(e.site.function)},
         {"file", e.site.file},         {"line", e.site.line},
-        {"module", e.site.module},     {"offset", format_hex(e.site.offset)}};
+        {"module", e.site.module},     {"offset", format_hex(e.site.offset)},
+        {"unnamed", e.site.unnamed}};
+    je["named_caller"] = e.named_caller.empty() ? json(nullptr) : json(e.named_caller);
+    if (e.distinction.kind == Distinction::Kind::kNone) {
+      je["distinct_by"] = nullptr;
+    } else {
+      je["distinct_by"] = {{"kind", distinction_name(e.distinction.kind)},
+                           {"frame", row_json(e.distinction.row)}};
+    }
     je["folded_frames"] = e.folded;
     je["site_frame"] = e.site_frame;  // index of the site in `frames`
     json frames = json::array();
@@ -156,8 +177,10 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   }
   doc["entries"] = entries;
   if (a.gate) {
-    doc["fail_on_growth"] = {{"threshold_bytes", a.gate->threshold},
-                             {"exceeded", a.gate->exceeded}};
+    doc["fail_on_growth"] = {
+        {"threshold_bytes", a.gate->threshold},
+        {"exceeded", a.gate->exceeded},
+        {"sampled_fails_above_bytes", optional_json(a.gate->sampled_fails_above_bytes)}};
   } else {
     doc["fail_on_growth"] = nullptr;
   }

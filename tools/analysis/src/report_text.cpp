@@ -179,17 +179,67 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   }
 }
 
+std::string module_offset(const std::string& module, uint64_t offset) {
+  const size_t slash = module.rfind('/');
+  return (slash == std::string::npos ? module : module.substr(slash + 1)) + "+" +
+         format_hex(offset);
+}
+
+std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
+                          size_t width);
+
+// What follows the site in the table when it alone would not say enough: what tells the entry
+// apart from one with the same site, and that the function is unnamed and who called it.
+std::string site_suffix(const Entry& e, const NamePrinter& name) {
+  std::string out;
+  const Distinction& d = e.distinction;
+  if (d.kind == Distinction::Kind::kOffset) {
+    out += " at +" + format_hex(d.row.offset);
+  } else if (d.kind == Distinction::Kind::kCaller &&
+             !(e.key.unnamed && !d.same_function && d.row.function == e.named_caller)) {
+    // (An unnamed function's caller is named below anyway.)
+    const Row& r = d.row;
+    out += " via " + (r.function.empty() ? module_offset(r.module, r.offset) : name(r.function));
+    if (d.same_function && !r.function.empty()) {
+      out += r.file.empty() ? " at +" + format_hex(r.offset)
+                            : " " + short_path(r.file, 1) + ":" + std::to_string(r.line);
+    }
+  }
+  if (e.key.unnamed) {
+    out += " (unnamed";
+    if (!e.named_caller.empty()) out += ", called from " + name(e.named_caller);
+    out += ")";
+  }
+  return out;
+}
+
 // The table's site column, the entry's key: "function  file:line" with the file cut to its
 // last two path components (whole with --full-names), the function alone, or module+0xoffset
-// without symbols.
+// without symbols; then site_suffix, which keeps its room when the key is cut.
 std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
                       size_t width) {
+  const std::string suffix = site_suffix(e, name);
+  if (!suffix.empty()) {
+    const size_t cols = display_width(suffix);
+    if (width == std::string::npos) return site_key_text(e, ctx, name, width) + suffix;
+    if (width >= cols + 24) return site_key_text(e, ctx, name, width - cols) + suffix;
+    return ellipsize(site_key_text(e, ctx, name, std::string::npos) + suffix, width);
+  }
+  return site_key_text(e, ctx, name, width);
+}
+
+std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
+                          size_t width) {
   const GroupKey& k = e.key;
   if (k.kind == GroupKey::Kind::kAddress || k.kind == GroupKey::Kind::kNoFrames) {
     return ellipsize(k.text(), width);
   }
   std::string function = name(k.function);
   if (k.kind == GroupKey::Kind::kFunction) return ellipsize(function, width);
+  if (k.kind == GroupKey::Kind::kFunctionAddress) {
+    // The same notation as two entries told apart by their offset (site_suffix).
+    return ellipsize(function + " at +" + format_hex(k.offset), width);
+  }
   std::string location =
       (ctx.full_names ? k.file : short_path(k.file, 2)) + ":" + std::to_string(k.line);
   if (width == std::string::npos ||
@@ -207,6 +257,32 @@ std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinte
   }
   function = ellipsize(function, width - 2 - display_width(location));
   return function + "  " + location;
+}
+
+std::string range_text(const Uncertainty& u) {
+  return format_bytes(u.low, true) + ".." + format_bytes(u.high, true);
+}
+
+std::string samples_text(const Uncertainty& u) {
+  return std::to_string(u.samples) + (u.few ? " few" : "");
+}
+
+// Sampled inputs without listed growth: what the sampling could have missed.
+void write_unseen(std::ostream& out, const Analysis& a) {
+  out << "sampled every " << format_bytes(a.sampling) << " on average: growth under "
+      << format_bytes(*a.undetectable_below_bytes) << " gets no sample at all in "
+      << static_cast<int>((1 - kConfidence) * 100 + 0.5) << "% of runs or more";
+  if (a.inputs.front().time && a.inputs.back().time &&
+      *a.inputs.back().time > *a.inputs.front().time) {
+    const double seconds = *a.inputs.back().time - *a.inputs.front().time;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+    out << ", so a leak slower than "
+        << format_bytes(
+               static_cast<int64_t>(static_cast<double>(*a.undetectable_below_bytes) / seconds))
+        << "/s can go unseen over these " << buf;
+  }
+  out << " (a smaller LEAKPROBE_SAMPLE_BYTES or snapshots further apart catch slower leaks)\n";
 }
 
 void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter& name) {
@@ -345,9 +421,22 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     }
     out << "\n";
   }
+  if (a.undetectable_below_bytes) {
+    out << "  sampling  one sample per " << format_bytes(a.sampling)
+        << " allocated on average: figures are estimates; growth under "
+        << format_bytes(*a.undetectable_below_bytes) << " can get no sample at all ("
+        << static_cast<int>((1 - kConfidence) * 100 + 0.5) << "% chance or more)\n";
+  }
   if (a.gate) {
     out << "  gate      --fail-on-growth " << format_bytes(a.gate->threshold) << ": "
-        << (a.gate->exceeded ? "EXCEEDED" : "ok") << "\n";
+        << (a.gate->exceeded ? "EXCEEDED" : "ok");
+    if (a.gate->sampled_fails_above_bytes && a.undetectable_below_bytes) {
+      out << " (sampled: growth over " << format_bytes(*a.gate->sampled_fails_above_bytes)
+          << " fails it in " << static_cast<int>(kConfidence * 100 + 0.5)
+          << "% of runs or more; growth under " << format_bytes(*a.undetectable_below_bytes)
+          << " can pass unseen)";
+    }
+    out << "\n";
   }
 
   out << "\n";
@@ -359,6 +448,7 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     }
     if (options.min_bytes > 0) out << ", changes below --min-bytes not listed";
     out << ")\n";
+    if (a.undetectable_below_bytes) write_unseen(out, a);
     return;
   }
 
@@ -367,8 +457,17 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
       << (a.trend_mode ? ", suspects first," : "") << " by Δ live "
       << (by_bytes ? "bytes" : "objects") << ":\n";
   const NamePrinter name(a, ctx.full_names);
-  const std::string head = "  rank  " + std::string(a.trend_mode ? "trend     " : "") +
-                           pad("Δ live", 12, true) + pad("Δ objs", 9, true) +
+  const bool sampled =
+      std::any_of(a.entries.begin(), a.entries.end(), [](const Entry& e) { return e.sampled; });
+  const size_t trend_cols =
+      std::any_of(a.entries.begin(), a.entries.end(),
+                  [](const Entry& e) { return e.trend == Trend::kTooFewSamples; })
+          ? 17
+          : 10;
+  const std::string head = "  rank  " +
+                           (a.trend_mode ? pad("trend", trend_cols, false) : std::string()) +
+                           pad("Δ live", 12, true) + (sampled ? pad("95% range", 24, true) : "") +
+                           (sampled ? pad("samples", 12, true) : "") + pad("Δ objs", 9, true) +
                            pad("allocs", 9, true) + pad("frees", 9, true) + "  ";
   const size_t site_width = ctx.wide || display_width(head) + 20 > kTextReportWidth
                                 ? std::string::npos
@@ -378,8 +477,10 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     const Entry& e = a.entries[i];
     const Counts ed = e.delta();
     out << "  " << pad(std::to_string(i + 1), 4, true) << "  "
-        << (a.trend_mode ? pad(std::string(trend_name(e.trend)), 10, false) : "")
+        << (a.trend_mode ? pad(std::string(trend_name(e.trend)), trend_cols, false) : "")
         << pad(format_bytes(ed.live_bytes, true), 12, true)
+        << (sampled ? pad(e.sampled ? range_text(*e.sampled) : "", 24, true) : "")
+        << (sampled ? pad(e.sampled ? samples_text(*e.sampled) : "", 12, true) : "")
         << pad(format_count(ed.live_objs, true), 9, true)
         << pad(std::to_string(ed.alloc_objs), 9, true)
         << pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true) << "  "
@@ -399,6 +500,21 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
     if (options.by != GroupBy::kStack) {
       out << "    " << group_text(e.key, name) << ": " << e.stacks << " stack"
           << (e.stacks == 1 ? "" : "s") << "; the one that grew most:\n";
+    }
+    if (e.sampled) {
+      const Uncertainty& u = *e.sampled;
+      out << "    sampled: " << u.samples << " sample" << (u.samples == 1 ? "" : "s")
+          << " behind this; " << static_cast<int>(kConfidence * 100 + 0.5) << "% range "
+          << range_text(u);
+      if (u.few) {
+        out << "; too few samples to size it (fewer than " << kFewSamples << ")";
+      }
+      out << "\n";
+    }
+    if (e.key.unnamed) {
+      out << "    " << e.key.function << " is an unnamed function (no symbol; named by its start)";
+      if (!e.named_caller.empty()) out << ", called from " << name(e.named_caller);
+      out << "\n";
     }
     if (a.trend_mode) {
       out << "    per interval:";

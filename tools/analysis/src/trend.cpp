@@ -15,6 +15,8 @@ std::string_view trend_name(Trend t) {
       return "noise";
     case Trend::kStable:
       return "stable";
+    case Trend::kTooFewSamples:
+      return "too few samples";
   }
   return "noise";
 }

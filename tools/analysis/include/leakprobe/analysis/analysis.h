@@ -16,6 +16,7 @@
 #include "leakprobe/analysis/snapshot.h"
 #include "leakprobe/analysis/symbols.h"
 #include "leakprobe/analysis/trend.h"
+#include "leakprobe/analysis/uncertainty.h"
 #include "leakprobe/analysis/warnings.h"
 
 namespace leakprobe::analysis {
@@ -40,20 +41,23 @@ struct Options {
 // module+offset. Decided here so that every writer names an entry the same way.
 struct GroupKey {
   enum class Kind {
-    kLocation,  // function + file:line
-    kFunction,  // function only (--by function, or no line information)
-    kAddress,   // no symbol: module + offset
-    kNoFrames,  // the stack had no frames at all
+    kLocation,         // function + file:line
+    kFunction,         // function only (--by function, or --by stack without line information)
+    kFunctionAddress,  // --by line without line information: function + module+offset
+    kAddress,          // no symbol: module + offset
+    kNoFrames,         // the stack had no frames at all
   };
   Kind kind = Kind::kNoFrames;
   std::string function;  // kLocation, kFunction
   std::string file;      // kLocation
   int line = 0;          // kLocation
-  std::string module;    // kAddress
-  uint64_t offset = 0;   // kAddress
+  std::string module;    // kAddress, kFunctionAddress
+  uint64_t offset = 0;   // kAddress, kFunctionAddress
+  bool unnamed = false;  // `function` is an unnamed function's label (Row::unnamed)
 
-  // "function file:line", "function", "libfoo.so+0x1234" (file name of the module) or
-  // "[no frames]": the JSON key, and the order of entries that tie on every number.
+  // "function file:line", "function", "function libfoo.so+0x1234", "libfoo.so+0x1234" (file
+  // name of the module) or "[no frames]": the JSON key, and the order of entries that tie on
+  // every number.
   std::string text() const;
 };
 
@@ -63,6 +67,23 @@ struct GroupKey {
 struct Gate {
   int64_t threshold = 0;
   bool exceeded = false;
+  // Sampled inputs: the growth that fails the gate in at least kConfidence of runs
+  // (uncertainty.h); growth below Analysis::undetectable_below_bytes may get no sample at all.
+  std::optional<int64_t> sampled_fails_above_bytes;
+};
+
+// When two listed entries would print the same site (same key), what tells this one apart.
+struct Distinction {
+  enum class Kind {
+    kNone,    // its key is unique among the listed entries (or nothing printable differs)
+    kOffset,  // another call in the same function (or on the same line): `row` is the site
+    kCaller,  // the same call reached another way: `row` is the first caller that differs
+  };
+  Kind kind = Kind::kNone;
+  Row row;
+  // kCaller: another entry's caller at that depth has the same function, so the offset (or
+  // line) is what differs.
+  bool same_function = false;
 };
 
 struct Entry {
@@ -76,6 +97,11 @@ struct Entry {
   size_t folded = 0;             // allocator rows folded off the representative stack
   size_t site_frame = 0;         // index of `site` in `frames` (runtime rows come before it)
   Trend trend = Trend::kStable;  // trend mode only
+  // site.unnamed only: the nearest named function up the representative stack ("unnamed
+  // function called from retain__store"); empty if none is named.
+  std::string named_caller;
+  Distinction distinction;             // what differs from listed entries with the same key
+  std::optional<Uncertainty> sampled;  // sampled inputs with known sample counts only
 
   Counts delta() const { return series.back() - series.front(); }
 };
@@ -112,6 +138,9 @@ struct Analysis {
   size_t stacks_total = 0;         // distinct normalised stacks over all inputs
   size_t stacks_filtered_out = 0;  // dropped by --focus/--ignore
   std::optional<Gate> gate;        // set when Options::fail_on_growth is
+  int64_t sampling = 0;            // mean bytes per sample of the inputs, 0 for exact ones
+  // Sampled inputs: growth smaller than this may get no sample at all (uncertainty.h).
+  std::optional<int64_t> undetectable_below_bytes;
   std::vector<Warning> warnings;   // in the order they arose: inputs first, then symbols
   ChangedStacks changed_stacks;    // Options::keep_changed_stacks only; after the filters
 };

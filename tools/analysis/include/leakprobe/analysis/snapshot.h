@@ -19,12 +19,16 @@ struct Counts {
   int64_t live_bytes = 0;
   int64_t alloc_objs = 0;   // cumulative since the profiler started
   int64_t alloc_bytes = 0;  // cumulative since the profiler started
+  // Sampled snapshots only (0 in exact ones): the live objects the file recorded, before
+  // unsampling, i.e. the samples the live figures rest on (see uncertainty.h).
+  int64_t live_samples = 0;
 
   Counts& operator+=(const Counts& o) {
     live_objs += o.live_objs;
     live_bytes += o.live_bytes;
     alloc_objs += o.alloc_objs;
     alloc_bytes += o.alloc_bytes;
+    live_samples += o.live_samples;
     return *this;
   }
   friend Counts operator-(Counts a, const Counts& b) {
@@ -32,11 +36,13 @@ struct Counts {
     a.live_bytes -= b.live_bytes;
     a.alloc_objs -= b.alloc_objs;
     a.alloc_bytes -= b.alloc_bytes;
+    a.live_samples -= b.live_samples;
     return a;
   }
   friend bool operator==(const Counts& a, const Counts& b) {
     return a.live_objs == b.live_objs && a.live_bytes == b.live_bytes &&
-           a.alloc_objs == b.alloc_objs && a.alloc_bytes == b.alloc_bytes;
+           a.alloc_objs == b.alloc_objs && a.alloc_bytes == b.alloc_bytes &&
+           a.live_samples == b.live_samples;
   }
 };
 

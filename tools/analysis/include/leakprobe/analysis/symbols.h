@@ -27,6 +27,9 @@ struct Row {
   bool inlined = false;
   std::string module;   // path of the mapping, "[unknown]" outside every mapping
   uint64_t offset = 0;  // file offset of the call (pc - 1), or the raw pc for "[unknown]"
+  // `function` is the label "<file>!fn@0x<start>" of a function without a name (a static
+  // function of a stripped binary; symbolize::Frame::unnamed).
+  bool unnamed = false;
 
   // "function file:line" when symbolized, else "module+0xoffset": the site label in reports.
   std::string label() const;

@@ -14,6 +14,10 @@ enum class Trend {
   kPlateau,  // grew, then flat in the last intervals (a cache filling up)
   kNoise,    // up and down, or shrinking
   kStable,   // never changed
+  // Sampled inputs: the series would read as plateau or noise, but its intervals rest on so
+  // few samples that steady growth looks the same (too_few_samples_for_trend). Set by the
+  // analysis, never by classify_trend.
+  kTooFewSamples,
 };
 
 std::string_view trend_name(Trend t);
