@@ -3,11 +3,11 @@
  * functions for plugins), so the static functions below have no name in the stripped copy:
  *
  *   retain_before (exported)  sizeless_label (exported, no size, no FDE: an assembly label)
- *   keep_three (static, 3 sites)  retain_store (exported)  keep_config (static)
- *   retain_after (exported)
+ *   keep_three (static, 3 sites)  keep_config (static, called from two places)
+ *   retain_store (exported)  retain_after (exported)
  *
  * in that order in .text (-fno-toplevel-reorder). A nearest-symbol lookup would name
- * keep_three's sites `sizeless_label` and keep_config's `retain_store`.
+ * keep_three's and keep_config's sites `sizeless_label`.
  * Usage: stripped_sites N   leaks N objects at every site, then exits. Sizes are distinct so
  * tests can tell the sites apart by size too. */
 #include <stdlib.h>
@@ -35,13 +35,14 @@ __attribute__((noinline)) static void keep_three(int n) {
   }
 }
 
-__attribute__((noinline)) void retain_store(int n) {
-  keep_three(n);
-  for (int i = 0; i < n; ++i) keep(malloc(3333));
-}
-
 __attribute__((noinline)) static void keep_config(int n) {
   for (int i = 0; i < n; ++i) keep(strdup("a configuration string that is never freed"));
+}
+
+__attribute__((noinline)) void retain_store(int n) {
+  keep_three(n);
+  keep_config(n);
+  for (int i = 0; i < n; ++i) keep(malloc(3333));
 }
 
 __attribute__((noinline)) void retain_after(int n) {
