@@ -64,8 +64,9 @@ class PprofAgreement : public ::testing::Test {
     tmp_ = pattern;
     // pprof writes ~/pprof and go wants a cache: keep both inside the test's directory.
     fs::create_directories(tmp_ / "home");
-    env_ = "HOME=" + quote((tmp_ / "home").string()) + " GOPATH=" +
-           quote((tmp_ / "home/go").string()) + " GOCACHE=" + quote((tmp_ / "home/cache").string()) +
+    env_ = "HOME=" + quote((tmp_ / "home").string()) +
+           " GOPATH=" + quote((tmp_ / "home/go").string()) +
+           " GOCACHE=" + quote((tmp_ / "home/cache").string()) +
            " PPROF_TMPDIR=" + quote((tmp_ / "home/pprof").string()) + " ";
   }
   void TearDown() override {
@@ -193,8 +194,8 @@ class Agreement : public PprofAgreement {
     return parse_pprof_top(c.out);
   }
   json heapdiff(const fs::path& a, const fs::path& b, const std::string& by) {
-    Command c = run(quote(HEAPDIFF) + " --json --top 0 --by " + by + " " + quote(a.string()) +
-                    " " + quote(b.string()));
+    Command c = run(quote(HEAPDIFF) + " --json --top 0 --by " + by + " " + quote(a.string()) + " " +
+                    quote(b.string()));
     EXPECT_EQ(c.status, 0) << c.err;
     try {
       return json::parse(c.out);
@@ -260,6 +261,39 @@ TEST_F(Agreement, GperftoolsDumps) {
   ASSERT_TRUE(fs::exists(tmp_ / "prof.0001.heap")) << c.err;
   ASSERT_TRUE(fs::exists(tmp_ / "prof.0002.heap")) << c.err;
   expect_agreement(tmp_ / "prof.0001.heap", tmp_ / "prof.0002.heap");
+}
+
+// A heap profile written by another tool: pprof's own proto conversion of the gperftools
+// dumps (symbolized by pprof, so the frames carry their names). heapdiff must read the pair
+// and tell the same story as from the text dumps: same sites, same deltas.
+TEST_F(Agreement, GperftoolsDumpsConvertedByPprofReadTheSame) {
+  Command c = run("env LD_PRELOAD=libtcmalloc.so.4 HEAPPROFILE=" + quote((tmp_ / "prof").string()) +
+                  " " + quote(HEAP_PHASES));
+  ASSERT_EQ(c.status, 0) << c.err;
+  for (const char* n : {"0001", "0002"}) {
+    const fs::path heap = tmp_ / ("prof." + std::string(n) + ".heap");
+    ASSERT_TRUE(fs::exists(heap)) << c.err;
+    Command conv = run("go tool pprof -proto -output " +
+                       quote((tmp_ / ("prof." + std::string(n) + ".pb.gz")).string()) + " " +
+                       quote(heap.string()));
+    ASSERT_EQ(conv.status, 0) << conv.err;
+  }
+  const json text = heapdiff(tmp_ / "prof.0001.heap", tmp_ / "prof.0002.heap", "function");
+  const json proto = heapdiff(tmp_ / "prof.0001.pb.gz", tmp_ / "prof.0002.pb.gz", "function");
+  ASSERT_TRUE(proto.contains("entries")) << proto.dump();
+  EXPECT_EQ(proto["kind"], "heap");
+  EXPECT_EQ(proto["inputs"][0]["flavour"], "pprof");
+  EXPECT_EQ(proto["totals"]["delta_live_bytes"], text["totals"]["delta_live_bytes"]);
+  EXPECT_EQ(proto["totals"]["delta_live_objects"], text["totals"]["delta_live_objects"]);
+  ASSERT_FALSE(text["entries"].empty());
+  ASSERT_EQ(proto["entries"].size(), text["entries"].size());
+  EXPECT_EQ(proto["entries"][0]["site"]["function"], "big_blocks");
+  for (size_t i = 0; i < text["entries"].size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(proto["entries"][i]["site"]["function"], text["entries"][i]["site"]["function"]);
+    EXPECT_EQ(proto["entries"][i]["delta_live_bytes"], text["entries"][i]["delta_live_bytes"]);
+    EXPECT_EQ(proto["entries"][i]["delta_live_objects"], text["entries"][i]["delta_live_objects"]);
+  }
 }
 
 #ifdef LEAKPROBE_PRELOAD
