@@ -14,6 +14,7 @@ packages=(
   clang libclang-rt-14-dev procps iproute2 python3
   chromium nodejs
   file clang-format libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4
+  debuginfod curl
 )
 
 missing=()
