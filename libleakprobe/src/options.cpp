@@ -72,6 +72,9 @@ void store(Settings* o, settings::Id id, uint64_t v) {
     case settings::kQuiet:
       o->quiet = v != 0;
       break;
+    case settings::kKeep:
+      o->writer.keep = static_cast<unsigned>(v);
+      break;
     case settings::kOutputDir:  // a path: see set_output_dir
     case settings::kLibrary:    // read by the CLI only
     case settings::kNumSettings:

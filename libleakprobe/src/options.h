@@ -33,6 +33,7 @@ struct WriterConfig {
   uint64_t interval_ms = detail::default_of(settings::kInterval);  // 0 = off
   bool at_exit = detail::default_of(settings::kAtExit) != 0;
   bool control_socket = detail::default_of(settings::kControl) != 0;
+  unsigned keep = static_cast<unsigned>(detail::default_of(settings::kKeep));  // interval files
 };
 
 // Everything LEAKPROBE_* says, parsed once at start-up.

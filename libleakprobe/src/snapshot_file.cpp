@@ -50,6 +50,11 @@ PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence
   // The umask may have narrowed 0600 further; the contract is exactly 0600.
   fchmod(fd, 0600);
   bool wrote = content(fd, seq, ctx);
+  struct stat st;
+  if (wrote && fstat(fd, &st) == 0) {
+    r.dev = st.st_dev;
+    r.ino = st.st_ino;
+  }
   int write_errno = errno;
   if (close(fd) != 0 && wrote) {
     wrote = false;

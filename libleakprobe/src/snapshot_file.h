@@ -3,6 +3,8 @@
 // earlier image of this pid, before an exec) is never overwritten.
 #pragma once
 
+#include <sys/types.h>
+
 #include <climits>
 #include <cstddef>
 
@@ -17,6 +19,8 @@ struct PublishResult {
   char path[PATH_MAX] = {};  // the published file (ok) or the file being written (error)
   const char* error = "";    // static text: what failed
   int err = 0;               // errno of the failure
+  dev_t dev = 0;             // the published file's identity (ok), so that the probe can
+  ino_t ino = 0;             // later tell its own file from one put there by someone else
 };
 
 // Publishes <dir>/leakprobe.<pid>.<seq>.heap, with the first sequence >= `first_sequence`

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "preload_order.h"
 #include "recording_switch.h"
+#include "retention.h"
 #include "signal_trigger.h"
 #include "snapshot_writer.h"
 #include "tracker.h"
@@ -49,6 +51,7 @@ class Writer {
  private:
   static void* thread_main(void*);
   static PublishResult request_snapshot();
+  static bool status(char* reply, size_t size);
   static bool write_content(int fd, unsigned sequence, void* ctx);
   bool start_thread();
   void loop();
@@ -66,6 +69,7 @@ class Writer {
   bool locked_for_fork_ = false;  // only touched by the forking thread, under atfork
   pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
   std::atomic<bool> failure_said_{false};
+  Retention retention_;  // LEAKPROBE_KEEP, for interval snapshots
 };
 
 Writer g_writer;
@@ -96,6 +100,19 @@ bool Writer::write_content(int fd, unsigned sequence, void* p) {
 }
 
 PublishResult Writer::request_snapshot() { return g_writer.snapshot(format::kTriggerRequest, -1); }
+
+// "status": the recording state, then "kept=<interval snapshots on disk>/<LEAKPROBE_KEEP>"
+// ("kept=-" without LEAKPROBE_INTERVAL) for `leakprobe list`.
+bool Writer::status(char* reply, size_t size) {
+  if (!recording_status(reply, size)) return false;
+  const size_t used = strlen(reply);
+  const Retention& r = g_writer.retention_;
+  if (r.keep())
+    snprintf(reply + used, size - used, " kept=%u/%u", r.kept(), r.keep());
+  else
+    snprintf(reply + used, size - used, " kept=-");
+  return true;
+}
 
 void Writer::say_failure(const PublishResult& r) {
   if (failure_said_.exchange(true, std::memory_order_relaxed)) return;
@@ -152,7 +169,11 @@ void Writer::loop() {
       socket_paused_until = now_ms() + kSocketPauseMs;
     if (interval && now_ms() >= deadline) {
       // A dormant probe that never recorded has nothing to say: no empty files every tick.
-      if (tracker_->ever_recorded()) snapshot(format::kTriggerInterval, -1);
+      if (tracker_->ever_recorded()) {
+        PublishResult r = snapshot(format::kTriggerInterval, -1);
+        // The writer thread alone keeps this bookkeeping (and answers "status" from it).
+        retention_.on_interval_published(r, config_.output_dir, pid_);
+      }
       // Skip missed ticks rather than writing a burst after a long stall.
       int64_t now = now_ms();
       while (deadline <= now) deadline += interval;
@@ -163,8 +184,7 @@ void Writer::loop() {
 // The control socket and the thread for the current process (at start and in a child).
 bool Writer::start_thread() {
   if (config_.control_socket)
-    control_socket().open(pid_,
-                          ControlRequests{request_snapshot, recording_switch, recording_status});
+    control_socket().open(pid_, ControlRequests{request_snapshot, recording_switch, status});
 
   // The thread inherits the creating thread's mask: block everything around the create so
   // that no host signal is ever delivered to (and lost in) the writer.
@@ -197,6 +217,7 @@ bool Writer::start(Tracker* t, const WriterConfig& config) {
   // snapshot, with the path.
   mkdir(config_.output_dir, 0700);
   if (config_.signal) signal_trigger().install(config_.signal);
+  if (config_.interval_ms) retention_.init(config_.keep);
   fd_reserve_fill();
   thread_started_ = start_thread();
   return thread_started_;
@@ -292,6 +313,7 @@ void Writer::restart_in_child() {
   ppid_ = pid_;
   pid_ = getpid();
   next_sequence_ = 1;
+  retention_.reset_in_child();
   failure_said_.store(false);
   if (thread_started_) thread_started_ = start_thread();
 }

@@ -235,6 +235,9 @@ RecordingState parse_recording_state(const std::string& status_text) {
   state.recording = word == "recording";
   state.failed = word == "failed";
   state.mode = mode;
+  for (std::string field; in >> field;) {
+    if (field.rfind("kept=", 0) == 0) state.kept = field.substr(5);
+  }
   return state;
 }
 

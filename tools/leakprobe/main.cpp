@@ -178,19 +178,20 @@ int list_command() {
     std::cerr << "leakprobe: no running process has the probe loaded (that this user can see)\n";
     return 1;
   }
-  std::cout << "PID\tSTATE\tMODE\tPROGRAM\n";
+  std::cout << "PID\tSTATE\tMODE\tKEPT\tPROGRAM\n";
   for (const auto& p : processes) {
     const ControlReply reply =
         control_request(p.pid, leakprobe::format::kControlRequestStatus, std::chrono::seconds(2));
     const RecordingState state = parse_recording_state(reply.text);
-    std::string word = "?", mode = "?";
+    std::string word = "?", mode = "?", kept = "?";
     if (reply.ok && state.known) {
       word = state.failed ? "failed" : state.recording ? "recording" : "dormant";
       mode = state.mode;
+      kept = state.kept;
     } else if (!reply.ok && !reply.refused) {
       word = "no-socket";  // LEAKPROBE_CONTROL=0, or the probe failed at start
     }
-    std::cout << p.pid << "\t" << word << "\t" << mode << "\t" << p.exe << "\n";
+    std::cout << p.pid << "\t" << word << "\t" << mode << "\t" << kept << "\t" << p.exe << "\n";
   }
   return 0;
 }

@@ -41,6 +41,7 @@ enum Id {
   kVerifyUnwind,
   kResources,
   kQuiet,
+  kKeep,
   kLibrary,
   kNumSettings,
 };
@@ -93,6 +94,9 @@ inline constexpr Setting kTable[] = {
      "Track descriptors, POSIX timers and threads by creating stack (0 = heap only)"},
     {kQuiet, "LEAKPROBE_QUIET", "quiet", nullptr, Kind::kFlag, Reader::kProbe, 0, "0", 0, 1,
      nullptr, "1 suppresses the probe's start-up line (warnings are still printed)"},
+    {kKeep, "LEAKPROBE_KEEP", "keep", nullptr, Kind::kCount, Reader::kProbe, 100, "100", 2,
+     100000, "a snapshot count",
+     "Interval snapshots kept on disk: the first and the newest (others are never deleted)"},
     {kLibrary, "LEAKPROBE_LIBRARY", nullptr, nullptr, Kind::kPath, Reader::kCli, 0,
      "the one installed with the leakprobe command", 0, 0, nullptr,
      "Path of libleakprobe.so for `leakprobe run` (read by the CLI, not the probe)"},

@@ -117,7 +117,9 @@ inline constexpr const char kFileSuffix[] = ".heap";
 //   "snapshot\n" -> "ok <absolute path>" once the file is published
 //   "enable\n"   -> "ok recording <was>" (recording from now on; <was>: on|off before)
 //   "disable\n"  -> "ok dormant <was>" (nothing new recorded; snapshots still work)
-//   "status\n"   -> "ok <state> <mode>": state recording|dormant|failed, mode exact|sampled=N
+//   "status\n"   -> "ok <state> <mode> kept=<K>/<N>": state recording|dormant|failed, mode
+//                   exact|sampled=N; K interval snapshots on disk of at most N (LEAKPROBE_KEEP),
+//                   "kept=-" without LEAKPROBE_INTERVAL
 inline constexpr const char kControlSocketPrefix[] = "leakprobe.";
 inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
 inline constexpr const char kControlRequestEnable[] = "enable\n";

@@ -51,6 +51,9 @@ struct RecordingState {
   bool recording = false;
   bool failed = false;  // the probe stepped aside after an error
   std::string mode;     // "exact" or "sampled=<bytes>"
+  // Interval snapshots on disk / LEAKPROBE_KEEP ("12/100"), "-" without LEAKPROBE_INTERVAL,
+  // "?" from a probe that does not say.
+  std::string kept = "?";
 };
 RecordingState parse_recording_state(const std::string& status_text);
 
