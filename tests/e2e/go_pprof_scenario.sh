@@ -5,12 +5,17 @@
 # sessions, then heapdiff on each pair; check_go_report.py asserts on the JSON.
 #
 #   go_pprof_scenario.sh --work DIR --heapdiff EXE --repro EXE --mode leak|twin
-#                        [--warmup W] [--sessions N]
+#                        [--warmup W] [--sessions N] [--memprofilerate R] [--go EXE]
 #
 # Leak: heapdiff must name main.(*deviceSession).watch with +N goroutines and
 # main.newDeviceSession with +N objects, at their LEAK-SITE lines; the CI gate must trip on
 # the goroutines; a heap profile against a goroutine profile must be refused.
 # Twin: no growth at the program's own (main.*) functions.
+# --memprofilerate R (default 1: every allocation recorded, counts exact) runs the gateway
+# with Go's heap sampling at R bytes; then the heap's site and count are not asserted (a few
+# samples), only the goroutines. With --go, heapdiff's live totals of each heap profile must
+# equal the sum of its inuse_space samples as `go tool pprof -raw` lists them: the values
+# are used as written (Go scaled them already), as pprof does.
 # Everything (profiles, reports, logs) stays in DIR for a post-mortem.
 set -euo pipefail
 
@@ -19,7 +24,7 @@ repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../../scripts/lib/broker.sh disable=SC1091
 source "$repo/scripts/lib/broker.sh"
 
-work="" heapdiff="" repro="" mode="" warmup=5 sessions=50
+work="" heapdiff="" repro="" mode="" warmup=5 sessions=50 memprofilerate=1 go=""
 while [ $# -gt 0 ]; do
   case $1 in
     --work) work=$2; shift 2 ;;
@@ -28,6 +33,8 @@ while [ $# -gt 0 ]; do
     --mode) mode=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
     --sessions) sessions=$2; shift 2 ;;
+    --memprofilerate) memprofilerate=$2; shift 2 ;;
+    --go) go=$2; shift 2 ;;
     *) echo "go_pprof_scenario: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +65,7 @@ broker_start "$work/broker" || die "mosquitto did not start"
 fixed=()
 if [ "$mode" = twin ]; then fixed=(-fixed); fi
 coproc REPRO { exec "$repro" -port "$BROKER_PORT" -warmup "$warmup" -sessions "$sessions" \
-  -sync "${fixed[@]}" 2>"$work/repro.stderr"; }
+  -memprofilerate "$memprofilerate" -sync "${fixed[@]}" 2>"$work/repro.stderr"; }
 # shellcheck disable=SC2153  # REPRO_PID is set by coproc
 repro_pid=$REPRO_PID
 repro_out=${REPRO[0]} repro_in=${REPRO[1]}
@@ -112,9 +119,38 @@ run_heapdiff "$work/heap.json" --json --by function --top 0 \
 "$heapdiff" "$work/goroutine.before.pb.gz" "$work/goroutine.after.pb.gz" >"$work/goroutine.txt"
 "$heapdiff" "$work/heap.before.pb.gz" "$work/heap.after.pb.gz" >"$work/heap.txt"
 
+heap_site=()
+if [ "$memprofilerate" != 1 ]; then heap_site=(--no-heap-site); fi
 python3 "$here/check_go_report.py" --mode "$mode" --sessions "$sessions" \
   --source "$repo/reproducers/go_device_sessions/sessions.go" \
-  --goroutines "$work/goroutine.json" --heap "$work/heap.json"
+  --goroutines "$work/goroutine.json" --heap "$work/heap.json" "${heap_site[@]}"
+
+if [ -n "$go" ]; then
+  # pprof's own reading of each heap profile: the sum of the inuse_space column of -raw.
+  for i in 0 1; do
+    file=$work/heap.$([ $i = 0 ] && echo before || echo after).pb.gz
+    pprof_sum=$(HOME=$work PPROF_TMPDIR=$work GOCACHE=$work/go-cache "$go" tool pprof -raw "$file" |
+      python3 -c '
+import re, sys
+lines = sys.stdin.read().splitlines()
+head = lines.index("Samples:")
+types = lines[head + 1].split()
+col = [t.split("/")[0] for t in types].index("inuse_space")
+total = 0
+for line in lines[head + 2:]:
+    m = re.match(r"^\s*((?:-?\d+\s+)*-?\d+):", line)
+    if m:
+        total += int(m.group(1).split()[col])
+    elif line and not line.startswith(" "):
+        break
+print(total)')
+    ours=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"][int(sys.argv[2])]["live_bytes"])' \
+      "$work/heap.json" "$i")
+    [ "$pprof_sum" = "$ours" ] ||
+      die "$file: go tool pprof sums inuse_space to $pprof_sum, heapdiff reads $ours"
+    echo "go_pprof_scenario: $(basename "$file"): inuse_space $ours bytes, as pprof reads it"
+  done
+fi
 
 if [ "$mode" = leak ]; then
   # The checker must be able to fail: the leaky reports do not pass as a twin's.
