@@ -282,7 +282,10 @@ void write_unseen(std::ostream& out, const Analysis& a) {
                static_cast<int64_t>(static_cast<double>(*a.undetectable_below_bytes) / seconds))
         << "/s can go unseen over these " << buf;
   }
-  out << " (a smaller LEAKPROBE_SAMPLE_BYTES or snapshots further apart catch slower leaks)\n";
+  // The knob is the producer's: Go's runtime for pprof input, the probe's setting otherwise.
+  const char* knob = a.inputs.front().flavour == Flavour::kPprof ? "runtime.MemProfileRate"
+                                                                 : "LEAKPROBE_SAMPLE_BYTES";
+  out << " (a smaller " << knob << " or snapshots further apart catch slower leaks)\n";
 }
 
 void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter& name) {
