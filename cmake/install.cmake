@@ -51,6 +51,11 @@ function(leakprobe_walk_links target)
     string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" item "${item}")
     if(TARGET ${item})
       leakprobe_walk_links(${item})
+    elseif(item MATCHES "::")
+      # An imported target found in a subdirectory (tools/pprof's protobuf::libprotobuf) is
+      # not visible from here, but is imported all the same.
+      list(APPEND leakprobe_export_imported ${item})
+      list(REMOVE_DUPLICATES leakprobe_export_imported)
     endif()
   endforeach()
   set(leakprobe_export_targets ${leakprobe_export_targets} PARENT_SCOPE)
