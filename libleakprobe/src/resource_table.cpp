@@ -242,6 +242,9 @@ ResourceTable::ThreadRecord* ResourceTable::thread_prepare(void* (*fn)(void*), v
   r->arg = arg;
   r->bucket = b->index;
   r->owner = 0;
+  // Counted from here, not from when it first runs: on a busy machine a new thread may wait
+  // a long time for a CPU, and it is the program's thread all that time.
+  b->on_alloc(0);
   r->state.store(kPending, std::memory_order_release);
   return r;
 }
@@ -258,12 +261,13 @@ ResourceTable::ThreadRecord* ResourceTable::thread_prepare_here(void* (*fn)(void
 
 void ResourceTable::thread_started(ThreadRecord* r, uintptr_t self) {
   r->owner = self;
-  // Counted once it runs, so a failed pthread_create never shows as a created thread.
-  stacks_.at(r->bucket)->on_alloc(0);
   r->state.store(kRunning, std::memory_order_release);
 }
 
 void ResourceTable::thread_abandon(ThreadRecord* r) {
+  // pthread_create failed: the thread never existed, so it was never created either. (A
+  // reader sees the counters freed-first, so taking one back cannot show a negative count.)
+  stacks_.at(r->bucket)->alloc_objs.fetch_sub(1, std::memory_order_relaxed);
   r->state.store(kFree, std::memory_order_relaxed);
   SpinGuard g(threads_lock_);
   free_threads_[free_top_++] = static_cast<uint32_t>(r - threads_);
@@ -303,7 +307,7 @@ void ResourceTable::reset_after_fork_in_child(uintptr_t self) {
     ThreadRecord& r = threads_[i];
     const uint32_t st = r.state.load(std::memory_order_relaxed);
     if (st == kRunning && r.owner == self) continue;
-    if (st == kRunning) stacks_.at(r.bucket)->on_free(0);
+    if (st != kFree) stacks_.at(r.bucket)->on_free(0);
     r.state.store(kFree, std::memory_order_relaxed);
     free_threads_[free_top_++] = i;
   }

@@ -60,8 +60,8 @@ class ResourceTable {
 
   // ---- threads ----
   // What a tracked thread runs first: the host's routine and argument, and the creating
-  // stack. prepare (creator, stack captured) -> started (in the new thread) -> exited (its
-  // TLS destructor); abandon if the real pthread_create failed.
+  // stack. prepare (creator, stack captured, counted) -> started (in the new thread) ->
+  // exited (its TLS destructor); abandon if the real pthread_create failed.
   struct ThreadRecord {
     void* (*fn)(void*);
     void* arg;
