@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static void* volatile sink[6000];
@@ -29,6 +30,13 @@ __attribute__((noinline)) void small_blocks(int n) {
 
 __attribute__((noinline)) void big_blocks(int n) {
   for (int i = 0; i < n; ++i) sink[sink_used++] = malloc(4000);
+}
+
+__attribute__((noinline)) void pairs(int n) {
+  for (int i = 0; i < n; ++i) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) abort();
+  }
 }
 
 __attribute__((noinline)) void churn(int n) {
@@ -80,6 +88,7 @@ int main(void) {
   churn(100);
   if (snapshot("phase-a") != 0) return 1;
   big_blocks(20);
+  pairs(3);
   churn(300);
   if (snapshot("phase-b") != 0) return 1;
   return 0;

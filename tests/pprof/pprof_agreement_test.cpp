@@ -314,7 +314,17 @@ class LeakprobeSnapshots : public Agreement {
 TEST_F(LeakprobeSnapshots, AgreeWithPprof) {
   std::vector<fs::path> snaps = record();
   ASSERT_GE(snaps.size(), 2u);
+  // Snapshot B carries a resource section (heap_phases' socket pairs): pprof skips it, and
+  // the agreement below covers files that have one.
+  std::ifstream in(snaps[1]);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("# leakprobe.section: unix\n"), std::string::npos);
   expect_agreement(snaps[0], snaps[1]);
+  json resources = heapdiff(snaps[0], snaps[1], "function")["resources"];
+  ASSERT_EQ(resources.size(), 1u) << resources.dump();
+  EXPECT_EQ(resources[0]["kind"], "unix");
+  EXPECT_EQ(resources[0]["delta_count"], 6);
+  EXPECT_EQ(resources[0]["site"]["function"], "pairs");
 }
 
 TEST_F(LeakprobeSnapshots, PprofAcceptsSnapshotWithHeaderTotal) {

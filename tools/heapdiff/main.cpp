@@ -45,7 +45,8 @@ int run(int argc, char** argv) {
       "  heapdiff BASE NEW          what grew between two snapshots\n"
       "  heapdiff S1 S2 S3 [...]    trend over 3+ snapshots: steady growth (leak suspect),\n"
       "                             grew-then-plateaued, or noise\n\n"
-      "Exit status: 0 ok, 1 growth above --fail-on-growth, 2 usage or input error.\n"
+      "Exit status: 0 ok, 1 growth above --fail-on-growth or --fail-on-resource-growth, 2 usage\n"
+      "or input error.\n"
       "Details, JSON schema and trend rules: docs/heapdiff.md",
       "heapdiff"};
   app.get_formatter()->column_width(34);
@@ -55,6 +56,7 @@ int run(int argc, char** argv) {
   std::string sort = "bytes";
   std::string by = "stack";
   std::string fail_on_growth;
+  int64_t fail_on_resource_growth = -1;  // -1: no resource gate
   std::string min_bytes;
   std::string max_input;
   bool json = false;
@@ -115,6 +117,12 @@ int run(int argc, char** argv) {
                  "profiles SIZE is a number of goroutines")
       ->check(check_size)
       ->type_name("SIZE");
+  app.add_option("--fail-on-resource-growth", fail_on_resource_growth,
+                 "Exit 1 when the resources (descriptors, POSIX timers, threads) live in the "
+                 "last snapshot exceed those in the first by more than N (sum over the creating "
+                 "stacks that grew)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("N");
   app.add_option("--debug-dir", sym_options.debug_dirs,
                  "Also look for separate debug info in DIR (repeatable)")
       ->type_name("DIR")
@@ -155,6 +163,7 @@ int run(int argc, char** argv) {
                                 : la::GroupBy::kStack;
   if (!min_bytes.empty()) options.min_bytes = *la::parse_byte_size(min_bytes);
   if (!fail_on_growth.empty()) options.fail_on_growth = la::parse_byte_size(fail_on_growth);
+  if (fail_on_resource_growth >= 0) options.fail_on_resource_growth = fail_on_resource_growth;
   la::ReportContext ctx;
   ctx.full_names = full_names;
   ctx.wide = wide;
@@ -183,6 +192,11 @@ int run(int argc, char** argv) {
 
   la::Result<la::Analysis> analysis = la::analyze(given, source, options, symbol_warnings);
   if (!analysis) return fail(analysis.error().message);
+  if (options.fail_on_resource_growth && !analysis.value().resources.available) {
+    // A gate that passes because there was nothing to look at would hide the leak it guards.
+    return fail("--fail-on-resource-growth: resources cannot be compared: " +
+                analysis.value().resources.why_not);
+  }
   for (const la::Warning& w : analysis.value().warnings) {
     std::cerr << "heapdiff: " << la::warning_text(w) << "\n";
   }
@@ -207,6 +221,12 @@ int run(int argc, char** argv) {
   if (!std::cout) return fail("cannot write the report to standard output");
 
   const la::Analysis& a = analysis.value();
+  bool exceeded = false;
+  if (a.resources.gate_threshold && a.resources.gate_exceeded) {
+    std::cerr << "heapdiff: resource growth " << a.resources.growth
+              << " exceeds --fail-on-resource-growth " << *a.resources.gate_threshold << "\n";
+    exceeded = true;
+  }
   if (a.gate && a.gate->exceeded) {
     // Count profiles gate on their count (goroutines), heap inputs on bytes.
     if (a.counts_only()) {
@@ -218,7 +238,7 @@ int run(int argc, char** argv) {
     }
     return kExitGrowth;
   }
-  return kExitOk;
+  return exceeded ? kExitGrowth : kExitOk;
 }
 
 }  // namespace

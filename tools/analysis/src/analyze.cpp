@@ -80,35 +80,6 @@ int trend_rank(Trend t) {
   return 4;
 }
 
-GroupKey key_of(const Row* site, GroupBy by) {
-  GroupKey k;
-  if (site == nullptr) return k;
-  if (site->function.empty()) {
-    k.kind = GroupKey::Kind::kAddress;
-    k.module = site->module;
-    k.offset = site->offset;
-    return k;
-  }
-  k.function = site->function;
-  k.unnamed = site->unnamed;
-  if (by == GroupBy::kLine && site->file.empty()) {
-    // No line table: the call's offset is the finest place known, for named and unnamed
-    // functions alike.
-    k.kind = GroupKey::Kind::kFunctionAddress;
-    k.module = site->module;
-    k.offset = site->offset;
-    return k;
-  }
-  if (by == GroupBy::kFunction || site->file.empty()) {
-    k.kind = GroupKey::Kind::kFunction;
-    return k;
-  }
-  k.kind = GroupKey::Kind::kLocation;
-  k.file = site->file;
-  k.line = site->line;
-  return k;
-}
-
 // Trend mode reads the inputs in time order; says so when that is not the order given.
 std::vector<const Snapshot*> analysis_order(const std::vector<const Snapshot*>& given,
                                             std::vector<Warning>& warnings) {
@@ -201,6 +172,35 @@ void distinguish(std::vector<Entry>& entries) {
 }
 
 }  // namespace
+
+GroupKey group_key(const Row* site, GroupBy by) {
+  GroupKey k;
+  if (site == nullptr) return k;
+  if (site->function.empty()) {
+    k.kind = GroupKey::Kind::kAddress;
+    k.module = site->module;
+    k.offset = site->offset;
+    return k;
+  }
+  k.function = site->function;
+  k.unnamed = site->unnamed;
+  if (by == GroupBy::kLine && site->file.empty()) {
+    // No line table: the call's offset is the finest place known, for named and unnamed
+    // functions alike.
+    k.kind = GroupKey::Kind::kFunctionAddress;
+    k.module = site->module;
+    k.offset = site->offset;
+    return k;
+  }
+  if (by == GroupBy::kFunction || site->file.empty()) {
+    k.kind = GroupKey::Kind::kFunction;
+    return k;
+  }
+  k.kind = GroupKey::Kind::kLocation;
+  k.file = site->file;
+  k.line = site->line;
+  return k;
+}
 
 std::string GroupKey::text() const {
   switch (kind) {
@@ -337,7 +337,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     size_t gi = groups.size();
     bool fresh = true;
     if (options.by != GroupBy::kStack) {
-      auto [it, inserted] = group_of_key.emplace(key_of(site, options.by).text(), groups.size());
+      auto [it, inserted] = group_of_key.emplace(group_key(site, options.by).text(), groups.size());
       gi = it->second;
       fresh = inserted;
       if (inserted) groups.emplace_back();
@@ -387,7 +387,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
   out.changed = listed.size();
 
   const SortKey other = options.sort == SortKey::kBytes ? SortKey::kObjects : SortKey::kBytes;
-  auto label_of = [&](const Group& g) { return key_of(g.site, options.by).text(); };
+  auto label_of = [&](const Group& g) { return group_key(g.site, options.by).text(); };
   auto before = [&](size_t ia, size_t ib) {
     const Group& a = groups[ia];
     const Group& b = groups[ib];
@@ -411,7 +411,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
   for (size_t gi : listed) {
     Group& g = groups[gi];
     Entry e;
-    e.key = key_of(g.site, options.by);
+    e.key = group_key(g.site, options.by);
     e.series = std::move(g.series);
     e.stacks = g.stacks;
     if (g.site != nullptr) {
@@ -437,6 +437,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
           reliably_over_threshold_bytes(*options.fail_on_growth, out.sampling);
     }
   }
+  out.resources = analyze_resources(snapshots, symbols, options);
   if (symbol_warnings) add_symbolizer_warnings(symbol_warnings(), out.warnings);
   return out;
 }

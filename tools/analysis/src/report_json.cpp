@@ -184,6 +184,50 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   } else {
     doc["fail_on_growth"] = nullptr;
   }
+  // Descriptors, timers and threads by creating stack (docs/heapdiff.md, "Resources").
+  const ResourceReport& r = a.resources;
+  doc["resources_compared"] = r.available;
+  doc["resources_not_compared"] = r.available ? json(nullptr) : json(r.why_not);
+  json kinds = json::object();
+  for (const ResourceKindTotals& t : r.totals) kinds[t.kind] = t.live;
+  doc["resource_totals"] = kinds;
+  doc["untracked_fds"] = r.untracked_fds;
+  doc["resource_growth"] = r.growth;
+  json resources = json::array();
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    const ResourceEntry& e = r.entries[i];
+    json je = {{"rank", i + 1},
+               {"kind", e.kind},
+               {"key", e.key},
+               {"inherited", e.inherited},
+               {"stacks", e.stacks},
+               {"delta_count", e.delta()},
+               {"delta_created", e.delta_created()},
+               {"live", e.live},
+               {"created", e.created}};
+    if (a.trend_mode) {
+      je["trend"] = std::string(trend_name(e.trend));
+      json per = json::array();
+      for (size_t k = 1; k < e.live.size(); ++k) per.push_back(e.live[k] - e.live[k - 1]);
+      je["growth_per_interval"] = per;
+    }
+    je["site"] = {
+        {"function", e.site.function}, {"short_function", short_function_name(e.site.function)},
+        {"file", e.site.file},         {"line", e.site.line},
+        {"module", e.site.module},     {"offset", format_hex(e.site.offset)}};
+    je["site_frame"] = e.site_frame;
+    json frames = json::array();
+    for (const Row& row : e.frames) frames.push_back(row_json(row));
+    je["frames"] = frames;
+    resources.push_back(std::move(je));
+  }
+  doc["resources"] = resources;
+  if (r.gate_threshold) {
+    doc["fail_on_resource_growth"] = {{"threshold", *r.gate_threshold},
+                                      {"exceeded", r.gate_exceeded}};
+  } else {
+    doc["fail_on_resource_growth"] = nullptr;
+  }
   // Paths and names come from the snapshot and need not be UTF-8; replace bad bytes (U+FFFD)
   // rather than throw.
   out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";

@@ -388,7 +388,7 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
 
 }  // namespace
 
-void write_text_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+static void write_heap_text(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
   const size_t n = a.inputs.size();
   const std::string inputs = a.counts_only() ? a.kind + " profiles" : "snapshots";
   out << "heapdiff: "
@@ -534,6 +534,11 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
           << " folded)\n";
     }
   }
+}
+
+void write_text_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  write_heap_text(out, a, ctx);
+  if (!a.counts_only()) write_resources_text(out, a, ctx);
 }
 
 std::string warning_text(const Warning& w) {

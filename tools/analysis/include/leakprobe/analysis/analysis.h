@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "leakprobe/analysis/changed_stacks.h"
+#include "leakprobe/analysis/resources.h"
 #include "leakprobe/analysis/result.h"
 #include "leakprobe/analysis/snapshot.h"
 #include "leakprobe/analysis/symbols.h"
@@ -32,8 +33,9 @@ struct Options {
   std::string ignore;     // same; stacks with a matching frame are dropped
   std::string fold;       // same; leading frames matching it are folded like allocator frames
   int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed
-  std::optional<int64_t> fail_on_growth;  // CI gate threshold in bytes; nullopt: no gate
-  bool keep_changed_stacks = false;       // fill Analysis::changed_stacks (--html, --pprof)
+  std::optional<int64_t> fail_on_growth;           // CI gate threshold in bytes; nullopt: no gate
+  std::optional<int64_t> fail_on_resource_growth;  // CI gate on resources, a count
+  bool keep_changed_stacks = false;  // fill Analysis::changed_stacks (--html, --pprof)
 };
 
 // What an entry stands for. --by stack and --by line key by the site's function and
@@ -143,7 +145,11 @@ struct Analysis {
   std::optional<int64_t> undetectable_below_bytes;
   std::vector<Warning> warnings;   // in the order they arose: inputs first, then symbols
   ChangedStacks changed_stacks;    // Options::keep_changed_stacks only; after the filters
+  ResourceReport resources;        // descriptors, timers, threads (resources.h)
 };
+
+// What an entry whose site is `site` (nullptr: no frames) is keyed by under `by`.
+GroupKey group_key(const Row* site, GroupBy by);
 
 // Is `growth_bytes` (count profiles: `growth_objs`) over the --fail-on-growth threshold (see
 // Gate)?

@@ -1,0 +1,97 @@
+// The resource part of the text report: "+243 TCP sockets from repro::connect_client
+// mqtt.cpp:36", after the heap part. Renders Analysis::resources; decides nothing.
+#include <ostream>
+
+#include "leakprobe/analysis/names.h"
+#include "leakprobe/analysis/report.h"
+#include "leakprobe/analysis/units.h"
+
+namespace leakprobe::analysis {
+namespace {
+
+std::string signed_count(int64_t v) { return (v > 0 ? "+" : "") + std::to_string(v); }
+
+std::string function_name(const std::string& f, const ReportContext& ctx) {
+  return ctx.full_names ? f : short_function_name(f);
+}
+
+// "repro::connect_client mqtt.cpp:36", the function alone, module+offset, or why there is
+// no stack.
+std::string site_text(const ResourceEntry& e, const ReportContext& ctx) {
+  if (e.inherited) return "descriptors open before the probe loaded (inherited)";
+  const Row& s = e.site;
+  if (s.function.empty()) return e.key;  // module file name + offset
+  std::string out = function_name(s.function, ctx);
+  if (!s.file.empty()) {
+    out += " " + (ctx.full_names ? s.file : short_path(s.file, 2)) + ":" + std::to_string(s.line);
+  }
+  return out;
+}
+
+void write_row(std::ostream& out, const Row& r, bool is_site, const ReportContext& ctx) {
+  out << (is_site ? "   -> " : "      ") << (r.inlined ? "[inlined] " : "");
+  if (r.function.empty()) {
+    out << r.module << "+" << format_hex(r.offset) << "\n";
+    return;
+  }
+  out << function_name(r.function, ctx);
+  if (!r.file.empty()) out << " — " << r.file << ":" << r.line;
+  out << "  (" << r.module << "+" << format_hex(r.offset) << ")\n";
+}
+
+std::string series_text(const std::vector<int64_t>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? " -> " : "") + std::to_string(v[i]);
+  return out;
+}
+
+}  // namespace
+
+void write_resources_text(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  const ResourceReport& r = a.resources;
+  if (a.inputs.size() < 2 || !r.mentioned) return;
+  out << "\nresources (descriptors, POSIX timers, threads by creating stack):\n";
+  if (!r.available) {
+    out << "  not compared: " << r.why_not << "\n";
+    return;
+  }
+  for (const ResourceKindTotals& t : r.totals) {
+    out << "  " << resource_noun(t.kind, 2) << ": " << series_text(t.live) << " live ("
+        << signed_count(t.live.back() - t.live.front()) << ")\n";
+  }
+  bool any_untracked = false;
+  for (int64_t u : r.untracked_fds) any_untracked = any_untracked || u > 0;
+  if (any_untracked) {
+    out << "  untracked descriptors (created where no interposer sees, e.g. inside glibc): "
+        << series_text(r.untracked_fds) << "\n";
+  }
+  out << "  growth    " << signed_count(r.growth) << " (sum over the creating stacks that grew)\n";
+  if (r.gate_threshold) {
+    out << "  gate      --fail-on-resource-growth " << *r.gate_threshold << ": "
+        << (r.gate_exceeded ? "EXCEEDED" : "ok") << "\n";
+  }
+  if (r.entries.empty()) {
+    out << "  no resource growth: no creating stack changed its live count\n";
+    return;
+  }
+  out << "top " << r.entries.size() << " of " << r.changed << " changed creating "
+      << (a.options.by == GroupBy::kStack ? "stacks" : "sites")
+      << (a.trend_mode ? ", suspects first," : "") << " by Δ live:\n";
+  for (const ResourceEntry& e : r.entries) {
+    out << "  " << signed_count(e.delta()) << " " << resource_noun(e.kind, e.delta()) << " from "
+        << site_text(e, ctx);
+    if (a.trend_mode) out << "  [" << trend_name(e.trend) << "]";
+    out << "  (live " << series_text(e.live) << "; " << e.delta_created() << " created, "
+        << e.delta_created() - e.delta() << " released in between)\n";
+  }
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    const ResourceEntry& e = r.entries[i];
+    if (e.frames.empty()) continue;
+    out << "\nresource #" << i + 1 << " " << signed_count(e.delta()) << " "
+        << resource_noun(e.kind, e.delta()) << ", created here:\n";
+    for (size_t k = 0; k < e.frames.size(); ++k)
+      write_row(out, e.frames[k], k == e.site_frame, ctx);
+  }
+}
+
+}  // namespace leakprobe::analysis
