@@ -64,22 +64,6 @@ bool live_moved(const std::vector<Counts>& series) {
   return false;
 }
 
-int trend_rank(Trend t) {
-  switch (t) {
-    case Trend::kGrowing:
-      return 0;
-    case Trend::kTooFewSamples:  // may well be a leak: before the verdicts that say it is not
-      return 1;
-    case Trend::kPlateau:
-      return 2;
-    case Trend::kNoise:
-      return 3;
-    case Trend::kStable:
-      return 4;
-  }
-  return 4;
-}
-
 // Trend mode reads the inputs in time order; says so when that is not the order given.
 std::vector<const Snapshot*> analysis_order(const std::vector<const Snapshot*>& given,
                                             std::vector<Warning>& warnings) {

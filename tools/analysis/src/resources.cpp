@@ -13,20 +13,6 @@ namespace {
 
 namespace fmt = leakprobe::format;
 
-int trend_rank(Trend t) {
-  switch (t) {
-    case Trend::kGrowing:
-      return 0;
-    case Trend::kPlateau:
-      return 1;
-    case Trend::kNoise:
-      return 2;
-    case Trend::kStable:
-      return 3;
-  }
-  return 3;
-}
-
 // The resource lines of one kind, as a snapshot merge_snapshots() can line up: the maps and
 // build-ids of the original, the lines as stacks (live in live_objs, created in alloc_objs).
 Snapshot kind_view(const Snapshot& s, const std::string& kind) {

@@ -51,4 +51,20 @@ Trend classify_trend(const std::vector<int64_t>& series) {
   return Trend::kNoise;
 }
 
+int trend_rank(Trend t) {
+  switch (t) {
+    case Trend::kGrowing:
+      return 0;
+    case Trend::kTooFewSamples:  // may well be a leak: before the verdicts that say it is not
+      return 1;
+    case Trend::kPlateau:
+      return 2;
+    case Trend::kNoise:
+      return 3;
+    case Trend::kStable:
+      return 4;
+  }
+  return 4;
+}
+
 }  // namespace leakprobe::analysis

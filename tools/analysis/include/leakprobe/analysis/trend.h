@@ -22,6 +22,9 @@ enum class Trend {
 
 std::string_view trend_name(Trend t);
 
+// Order of the verdicts in a ranking, suspects first (0: growing).
+int trend_rank(Trend t);
+
 // `series` holds one value per snapshot, in time order.
 Trend classify_trend(const std::vector<int64_t>& series);
 
