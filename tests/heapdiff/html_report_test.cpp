@@ -137,5 +137,48 @@ TEST(HtmlReport, SaysSoWhenNothingChanged) {
   EXPECT_NE(page.str().find("No growth"), std::string::npos);
 }
 
+TEST(HtmlReport, ResourcesSectionRendersTheResourceReport) {
+  Analysis a;
+  a.inputs.resize(2);
+  a.totals.assign(2, Counts{});
+  ResourceReport& r = a.resources;
+  r.mentioned = true;
+  r.available = true;
+  r.totals = {{"tcp", {5, 248}}};
+  r.untracked_fds = {1, 1};
+  r.growth = 243;
+  r.changed = 1;
+  ResourceEntry e;
+  e.kind = "tcp";
+  e.key = "connect_client net.c:36";
+  e.live = {5, 248};
+  e.created = {10, 300};
+  e.site = Row{"connect_client", "src/net.c", 36, false, "/opt/t/app", 0x1233};
+  e.frames = {e.site};
+  r.entries.push_back(e);
+  std::ostringstream page;
+  write_html_report(page, a, ReportContext{});
+  const std::string html = page.str();
+  const size_t section = html.find("<section id=\"resources\">");
+  ASSERT_NE(section, std::string::npos);
+  EXPECT_NE(html.find("5 → 248", section), std::string::npos);
+  EXPECT_NE(html.find(">+243</td><td>TCP sockets</td><td class=\"num\">290</td><td "
+                      "class=\"num\">47</td>",
+                      section),
+            std::string::npos);
+  EXPECT_NE(html.find("net.c:36", section), std::string::npos);
+
+  r.available = false;
+  r.why_not = "base.heap has no resource sections";
+  std::ostringstream without;
+  write_html_report(without, a, ReportContext{});
+  EXPECT_NE(without.str().find("Not compared: base.heap has no resource sections"),
+            std::string::npos);
+  r.mentioned = false;  // no input knows about resources: no section at all
+  std::ostringstream silent;
+  write_html_report(silent, a, ReportContext{});
+  EXPECT_EQ(silent.str().find("id=\"resources\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace leakprobe::analysis

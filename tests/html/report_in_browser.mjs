@@ -158,10 +158,21 @@ async function main() {
             "in trend mode every entry has its label and a chart of live bytes per snapshot");
     }
 
+    if ((report.resources || []).length > 0) {
+      const rows = await page.evaluate(
+        "[...document.querySelectorAll('#resources tr.resource-entry')].map((tr) => tr.textContent)");
+      check(rows.length === report.resources.length &&
+            report.resources.every((e, i) => rows[i].includes(
+              e.site.function ? e.site.short_function : e.key) &&
+              rows[i].includes((e.delta_count > 0 ? "+" : "") + e.delta_count)),
+            `the resources section lists the report's ${report.resources.length} creating sites with their counts`);
+    }
+
     if (args.screenshot) {
       await page.evaluate("window.scrollTo(0, 0)");
       const height = await page.evaluate(
-        "Math.min(1000, Math.ceil(document.querySelector('#top').getBoundingClientRect().bottom + 16))");
+        "Math.min(1200, Math.ceil((document.querySelector('#resources') || document.querySelector('#top'))" +
+        ".getBoundingClientRect().bottom + 16))");
       const shot = await page.send("Page.captureScreenshot", {
         format: "png", captureBeyondViewport: true,
         clip: { x: 0, y: 0, width: 1280, height, scale: 1 },

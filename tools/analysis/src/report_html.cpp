@@ -12,13 +12,10 @@
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/units.h"
 #include "report_html_assets.h"
+#include "report_html_parts.h"
 
 namespace leakprobe::analysis {
-namespace {
-
-// Narrower than this share of the whole change, a call is merged with its narrow siblings:
-// at 1/20000 it would be a twentieth of a pixel on a 1000-pixel graph before zooming.
-constexpr double kMinFlameShare = 1.0 / 20000;
+namespace html {
 
 std::string esc(const std::string& s) {
   std::string out;
@@ -43,6 +40,54 @@ std::string esc(const std::string& s) {
   }
   return out;
 }
+
+std::string row_html(const Row& r) {
+  std::string out = r.inlined ? "<span class=\"inl\">[inlined]</span> " : "";
+  if (r.function.empty()) return out + esc(r.module) + "+" + format_hex(r.offset);
+  out += "<span class=\"fn\">" + esc(short_function_name(r.function)) + "</span>";
+  if (!r.file.empty()) out += " — " + esc(r.file) + ":" + std::to_string(r.line);
+  return out + " <span class=\"mod\">(" + esc(r.module) + "+" + format_hex(r.offset) + ")</span>";
+}
+
+// A small line chart of `values` (one per snapshot), scaled to their own range.
+std::string sparkline(const std::vector<int64_t>& values, bool bytes) {
+  constexpr int kWidth = 120, kHeight = 28, kPad = 3;
+  int64_t lo = values.front(), hi = lo;
+  for (int64_t v : values) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  std::string points, text;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double x = kPad + (kWidth - 2.0 * kPad) * static_cast<double>(i) /
+                                static_cast<double>(values.size() - 1);
+    const double y = hi == lo
+                         ? kHeight / 2.0
+                         : kPad + (kHeight - 2.0 * kPad) * static_cast<double>(hi - values[i]) /
+                                      static_cast<double>(hi - lo);
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%s%.1f,%.1f", i > 0 ? " " : "", x, y);
+    points += buf;
+    text += (i > 0 ? ", " : "") + (bytes ? format_bytes(values[i]) : std::to_string(values[i]));
+  }
+  const std::string label =
+      std::string(bytes ? "live bytes" : "live count") + " per snapshot: " + text;
+  return "<svg class=\"spark\" width=\"" + std::to_string(kWidth) + "\" height=\"" +
+         std::to_string(kHeight) + "\" role=\"img\" aria-label=\"" + label + "\"><title>" + label +
+         "</title><polyline fill=\"none\" stroke-width=\"1.5\" points=\"" + points + "\"/></svg>";
+}
+
+}  // namespace html
+
+namespace {
+
+using html::esc;
+using html::row_html;
+using html::sparkline;
+
+// Narrower than this share of the whole change, a call is merged with its narrow siblings:
+// at 1/20000 it would be a twentieth of a pixel on a 1000-pixel graph before zooming.
+constexpr double kMinFlameShare = 1.0 / 20000;
 
 std::string utc(double t) {
   const auto secs = static_cast<time_t>(t);
@@ -71,40 +116,10 @@ std::string site_html(const GroupKey& k) {
   return out;
 }
 
-std::string row_html(const Row& r) {
-  std::string out = r.inlined ? "<span class=\"inl\">[inlined]</span> " : "";
-  if (r.function.empty()) return out + esc(r.module) + "+" + format_hex(r.offset);
-  out += "<span class=\"fn\">" + esc(short_function_name(r.function)) + "</span>";
-  if (!r.file.empty()) out += " — " + esc(r.file) + ":" + std::to_string(r.line);
-  return out + " <span class=\"mod\">(" + esc(r.module) + "+" + format_hex(r.offset) + ")</span>";
-}
-
-// Live bytes per snapshot as a small line chart, scaled to the entry's own range.
-std::string sparkline(const std::vector<Counts>& series) {
-  constexpr int kWidth = 120, kHeight = 28, kPad = 3;
-  int64_t lo = series.front().live_bytes, hi = lo;
-  for (const Counts& c : series) {
-    lo = std::min(lo, c.live_bytes);
-    hi = std::max(hi, c.live_bytes);
-  }
-  std::string points, values;
-  for (size_t i = 0; i < series.size(); ++i) {
-    const double x = kPad + (kWidth - 2.0 * kPad) * static_cast<double>(i) /
-                                static_cast<double>(series.size() - 1);
-    const double y = hi == lo ? kHeight / 2.0
-                              : kPad + (kHeight - 2.0 * kPad) *
-                                           static_cast<double>(hi - series[i].live_bytes) /
-                                           static_cast<double>(hi - lo);
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%s%.1f,%.1f", i > 0 ? " " : "", x, y);
-    points += buf;
-    values += (i > 0 ? ", " : "") + format_bytes(series[i].live_bytes);
-  }
-  return "<svg class=\"spark\" width=\"" + std::to_string(kWidth) + "\" height=\"" +
-         std::to_string(kHeight) +
-         "\" role=\"img\" aria-label=\"live bytes per snapshot: " + values +
-         "\"><title>live bytes per snapshot: " + values +
-         "</title><polyline fill=\"none\" stroke-width=\"1.5\" points=\"" + points + "\"/></svg>";
+std::vector<int64_t> live_bytes(const std::vector<Counts>& series) {
+  std::vector<int64_t> out;
+  for (const Counts& c : series) out.push_back(c.live_bytes);
+  return out;
 }
 
 void write_header(std::ostream& out, const Analysis& a) {
@@ -218,7 +233,7 @@ void write_table(std::ostream& out, const Analysis& a) {
     if (a.trend_mode) {
       const std::string trend(trend_name(e.trend));
       out << "<td><span class=\"trend " << trend << "\">" << trend << "</span></td><td>"
-          << sparkline(e.series) << "</td>";
+          << sparkline(live_bytes(e.series), /*bytes=*/true) << "</td>";
     }
     out << "<td class=\"num " << sign_class(d.live_bytes) << "\">"
         << format_bytes(d.live_bytes, true) << "</td><td class=\"num\">"
@@ -264,6 +279,7 @@ void write_html_report(std::ostream& out, const Analysis& a, const ReportContext
   write_header(out, a);
   write_flame_section(out, tree);
   write_table(out, a);
+  html::write_resources(out, a);
   out << "<footer>leakprobe heapdiff. Flame graph by d3-flame-graph 5.0.0 (Apache-2.0) on d3 "
          "7.9.0 (ISC).</footer>\n";
   out << "<script id=\"flame-data\" type=\"application/json\">";

@@ -1,0 +1,26 @@
+// Pieces of the HTML report shared by its sections (report_html.cpp, report_html_resources.cpp).
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "leakprobe/analysis/analysis.h"
+
+namespace leakprobe::analysis::html {
+
+// Text for HTML element content and attribute values.
+std::string esc(const std::string& s);
+
+// One stack row: "[inlined] function — file:line (module+0xoffset)".
+std::string row_html(const Row& r);
+
+// A small line chart of `values` (one per snapshot), scaled to their own range; its title
+// lists the values (as byte sizes when `bytes`).
+std::string sparkline(const std::vector<int64_t>& values, bool bytes);
+
+// The resources section: descriptors, POSIX timers and threads by creating stack.
+void write_resources(std::ostream& out, const Analysis& a);
+
+}  // namespace leakprobe::analysis::html
