@@ -90,6 +90,7 @@ ResourceReport analyze_resources(const std::vector<const Snapshot*>& snapshots,
   out.available = true;
   const size_t n = snapshots.size();
   const bool trend_mode = n >= 3;
+  const std::string program = snapshots.back()->program();
   for (const Snapshot* s : snapshots) out.untracked_fds.push_back(s->untracked_fds.value_or(-1));
 
   std::vector<Group> groups;
@@ -127,6 +128,18 @@ ResourceReport analyze_resources(const std::vector<const Snapshot*>& snapshots,
         // std::thread is the fault of whoever constructed the std::thread.
         const size_t fold = table.folded_rows(stack.frames);
         site_rows = table.site_rows(stack.frames, fold);
+        // A socket opened inside a client library (libmosquitto's connect) is leaked by the
+        // program that never closes the client: the site is the first row in the program's
+        // own executable when the stack reaches it.
+        size_t rows_before = 0;
+        for (uint32_t f : stack.frames) {
+          const std::vector<Row>& rows = table.rows(f);
+          if (!rows.empty() && rows.front().module == program) {
+            if (rows_before > site_rows) site_rows = rows_before;
+            break;
+          }
+          rows_before += rows.size();
+        }
         size_t row = site_rows, frame = 0;
         while (frame < stack.frames.size() && row >= table.rows(stack.frames[frame]).size()) {
           row -= table.rows(stack.frames[frame]).size();
