@@ -78,6 +78,11 @@ def main():
     p.add_argument("--fd-before", type=int)
     p.add_argument("--fd-after", type=int)
     p.add_argument("--fds-per-cycle", type=int, default=1)
+    p.add_argument("--resource", action="append", default=[], metavar="KIND:PER_CYCLE:FUNCTION",
+                   help="leak mode: a resource entry of KIND whose site is FUNCTION grew by "
+                        "iterations x PER_CYCLE (repeatable)")
+    p.add_argument("--resources-flat", action="store_true",
+                   help="twin mode: no descriptor, timer or thread grew (resource growth 0)")
     a = p.parse_args()
 
     report = load(a.report)
@@ -159,6 +164,26 @@ def main():
                    f" (+-{a.tolerance:.0%})")
         else:
             expect(grown <= 0, f"{a.fd_kind} fds did not grow ({a.fd_before} -> {a.fd_after})")
+
+    # Descriptors, timers and threads by creating stack (the report's "resources" list).
+    for spec in a.resource:
+        kind, per_cycle, function = spec.split(":", 2)
+        expect(report.get("resources_compared") is True,
+               f"resources were compared ({report.get('resources_not_compared')})")
+        matching = [r for r in report.get("resources", []) if r.get("kind") == kind
+                    and (r["site"].get("function") or "").split("(")[0] == function]
+        grown = sum(int(r["delta_count"]) for r in matching)
+        expected = n * int(per_cycle)
+        expect(within(grown, expected, a.tolerance),
+               f"{kind} resources from {function} grew by {grown}, expected {n} x {per_cycle}"
+               f" (+-{a.tolerance:.0%})")
+    if a.resources_flat:
+        expect(report.get("resources_compared") is True,
+               f"resources were compared ({report.get('resources_not_compared')})")
+        grown = [f"{r['kind']} {r['key']} {r['delta_count']:+d}" for r in report.get("resources", [])
+                 if int(r["delta_count"]) > 0]
+        expect(int(report.get("resource_growth", -1)) == 0,
+               f"no descriptor, timer or thread grew {grown or ''}")
 
     if failures:
         print(f"check_report: {len(failures)} assertion(s) failed", file=sys.stderr)
