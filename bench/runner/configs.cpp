@@ -12,6 +12,10 @@ std::vector<Config> all_configs(const Paths& paths) {
       {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools; alloc only)",
        have_tcmalloc, "libtcmalloc.so.4 missing", 1, 1, false},
       {"lp-exact", "libleakprobe, every allocation", have_probe, "libleakprobe.so not built", 1, 1},
+      {"lp-heap-only",
+       "libleakprobe, every allocation, LEAKPROBE_RESOURCES=0 (no descriptors, "
+       "timers, threads)",
+       have_probe, "libleakprobe.so not built", 1, 1},
       {"lp-sampled", "libleakprobe, LEAKPROBE_SAMPLE_BYTES=524288", have_probe,
        "libleakprobe.so not built", 1, 1},
       {"lp-dormant", "libleakprobe preloaded dormant, LEAKPROBE_ENABLED=0", have_probe,
@@ -35,6 +39,7 @@ void apply_config(const Config& config, const Paths& paths, const std::string& p
     spec.env_set["LEAKPROBE_OUTPUT_DIR"] = prof_dir;
     if (config.name == "lp-sampled") spec.env_set["LEAKPROBE_SAMPLE_BYTES"] = "524288";
     if (config.name == "lp-dormant") spec.env_set["LEAKPROBE_ENABLED"] = "0";
+    if (config.name == "lp-heap-only") spec.env_set["LEAKPROBE_RESOURCES"] = "0";
   } else if (config.name == "heaptrack") {
     std::vector<std::string> argv = {paths.heaptrack, "-o", prof_dir + "/heaptrack." + tag};
     argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
