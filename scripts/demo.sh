@@ -113,5 +113,17 @@ case $top in
     echo "(Gateway::reconnect_device, one frame up) and never closes the old one." ;;
   *) echo "demo: expected repro::open_device_session on top; detection is broken" >&2; exit 1 ;;
 esac
+# The sockets leak with the sessions: the resource part of the same report names their creator.
+resources=$("$heapdiff" --json --top 2 "$first" "$second" 2>/dev/null | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("resources", []):
+    s = r["site"]
+    noun = {"tcp": "TCP sockets", "udp": "UDP sockets", "unix": "Unix sockets"}.get(r["kind"], r["kind"])
+    print("  {:+d} {} from {} {}:{}".format(r["delta_count"], noun,
+          s.get("function", "").split("(")[0], s.get("file", "?").split("/")[-1], s.get("line", 0)))')
+if [ -n "$resources" ]; then
+  echo "Resource growth (descriptors by creating stack):"
+  echo "$resources"
+fi
 echo "The twin runs the same traffic without the leak: $gateway --fixed --port PORT"
 echo "Snapshots kept in $snapshots"
