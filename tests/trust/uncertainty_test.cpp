@@ -8,11 +8,13 @@
 
 #include <cmath>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/parser.h"
+#include "leakprobe/analysis/report.h"
 #include "sampler.h"  // libleakprobe/src: the sampler the probe runs
 #include "test_snapshots.h"
 
@@ -197,6 +199,67 @@ TEST(Trend, ManySamplesKeepThePlateauVerdict) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r.value().entries.size(), 1u);
   EXPECT_EQ(r.value().entries[0].trend, Trend::kPlateau);
+}
+
+// Every writer shows what the analysis decided: the unnamed label with its caller, the offset
+// that tells two rows apart, and for sampled inputs the range, the samples and "too few".
+TEST(Reports, ShowUnnamedFunctionsLookAlikeRowsAndSampledRanges) {
+  // Two calls (file offsets 0x1100 and 0x1200) inside one unnamed function, called from 0x1300.
+  const SymbolSource symbols = [](const symbolize::ModuleRef& m, uint64_t offset) {
+    std::vector<symbolize::Frame> frames;
+    if (m.path != "/opt/t/app") return frames;
+    symbolize::Frame f;
+    if (offset == 0x1100 || offset == 0x1200) {
+      f.function = "app!fn@0x10f0";
+      f.unnamed = true;
+    } else if (offset == 0x1300) {
+      f.function = "retain__store";
+    }
+    if (!f.function.empty()) frames.push_back(f);
+    return frames;
+  };
+  constexpr uint64_t kBase = 0x555500000000;  // where test_snapshots.h maps the app
+  auto text_of = [](int64_t scale) {
+    std::string t = leakprobe_text(
+        {Line{3 * scale,
+              3 * scale * 64,
+              3 * scale,
+              3 * scale * 64,
+              {kBase + 0x1101, kBase + 0x1301}},
+         Line{1 * scale, scale * 64, scale, scale * 64, {kBase + 0x1201, kBase + 0x1301}}});
+    t.replace(t.find("@ heapprofile"), 13, "@ heap_v2/65536");
+    return t;
+  };
+  const Snapshot a = must_parse(text_of(1)), b = must_parse(text_of(2));
+  Result<Analysis> r = analyze({&a, &b}, symbols, Options{});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Analysis& an = r.value();
+  ASSERT_EQ(an.entries.size(), 2u);
+  for (const Entry& e : an.entries) {
+    EXPECT_TRUE(e.key.unnamed);
+    EXPECT_EQ(e.named_caller, "retain__store");
+    EXPECT_EQ(e.distinction.kind, Distinction::Kind::kOffset);
+    ASSERT_TRUE(e.sampled);
+  }
+  std::ostringstream text, json, html;
+  ReportContext wide;
+  wide.wide = true;  // the sampled table's extra columns leave the site little room
+  write_text_report(text, an, wide);
+  write_json_report(json, an, ReportContext{});
+  write_html_report(html, an, ReportContext{});
+  EXPECT_NE(text.str().find("app!fn@0x10f0 at +0x1100 (unnamed, called from retain__store)"),
+            std::string::npos)
+      << text.str();
+  EXPECT_NE(text.str().find("3 few"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("app!fn@0x10f0 is an unnamed function (no symbol; named by its start), "
+                            "called from retain__store"),
+            std::string::npos);
+  EXPECT_NE(text.str().find("too few samples to size it"), std::string::npos);
+  EXPECT_NE(json.str().find("\"named_caller\": \"retain__store\""), std::string::npos);
+  EXPECT_NE(json.str().find("\"few_samples\": true"), std::string::npos);
+  EXPECT_NE(html.str().find("(unnamed function called from retain__store)"), std::string::npos);
+  EXPECT_NE(html.str().find("3 samples (too few)"), std::string::npos);
+  EXPECT_NE(html.str().find("at +0x1200"), std::string::npos);
 }
 
 }  // namespace

@@ -113,6 +113,27 @@ std::string site_html(const GroupKey& k) {
     out += " <span class=\"loc\" title=\"" + esc(k.file) + ":" + std::to_string(k.line) + "\">" +
            esc(short_path(k.file, 2)) + ":" + std::to_string(k.line) + "</span>";
   }
+  if (k.kind == GroupKey::Kind::kFunctionAddress) {
+    out += " <span class=\"loc\">at +" + format_hex(k.offset) + "</span>";
+  }
+  return out;
+}
+
+// As the text report: what tells look-alike rows apart, and who calls an unnamed function.
+std::string site_note_html(const Entry& e) {
+  std::string out;
+  const Distinction& d = e.distinction;
+  if (d.kind == Distinction::Kind::kOffset) {
+    out += " <span class=\"loc\">at +" + format_hex(d.row.offset) + "</span>";
+  } else if (d.kind == Distinction::Kind::kCaller && !d.row.function.empty()) {
+    out += " <span class=\"loc\">via " + esc(short_function_name(d.row.function)) + "</span>";
+  }
+  if (e.key.unnamed) {
+    out += " <span class=\"unnamed\">(unnamed function" +
+           (e.named_caller.empty() ? std::string()
+                                   : " called from " + esc(short_function_name(e.named_caller))) +
+           ")</span>";
+  }
   return out;
 }
 
@@ -236,10 +257,19 @@ void write_table(std::ostream& out, const Analysis& a) {
           << sparkline(live_bytes(e.series), /*bytes=*/true) << "</td>";
     }
     out << "<td class=\"num " << sign_class(d.live_bytes) << "\">"
-        << format_bytes(d.live_bytes, true) << "</td><td class=\"num\">"
-        << format_count(d.live_objs, true) << "</td><td class=\"num\">" << d.alloc_objs
-        << "</td><td class=\"num\">" << d.alloc_objs - d.live_objs << "</td><td class=\"site\">"
-        << "<details><summary>" << site_html(e.key) << "</summary>";
+        << format_bytes(d.live_bytes, true);
+    if (e.sampled) {
+      // Sampled inputs: the figure is an estimate (docs/heapdiff.md, "Sampled snapshots").
+      out << "<br><span class=\"range" << (e.sampled->few ? " few" : "")
+          << "\">95%: " << format_bytes(e.sampled->low, true) << ".."
+          << format_bytes(e.sampled->high, true) << ", " << e.sampled->samples << " sample"
+          << (e.sampled->samples == 1 ? "" : "s") << (e.sampled->few ? " (too few)" : "")
+          << "</span>";
+    }
+    out << "</td><td class=\"num\">" << format_count(d.live_objs, true) << "</td><td class=\"num\">"
+        << d.alloc_objs << "</td><td class=\"num\">" << d.alloc_objs - d.live_objs
+        << "</td><td class=\"site\">"
+        << "<details><summary>" << site_html(e.key) << site_note_html(e) << "</summary>";
     if (a.options.by != GroupBy::kStack) {
       out << "<p>" << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
           << "; the one that grew most:</p>";

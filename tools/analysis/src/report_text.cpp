@@ -444,8 +444,9 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
 
   out << "\n";
   if (a.entries.empty()) {
-    out << "no growth: no call stack changed its live memory between " << a.inputs.front().name
-        << " and " << a.inputs.back().name << " (" << a.stacks_total << " stacks compared";
+    out << "no growth: no " << (a.undetectable_below_bytes ? "sampled " : "")
+        << "call stack changed its live memory between " << a.inputs.front().name << " and "
+        << a.inputs.back().name << " (" << a.stacks_total << " stacks compared";
     if (a.stacks_filtered_out > 0) {
       out << ", " << a.stacks_filtered_out << " left out by --focus/--ignore";
     }
@@ -469,8 +470,8 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
           : 10;
   const std::string head = "  rank  " +
                            (a.trend_mode ? pad("trend", trend_cols, false) : std::string()) +
-                           pad("Δ live", 12, true) + (sampled ? pad("95% range", 24, true) : "") +
-                           (sampled ? pad("samples", 12, true) : "") + pad("Δ objs", 9, true) +
+                           pad("Δ live", 12, true) + (sampled ? pad("95% range", 22, true) : "") +
+                           (sampled ? pad("samples", 10, true) : "") + pad("Δ objs", 9, true) +
                            pad("allocs", 9, true) + pad("frees", 9, true) + "  ";
   const size_t site_width = ctx.wide || display_width(head) + 20 > kTextReportWidth
                                 ? std::string::npos
@@ -482,8 +483,8 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
     out << "  " << pad(std::to_string(i + 1), 4, true) << "  "
         << (a.trend_mode ? pad(std::string(trend_name(e.trend)), trend_cols, false) : "")
         << pad(format_bytes(ed.live_bytes, true), 12, true)
-        << (sampled ? pad(e.sampled ? range_text(*e.sampled) : "", 24, true) : "")
-        << (sampled ? pad(e.sampled ? samples_text(*e.sampled) : "", 12, true) : "")
+        << (sampled ? pad(e.sampled ? range_text(*e.sampled) : "", 22, true) : "")
+        << (sampled ? pad(e.sampled ? samples_text(*e.sampled) : "", 10, true) : "")
         << pad(format_count(ed.live_objs, true), 9, true)
         << pad(std::to_string(ed.alloc_objs), 9, true)
         << pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true) << "  "
