@@ -127,5 +127,7 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # leakprobe_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The probe loads libunwind only for LEAKPROBE_VERIFY_UNWIND=1 (dlopen), so it is no dependency.
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libunwind8")
 set(CPACK_STRIP_FILES OFF)  # keep the symbols heapdiff and gdb users want
 include(CPack)
