@@ -87,6 +87,28 @@ def main():
              ["--mode", "leak", "--gate-exit", "1", "--expect-module", "mosquitto",
               "--expect-stack-function", "db__message_insert"], 1),
         ]
+        # Resources by creating stack: N sockets at repro::connect_client, twins flat.
+        def with_resources(rep, grown, function="repro::connect_client(int)", compared=True):
+            rep = copy.deepcopy(rep)
+            rep["resources_compared"] = compared
+            rep["resources_not_compared"] = None if compared else "a.heap: resource tracking off"
+            rep["resource_growth"] = max(grown, 0)
+            rep["resources"] = [{"kind": "tcp", "key": function, "delta_count": grown,
+                                 "site": {"function": function}}] if grown else []
+            return rep
+
+        res_args = leak_args + ["--resource", "tcp:1:repro::connect_client"]
+        cases += [
+            ("resource growth as expected", with_resources(good, N), res_args, 0),
+            ("resource growth halved", with_resources(good, N // 2), res_args, 1),
+            ("resource growth at another site", with_resources(good, N, "other(int)"), res_args, 1),
+            ("resources not compared", with_resources(good, N, compared=False), res_args, 1),
+            ("twin with flat resources", with_resources(report([]), 0),
+             ["--mode", "twin", "--gate-exit", "0", "--resources-flat"], 0),
+            ("twin whose sockets grew", with_resources(report([]), 3),
+             ["--mode", "twin", "--gate-exit", "0", "--resources-flat"], 1),
+        ]
+
         def trend_file(name, trend_class, site_entry):
             entry_copy = copy.deepcopy(site_entry)
             entry_copy["trend"] = trend_class
