@@ -49,7 +49,11 @@ bool load_module(const std::string& path, uint64_t base, Module* m) {
   for (size_t i = 0; ok && i < phnum; ++i) {
     GElf_Phdr ph;
     if (gelf_getphdr(elf, static_cast<int>(i), &ph) == nullptr || ph.p_type != PT_LOAD) continue;
-    Segment s{ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, (ph.p_flags & PF_X) != 0,
+    Segment s{ph.p_vaddr,
+              ph.p_memsz,
+              ph.p_offset,
+              ph.p_filesz,
+              (ph.p_flags & PF_X) != 0,
               (ph.p_flags & PF_W) != 0};
     m->segments.push_back(s);
     if (s.exec) {
@@ -116,8 +120,8 @@ void write_snapshot(const char* path, const std::vector<Module>& modules,
       uint64_t start = m.base + (s.vaddr & ~0xfffULL);
       uint64_t end = m.base + ((s.vaddr + s.memsz + 0xfff) & ~0xfffULL);
       fprintf(f, "%" PRIx64 "-%" PRIx64 " r%c%cp %08" PRIx64 " fd:01 %d %s\n", start, end,
-              s.write ? 'w' : '-', s.exec ? 'x' : '-', static_cast<uint64_t>(s.offset & ~0xfffULL), inode,
-              m.path.c_str());
+              s.write ? 'w' : '-', s.exec ? 'x' : '-', static_cast<uint64_t>(s.offset & ~0xfffULL),
+              inode, m.path.c_str());
     }
     ++inode;
   }

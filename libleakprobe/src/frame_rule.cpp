@@ -82,22 +82,49 @@ struct Reader {
     const auto here = reinterpret_cast<uintptr_t>(p);
     uint64_t v = 0;
     switch (enc & 0x0f) {
-      case kPeAbsptr: v = fixed<uint64_t>(); break;
-      case kPeUleb: v = uleb(); break;
-      case kPeUdata2: v = fixed<uint16_t>(); break;
-      case kPeUdata4: v = fixed<uint32_t>(); break;
-      case kPeUdata8: v = fixed<uint64_t>(); break;
-      case kPeSleb: v = static_cast<uint64_t>(sleb()); break;
-      case kPeSdata2: v = static_cast<uint64_t>(int64_t{fixed<int16_t>()}); break;
-      case kPeSdata4: v = static_cast<uint64_t>(int64_t{fixed<int32_t>()}); break;
-      case kPeSdata8: v = fixed<uint64_t>(); break;
-      default: ok = false; return 0;
+      case kPeAbsptr:
+        v = fixed<uint64_t>();
+        break;
+      case kPeUleb:
+        v = uleb();
+        break;
+      case kPeUdata2:
+        v = fixed<uint16_t>();
+        break;
+      case kPeUdata4:
+        v = fixed<uint32_t>();
+        break;
+      case kPeUdata8:
+        v = fixed<uint64_t>();
+        break;
+      case kPeSleb:
+        v = static_cast<uint64_t>(sleb());
+        break;
+      case kPeSdata2:
+        v = static_cast<uint64_t>(int64_t{fixed<int16_t>()});
+        break;
+      case kPeSdata4:
+        v = static_cast<uint64_t>(int64_t{fixed<int32_t>()});
+        break;
+      case kPeSdata8:
+        v = fixed<uint64_t>();
+        break;
+      default:
+        ok = false;
+        return 0;
     }
     switch (enc & 0x70) {
-      case 0: break;
-      case kPePcrel: v += here; break;
-      case kPeDatarel: v += datarel; break;
-      default: ok = false; return 0;  // textrel/funcrel/aligned: not emitted on x86_64 Linux
+      case 0:
+        break;
+      case kPePcrel:
+        v += here;
+        break;
+      case kPeDatarel:
+        v += datarel;
+        break;
+      default:
+        ok = false;
+        return 0;  // textrel/funcrel/aligned: not emitted on x86_64 Linux
     }
     // An indirect pointer (personality routines) is only skipped, never followed.
     (void)kPeIndirect;
@@ -159,11 +186,21 @@ bool parse_cie(const uint8_t* p, Cie* cie, RuleWhy* why) {
     bool known = true;
     for (const char* a = aug + 1; *a && known && r.ok; ++a) {
       switch (*a) {
-        case 'R': cie->fde_encoding = r.u8(); break;
-        case 'P': r.pointer(static_cast<uint8_t>(r.u8() & ~kPeIndirect)); break;
-        case 'L': r.u8(); break;
-        case 'S': cie->signal_frame = true; break;
-        default: known = false; break;
+        case 'R':
+          cie->fde_encoding = r.u8();
+          break;
+        case 'P':
+          r.pointer(static_cast<uint8_t>(r.u8() & ~kPeIndirect));
+          break;
+        case 'L':
+          r.u8();
+          break;
+        case 'S':
+          cie->signal_frame = true;
+          break;
+        default:
+          known = false;
+          break;
       }
     }
     if (!r.ok) return *why = RuleWhy::kBadCfi, false;
@@ -176,8 +213,8 @@ bool parse_cie(const uint8_t* p, Cie* cie, RuleWhy* why) {
 
 // Runs CFA instructions [p, end) from `loc` while the location stays <= target.
 // Returns false (with *why) on an opcode this reader cannot follow.
-bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t target,
-             uintptr_t* loc, CfiState* st, const CfiState& initial, RuleWhy* why) {
+bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t target, uintptr_t* loc,
+             CfiState* st, const CfiState& initial, RuleWhy* why) {
   constexpr int kMaxRemembered = 8;
   CfiState remembered[kMaxRemembered];
   int nremembered = 0;
@@ -201,13 +238,19 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
       case 0x40:
         if (!advance(low)) return r.ok;
         continue;
-      case 0x80: set_reg(low, kAtCfa, static_cast<int64_t>(r.uleb()) * cie.data_align); continue;
-      case 0xc0: restore_reg(low); continue;
-      default: break;
+      case 0x80:
+        set_reg(low, kAtCfa, static_cast<int64_t>(r.uleb()) * cie.data_align);
+        continue;
+      case 0xc0:
+        restore_reg(low);
+        continue;
+      default:
+        break;
     }
     switch (op) {
-      case 0x00: break;  // nop
-      case 0x01: {       // set_loc
+      case 0x00:
+        break;      // nop
+      case 0x01: {  // set_loc
         *loc = r.pointer(cie.fde_encoding);
         if (*loc > target) return r.ok;
         break;
@@ -226,9 +269,15 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         set_reg(reg, kAtCfa, static_cast<int64_t>(r.uleb()) * cie.data_align);
         break;
       }
-      case 0x06: restore_reg(r.uleb()); break;
-      case 0x07: set_reg(r.uleb(), kUndefined, 0); break;
-      case 0x08: set_reg(r.uleb(), kSame, 0); break;
+      case 0x06:
+        restore_reg(r.uleb());
+        break;
+      case 0x07:
+        set_reg(r.uleb(), kUndefined, 0);
+        break;
+      case 0x08:
+        set_reg(r.uleb(), kSame, 0);
+        break;
       case 0x09: {  // register: saved in another register
         uint64_t reg = r.uleb();
         r.uleb();
@@ -249,8 +298,12 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         st->cfa_offset = static_cast<int64_t>(r.uleb());
         st->cfa_expression = false;
         break;
-      case 0x0d: st->cfa_reg = static_cast<unsigned>(r.uleb()); break;
-      case 0x0e: st->cfa_offset = static_cast<int64_t>(r.uleb()); break;
+      case 0x0d:
+        st->cfa_reg = static_cast<unsigned>(r.uleb());
+        break;
+      case 0x0e:
+        st->cfa_offset = static_cast<int64_t>(r.uleb());
+        break;
       case 0x0f: {  // def_cfa_expression
         uint64_t n = r.uleb();
         if (r.has(n)) r.p += n;
@@ -275,7 +328,9 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         st->cfa_offset = r.sleb() * cie.data_align;
         st->cfa_expression = false;
         break;
-      case 0x13: st->cfa_offset = r.sleb() * cie.data_align; break;
+      case 0x13:
+        st->cfa_offset = r.sleb() * cie.data_align;
+        break;
       case 0x14:    // val_offset
       case 0x15: {  // val_offset_sf
         uint64_t reg = r.uleb();
@@ -286,13 +341,16 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         set_reg(reg, kOther, 0);
         break;
       }
-      case 0x2e: r.uleb(); break;  // GNU_args_size: only matters to exception landing pads
-      case 0x2f: {                 // GNU_negative_offset_extended
+      case 0x2e:
+        r.uleb();
+        break;      // GNU_args_size: only matters to exception landing pads
+      case 0x2f: {  // GNU_negative_offset_extended
         uint64_t reg = r.uleb();
         set_reg(reg, kAtCfa, -static_cast<int64_t>(r.uleb()) * cie.data_align);
         break;
       }
-      default: return *why = RuleWhy::kBadCfi, false;
+      default:
+        return *why = RuleWhy::kBadCfi, false;
     }
   }
   if (!r.ok) *why = RuleWhy::kBadCfi;
@@ -389,15 +447,24 @@ FrameRule compile_frame_rule(uintptr_t pc) {
 
 const char* rule_why_name(RuleWhy why) {
   switch (why) {
-    case RuleWhy::kNone: return "none";
-    case RuleWhy::kNoModule: return "no_module";
-    case RuleWhy::kNoUnwindTable: return "no_unwind_table";
-    case RuleWhy::kNoFde: return "no_fde";
-    case RuleWhy::kCfaExpression: return "cfa_expression";
-    case RuleWhy::kReturnAddress: return "return_address";
-    case RuleWhy::kFramePointer: return "frame_pointer";
-    case RuleWhy::kBadCfi: return "bad_cfi";
-    case RuleWhy::kCount: break;
+    case RuleWhy::kNone:
+      return "none";
+    case RuleWhy::kNoModule:
+      return "no_module";
+    case RuleWhy::kNoUnwindTable:
+      return "no_unwind_table";
+    case RuleWhy::kNoFde:
+      return "no_fde";
+    case RuleWhy::kCfaExpression:
+      return "cfa_expression";
+    case RuleWhy::kReturnAddress:
+      return "return_address";
+    case RuleWhy::kFramePointer:
+      return "frame_pointer";
+    case RuleWhy::kBadCfi:
+      return "bad_cfi";
+    case RuleWhy::kCount:
+      break;
   }
   return "unknown";
 }

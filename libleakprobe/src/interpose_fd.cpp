@@ -41,7 +41,6 @@ namespace {
 using leakprobe::ResourceKind;
 using leakprobe::ResourceTable;
 
-
 // A descriptor the calling code now holds. With the guard held the caller is the probe
 // itself (or something it called, like the unwinder): its descriptors are marked, never
 // reported.
@@ -401,7 +400,8 @@ LP_EXPORT int close_range(unsigned first, unsigned last, int flags) noexcept {
 }
 LP_EXPORT void closefrom(int low) noexcept {
   if (low >= 0)
-    if (ResourceTable* t = leakprobe::resources_for_release()) t->fds_closed(static_cast<unsigned>(low), ~0u);
+    if (ResourceTable* t = leakprobe::resources_for_release())
+      t->fds_closed(static_cast<unsigned>(low), ~0u);
   LP_NEXT(closefrom)(low);
 }
 

@@ -19,7 +19,6 @@ using delete_fn = int (*)(timer_t);
 std::atomic<create_fn> g_next_timer_create{nullptr};
 std::atomic<delete_fn> g_next_timer_delete{nullptr};
 
-
 }  // namespace
 
 namespace leakprobe {

@@ -19,8 +19,7 @@ bool stderr_is_still_ours() {
   if (state == 0) return true;
   if (state == 2) return false;
   struct stat st;
-  return fstat(STDERR_FILENO, &st) == 0 && st.st_dev == g_stderr_dev &&
-         st.st_ino == g_stderr_ino;
+  return fstat(STDERR_FILENO, &st) == 0 && st.st_dev == g_stderr_dev && st.st_ino == g_stderr_ino;
 }
 
 }  // namespace

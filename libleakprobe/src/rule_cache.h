@@ -30,7 +30,9 @@ inline RuleKind kind(PackedRule r) { return static_cast<RuleKind>(r & 3); }
 inline RuleWhy why(PackedRule r) { return static_cast<RuleWhy>((r >> 2) & 15); }
 inline bool cfa_from_bp(PackedRule r) { return (r >> 6) & 1; }
 inline bool bp_saved(PackedRule r) { return (r >> 7) & 1; }
-inline intptr_t bp_offset(PackedRule r) { return static_cast<int16_t>(static_cast<uint16_t>(r >> 8)); }
+inline intptr_t bp_offset(PackedRule r) {
+  return static_cast<int16_t>(static_cast<uint16_t>(r >> 8));
+}
 inline uintptr_t cfa_offset(PackedRule r) { return (r >> 24) & 0xffffff; }
 inline uint64_t tag(uintptr_t pc) { return (pc & 0xffff) << 48; }
 constexpr uint64_t kTagMask = uint64_t{0xffff} << 48;

@@ -206,12 +206,17 @@ __attribute__((always_inline)) inline Walk walk(uintptr_t pc, uintptr_t sp, uint
 void count_stop(const Walk& w) {
   switch (w.stop) {
     case Stop::kEnd:
-    case Stop::kDepth: return;
+    case Stop::kDepth:
+      return;
     case Stop::kRule:
       g_stopped[static_cast<int>(w.why)].fetch_add(1, std::memory_order_relaxed);
       return;
-    case Stop::kUnknownStack: g_stopped_unknown_stack.fetch_add(1, std::memory_order_relaxed); return;
-    case Stop::kBadFrame: g_stopped_bad_frame.fetch_add(1, std::memory_order_relaxed); return;
+    case Stop::kUnknownStack:
+      g_stopped_unknown_stack.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case Stop::kBadFrame:
+      g_stopped_bad_frame.fetch_add(1, std::memory_order_relaxed);
+      return;
   }
 }
 
@@ -239,8 +244,8 @@ void init_libunwind() {
   int high = kHighFd;
   if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
       lim.rlim_cur < static_cast<rlim_t>(kHighFd) + fd_numbers::kUnwindPipeBelowLimit)
-    high = lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kUnwindPipeBelowLimit
-                             : 0;
+    high =
+        lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kUnwindPipeBelowLimit : 0;
   int fillers[kHighFd];
   int n = 0;
   int base = high ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;

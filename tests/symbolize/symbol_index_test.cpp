@@ -1,6 +1,8 @@
 // The sorted symbol index must pick the same symbol as libdwfl's own (linear) lookup,
 // dwfl_module_addrinfo, for addresses all over real binaries: Debian's stripped mosquitto
 // (.dynsym only), libc (with its separate debug info when installed) and the test library.
+#include "symbol_index.h"
+
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include <gtest/gtest.h>
@@ -8,8 +10,6 @@
 
 #include <random>
 #include <string>
-
-#include "symbol_index.h"
 
 namespace {
 
@@ -77,12 +77,16 @@ void expect_same_as_libdwfl(const std::string& path, int min_found) {
   dwfl_end(dwfl);
 }
 
-TEST(SymbolIndex, AgreesWithLibdwflOnMosquitto) { expect_same_as_libdwfl("/usr/sbin/mosquitto", 300); }
+TEST(SymbolIndex, AgreesWithLibdwflOnMosquitto) {
+  expect_same_as_libdwfl("/usr/sbin/mosquitto", 300);
+}
 
 TEST(SymbolIndex, AgreesWithLibdwflOnLibc) {
   expect_same_as_libdwfl("/usr/lib/x86_64-linux-gnu/libc.so.6", 300);
 }
 
-TEST(SymbolIndex, AgreesWithLibdwflOnStrippedTestLibrary) { expect_same_as_libdwfl(TESTLIB_STRIPPED, 50); }
+TEST(SymbolIndex, AgreesWithLibdwflOnStrippedTestLibrary) {
+  expect_same_as_libdwfl(TESTLIB_STRIPPED, 50);
+}
 
 }  // namespace

@@ -3,6 +3,8 @@
 // sysroot, and the warnings (missing file, build-id mismatch, no debug info). Addresses come
 // from return addresses captured at run time and are turned into file offsets through
 // /proc/self/maps, exactly as a snapshot reader does.
+#include "leakprobe/symbolize/symbolizer.h"
+
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -19,7 +21,6 @@
 #include <string>
 #include <vector>
 
-#include "leakprobe/symbolize/symbolizer.h"
 #include "testlib.h"
 
 namespace fs = std::filesystem;
@@ -78,7 +79,8 @@ int marked_line(const std::string& marker) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) {
@@ -130,7 +132,8 @@ TEST_F(SymbolizerTest, NamesFunctionFileAndLine) {
   Symbolizer symbolizer;
   std::vector<Frame> frames = symbolizer.symbolize({where.path, ""}, where.offset);
   ASSERT_EQ(frames.size(), 1u);
-  EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller(")) << frames[0].function;
+  EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller("))
+      << frames[0].function;
   EXPECT_TRUE(ends_with(frames[0].file, "tests/symbolize/testlib.cpp")) << frames[0].file;
   EXPECT_EQ(frames[0].line, marked_line("direct_call"));
   EXPECT_FALSE(frames[0].inlined);
@@ -146,7 +149,8 @@ TEST_F(SymbolizerTest, InlinedHelperIsItsOwnFrame) {
   EXPECT_TRUE(frames[0].inlined);
   EXPECT_EQ(frames[0].line, marked_line("inlined_call"));
   EXPECT_TRUE(ends_with(frames[0].file, "testlib.cpp")) << frames[0].file;
-  EXPECT_TRUE(starts_with(frames[1].function, "leakprobe_test::inlining_caller(")) << frames[1].function;
+  EXPECT_TRUE(starts_with(frames[1].function, "leakprobe_test::inlining_caller("))
+      << frames[1].function;
   EXPECT_FALSE(frames[1].inlined);
   EXPECT_EQ(frames[1].line, marked_line("helper_call"));
   EXPECT_TRUE(ends_with(frames[1].file, "testlib.cpp")) << frames[1].file;
@@ -173,7 +177,8 @@ TEST_F(SymbolizerTest, StrippedCopyStillNamesExportedFunctionsFromDynsym) {
   Symbolizer symbolizer;
   std::vector<Frame> frames = symbolizer.symbolize({TESTLIB_STRIPPED, ""}, where.offset);
   ASSERT_EQ(frames.size(), 1u);
-  EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller(")) << frames[0].function;
+  EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller("))
+      << frames[0].function;
   EXPECT_EQ(frames[0].file, "");
   EXPECT_EQ(frames[0].line, 0);
   auto warnings = symbolizer.take_warnings();
@@ -197,7 +202,8 @@ TEST_F(SymbolizerTest, SeparateDebugInfoIsFoundByBuildIdInDebugDirs) {
   Symbolizer symbolizer(options);
   std::vector<Frame> frames = symbolizer.symbolize({TESTLIB_STRIPPED, build_id}, where.offset);
   ASSERT_EQ(frames.size(), 1u);
-  EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller(")) << frames[0].function;
+  EXPECT_TRUE(starts_with(frames[0].function, "leakprobe_test::direct_caller("))
+      << frames[0].function;
   EXPECT_EQ(frames[0].line, marked_line("direct_call"));
   EXPECT_TRUE(symbolizer.take_warnings().empty());
 }
@@ -216,7 +222,8 @@ TEST_F(SymbolizerTest, SysrootIsPrefixedToModulePaths) {
   EXPECT_EQ(frames[0].line, marked_line("direct_call"));
 
   // A module absent from the sysroot is missing, even if it exists on this machine.
-  std::vector<Frame> none = symbolizer.symbolize({"/usr/lib/x86_64-linux-gnu/libc.so.6", ""}, 0x1000);
+  std::vector<Frame> none =
+      symbolizer.symbolize({"/usr/lib/x86_64-linux-gnu/libc.so.6", ""}, 0x1000);
   EXPECT_TRUE(none.empty());
   EXPECT_TRUE(contains(symbolizer.take_warnings(),
                        "cannot read " + tmp_.string() + "/usr/lib/x86_64-linux-gnu/libc.so.6"));
@@ -230,9 +237,9 @@ TEST_F(SymbolizerTest, MissingFileWarnsOnceAndGivesNoFrames) {
   auto warnings = symbolizer.take_warnings();
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0].kind, Warning::Kind::kUnreadable);
-  EXPECT_EQ(message(warnings[0]),
-            "cannot read " + path +
-                ": No such file or directory; its frames are shown as module+offset");
+  EXPECT_EQ(
+      message(warnings[0]),
+      "cannot read " + path + ": No such file or directory; its frames are shown as module+offset");
   EXPECT_TRUE(symbolizer.take_warnings().empty());
 }
 
@@ -350,7 +357,9 @@ TEST_F(SymbolizerTest, GarbageAndTruncatedFilesNeverCrash) {
   std::vector<std::pair<std::string, std::string>> cases = {
       {"empty.so", ""},
       {"text.so", "this is not an ELF file\n"},
-      {"magic-only.so", "\x7f" "ELF"},
+      {"magic-only.so",
+       "\x7f"
+       "ELF"},
       {"header-only.so", good.substr(0, 64)},
       {"first-kb.so", good.substr(0, 1024)},
       {"half.so", good.substr(0, good.size() / 2)},

@@ -74,8 +74,9 @@ TEST_F(FdExhaustion, ControlRequestWaitsWithoutSpinningAndIsServedOnceDescriptor
   auto start = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(2));
   long used = writer_cpu_ticks(c.pid()) - before;
-  double elapsed_ticks = std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                             .count() * static_cast<double>(sysconf(_SC_CLK_TCK));
+  double elapsed_ticks =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() *
+      static_cast<double>(sysconf(_SC_CLK_TCK));
   EXPECT_LT(static_cast<double>(used), elapsed_ticks / 4) << used << " ticks";
   int status = c.finish(30);
   client.join();

@@ -53,7 +53,8 @@ TEST_F(SignalHost, HostSignalGetsEveryDeliveryOnItsOwnThread) {
 TEST_F(SignalHost, InheritedIgnoredSignalStaysIgnored) {
   // SIG_IGN survives exec: the probe must not turn it into a handler (which exec would
   // reset to the fatal default in the host's own children).
-  struct sigaction ign {}, saved{};
+  struct sigaction ign {
+  }, saved{};
   ign.sa_handler = SIG_IGN;
   ASSERT_EQ(sigaction(SIGRTMIN + 7, &ign, &saved), 0);
   RunResult r = run({PROG_SIGHOST, "query"}, dir_);
@@ -127,8 +128,8 @@ TEST(ExitPaths, HostThatDropsRootIsToldWhySnapshotsFail) {
   // line comes with the reason and what to do.
   if (geteuid() != 0) GTEST_SKIP() << "needs root to change user";
   std::string dir = make_temp_dir("dropuser");
-  RunResult r = run({"/usr/bin/python3", "-c", "import os; os.setuid(65534); print('dropped')"},
-                    dir);
+  RunResult r =
+      run({"/usr/bin/python3", "-c", "import os; os.setuid(65534); print('dropped')"}, dir);
   ASSERT_TRUE(r.exited_ok()) << r.status << r.err;
   EXPECT_EQ(r.out, "dropped\n");
   EXPECT_EQ(count(r.err, "Permission denied"), 1u) << r.err;

@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
     off_t at = lseek(o.fd, 0, SEEK_CUR);
     ssize_t got = pread(o.fd, buf, sizeof buf, 0);
     if (at != 0 || st.st_size != static_cast<off_t>(sizeof kContent - 1) ||
-        got != static_cast<ssize_t>(sizeof kContent - 1) || memcmp(buf, kContent, sizeof kContent - 1)) {
+        got != static_cast<ssize_t>(sizeof kContent - 1) ||
+        memcmp(buf, kContent, sizeof kContent - 1)) {
       printf("fd %d: offset %ld size %ld content %s\n", o.fd, static_cast<long>(at),
              static_cast<long>(st.st_size), got > 0 ? "changed" : "unreadable");
       ++bad;

@@ -59,9 +59,9 @@ const char* describe(const struct sigaction& sa) {
 
 int main(int argc, char** argv) {
   const char* mode = argc == 2 ? argv[1] : "";
-  if (strcmp(mode, "sigaction") != 0 && strcmp(mode, "signal") != 0 &&
-      strcmp(mode, "query") != 0 && strcmp(mode, "reset") != 0 &&
-      strcmp(mode, "stderr-file") != 0 && strcmp(mode, "sigwait") != 0) {
+  if (strcmp(mode, "sigaction") != 0 && strcmp(mode, "signal") != 0 && strcmp(mode, "query") != 0 &&
+      strcmp(mode, "reset") != 0 && strcmp(mode, "stderr-file") != 0 &&
+      strcmp(mode, "sigwait") != 0) {
     fprintf(stderr, "usage: %s sigaction|signal|query|reset|stderr-file|sigwait\n", argv[0]);
     return 2;
   }
@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (strcmp(mode, "reset") == 0) {
-    struct sigaction dfl {}, old{};
+    struct sigaction dfl {
+    }, old{};
     dfl.sa_handler = SIG_DFL;
     sigaction(sig, &dfl, &old);
     printf("old: %s\nready\n", describe(old));

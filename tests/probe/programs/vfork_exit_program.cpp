@@ -11,7 +11,6 @@
 
 #include "prog_util.h"
 
-
 int main() {
   pid_t pid = vfork();
   if (pid == 0) {

@@ -444,9 +444,9 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     in_section_ = true;
     section_name_ = std::string(value);
     // Sections this reader does not know are skipped, as the format requires.
-    in_resource_section_ = std::any_of(
-        std::begin(fmt::kResourceSectionNames), std::end(fmt::kResourceSectionNames),
-        [&](const char* name) { return value == name; });
+    in_resource_section_ =
+        std::any_of(std::begin(fmt::kResourceSectionNames), std::end(fmt::kResourceSectionNames),
+                    [&](const char* name) { return value == name; });
   } else if (key == fmt::kKeyEndSection) {
     if (!in_section_ || value != section_name_) {
       return at_line("end of section '" + excerpt(value) + "' without its start");

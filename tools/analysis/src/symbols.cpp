@@ -123,9 +123,8 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
   }
   for (symbolize::Frame& f : sym) {
     const bool alloc = module_is_allocator || is_allocator_function(f.function);
-    out.rows.push_back(
-        Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module, key.offset,
-            f.unnamed});
+    out.rows.push_back(Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module,
+                           key.offset, f.unnamed});
     out.allocator.push_back(alloc || extra(out.rows.back()));
     out.runtime.push_back(module_is_runtime || is_runtime_function(out.rows.back().function));
   }

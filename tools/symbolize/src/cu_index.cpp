@@ -21,8 +21,7 @@ void collect(Dwarf_Die* parent, int depth, std::vector<Dwarf_Off>* imported,
     const int tag = dwarf_tag(&child);
     if (is_code_scope(tag)) {
       Dwarf_Addr base = 0, low = 0, high = 0;
-      for (ptrdiff_t offset = 0;
-           (offset = dwarf_ranges(&child, offset, &base, &low, &high)) > 0;) {
+      for (ptrdiff_t offset = 0; (offset = dwarf_ranges(&child, offset, &base, &low, &high)) > 0;) {
         if (low < high) out->push_back(Range{low, high, child});
       }
     } else if (tag == DW_TAG_namespace || tag == DW_TAG_class_type ||

@@ -143,9 +143,9 @@ struct Analysis {
   int64_t sampling = 0;            // mean bytes per sample of the inputs, 0 for exact ones
   // Sampled inputs: growth smaller than this may get no sample at all (uncertainty.h).
   std::optional<int64_t> undetectable_below_bytes;
-  std::vector<Warning> warnings;   // in the order they arose: inputs first, then symbols
-  ChangedStacks changed_stacks;    // Options::keep_changed_stacks only; after the filters
-  ResourceReport resources;        // descriptors, timers, threads (resources.h)
+  std::vector<Warning> warnings;  // in the order they arose: inputs first, then symbols
+  ChangedStacks changed_stacks;   // Options::keep_changed_stacks only; after the filters
+  ResourceReport resources;       // descriptors, timers, threads (resources.h)
 };
 
 // What an entry whose site is `site` (nullptr: no frames) is keyed by under `by`.
