@@ -32,18 +32,6 @@ json optional_json(const std::optional<T>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-const char* flavour_name(Flavour f) {
-  switch (f) {
-    case Flavour::kLeakprobe:
-      return "leakprobe";
-    case Flavour::kGperftools:
-      return "gperftools";
-    case Flavour::kPprof:
-      return "pprof";
-  }
-  return "gperftools";
-}
-
 const char* sort_name(SortKey k) { return k == SortKey::kBytes ? "bytes" : "objects"; }
 const char* by_name(GroupBy b) {
   switch (b) {

@@ -110,18 +110,6 @@ class NamePrinter {
   std::map<std::string, std::string> chosen_;  // full name -> what the report prints
 };
 
-const char* flavour_name(Flavour f) {
-  switch (f) {
-    case Flavour::kLeakprobe:
-      return "leakprobe";
-    case Flavour::kGperftools:
-      return "gperftools";
-    case Flavour::kPprof:
-      return "pprof";
-  }
-  return "gperftools";
-}
-
 // What a count profile counts, for sentences: "goroutines", else its kind as it is.
 std::string count_noun(const std::string& kind) {
   return kind == "goroutine" ? "goroutines" : kind;

@@ -71,6 +71,19 @@ struct ResourceSample {
 
 enum class Flavour { kLeakprobe, kGperftools, kPprof };
 
+// The name reports print for a flavour (text header, JSON "flavour").
+inline const char* flavour_name(Flavour f) {
+  switch (f) {
+    case Flavour::kLeakprobe:
+      return "leakprobe";
+    case Flavour::kGperftools:
+      return "gperftools";
+    case Flavour::kPprof:
+      return "pprof";
+  }
+  return "gperftools";
+}
+
 // A frame the input names itself: pprof profiles carry function names and lines (every Go
 // profile does), so these frames are shown as the profile says and never symbolized.
 struct NamedFrame {
