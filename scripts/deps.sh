@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libunwind-dev libdw-dev libelf-dev
+  libdw-dev libelf-dev
+  libunwind8  # dlopened only by the probe's verification mode (LEAKPROBE_VERIFY_UNWIND, tests)
   libcli11-dev nlohmann-json3-dev libboost-program-options-dev
   libgtest-dev googletest
   libmosquitto-dev mosquitto mosquitto-clients

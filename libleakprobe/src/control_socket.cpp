@@ -53,12 +53,12 @@ bool ControlSocket::open(int pid, const ControlRequests& requests) {
   size_t len = strlen(name);
   memcpy(addr.sun_path + 1, name, len);  // abstract: leading NUL, no file to clean up
   socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
-  // Out of the way of the host's own numbering (see unwind.cpp for why low numbers are a
-  // hazard when a host closes descriptors it did not open).
+  // Out of the way of the host's own numbering: a host that closes descriptors it did not
+  // open and reuses the numbers must never be handed ours (fd_numbers.h).
   int high = fcntl(fd, F_DUPFD_CLOEXEC, fd_numbers::kControlSocket);
   rlimit lim;
-  // A smaller descriptor limit: near its top instead (the reserve and libunwind's pipe sit
-  // just below it), still out of the host's way.
+  // A smaller descriptor limit: near its top instead (the snapshot reserve sits just below
+  // it), still out of the host's way.
   if (high < 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > 128)
     high = fcntl(fd, F_DUPFD_CLOEXEC,
                  static_cast<int>(lim.rlim_cur) - fd_numbers::kControlSocketBelowLimit);

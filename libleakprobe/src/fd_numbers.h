@@ -6,8 +6,8 @@
 
 namespace leakprobe::fd_numbers {
 
-// libunwind's memory-validation pipe, verification mode only (LEAKPROBE_VERIFY_UNWIND=1),
-// is made to open just below this (unwind.cpp).
+// Verification mode only (LEAKPROBE_VERIFY_UNWIND=1, tests): the libunwind it loads keeps a
+// memory-validation pipe, which is made to open just below this (unwind.cpp).
 inline constexpr int kUnwindPipe = 1000;
 inline constexpr int kUnwindPipeBelowLimit = 16;
 

@@ -1,7 +1,8 @@
 // The one recursion guard. Every interposed entry point takes it; while it is held, the
 // allocation functions only forward to the real allocator. The probe's own thread holds it
-// for its whole life, and anything the probe calls (libunwind, dl_iterate_phdr,
-// pthread_create) may allocate, so those allocations are never tracked and never recurse.
+// for its whole life, and anything the probe calls (dl_iterate_phdr, pthread_create, the
+// libunwind of the verification mode) may allocate, so those allocations are never tracked
+// and never recurse.
 //
 // initial-exec TLS: a general-dynamic TLS access can itself call malloc (lazy DTV setup),
 // which would recurse before the guard is even read.

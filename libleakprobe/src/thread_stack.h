@@ -1,7 +1,7 @@
 // Where the calling thread's stack lies, so the unwinder reads stack memory only inside it:
 // every read of a return address or saved register is checked against these bounds instead
-// of being "validated" with a system call (libunwind 1.6 writes the address into a pipe it
-// keeps open, which read, wrote and closed host descriptors when a host took that number).
+// of being "validated" with a system call (writing the address into a pipe, as libunwind
+// does, needs a descriptor of ours, and a host that takes that number over gets our writes).
 //
 // Bounds come from pthread_getattr_np once per thread, from a context where that is safe:
 // the main thread at start-up, other threads at their first captured allocation unless that

@@ -1,6 +1,6 @@
-// A host that takes descriptor numbers over -- the probe's own and the ones libunwind used to
-// keep its validation pipe on (998/999) -- and checks, after heavy allocation and snapshots,
-// that nothing read from, wrote to or closed its files.
+// A host that takes descriptor numbers over -- the probe's own and the ones the verification
+// mode's libunwind keeps its validation pipe on (998/999) -- and checks, after heavy allocation and
+// snapshots, that nothing read from, wrote to or closed its files.
 //
 // Usage: fd_owner_program MODE [lowlimit]
 //   MODE how the host moves its files onto the numbers:
