@@ -83,11 +83,4 @@ const char* fmt_u64(char* buf, uint64_t v) {
   return buf;
 }
 
-const char* fmt_i64(char* buf, int64_t v) {
-  if (v >= 0) return fmt_u64(buf, static_cast<uint64_t>(v));
-  buf[0] = '-';
-  fmt_u64(buf + 1, static_cast<uint64_t>(-(v + 1)) + 1);
-  return buf;
-}
-
 }  // namespace leakprobe

@@ -25,6 +25,5 @@ void log_remember_stderr();
 
 // Allocation-free number formatting for log lines. `buf` must hold 24 chars; returns buf.
 const char* fmt_u64(char* buf, uint64_t v);
-const char* fmt_i64(char* buf, int64_t v);
 
 }  // namespace leakprobe

@@ -97,19 +97,6 @@ int default_signal() {
   return sig;
 }
 
-int parse_signal(const char* spec) {
-  int sig = 0;
-  switch (settings::parse_signal_spec(spec, &sig)) {
-    case Verdict::kOk:
-      return sig;
-    case Verdict::kMalformed:
-      return -1;
-    case Verdict::kRefused:
-      return -2;
-  }
-  return -1;
-}
-
 void parse_settings(const char* const* env, const char* cwd, Settings* out) {
   *out = Settings();
   out->writer.signal = default_signal();

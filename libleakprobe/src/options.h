@@ -53,8 +53,4 @@ int default_signal();  // the default_text of LEAKPROBE_SIGNAL, parsed: SIGRTMIN
 // and leave a line in out->warnings.
 void parse_settings(const char* const* env, const char* cwd, Settings* out);
 
-// A signal spec (see settings::parse_signal_spec): the signal, 0 for none, -1 if unparseable,
-// -2 if refused.
-int parse_signal(const char* spec);
-
 }  // namespace leakprobe

@@ -30,11 +30,6 @@ class Sampler {
 
   int64_t next_gap(uint64_t mean_bytes);
 
-  void reseed(uint64_t seed) {
-    rng_ = seed ? seed : 1;
-    left_ = -1;
-  }
-
  private:
   uint64_t next_u64();
 

@@ -22,7 +22,6 @@ class Tracker {
 
   const Options& options() const { return opts_; }
   bool active() const { return active_.load(std::memory_order_relaxed); }
-  bool sampling() const { return opts_.sample_bytes != 0; }
 
   // Recording, switched at run time (`leakprobe enable/disable PID`; LEAKPROBE_ENABLED=0
   // starts with it off: the probe is installed dormant). Off, new blocks are not recorded;

@@ -8,10 +8,24 @@
 
 using leakprobe::Options;
 using leakprobe::parse_settings;
-using leakprobe::parse_signal;
 using leakprobe::Settings;
 
 namespace {
+// A signal spec as the probe reads it (settings::parse_signal_spec): the signal, 0 for none,
+// -1 if unparseable, -2 if refused.
+int parse_signal(const char* spec) {
+  int sig = 0;
+  switch (leakprobe::settings::parse_signal_spec(spec, &sig)) {
+    case leakprobe::settings::Verdict::kOk:
+      return sig;
+    case leakprobe::settings::Verdict::kMalformed:
+      return -1;
+    case leakprobe::settings::Verdict::kRefused:
+      return -2;
+  }
+  return -1;
+}
+
 std::unique_ptr<Settings> parse(std::initializer_list<const char*> vars) {
   std::vector<const char*> env(vars);
   env.push_back(nullptr);
@@ -117,7 +131,7 @@ TEST(Options, VerifyUnwindIsOffByDefaultAndCanBeTurnedOn) {
       << bad->warnings;
 }
 
-// Issue 13: `leakprobe run --interval 1.5` was accepted by the CLI and then refused here.
+// `leakprobe run --interval 1.5` was accepted by the CLI and then refused here.
 TEST(Options, IntervalAcceptsFractionsOfASecond) {
   EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=1.5"})->writer.interval_ms, 1500u);
   EXPECT_EQ(parse({"LEAKPROBE_INTERVAL=0.25"})->writer.interval_ms, 250u);
