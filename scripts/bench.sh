@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The overhead benchmark of issue 5, fully automatic: builds the probe and the benchmark
+# The overhead benchmark, fully automatic: builds the probe and the benchmark
 # programs (RelWithDebInfo), runs both workloads under every profiler side by side
 # (interleaved repetitions), measures snapshot size vs run length and a 1M-allocation snapshot,
 # then replaces the generated section of docs/performance.md with the fresh tables and prints

@@ -1,4 +1,4 @@
-// twopub, the first broker workload (issue 5): 2 publishers and 2 wildcard subscribers
+// twopub, the first broker workload: 2 publishers and 2 wildcard subscribers
 // (`bench/#`, `bench/+/+`, both matching every topic), a QoS 0 phase then a QoS 1 phase of
 // 64-256-byte payloads over 16 topics. Kept as it was so figures stay comparable with earlier
 // runs.

@@ -327,8 +327,8 @@ struct GoalRow {
   std::string cells[3];  // exact, sampled, dormant
 };
 
-// The goals of issue 8: ratios of medians to none in this run, every broker workload.
-std::vector<GoalRow> goals8(const Results& r) {
+// The cost goals: ratios of medians to none in this run, every broker workload.
+std::vector<GoalRow> cost_goals(const Results& r) {
   std::vector<GoalRow> g;
   for (const auto& row : r.broker_rows) {
     const std::string key = row + ":cpu_us_per_msg";
@@ -363,8 +363,8 @@ std::vector<GoalRow> goals8(const Results& r) {
   return g;
 }
 
-// The checks of issue 5 that issue 8 did not restate.
-std::vector<Goal> goals5(const Results& r) {
+// The other checks: beating the rivals, snapshot size and snapshot time.
+std::vector<Goal> other_checks(const Results& r) {
   std::vector<Goal> g;
   // Beat heaptrack and gperftools on every measured row, in this run.
   std::vector<std::pair<std::string, bool>> rows = {{"ns_per_pair", false}};
@@ -473,18 +473,18 @@ std::string render_markdown(const Results& r) {
       << "| configuration | what |\n|---|---|\n";
   for (const Config& c : r.configs) out << "| " << c.name << " | " << c.description << " |\n";
 
-  out << "\n### Goals (issue 8), ratios of medians to the unprofiled run of this same run\n\n"
+  out << "\n### Cost goals, ratios of medians to the unprofiled run of this same run\n\n"
       << "Targets: broker CPU per delivered message ≤ 1.30× and below heaptrack (exact), "
          "≤ 1.05× (sampled), ≤ 1.02× (dormant); throughput ≥ 0.90× / 0.97× / 0.99×; alloc loop "
          "≤ 2.0× / 1.2× / 1.02×; probe memory ≤ 48 B per live allocation (exact).\n\n"
       << "| goal | exact | sampled (512 KiB) | dormant |\n|---|---|---|---|\n";
-  for (const GoalRow& g : goals8(r))
+  for (const GoalRow& g : cost_goals(r))
     out << "| " << g.what << " | " << g.cells[0] << " | " << g.cells[1] << " | " << g.cells[2]
         << " |\n";
 
-  out << "\n### Other checks (issue 5)\n\n| check | target | measured | verdict |\n"
+  out << "\n### Other checks\n\n| check | target | measured | verdict |\n"
       << "|---|---|---|---|\n";
-  for (const Goal& g : goals5(r))
+  for (const Goal& g : other_checks(r))
     out << "| " << g.what << " | " << g.target << " | " << g.measured << " | " << g.verdict
         << " |\n";
   {

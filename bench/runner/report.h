@@ -1,5 +1,5 @@
 // The markdown report: tables of medians, ranges and ratios per workload, files written, and
-// the goals of issues 8 and 5 each marked met or missed (by how much).
+// the cost goals and the checks against the rivals, each marked met or missed (by how much).
 #pragma once
 
 #include <string>

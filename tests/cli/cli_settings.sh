@@ -37,7 +37,7 @@ CASES
 pass "refused values: same words from the CLI and the probe"
 
 # Accepted by both: --interval 0.3 writes interval snapshots and the probe does not complain
-# (issue 13: the CLI took 1.5 and the probe then said it was not a number).
+# (the CLI once took 1.5 and the probe then said it was not a number).
 mkfifo "$work/in"
 "$cli" run -o "$work/snaps" --interval 0.3 --depth 16 --at-exit=0 -- "$target" \
   <"$work/in" >"$work/out" 2>"$work/err" &

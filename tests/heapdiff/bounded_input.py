@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""heapdiff is bounded by what it must read (issue 14): inputs that never end or are gigabytes
+"""heapdiff is bounded by what it must read: inputs that never end or are gigabytes
 of nothing are refused with exit 2 and a clear message, reading little and in little memory.
 
 Each case runs heapdiff as a child and takes the child's peak RSS from wait4(), so the

@@ -228,7 +228,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"sampling disagrees",
                 kHdr + "# leakprobe.sampling: 4096\n" + kMaps + "# leakprobe.end\n",
                 "x.heap: leakprobe.sampling 4096 disagrees with the header's sampling rate 0"},
-        // The numbers docs/heapdiff.md promises to refuse (issue 14): none of these may be
+        // The numbers docs/heapdiff.md promises to refuse: none of these may be
         // skipped or read as something else.
         BadCase{"address without 0x", kHdr + "1: 8 [1: 8] @ 4005d0\n" + kMaps,
                 "x.heap:2: malformed address '4005d0' (expected hex like 0x4005d0)"},

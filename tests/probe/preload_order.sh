@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14: a preload order that defeats the probe is loud. With another allocator before the
+# A preload order that defeats the probe is loud. With another allocator before the
 # probe in LD_PRELOAD (Debian's jemalloc, tcmalloc, tcmalloc_minimal), the probe says so once
 # on stderr with the fix, marks its snapshots, and heapdiff warns on them. In the right order
 # the same allocators work under the probe: no word, the program's blocks recorded, the

@@ -1,4 +1,4 @@
-// Resource tracking in real processes (issue 9, host safety): descriptors under 8 racing
+// Resource tracking in real processes (host safety): descriptors under 8 racing
 // threads, fork, vfork, exec, SCM_RIGHTS, POSIX timers. Each scenario of resources_program
 // leaves its exit snapshot; the resource lines are found by symbolizing their leaf frame.
 #include <gtest/gtest.h>
