@@ -56,3 +56,26 @@ grep -q "LEAKPROBE_" "$work/err" && fail "the probe refused a value the CLI acce
 grep -q '^# leakprobe.depth: 16$' "$work/snaps"/leakprobe.*.0001.heap || fail "--depth 16 not applied"
 grep -l '^# leakprobe.trigger: exit$' "$work/snaps"/*.heap && fail "--at-exit=0 not applied"
 pass "--interval 0.3 --depth 16 --at-exit=0 reach the probe"
+
+# A flag's value as the next word is the flag's value, never the command (issue 24: `--enabled 0
+# -- CMD` ran "0"); `-q` is --quiet. Each form must reach the probe.
+expect_rc 0 "$cli" run -o "$work/f1" --enabled 0 -- "$target" </dev/null
+expect_contains "$err" "loaded dormant" "--enabled 0 -- CMD"
+expect_rc 0 "$cli" run -o "$work/f2" --at-exit 0 -q -- "$target" </dev/null
+expect_contains "$out" "READY" "--at-exit 0 -q -- CMD ran the target"
+case "$err" in *"leakprobe: profiling pid"*", snapshots in"*) fail "-q: the probe's start-up line was printed: $err" ;; esac
+ls "$work/f2"/leakprobe.*.heap >/dev/null 2>&1 && fail "--at-exit 0: an exit snapshot was written"
+expect_rc 0 "$cli" run -o "$work/f3" -q 1 --at-exit=no "$target" </dev/null
+case "$err" in *"snapshots in"*) fail "-q 1 without --: start-up line printed: $err" ;; esac
+ls "$work/f3"/leakprobe.*.heap >/dev/null 2>&1 && fail "--at-exit=no: an exit snapshot was written"
+expect_rc 0 "$cli" run -o "$work/f4" --at-exit -- "$target" </dev/null
+ls "$work/f4"/leakprobe.*.heap >/dev/null 2>&1 || fail "--at-exit alone: no exit snapshot"
+pass "--enabled 0, --at-exit 0, -q, -q 1, --at-exit=no, --at-exit: options, not the command"
+
+# Before `--`, a bad flag value is refused as a value, and an unknown option as an option:
+# neither is run as a program (exit 127 would mean it was).
+expect_rc 2 "$cli" run -o "$work/x" --enabled 2 -- true
+expect_contains "$err" "--enabled: 2 is not 0 or 1" "bad flag value"
+expect_rc 2 "$cli" run -o "$work/x" -x 0 -- true
+expect_contains "$err" "unknown option -x" "unknown option"
+pass "bad flag values and unknown options are refused before anything runs"

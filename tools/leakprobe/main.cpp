@@ -17,6 +17,7 @@
 #include "leakprobe/cli/control_client.h"
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/process_list.h"
+#include "leakprobe/cli/run_args.h"
 #include "leakprobe/settings.h"
 #include "leakprobe/snapshot_format.h"
 
@@ -261,26 +262,43 @@ int main(int argc, char** argv) {
       "list", "List processes that run the probe: pid, recording or dormant, mode, program");
 
   // CLI11 would try to parse the profiled program's own options, so everything after the first
-  // `--` is cut off here and handed over untouched.
+  // `--` is cut off here and handed over untouched; run's own words get their flag values
+  // joined first (`--enabled 0` -> `--enabled=0`, see join_flag_values).
+  std::vector<std::string> words(argv, argv + argc);
   std::vector<std::string> after_dashes;
-  int cli_argc = argc;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]) == "--") {
-      after_dashes.assign(argv + i + 1, argv + argc);
-      cli_argc = i;
+  bool had_dashes = false;
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--") {
+      after_dashes.assign(words.begin() + static_cast<std::ptrdiff_t>(i) + 1, words.end());
+      words.resize(i);
+      had_dashes = true;
       break;
     }
   }
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] != "run") continue;
+    const std::vector<std::string> run_words(words.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                                             words.end());
+    words.resize(i + 1);
+    for (auto& w : join_flag_values(run_words, {}, had_dashes)) words.push_back(std::move(w));
+    break;
+  }
+  std::vector<char*> cli_argv;
+  for (auto& w : words) cli_argv.push_back(w.data());
   try {
-    app.parse(cli_argc, argv);
+    app.parse(static_cast<int>(cli_argv.size()), cli_argv.data());
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;  // --help is success; every other parse error is a usage error
   }
 
   if (*run_cmd) {
-    run.command = run_cmd->remaining();
-    run.command.insert(run.command.end(), after_dashes.begin(), after_dashes.end());
+    std::string problem;
+    run.command = command_words(run_cmd->remaining(), had_dashes, after_dashes, problem);
+    if (!problem.empty()) {
+      std::cerr << "leakprobe run: " << problem << "\n";
+      return 2;
+    }
     if (run.command.empty()) {
       std::cerr
           << "leakprobe run: no command given; usage: leakprobe run [OPTIONS] -- CMD ARGS...\n";
