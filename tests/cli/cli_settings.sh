@@ -29,7 +29,9 @@ interval -3 LEAKPROBE_INTERVAL
 interval 1.2345 LEAKPROBE_INTERVAL
 depth 0 LEAKPROBE_DEPTH
 depth 129 LEAKPROBE_DEPTH
-sample-bytes 1k LEAKPROBE_SAMPLE_BYTES
+sample-bytes 1x LEAKPROBE_SAMPLE_BYTES
+sample-bytes 2T LEAKPROBE_SAMPLE_BYTES
+sample-bytes 1.5K LEAKPROBE_SAMPLE_BYTES
 max-stacks 10 LEAKPROBE_MAX_STACKS
 signal SIGUSR1 LEAKPROBE_SIGNAL
 signal banana LEAKPROBE_SIGNAL
@@ -79,3 +81,19 @@ expect_contains "$err" "--enabled: 2 is not 0 or 1" "bad flag value"
 expect_rc 2 "$cli" run -o "$work/x" -x 0 -- true
 expect_contains "$err" "unknown option -x" "unknown option"
 pass "bad flag values and unknown options are refused before anything runs"
+
+# One size syntax in every tool (leakprobe/byte_size.h): heapdiff's 64K is run's 512K too, in
+# both option spellings, and the probe reads the same value from its variable.
+for args in "--sample-bytes 512K" "--sample-bytes=512K" "--sample-bytes=512KiB" \
+    "--sample-bytes 524288"; do
+  rm -rf "$work/size"
+  # shellcheck disable=SC2086  # the option and its value are two words on purpose
+  expect_rc 0 "$cli" run $args -o "$work/size" -- true
+  grep -q '^# leakprobe.sampling: 524288$' "$work/size"/leakprobe.*.heap \
+    || fail "$args: no 'leakprobe.sampling: 524288' in the exit snapshot: $err"
+done
+rm -rf "$work/size"
+expect_rc 0 env LEAKPROBE_SAMPLE_BYTES=512K "$cli" run -o "$work/size" -- true
+grep -q '^# leakprobe.sampling: 524288$' "$work/size"/leakprobe.*.heap \
+  || fail "LEAKPROBE_SAMPLE_BYTES=512K did not reach the probe: $err"
+pass "--sample-bytes 512K, --sample-bytes=512K and LEAKPROBE_SAMPLE_BYTES=512K sample per 512 KiB"

@@ -275,11 +275,16 @@ TEST(Warnings, NoDebugInfoWarningsBecomeOneLine) {
   EXPECT_EQ(out[0].subjects.size(), 2u);
   EXPECT_EQ(warning_text(out[0]),
             "warning: no debug info (the report shows their function names only, no file:line) "
-            "for: libmosquitto.so.2.0.11, libboost_program_options.so.1.74.0");
+            "for: libmosquitto.so.2.0.11, libboost_program_options.so.1.74.0; to get it, set "
+            "DEBUGINFOD_URLS (e.g. https://debuginfod.debian.net) or install the -dbgsym "
+            "packages from the debian-debug archive (`dpkg -S FILE` names a file's package: "
+            "mosquitto's is mosquitto-dbgsym), or pass --debug-dir");
   EXPECT_EQ(warning_text(out[1]), "warning: " + symbolize::message(in[1]));
   EXPECT_EQ(warning_text(out[2]),
             "warning: no symbols or debug info (their frames are shown as module+0xoffset) for: "
-            "libz.so.1");
+            "libz.so.1; to get it, set DEBUGINFOD_URLS (e.g. https://debuginfod.debian.net) or "
+            "install the -dbgsym packages from the debian-debug archive (`dpkg -S FILE` names a "
+            "file's package: mosquitto's is mosquitto-dbgsym), or pass --debug-dir");
   EXPECT_EQ(warning_text(out[3]), "warning: " + symbolize::message(in[4]));
   std::vector<Warning> none;
   add_symbolizer_warnings({}, none);

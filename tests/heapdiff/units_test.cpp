@@ -16,11 +16,14 @@ TEST(Units, ParsesByteSizesWithBinarySuffixes) {
   EXPECT_EQ(parse_byte_size("2MiB"), 2 * 1048576);
   EXPECT_EQ(parse_byte_size("1G"), 1073741824);
   EXPECT_EQ(parse_byte_size("3GiB"), 3LL * 1073741824);
+  EXPECT_EQ(parse_byte_size("64kb"), 65536);
+  EXPECT_EQ(parse_byte_size("1T"), 1LL << 40);
+  EXPECT_EQ(parse_byte_size("1TiB"), 1LL << 40);
 }
 
 TEST(Units, RejectsMalformedSizes) {
-  for (const char* bad :
-       {"", "K", "-1", "1.5M", "10X", "10 K", "9999999999999999999", "9000000000G"}) {
+  for (const char* bad : {"", "K", "-1", "+1", "1.5M", "10X", "10 K", "10Ki", "10KiBB", "10BB",
+                          "10iB", "0x10", "9999999999999999999", "9000000000G", "8388608T"}) {
     EXPECT_FALSE(parse_byte_size(bad).has_value()) << bad;
   }
 }

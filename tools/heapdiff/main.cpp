@@ -3,6 +3,7 @@
 // (0 ok, 1 growth over --fail-on-growth, 2 usage or input error).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -31,6 +32,13 @@ int fail(const std::string& message) {
   return kExitError;
 }
 
+// Where a file went, as the user can open it from anywhere: its absolute path.
+std::string shown_path(const std::string& file) {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::absolute(file, ec);
+  return ec ? file : p.lexically_normal().string();
+}
+
 // CLI11 validator for sizes such as 1048576, 512K, 10MiB, 1G.
 std::string check_size(const std::string& text) {
   return la::parse_byte_size(text) ? std::string()
@@ -50,6 +58,7 @@ int run(int argc, char** argv) {
       "Details, JSON schema and trend rules: docs/heapdiff.md",
       "heapdiff"};
   app.get_formatter()->column_width(34);
+  app.set_version_flag("--version", "heapdiff (leakprobe) " LEAKPROBE_VERSION);
 
   std::vector<std::string> files;
   la::Options options;
@@ -65,6 +74,7 @@ int run(int argc, char** argv) {
   bool no_symbols = false;
   bool full_names = false;
   bool wide = false;
+  bool brief = false;
   leakprobe::symbolize::Options sym_options;
 
   app.add_option("snapshots", files,
@@ -141,6 +151,8 @@ int run(int argc, char** argv) {
   app.add_flag("--full-names", full_names,
                "Text report: full demangled names (parameters, template arguments) and full "
                "source paths instead of short ones");
+  app.add_flag("--brief", brief,
+               "Text report: the ranked table(s) only, without the inputs, totals and stacks");
   app.add_flag("--wide", wide,
                "Text report: never cut the table's site column (by default it fits 120 columns)");
 
@@ -149,6 +161,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
@@ -167,6 +181,7 @@ int run(int argc, char** argv) {
   la::ReportContext ctx;
   ctx.full_names = full_names;
   ctx.wide = wide;
+  ctx.brief = brief;
 
   std::vector<la::Snapshot> snapshots;
   snapshots.reserve(files.size());
@@ -206,9 +221,12 @@ int run(int argc, char** argv) {
     if (page) la::write_html_report(page, analysis.value(), ctx);
     page.close();
     if (!page) return fail("cannot write the HTML report to " + html_file);
+    // On stderr, so that the report on stdout stays what a script parses.
+    std::cerr << "heapdiff: wrote the HTML report to " << shown_path(html_file) << "\n";
   }
   if (!pprof_file.empty()) {
     if (auto e = la::write_pprof_report(pprof_file, analysis.value())) return fail(e->message);
+    std::cerr << "heapdiff: wrote the pprof profile to " << shown_path(pprof_file) << "\n";
   }
   if (html_file == "-") {
     la::write_html_report(std::cout, analysis.value(), ctx);

@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
       "leakprobe: find what grows in a running service, by call stack.\n"
       "Snapshots are gperftools/pprof heap profiles; compare them with heapdiff."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "leakprobe " LEAKPROBE_VERSION);
 
   RunSettings run;
   run.output_dir = ".";

@@ -14,11 +14,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "leakprobe/byte_size.h"
+
 namespace leakprobe::settings {
 
 enum class Kind {
   kFlag,     // 1/0, yes/no, true/false, on/off
   kCount,    // a whole number in min..max
+  kBytes,    // a size in min..max bytes, in the syntax of byte_size.h ("512K", "10MiB")
   kSeconds,  // seconds with up to 3 decimals ("1.5"), kept in milliseconds, min..max in ms
   kPath,     // a file-system path
   kSignal,   // a real-time signal spec, or 0/off/none
@@ -53,9 +56,9 @@ struct Setting {
   const char* letter;  // a one-letter alias for the flag, or nullptr
   Kind kind;
   Reader reader;
-  uint64_t default_value;    // kFlag 0/1, kCount, kSeconds in ms; unused for paths/signals
+  uint64_t default_value;    // kFlag 0/1, kCount, kBytes, kSeconds in ms; unused otherwise
   const char* default_text;  // the default as users read it (messages, docs, --help)
-  uint64_t min, max;         // kCount, kSeconds (ms)
+  uint64_t min, max;         // kCount, kBytes, kSeconds (ms)
   const char* noun;          // "a depth": the phrase in "is not a depth in 1..128"
   const char* help;          // one line
 };
@@ -78,9 +81,9 @@ inline constexpr Setting kTable[] = {
      nullptr, "Write a snapshot when the program exits normally"},
     {kDepth, "LEAKPROBE_DEPTH", "depth", nullptr, Kind::kCount, Reader::kProbe, 32, "32", 1, 128,
      "a depth", "Maximum frames kept per stack"},
-    {kSampleBytes, "LEAKPROBE_SAMPLE_BYTES", "sample-bytes", nullptr, Kind::kCount, Reader::kProbe,
-     0, "0 (exact)", 0, uint64_t{1} << 40, "a byte count",
-     "Sample one allocation per N bytes on average (0 = record every allocation)"},
+    {kSampleBytes, "LEAKPROBE_SAMPLE_BYTES", "sample-bytes", nullptr, Kind::kBytes, Reader::kProbe,
+     0, "0 (exact)", 0, uint64_t{1} << 40, "a size",
+     "Sample one allocation per SIZE bytes on average, e.g. 512K (0 = record all)"},
     {kControl, "LEAKPROBE_CONTROL", "control", nullptr, Kind::kFlag, Reader::kProbe, 1, "1", 0, 1,
      nullptr, "Open the control socket @leakprobe.<pid> for `leakprobe snapshot PID`"},
     {kMaxStacks, "LEAKPROBE_MAX_STACKS", "max-stacks", nullptr, Kind::kCount, Reader::kProbe,
@@ -238,6 +241,12 @@ inline Verdict parse_setting(const Setting& s, const char* text, uint64_t* out) 
       if (!parse_u64(text, &v) || v < s.min || v > s.max) return Verdict::kMalformed;
       *out = v;
       return Verdict::kOk;
+    case Kind::kBytes:
+      if (!parse_byte_size(text, strlen(text), &v) || v < s.min || v > s.max) {
+        return Verdict::kMalformed;
+      }
+      *out = v;
+      return Verdict::kOk;
     case Kind::kSeconds:
       if (!parse_milliseconds(text, &v) || v < s.min || v > s.max) return Verdict::kMalformed;
       *out = v;
@@ -271,6 +280,17 @@ inline char* put_u64(char* p, char* end, uint64_t v) {
   while (n && p < end) *p++ = tmp[--n];
   return p;
 }
+// A size as byte_size.h reads it, in the largest unit that divides it: 1099511627776 -> "1T".
+inline char* put_size(char* p, char* end, uint64_t v) {
+  static constexpr const char* kUnits[] = {"", "K", "M", "G", "T"};
+  unsigned u = 0;
+  while (u < 4 && v != 0 && v % 1024 == 0) {
+    v /= 1024;
+    ++u;
+  }
+  p = put_u64(p, end, v);
+  return put(p, end, kUnits[u]);
+}
 }  // namespace detail
 
 // Why a value was refused, as one phrase after "<NAME>=<value> " (the probe) or
@@ -290,6 +310,16 @@ inline void describe_refusal(const Setting& s, Verdict v, char* buf, size_t size
       p = detail::put_u64(p, end, s.min);
       p = detail::put(p, end, "..");
       p = detail::put_u64(p, end, s.max);
+      break;
+    case Kind::kBytes:
+      // "is not a size in 0..1T (bytes, or with K, M, G, T: 512K, 10MiB)"
+      p = detail::put(p, end, "is not ");
+      p = detail::put(p, end, s.noun);
+      p = detail::put(p, end, " in ");
+      p = detail::put_size(p, end, s.min);
+      p = detail::put(p, end, "..");
+      p = detail::put_size(p, end, s.max);
+      p = detail::put(p, end, " (bytes, or with K, M, G, T: 512K, 10MiB)");
       break;
     case Kind::kSeconds:
       p = detail::put(p, end, "is not ");

@@ -75,7 +75,7 @@ TEST(Options, RelativeOutputDirIsMadeAbsoluteAgainstTheStartDirectory) {
 
 TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
   auto o = parse({"LEAKPROBE_DEPTH=abc", "LEAKPROBE_SIGNAL=SIGUSR1", "LEAKPROBE_INTERVAL=-3",
-                  "LEAKPROBE_SAMPLE_BYTES=1k", "LEAKPROBE_AT_EXIT=maybe", "LEAKPROBE_DEPTH2=1",
+                  "LEAKPROBE_SAMPLE_BYTES=1x", "LEAKPROBE_AT_EXIT=maybe", "LEAKPROBE_DEPTH2=1",
                   "LEAKPROBE_OUTPUT_DIR="});
   EXPECT_EQ(o->tracker.depth, 32);
   EXPECT_EQ(o->writer.signal, SIGRTMIN + 7);
@@ -91,11 +91,20 @@ TEST(Options, BadValuesFallBackWithOneLineEachNamingTheVariableAndDefault) {
                    "decimals); using 0 (off)\n"),
             std::string::npos)
       << w;
-  EXPECT_NE(w.find("LEAKPROBE_SAMPLE_BYTES=1k"), std::string::npos);
+  EXPECT_NE(w.find("LEAKPROBE_SAMPLE_BYTES=1x"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_AT_EXIT=maybe"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_DEPTH2 is not a leakprobe setting"), std::string::npos);
   EXPECT_NE(w.find("LEAKPROBE_OUTPUT_DIR= is empty"), std::string::npos);
   EXPECT_EQ(std::count(w.begin(), w.end(), '\n'), 7);
+}
+
+// One size syntax in every tool (leakprobe/byte_size.h): what heapdiff takes, the probe takes.
+TEST(Options, SampleBytesTakesSizesWithUnits) {
+  EXPECT_EQ(parse({"LEAKPROBE_SAMPLE_BYTES=512K"})->tracker.sample_bytes, 524288u);
+  EXPECT_EQ(parse({"LEAKPROBE_SAMPLE_BYTES=1MiB"})->tracker.sample_bytes, 1048576u);
+  EXPECT_EQ(parse({"LEAKPROBE_SAMPLE_BYTES=64k"})->tracker.sample_bytes, 65536u);
+  EXPECT_EQ(parse({"LEAKPROBE_SAMPLE_BYTES=1T"})->tracker.sample_bytes, uint64_t{1} << 40);
+  EXPECT_EQ(parse({"LEAKPROBE_SAMPLE_BYTES=2T"})->tracker.sample_bytes, 0u);
 }
 
 TEST(Options, DepthBounds) {

@@ -48,7 +48,8 @@ TEST(SettingsTable, RowsAreComplete) {
     ASSERT_NE(row.help, nullptr) << row.name;
     EXPECT_LT(std::string(row.help).size(), 100u) << row.name << ": help is one short line";
     EXPECT_EQ(std::string(row.help).find('\n'), std::string::npos) << row.name;
-    if (row.kind == s::Kind::kCount || row.kind == s::Kind::kSeconds) {
+    if (row.kind == s::Kind::kCount || row.kind == s::Kind::kBytes ||
+        row.kind == s::Kind::kSeconds) {
       ASSERT_NE(row.noun, nullptr) << row.name;
       EXPECT_LE(row.min, row.default_value) << row.name;
       EXPECT_LE(row.default_value, row.max) << row.name;

@@ -45,16 +45,8 @@ std::string series_text(const std::vector<int64_t>& v) {
   return out;
 }
 
-}  // namespace
-
-void write_resources_text(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
-  const ResourceReport& r = a.resources;
-  if (a.inputs.size() < 2 || !r.mentioned) return;
-  out << "\nresources (descriptors, POSIX timers, threads by creating stack):\n";
-  if (!r.available) {
-    out << "  not compared: " << r.why_not << "\n";
-    return;
-  }
+// Totals, untracked descriptors, growth and gate: the summary above the table (not in --brief).
+void write_resource_totals(std::ostream& out, const ResourceReport& r) {
   for (const ResourceKindTotals& t : r.totals) {
     out << "  " << resource_noun(t.kind, 2) << ": " << series_text(t.live) << " live ("
         << signed_count(t.live.back() - t.live.front()) << ")\n";
@@ -70,6 +62,19 @@ void write_resources_text(std::ostream& out, const Analysis& a, const ReportCont
     out << "  gate      --fail-on-resource-growth " << *r.gate_threshold << ": "
         << (r.gate_exceeded ? "EXCEEDED" : "ok") << "\n";
   }
+}
+
+}  // namespace
+
+void write_resources_text(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  const ResourceReport& r = a.resources;
+  if (a.inputs.size() < 2 || !r.mentioned) return;
+  out << "\nresources (descriptors, POSIX timers, threads by creating stack):\n";
+  if (!r.available) {
+    out << "  not compared: " << r.why_not << "\n";
+    return;
+  }
+  if (!ctx.brief) write_resource_totals(out, r);
   if (r.entries.empty()) {
     out << "  no resource growth: no creating stack changed its live count\n";
     return;
@@ -84,6 +89,7 @@ void write_resources_text(std::ostream& out, const Analysis& a, const ReportCont
     out << "  (live " << series_text(e.live) << "; " << e.delta_created() << " created, "
         << e.delta_created() - e.delta() << " released in between)\n";
   }
+  if (ctx.brief) return;
   for (size_t i = 0; i < r.entries.size(); ++i) {
     const ResourceEntry& e = r.entries[i];
     if (e.frames.empty()) continue;

@@ -297,8 +297,32 @@ std::string group_text(const GroupKey& k, const NamePrinter& name) {
              : k.text();
 }
 
+// --brief: the table only. What a report writes before its table goes to no buffer (an ostream
+// without one drops what it is given, and writing it anyway keeps one path through the code);
+// show_table() and the destructor put the buffer back.
+class BriefSummary {
+ public:
+  BriefSummary(std::ostream& out, bool brief)
+      : out_(out), state_(out.rdstate()), buf_(brief ? out.rdbuf(nullptr) : nullptr) {}
+  ~BriefSummary() { show_table(); }
+  BriefSummary(const BriefSummary&) = delete;
+  BriefSummary& operator=(const BriefSummary&) = delete;
+  void show_table() {
+    if (buf_ == nullptr) return;
+    out_.rdbuf(buf_);       // clears the badbit the missing buffer set...
+    out_.setstate(state_);  // ...and only that: a failed write before stays failed
+    buf_ = nullptr;
+  }
+
+ private:
+  std::ostream& out_;
+  std::ios_base::iostate state_;
+  std::streambuf* buf_;
+};
+
 // A count profile (goroutines): one number per stack, so one column and no bytes.
-void write_count_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+void write_count_report(std::ostream& out, const Analysis& a, const ReportContext& ctx,
+                        BriefSummary& summary) {
   const std::string noun = count_noun(a.kind);
   const Options& options = a.options;
   const size_t n = a.inputs.size();
@@ -323,6 +347,7 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
         << (a.gate->exceeded ? "EXCEEDED" : "ok") << "\n";
   }
   out << "\n";
+  summary.show_table();
   if (a.entries.empty()) {
     out << "no growth: no call stack changed its number of " << noun << " between "
         << a.inputs.front().name << " and " << a.inputs.back().name << " (" << a.stacks_total
@@ -349,6 +374,7 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
         << pad(std::to_string(e.series.back().live_objs), 9, true) << "  "
         << site_text(e, ctx, name, site_width) << "\n";
   }
+  if (ctx.brief) return;
   for (size_t i = 0; i < a.entries.size(); ++i) {
     const Entry& e = a.entries[i];
     out << "\n#" << i + 1 << " " << format_count(e.delta().live_objs, true) << " " << noun;
@@ -377,6 +403,7 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
 }  // namespace
 
 static void write_heap_text(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  BriefSummary summary(out, ctx.brief);
   const size_t n = a.inputs.size();
   const std::string inputs = a.counts_only() ? a.kind + " profiles" : "snapshots";
   out << "heapdiff: "
@@ -385,7 +412,7 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
   write_inputs(out, a);
   if (n < 2) return;
   if (a.counts_only()) {
-    write_count_report(out, a, ctx);
+    write_count_report(out, a, ctx, summary);
     return;
   }
 
@@ -431,6 +458,7 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
   }
 
   out << "\n";
+  summary.show_table();
   if (a.entries.empty()) {
     out << "no growth: no " << (a.undetectable_below_bytes ? "sampled " : "")
         << "call stack changed its live memory between " << a.inputs.front().name << " and "
@@ -479,6 +507,7 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
         << site_text(e, ctx, name, site_width) << "\n";
   }
 
+  if (ctx.brief) return;
   for (size_t i = 0; i < a.entries.size(); ++i) {
     const Entry& e = a.entries[i];
     const Counts ed = e.delta();
@@ -530,6 +559,13 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
   if (!a.counts_only()) write_resources_text(out, a, ctx);
 }
 
+// The fix, named where the problem is: on Debian the debug info of a packaged library is in its
+// -dbgsym package (the debian-debug archive), or fetched by elfutils from debuginfod.debian.net.
+constexpr const char kDebugInfoFix[] =
+    "; to get it, set DEBUGINFOD_URLS (e.g. https://debuginfod.debian.net) or install the "
+    "-dbgsym packages from the debian-debug archive (`dpkg -S FILE` names a file's package: "
+    "mosquitto's is mosquitto-dbgsym), or pass --debug-dir";
+
 std::string warning_text(const Warning& w) {
   // Modules merged into one warning are listed by file name: the paths are in the report.
   auto file_names = [&w] {
@@ -566,11 +602,11 @@ std::string warning_text(const Warning& w) {
     case Warning::Kind::kNoDebugInfo:
       return "warning: no debug info (the report shows their function names only, no "
              "file:line) for: " +
-             file_names();
+             file_names() + kDebugInfoFix;
     case Warning::Kind::kNoSymbols:
       return "warning: no symbols or debug info (their frames are shown as module+0xoffset) "
              "for: " +
-             file_names();
+             file_names() + kDebugInfoFix;
   }
   return "warning: " + subject;
 }

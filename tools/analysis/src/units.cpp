@@ -1,34 +1,17 @@
 #include "leakprobe/analysis/units.h"
 
-#include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+
+#include "leakprobe/byte_size.h"
 
 namespace leakprobe::analysis {
 
 std::optional<int64_t> parse_byte_size(std::string_view text) {
-  int64_t value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || ptr == text.data() || value < 0) return std::nullopt;
-  std::string suffix;
-  for (const char* p = ptr; p != text.data() + text.size(); ++p) {
-    suffix += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
-  }
-  int shift = 0;
-  if (suffix.empty() || suffix == "B") {
-    shift = 0;
-  } else if (suffix == "K" || suffix == "KB" || suffix == "KIB") {
-    shift = 10;
-  } else if (suffix == "M" || suffix == "MB" || suffix == "MIB") {
-    shift = 20;
-  } else if (suffix == "G" || suffix == "GB" || suffix == "GIB") {
-    shift = 30;
-  } else {
-    return std::nullopt;
-  }
-  if (value > (INT64_MAX >> shift)) return std::nullopt;
-  return value << shift;
+  uint64_t value = 0;
+  if (!leakprobe::parse_byte_size(text.data(), text.size(), &value)) return std::nullopt;
+  if (value > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return static_cast<int64_t>(value);
 }
 
 std::string format_bytes(int64_t bytes, bool signed_) {

@@ -13,6 +13,7 @@ namespace leakprobe::analysis {
 struct ReportContext {
   bool full_names = false;  // text: full demangled names and full paths (--full-names)
   bool wide = false;        // text: never cut the table's site column (--wide)
+  bool brief = false;       // text: the ranked tables only, no summary or stacks (--brief)
 };
 
 // The text report's table fits this many columns unless ReportContext::wide is set.

@@ -9,8 +9,8 @@
 
 namespace leakprobe::analysis {
 
-// "1536" -> 1536, "10K"/"10KiB"/"10k" -> 10240, "2M"/"2MiB" -> 2 MiB, "1G"/"1GiB"; suffixes
-// are binary (1024-based) because that is how the report prints. nullopt when malformed,
+// "1536" -> 1536, "10K"/"10KiB"/"10k" -> 10240, "2M"/"2MiB" -> 2 MiB, "1G"/"1GiB": the syntax
+// of leakprobe/byte_size.h, shared with `leakprobe run` and the probe. nullopt when malformed,
 // negative or beyond int64.
 std::optional<int64_t> parse_byte_size(std::string_view text);
 
