@@ -60,8 +60,7 @@ expect_contains "$err" "exceeds --fail-on-growth 65536 bytes" "--fail-on-growth=
 expect_rc 2 "$heapdiff" --no-symbols --min-bytes=1.5K "$base" "$new"
 pass "heapdiff: 512K, 64K, 10MiB are sizes; 1.5K is refused"
 
-# leakprobe: the options of `run` and of the control commands, spelled both ways. (The 0/1
-# settings, `--enabled 0` and the like, are `broker`'s run-parsing fix and its tests.)
+# leakprobe: the options of `run` and of the control commands, spelled both ways.
 while read -r opt value; do
   for form in spaced joined; do
     rm -rf "$work/snaps"
@@ -82,6 +81,9 @@ done <<'CASES'
 --signal SIGRTMIN+3
 --interval 0
 --keep 5
+--resources 0
+--control 0
+--at-exit 1
 CASES
 expect_rc 0 "$cli" run --output="$work/d" --depth=7 -- true
 grep -q '^# leakprobe.depth: 7$' "$work/d"/leakprobe.*.heap || fail "--depth=7 did not reach the probe"
