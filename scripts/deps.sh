@@ -14,7 +14,7 @@ packages=(
   libprotobuf-dev protobuf-compiler zlib1g-dev golang-github-eclipse-paho.mqtt.golang-dev
   clang libclang-rt-14-dev procps iproute2 python3
   chromium nodejs
-  file clang-format libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4
+  file clang-format libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
   debuginfod curl
 )
 

@@ -1,14 +1,15 @@
 // A preload order that defeats the probe: with LD_PRELOAD=libjemalloc.so.2:libleakprobe.so (or
-// a program that links its own malloc), the program's malloc is not ours, no allocation
-// reaches the probe and every snapshot would be silently empty. Checked once at start-up.
+// a program that links its own malloc), the program's malloc is not ours and no allocation
+// reaches the probe. The probe then stands aside for the heap (host_allocator.h sends every
+// allocation function it exports to that allocator, and nothing is recorded) and says so.
 #pragma once
 
 namespace leakprobe {
 
-// Looks up the malloc and free the program calls (the global lookup scope, as the dynamic
-// linker binds them) and, if either is not the probe's, says so once on stderr with the fix
-// and remembers the file that provides it. Call once, from the constructor.
-void check_preload_order();
+// If the program's malloc is not the probe's (host_allocator.h decided that when the
+// allocator was resolved), says so once on stderr with the fix and returns true: the caller
+// then keeps heap recording off for good. Call once, from the constructor.
+bool check_preload_order();
 
 // The file whose malloc the program calls instead of the probe's, or nullptr if it calls
 // ours. Snapshots carry it (format::kKeyForeignMalloc) so heapdiff can warn.

@@ -70,9 +70,11 @@ __attribute__((constructor)) void start_probe() {
   }
   // Dormant (LEAKPROBE_ENABLED=0) still starts everything: the tracker records nothing until
   // `leakprobe enable PID` arrives on the control socket, which needs the writer thread.
-  Tracker* t = create_tracker(g_settings.tracker);
+  // Another allocator serves the program's malloc: the heap stays unrecorded from the start
+  // (a block recorded through the few calls that do reach us would be freed unseen).
+  const bool foreign = check_preload_order();
+  Tracker* t = create_tracker(g_settings.tracker, !foreign);
   if (!t) return;
-  check_preload_order();
   install_fork_handlers();
   writer_start(t, g_settings.writer);
   atexit(at_exit);

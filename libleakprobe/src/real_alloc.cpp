@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "host_allocator.h"
 #include "log.h"
 
 namespace leakprobe {
@@ -37,6 +38,19 @@ struct PoolHeader {
 template <typename F>
 void resolve(F& slot, const char* name) {
   slot = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+void resolve_each(RealAlloc* r) {
+  resolve(r->malloc, "malloc");
+  resolve(r->free, "free");
+  resolve(r->calloc, "calloc");
+  resolve(r->realloc, "realloc");
+  resolve(r->posix_memalign, "posix_memalign");
+  resolve(r->aligned_alloc, "aligned_alloc");
+  resolve(r->memalign, "memalign");
+  resolve(r->valloc, "valloc");
+  resolve(r->pvalloc, "pvalloc");
+  resolve(r->malloc_usable_size, "malloc_usable_size");
 }
 
 [[noreturn]] void die(const char* what) {
@@ -76,16 +90,14 @@ const RealAlloc& detail::resolve_real_alloc() {
   int expected = 0;
   if (g_real_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
     RealAlloc r{};
-    resolve(r.malloc, "malloc");
-    resolve(r.free, "free");
-    resolve(r.calloc, "calloc");
-    resolve(r.realloc, "realloc");
-    resolve(r.posix_memalign, "posix_memalign");
-    resolve(r.aligned_alloc, "aligned_alloc");
-    resolve(r.memalign, "memalign");
-    resolve(r.valloc, "valloc");
-    resolve(r.pvalloc, "pvalloc");
-    resolve(r.malloc_usable_size, "malloc_usable_size");
+    // Normally every function from one allocator object (host_allocator.h). Failing that (no
+    // link map to read), each name's next definition, as a plain interposer would.
+    if (!resolve_host_allocator(&r)) {
+      log_line(
+          "cannot tell which allocator the program uses; forwarding each function to "
+          "its next definition");
+      resolve_each(&r);
+    }
     if (!r.malloc || !r.free || !r.calloc || !r.realloc) die("malloc/free/calloc/realloc");
     g_real = r;
     g_real_state.store(2, std::memory_order_release);

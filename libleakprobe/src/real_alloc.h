@@ -1,5 +1,5 @@
-// The allocator underneath us: glibc's (or whatever comes next in the lookup order),
-// resolved with dlsym(RTLD_NEXT).
+// The allocator underneath us: every function from one object, the allocator the host
+// uses (glibc's, or one preloaded after or before the probe): see host_allocator.h.
 //
 // dlsym itself may allocate before it has returned the real malloc, so until resolution is
 // complete allocations are served from a small static bump pool. free/realloc and

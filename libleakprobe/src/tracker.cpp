@@ -11,19 +11,21 @@ namespace leakprobe {
 
 namespace detail {
 std::atomic<Tracker*> g_tracker{nullptr};
-}
+std::atomic<Tracker*> g_heap_tracker{nullptr};
+}  // namespace detail
 
 namespace {
 alignas(Tracker) char g_tracker_storage[sizeof(Tracker)];
 }
 
-Tracker* create_tracker(const Options& opts) {
+Tracker* create_tracker(const Options& opts, bool record_heap) {
   // Placement into static storage: the tracker must not come from the interposed malloc,
   // and a static object with a destructor would be torn down while other exit handlers
   // still allocate.
   auto* t = new (g_tracker_storage) Tracker();
   if (!t->init(opts)) return nullptr;
   detail::g_tracker.store(t, std::memory_order_release);
+  if (record_heap) detail::g_heap_tracker.store(t, std::memory_order_release);
   return t;
 }
 

@@ -121,18 +121,22 @@ class Tracker {
 
 // The one state object; nullptr until the probe has started (or when it was never enabled).
 Tracker* tracker();
-// tracker() if it is recording, else nullptr: the hot paths' single check.
+// tracker() if it is active and may record the heap, else nullptr: the allocation hot
+// paths' single check.
 inline Tracker* active_tracker();
 
 // Creates the tracker in static storage. Returns nullptr (after one stderr line) on failure.
-Tracker* create_tracker(const Options& opts);
+// `record_heap` false: the allocation functions never reach it (another allocator serves the
+// program's malloc, preload_order.h); descriptors, timers and threads are still recorded.
+Tracker* create_tracker(const Options& opts, bool record_heap = true);
 
 namespace detail {
 extern std::atomic<Tracker*> g_tracker;
-}
+extern std::atomic<Tracker*> g_heap_tracker;
+}  // namespace detail
 inline Tracker* tracker() { return detail::g_tracker.load(std::memory_order_acquire); }
 inline Tracker* active_tracker() {
-  Tracker* t = detail::g_tracker.load(std::memory_order_acquire);
+  Tracker* t = detail::g_heap_tracker.load(std::memory_order_acquire);
   return t && t->active() ? t : nullptr;
 }
 
