@@ -1,7 +1,7 @@
 // Which allocator the probe forwards to, taken whole from one object.
 //
 // Every allocation function the probe exports must reach the same heap as the host's malloc:
-// a block from jemalloc handed to glibc's realloc crashes the host (issue 23: jemalloc and
+// a block from jemalloc handed to glibc's realloc crashes the host (jemalloc and
 // tcmalloc do not export reallocarray, jemalloc not pvalloc, and `sort`, `ls`, `grep -r`
 // and mosquitto's privilege drop then mixed the two heaps). So the probe picks one object,
 // the allocator, and takes each function from that object only; a function the object does

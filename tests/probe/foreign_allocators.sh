@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23 item 1: another allocator in LD_PRELOAD, before or after the probe, must never
+# Another allocator in LD_PRELOAD, before or after the probe, must never
 # make the host differ from that allocator alone. Every function the probe exports has to
 # reach the same heap as the host's malloc: jemalloc lacks reallocarray and pvalloc, tcmalloc
 # reallocarray, and one call forwarded to glibc instead crashed sort, ls, grep -r and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 23 item 1, the path users take: Debian's mosquitto started as root with another
+# The path users take: Debian's mosquitto started as root with another
 # allocator in LD_PRELOAD drops to its own user (initgroups through libnss_systemd, whose
 # reallocarray reached glibc through the probe: SIGSEGV with jemalloc first, abort with
 # tcmalloc). For each allocator, alone, before and after the probe: the broker must start,

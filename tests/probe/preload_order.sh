@@ -57,7 +57,7 @@ for alloc in "${allocators[@]}"; do
   echo "ok: $name: loud and marked before the probe, recorded after it"
 done
 
-# Issue 23 item 2: a non-PIE program that takes malloc's address (Debian's python3.11). There
+# A non-PIE program that takes malloc's address (Debian's python3.11). There
 # dlsym(RTLD_DEFAULT, "malloc") names the executable's canonical PLT stub, whose calls go on
 # to the first real malloc: the probe's alone, jemalloc's when jemalloc comes first.
 py=$(readlink -f /usr/bin/python3)

@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 static int g_bad;
-#define EXPECT(cond)                                                    \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      fprintf(stderr, "line %d: expected %s\n", __LINE__, #cond);        \
-      g_bad++;                                                          \
-    }                                                                   \
+#define EXPECT(cond)                                              \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      fprintf(stderr, "line %d: expected %s\n", __LINE__, #cond); \
+      g_bad++;                                                    \
+    }                                                             \
   } while (0)
 
 static int aligned_to(const void* p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
