@@ -16,6 +16,7 @@ packages=(
   chromium nodejs
   file clang-format libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
   debuginfod curl
+  libcpp-httplib-dev prometheus
 )
 
 missing=()
