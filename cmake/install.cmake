@@ -109,7 +109,9 @@ install(FILES ${PROJECT_BINARY_DIR}/leakprobe-config.cmake
 # Documentation and the systemd drop-in example, where Debian puts a package's docs.
 install(FILES README.md docs/settings.md docs/guide.md docs/heapdiff.md docs/snapshot-format.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(FILES packaging/systemd/leakprobe.conf DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(FILES packaging/systemd/leakprobe.conf packaging/systemd/leakprobe-exporter.service
+              packaging/prometheus/leakprobe-rules.yml
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 # The .deb: `cpack -G DEB` in a build configured with -DCMAKE_INSTALL_PREFIX=/usr (the library
 # then lands in /usr/lib/<multiarch>). Runtime dependencies come from dpkg-shlibdeps.
