@@ -1,12 +1,13 @@
 // The exporter's page, without any process: names and types, label escaping, the state set,
 // merged duplicate sites, bounded series, and the option parsers.
+#include "leakprobe/exporter/metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
 #include <string>
 
 #include "leakprobe/exporter/collector.h"
-#include "leakprobe/exporter/metrics.h"
 #include "leakprobe/exporter/server.h"
 
 namespace le = leakprobe::exporter;
@@ -96,8 +97,8 @@ TEST(ExporterMetrics, SeriesPerProcessStayWithinTopPlusTwenty) {
   p.sites.clear();
   for (int i = 0; i < 10; ++i) p.sites.push_back({"site" + std::to_string(i), i, i});
   p.descriptors.clear();
-  for (const char* kind : {"tcp", "udp", "unix", "timerfd", "eventfd", "epoll", "pipe", "file",
-                           "memfd", "other-fd"}) {
+  for (const char* kind :
+       {"tcp", "udp", "unix", "timerfd", "eventfd", "epoll", "pipe", "file", "memfd", "other-fd"}) {
     p.descriptors[kind] = 1;
   }
   // Every kind and every family present: sites count twice (bytes and objects).

@@ -167,8 +167,8 @@ void Collector::collect() {
         } else {
           for (const la::Entry& e : a.value().entries) {
             if (e.delta().live_bytes <= 0) continue;  // the top N by growth: growth only
-            m.sites.push_back({e.key.text(), e.series.back().live_bytes,
-                               e.series.back().live_objs});
+            m.sites.push_back(
+                {e.key.text(), e.series.back().live_bytes, e.series.back().live_objs});
           }
         }
       }

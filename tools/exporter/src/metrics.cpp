@@ -148,8 +148,7 @@ std::string render_prometheus(const std::vector<ProcessMetrics>& processes,
              "the exporter started (site as heapdiff labels it).");
     for (const auto& p : processes) {
       for (const auto& [label, s] : merged_sites(p)) {
-        f.sample(process_labels(p) + ",site=\"" + escape_label_value(label) + "\"",
-                 s.live_bytes);
+        f.sample(process_labels(p) + ",site=\"" + escape_label_value(label) + "\"", s.live_bytes);
       }
     }
   }
@@ -158,8 +157,7 @@ std::string render_prometheus(const std::vector<ProcessMetrics>& processes,
              "Heap blocks live at an allocation site among the process's top N by growth.");
     for (const auto& p : processes) {
       for (const auto& [label, s] : merged_sites(p)) {
-        f.sample(process_labels(p) + ",site=\"" + escape_label_value(label) + "\"",
-                 s.live_objects);
+        f.sample(process_labels(p) + ",site=\"" + escape_label_value(label) + "\"", s.live_objects);
       }
     }
   }

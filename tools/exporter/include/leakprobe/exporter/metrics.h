@@ -35,7 +35,7 @@ struct ProcessMetrics {
 };
 
 struct ExporterHealth {
-  double collect_seconds = 0;  // duration of the last collection (all processes)
+  double collect_seconds = 0;    // duration of the last collection (all processes)
   double last_collect_time = 0;  // unix seconds, 0 before the first
   uint64_t collections = 0;
   uint64_t errors = 0;  // over all processes since start
