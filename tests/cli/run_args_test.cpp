@@ -1,7 +1,7 @@
 // `leakprobe run`'s own words: flag values given as the next word, and where the command starts.
-#include <gtest/gtest.h>
-
 #include "leakprobe/cli/run_args.h"
+
+#include <gtest/gtest.h>
 
 using leakprobe::cli::command_words;
 using leakprobe::cli::join_flag_values;

@@ -10,16 +10,15 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "leakprobe/cli/control_client.h"
+#include "leakprobe/cli/exporter_command.h"
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/process_list.h"
 #include "leakprobe/cli/run_args.h"
-#include "leakprobe/exporter/server.h"
 #include "leakprobe/settings.h"
 #include "leakprobe/snapshot_format.h"
 
@@ -264,35 +263,7 @@ int main(int argc, char** argv) {
   auto* list_cmd = app.add_subcommand(
       "list", "List processes that run the probe: pid, recording or dormant, mode, program");
 
-  std::string listen = "127.0.0.1:9465";
-  std::string interval_text = "60s";
-  int64_t exporter_top = 10;
-  bool exporter_once = false;
-  auto* exporter_cmd = app.add_subcommand(
-      "exporter",
-      "Serve every profiled process of this machine as Prometheus metrics at /metrics "
-      "(totals, descriptors, threads, and the top N sites by growth)");
-  exporter_cmd
-      ->add_option("--listen", listen,
-                   "HOST:PORT to serve on; loopback unless you name another address")
-      ->capture_default_str();
-  exporter_cmd
-      ->add_option("--interval", interval_text,
-                   "How often to take a snapshot of each process (60s, 5m, 500ms)")
-      ->capture_default_str();
-  exporter_cmd->add_option("--top", exporter_top, "Sites per process, by growth since start")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
-  std::vector<int> exporter_pids;
-  std::string exporter_exe;
-  exporter_cmd->add_option("--pid", exporter_pids, "Only this process (repeatable)")
-      ->check(CLI::PositiveNumber);
-  exporter_cmd
-      ->add_option("--exe", exporter_exe,
-                   "Only programs whose path matches REGEX, e.g. 'mosquitto$'")
-      ->type_name("REGEX");
-  exporter_cmd->add_flag("--once", exporter_once,
-                         "Collect once, print the metrics page to standard output and exit");
+  ExporterCommand exporter(app);
 
   // CLI11 would try to parse the profiled program's own options, so everything after the first
   // `--` is cut off here and handed over untouched; run's own words get their flag values
@@ -361,37 +332,6 @@ int main(int argc, char** argv) {
     return recording_command(pid, cmd == enable_cmd, switch_timeout);
   }
   if (*list_cmd) return list_command();
-  if (*exporter_cmd) {
-    leakprobe::exporter::ServerOptions options;
-    std::string error;
-    if (!leakprobe::exporter::parse_listen(listen, options, error)) {
-      std::cerr << "leakprobe exporter: --listen: " << error << "\n";
-      return 2;
-    }
-    options.interval = leakprobe::exporter::parse_duration(interval_text);
-    if (options.interval.count() == 0) {
-      std::cerr << "leakprobe exporter: --interval: expected a duration such as 60s, 5m or "
-                   "500ms, got '"
-                << interval_text << "'\n";
-      return 2;
-    }
-    options.collector.top = static_cast<size_t>(exporter_top);
-    options.collector.pids = exporter_pids;
-    try {
-      (void)std::regex(exporter_exe);
-    } catch (const std::regex_error& e) {
-      std::cerr << "leakprobe exporter: --exe: not a regular expression: " << e.what() << "\n";
-      return 2;
-    }
-    options.collector.exe_regex = exporter_exe;
-    if (exporter_once) {
-      leakprobe::exporter::Collector collector(options.collector);
-      collector.collect();
-      std::cout << leakprobe::exporter::render_prometheus(collector.processes(),
-                                                          collector.health());
-      return 0;
-    }
-    return leakprobe::exporter::serve(options);
-  }
+  if (exporter.chosen()) return exporter.run();
   return 2;
 }
