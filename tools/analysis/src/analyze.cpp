@@ -5,6 +5,7 @@
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/compat.h"
 #include "leakprobe/analysis/merge.h"
+#include "leakprobe/analysis/ranking.h"
 
 namespace leakprobe::analysis {
 namespace {
@@ -156,59 +157,6 @@ void distinguish(std::vector<Entry>& entries) {
 }
 
 }  // namespace
-
-GroupKey group_key(const Row* site, GroupBy by) {
-  GroupKey k;
-  if (site == nullptr) return k;
-  if (site->function.empty()) {
-    k.kind = GroupKey::Kind::kAddress;
-    k.module = site->module;
-    k.offset = site->offset;
-    return k;
-  }
-  k.function = site->function;
-  k.unnamed = site->unnamed;
-  if (by == GroupBy::kLine && site->file.empty()) {
-    // No line table: the call's offset is the finest place known, for named and unnamed
-    // functions alike.
-    k.kind = GroupKey::Kind::kFunctionAddress;
-    k.module = site->module;
-    k.offset = site->offset;
-    return k;
-  }
-  if (by == GroupBy::kFunction || site->file.empty()) {
-    k.kind = GroupKey::Kind::kFunction;
-    return k;
-  }
-  k.kind = GroupKey::Kind::kLocation;
-  k.file = site->file;
-  k.line = site->line;
-  return k;
-}
-
-std::string GroupKey::text() const {
-  switch (kind) {
-    case Kind::kLocation:
-      return function + " " + file + ":" + std::to_string(line);
-    case Kind::kFunction:
-      return function;
-    case Kind::kFunctionAddress: {
-      Row r;
-      r.module = module;
-      r.offset = offset;
-      return function + " " + r.label();
-    }
-    case Kind::kAddress: {
-      Row r;
-      r.module = module;
-      r.offset = offset;
-      return r.label();
-    }
-    case Kind::kNoFrames:
-      break;
-  }
-  return "[no frames]";
-}
 
 bool growth_exceeds(const Analysis& analysis, int64_t threshold) {
   return (analysis.counts_only() ? analysis.growth_objs : analysis.growth_bytes) > threshold;
@@ -386,11 +334,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     if (la != lb) return la < lb;
     return a.representative < b.representative;
   };
-  // Only the listed entries need an order: partial_sort keeps 100k-stack inputs fast.
-  const size_t shown = options.top > 0 && listed.size() > options.top ? options.top : listed.size();
-  std::partial_sort(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(shown),
-                    listed.end(), before);
-  listed.resize(shown);
+  keep_top(listed, options.top, before);
 
   for (size_t gi : listed) {
     Group& g = groups[gi];

@@ -4,8 +4,9 @@
 #include <map>
 #include <unordered_map>
 
-#include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/merge.h"
+#include "leakprobe/analysis/ranking.h"
+#include "leakprobe/analysis/site.h"
 #include "leakprobe/snapshot_format.h"
 
 namespace leakprobe::analysis {
@@ -205,10 +206,7 @@ ResourceReport analyze_resources(const std::vector<const Snapshot*>& snapshots,
     if (a.kind != b.kind) return a.kind < b.kind;
     return a.key < b.key;
   };
-  const size_t shown = options.top > 0 && listed.size() > options.top ? options.top : listed.size();
-  std::partial_sort(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(shown),
-                    listed.end(), before);
-  listed.resize(shown);
+  keep_top(listed, options.top, before);
   for (size_t gi : listed) {
     Group& g = groups[gi];
     if (!g.entry.inherited) {

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "leakprobe/analysis/changed_stacks.h"
+#include "leakprobe/analysis/options.h"
 #include "leakprobe/analysis/resources.h"
 #include "leakprobe/analysis/result.h"
+#include "leakprobe/analysis/site.h"
 #include "leakprobe/analysis/snapshot.h"
 #include "leakprobe/analysis/symbols.h"
 #include "leakprobe/analysis/trend.h"
@@ -21,47 +23,6 @@
 #include "leakprobe/analysis/warnings.h"
 
 namespace leakprobe::analysis {
-
-enum class SortKey { kBytes, kObjects };
-enum class GroupBy { kStack, kFunction, kLine };
-
-struct Options {
-  SortKey sort = SortKey::kBytes;
-  GroupBy by = GroupBy::kStack;
-  size_t top = 10;
-  std::string focus;      // ECMAScript regex on Row::match_text(); "" = none
-  std::string ignore;     // same; stacks with a matching frame are dropped
-  std::string fold;       // same; leading frames matching it are folded like allocator frames
-  int64_t min_bytes = 0;  // entries whose |Δlive bytes| is smaller are not listed
-  std::optional<int64_t> fail_on_growth;           // CI gate threshold in bytes; nullopt: no gate
-  std::optional<int64_t> fail_on_resource_growth;  // CI gate on resources, a count
-  bool keep_changed_stacks = false;  // fill Analysis::changed_stacks (--html, --pprof)
-};
-
-// What an entry stands for. --by stack and --by line key by the site's function and
-// file:line, --by function by the function alone; a site without a symbol is keyed by its
-// module+offset. Decided here so that every writer names an entry the same way.
-struct GroupKey {
-  enum class Kind {
-    kLocation,         // function + file:line
-    kFunction,         // function only (--by function, or --by stack without line information)
-    kFunctionAddress,  // --by line without line information: function + module+offset
-    kAddress,          // no symbol: module + offset
-    kNoFrames,         // the stack had no frames at all
-  };
-  Kind kind = Kind::kNoFrames;
-  std::string function;  // kLocation, kFunction
-  std::string file;      // kLocation
-  int line = 0;          // kLocation
-  std::string module;    // kAddress, kFunctionAddress
-  uint64_t offset = 0;   // kAddress, kFunctionAddress
-  bool unnamed = false;  // `function` is an unnamed function's label (Row::unnamed)
-
-  // "function file:line", "function", "function libfoo.so+0x1234", "libfoo.so+0x1234" (file
-  // name of the module) or "[no frames]": the JSON key, and the order of entries that tie on
-  // every number.
-  std::string text() const;
-};
 
 // The CI gate (--fail-on-growth): exceeded when the growth (sum of Δlive bytes over the stacks
 // that grew, after --focus and --ignore; for count profiles the sum of Δcount) is strictly
@@ -147,9 +108,6 @@ struct Analysis {
   ChangedStacks changed_stacks;   // Options::keep_changed_stacks only; after the filters
   ResourceReport resources;       // descriptors, timers, threads (resources.h)
 };
-
-// What an entry whose site is `site` (nullptr: no frames) is keyed by under `by`.
-GroupKey group_key(const Row* site, GroupBy by);
 
 // Is `growth_bytes` (count profiles: `growth_objs`) over the --fail-on-growth threshold (see
 // Gate)?

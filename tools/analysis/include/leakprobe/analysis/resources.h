@@ -9,14 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "leakprobe/analysis/options.h"
 #include "leakprobe/analysis/snapshot.h"
 #include "leakprobe/analysis/symbols.h"
 #include "leakprobe/analysis/trend.h"
 
 namespace leakprobe::analysis {
-
-struct Options;
-struct GroupKey;
 
 struct ResourceEntry {
   std::string kind;              // section name: "tcp", "thread", ...

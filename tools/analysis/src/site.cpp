@@ -1,0 +1,58 @@
+#include "leakprobe/analysis/site.h"
+
+namespace leakprobe::analysis {
+
+GroupKey group_key(const Row* site, GroupBy by) {
+  GroupKey k;
+  if (site == nullptr) return k;
+  if (site->function.empty()) {
+    k.kind = GroupKey::Kind::kAddress;
+    k.module = site->module;
+    k.offset = site->offset;
+    return k;
+  }
+  k.function = site->function;
+  k.unnamed = site->unnamed;
+  if (by == GroupBy::kLine && site->file.empty()) {
+    // No line table: the call's offset is the finest place known, for named and unnamed
+    // functions alike.
+    k.kind = GroupKey::Kind::kFunctionAddress;
+    k.module = site->module;
+    k.offset = site->offset;
+    return k;
+  }
+  if (by == GroupBy::kFunction || site->file.empty()) {
+    k.kind = GroupKey::Kind::kFunction;
+    return k;
+  }
+  k.kind = GroupKey::Kind::kLocation;
+  k.file = site->file;
+  k.line = site->line;
+  return k;
+}
+
+std::string GroupKey::text() const {
+  switch (kind) {
+    case Kind::kLocation:
+      return function + " " + file + ":" + std::to_string(line);
+    case Kind::kFunction:
+      return function;
+    case Kind::kFunctionAddress: {
+      Row r;
+      r.module = module;
+      r.offset = offset;
+      return function + " " + r.label();
+    }
+    case Kind::kAddress: {
+      Row r;
+      r.module = module;
+      r.offset = offset;
+      return r.label();
+    }
+    case Kind::kNoFrames:
+      break;
+  }
+  return "[no frames]";
+}
+
+}  // namespace leakprobe::analysis
