@@ -16,15 +16,16 @@
 #include "fd_numbers.h"
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
+#include "pid_namespace.h"
 
 namespace leakprobe {
 namespace {
 
 ControlSocket g_control;
 
-void reply(int c, const char* a, const char* b = "", const char* d = "") {
+void reply(int c, const char* word, const char* text) {
   char line[PATH_MAX + 256];
-  int n = snprintf(line, sizeof(line), "%s%s%s\n", a, b, d);
+  int n = snprintf(line, sizeof(line), "%s%s\n", word, text);
   if (n > 0) {
     ssize_t ignored =
         send(c, line, static_cast<size_t>(n) < sizeof(line) ? n : sizeof(line) - 1, MSG_NOSIGNAL);
@@ -36,22 +37,23 @@ void reply(int c, const char* a, const char* b = "", const char* d = "") {
 
 ControlSocket& control_socket() { return g_control; }
 
-void control_socket_name(char* out, unsigned size, int pid) {
-  snprintf(out, size, "%s%d", format::kControlSocketPrefix, pid);
-}
+// What a missing control socket costs, said with every reason it can be missing.
+constexpr const char kWithoutSocket[] =
+    "; `leakprobe snapshot`, `enable`, `disable` and `list` cannot reach this process";
 
 bool ControlSocket::open(int pid, const ControlRequests& requests) {
-  pid_ = pid;
   requests_ = requests;
   fd_ = -1;
+  format::control_socket_name(name_, sizeof(name_), own_pid_namespace(), pid);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return false;
+  if (fd < 0) {
+    log_line("cannot create the control socket: ", strerrordesc_np(errno), kWithoutSocket);
+    return false;
+  }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  char name[64];
-  control_socket_name(name, sizeof(name), pid);
-  size_t len = strlen(name);
-  memcpy(addr.sun_path + 1, name, len);  // abstract: leading NUL, no file to clean up
+  size_t len = strlen(name_);
+  memcpy(addr.sun_path + 1, name_, len);  // abstract: leading NUL, no file to clean up
   socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
   // Out of the way of the host's own numbering: a host that closes descriptors it did not
   // open and reuses the numbers must never be handed ours (fd_numbers.h).
@@ -67,8 +69,8 @@ bool ControlSocket::open(int pid, const ControlRequests& requests) {
     fd = high;
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0 || listen(fd, 8) != 0) {
-    log_line("cannot open the control socket @", name, ": ", strerrordesc_np(errno),
-             " (signal and interval snapshots still work)");
+    log_line("cannot open the control socket @", name_, ": ", strerrordesc_np(errno),
+             kWithoutSocket);
     close(fd);
     return false;
   }
@@ -84,11 +86,14 @@ bool ControlSocket::still_ours() const {
   sockaddr_un addr{};
   socklen_t len = sizeof(addr);
   if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return false;
-  char name[64];
-  control_socket_name(name, sizeof(name), pid_);
-  size_t n = strlen(name);
+  size_t n = strlen(name_);
   return addr.sun_family == AF_UNIX && len == offsetof(sockaddr_un, sun_path) + 1 + n &&
-         addr.sun_path[0] == '\0' && memcmp(addr.sun_path + 1, name, n) == 0;
+         addr.sun_path[0] == '\0' && memcmp(addr.sun_path + 1, name_, n) == 0;
+}
+
+void ControlSocket::close_unserved() {
+  if (still_ours()) close(fd_);
+  fd_ = -1;
 }
 
 void ControlSocket::drop() {
@@ -120,7 +125,7 @@ void ControlSocket::handle_client(int c) {
   socklen_t len = sizeof(cred);
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
       (cred.uid != geteuid() && cred.uid != 0)) {
-    reply(c, "error permission denied");
+    reply(c, format::kControlReplyError, "permission denied");
     return;
   }
   // A client that connects and never speaks must not stall the writer for long.
@@ -137,30 +142,21 @@ void ControlSocket::handle_client(int c) {
   }
   req[got] = '\0';
   const bool enable = strcmp(req, format::kControlRequestEnable) == 0;
+  char text[PATH_MAX + 192];
+  text[0] = '\0';
+  bool ok;
   if ((enable || strcmp(req, format::kControlRequestDisable) == 0) && requests_.set_recording) {
-    char text[256];
-    const bool ok = requests_.set_recording(enable, text, sizeof(text));
-    reply(c, ok ? "ok " : "error ", text);
-    return;
-  }
-  if (strcmp(req, format::kControlRequestStatus) == 0 && requests_.status) {
-    char text[256];
-    const bool ok = requests_.status(text, sizeof(text));
-    reply(c, ok ? "ok " : "error ", text);
-    return;
-  }
-  if (strcmp(req, format::kControlRequestSnapshot) != 0 || !requests_.snapshot) {
-    reply(c,
-          "error unknown request (expected \"snapshot\", \"enable\", \"disable\" or "
-          "\"status\")");
-    return;
-  }
-  PublishResult r = requests_.snapshot();
-  if (r.ok) {
-    reply(c, "ok ", r.path);
+    ok = requests_.set_recording(enable, text, sizeof(text));
+  } else if (strcmp(req, format::kControlRequestStatus) == 0 && requests_.status) {
+    ok = requests_.status(text, sizeof(text));
+  } else if (strcmp(req, format::kControlRequestSnapshot) == 0 && requests_.snapshot) {
+    ok = requests_.snapshot(text, sizeof(text));
   } else {
-    reply(c, "error ", r.error, r.err ? ": see the program's stderr" : "");
+    ok = false;
+    snprintf(text, sizeof(text),
+             "unknown request (expected \"snapshot\", \"enable\", \"disable\" or \"status\")");
   }
+  reply(c, ok ? format::kControlReplyOk : format::kControlReplyError, text);
 }
 
 void ControlSocket::forget_in_child() {

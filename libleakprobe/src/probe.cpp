@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "control_socket.h"
 #include "fd_scan.h"
 #include "fork.h"
 #include "guard.h"
@@ -14,6 +15,7 @@
 #include "preload_order.h"
 #include "real_alloc.h"
 #include "resource_table.h"
+#include "signal_trigger.h"
 #include "tracker.h"
 #include "writer.h"
 
@@ -50,6 +52,21 @@ void print_warnings(const char* warnings) {
 
 void at_exit() { writer_at_exit(); }
 
+// " (signal 41, control socket @leakprobe.<ns>.<pid>)": only what works now. What could not
+// be set up (or was turned off) has had its own line already, or was asked for.
+void announce_triggers(char* out, size_t size) {
+  out[0] = '\0';
+  const SignalTrigger& trigger = signal_trigger();
+  const ControlSocket& control = control_socket();
+  const bool sig = trigger.on(), sock = control.fd() >= 0;
+  if (sig && sock)
+    snprintf(out, size, " (signal %d, control socket @%s)", trigger.signal(), control.name());
+  else if (sig)
+    snprintf(out, size, " (signal %d)", trigger.signal());
+  else if (sock)
+    snprintf(out, size, " (control socket @%s)", control.name());
+}
+
 __attribute__((constructor)) void start_probe() {
   Guard g;
   log_remember_stderr();  // before anything is said: see log.h
@@ -79,16 +96,20 @@ __attribute__((constructor)) void start_probe() {
   writer_start(t, g_settings.writer);
   atexit(at_exit);
   if (!g_settings.quiet) {
-    char pid[24], tail[128];
+    char pid[24], tail[160];
     fmt_u64(pid, static_cast<uint64_t>(getpid()));
-    snprintf(tail, sizeof(tail), " (signal %d, control socket @leakprobe.%d)",
-             g_settings.writer.signal, getpid());
+    announce_triggers(tail, sizeof(tail));
     if (g_settings.tracker.enabled) {
       log_line("profiling pid ", pid, ", snapshots in ", g_settings.writer.output_dir, tail);
     } else {
-      char how[96];
-      snprintf(how, sizeof(how),
-               " (LEAKPROBE_ENABLED=0): recording nothing until `leakprobe enable %d`", getpid());
+      char how[112];
+      if (control_socket().fd() >= 0)
+        snprintf(how, sizeof(how),
+                 " (LEAKPROBE_ENABLED=0): recording nothing until `leakprobe enable %d`", getpid());
+      else
+        snprintf(how, sizeof(how),
+                 " (LEAKPROBE_ENABLED=0): recording nothing, and without its control socket "
+                 "nothing can enable it");
       log_line("loaded dormant in pid ", pid, how, tail);
     }
   }

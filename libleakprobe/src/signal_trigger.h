@@ -16,13 +16,18 @@ namespace leakprobe {
 
 class SignalTrigger {
  public:
-  // Installs the handler for `sig` (> 0) if the host has left it at SIG_DFL; otherwise says
-  // once why the trigger is off.
+  // Installs the handler for `sig` (> 0) if the host has left it at SIG_DFL; otherwise (or
+  // when the kernel refuses, e.g. under seccomp) says once why the trigger is off.
   void install(int sig);
+
+  // Nobody will ever look at the flag (the writer thread could not start): put back what
+  // the handler replaced, so the probe does not claim a signal it cannot serve.
+  void withdraw();
 
   // True while our handler is installed for `sig` and the host has not claimed it.
   bool is_ours(int sig) const { return sig > 0 && sig == sig_ && on(); }
   bool on() const { return on_.load(std::memory_order_relaxed); }
+  int signal() const { return sig_; }
 
   // The host installed its own disposition: the trigger goes off, one stderr line. A
   // request the handler flagged just before is still served.

@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
@@ -21,23 +23,48 @@ bool snapshot_path(char* out, const char* dir, const char* prefix, int pid, unsi
   return n > 0 && n < PATH_MAX;
 }
 
-PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence, ContentFn content,
-                               void* ctx) {
+namespace {
+
+// A token for the temporary name where the pid namespace is unknown (no /proc): the clock and
+// an address, different between processes that share a pid in two namespaces.
+unsigned long long unique_token() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  unsigned long long x = static_cast<unsigned long long>(ts.tv_nsec) ^
+                         (static_cast<unsigned long long>(ts.tv_sec) << 30) ^
+                         reinterpret_cast<uintptr_t>(&ts);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  return x ^ (x >> 33);
+}
+
+}  // namespace
+
+PublishResult publish_snapshot(const char* dir, int pid, unsigned long long pid_namespace,
+                               unsigned first_sequence, ContentFn content, void* ctx) {
   PublishResult r;
   unsigned seq = first_sequence;
   for (unsigned tries = 0; tries < 100000; ++tries, ++seq) {
     if (!snapshot_path(r.path, dir, "", pid, seq, "")) break;
     if (access(r.path, F_OK) != 0) break;
   }
+  // ".leakprobe.<pid>.<seq>.heap.<pid namespace>.tmp": no other live process can have this
+  // name, so one found is a leftover of a process with our pid in our namespace that died
+  // mid-write (or of this process before an exec), never a twin's file in progress.
+  char suffix[48];
+  if (pid_namespace)
+    snprintf(suffix, sizeof(suffix), ".%llu.tmp", pid_namespace);
+  else
+    snprintf(suffix, sizeof(suffix), ".r%llx.tmp", unique_token());
   char tmp[PATH_MAX];
-  if (!snapshot_path(tmp, dir, ".", pid, seq, ".tmp")) {
+  if (!snapshot_path(tmp, dir, ".", pid, seq, suffix)) {
     r.error = "output path too long";
     r.err = ENAMETOOLONG;
     return r;
   }
   memcpy(r.path, tmp, sizeof(tmp));
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0 && errno == EEXIST) {
+  if (fd < 0 && errno == EEXIST && pid_namespace) {
     // A leftover from a process that died mid-write with our pid (pid reuse).
     unlink(tmp);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -25,9 +25,11 @@ struct PublishResult {
 
 // Publishes <dir>/leakprobe.<pid>.<seq>.heap, with the first sequence >= `first_sequence`
 // that is not taken yet (after an exec, the new image continues the old one's numbers). On
-// failure nothing is left behind.
-PublishResult publish_snapshot(const char* dir, int pid, unsigned first_sequence, ContentFn content,
-                               void* ctx);
+// failure nothing is left behind. `pid_namespace` (own_pid_namespace(), 0 if unknown) keeps
+// the temporary name apart from a process with the same pid in another pid namespace writing
+// the same directory.
+PublishResult publish_snapshot(const char* dir, int pid, unsigned long long pid_namespace,
+                               unsigned first_sequence, ContentFn content, void* ctx);
 
 // Formats "<dir>/<prefix>leakprobe.<pid>.<seq>.heap<suffix>" into out (PATH_MAX).
 bool snapshot_path(char* out, const char* dir, const char* prefix, int pid, unsigned seq,

@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
+#include "pid_namespace.h"
 #include "preload_order.h"
 #include "recording_switch.h"
 #include "retention.h"
@@ -50,8 +51,9 @@ class Writer {
 
  private:
   static void* thread_main(void*);
-  static PublishResult request_snapshot();
+  static bool request_snapshot(char* reply, size_t size);
   static bool status(char* reply, size_t size);
+  void describe_failure(const PublishResult& r, char* out, size_t size) const;
   static bool write_content(int fd, unsigned sequence, void* ctx);
   bool start_thread();
   void loop();
@@ -62,7 +64,8 @@ class Writer {
   Tracker* tracker_ = nullptr;
   WriterConfig config_;
   int pid_ = 0;
-  int ppid_ = 0;  // set in a forked child
+  int ppid_ = 0;                   // set in a forked child
+  unsigned long long pid_ns_ = 0;  // own_pid_namespace(), for the temporary file's name
   uid_t start_euid_ = 0;
   unsigned next_sequence_ = 1;
   bool thread_started_ = false;
@@ -99,33 +102,69 @@ bool Writer::write_content(int fd, unsigned sequence, void* p) {
   return write_snapshot(out, *g_writer.tracker_, info);
 }
 
-PublishResult Writer::request_snapshot() { return g_writer.snapshot(format::kTriggerRequest, -1); }
+// "snapshot": the published path, or the probe's own reason and its fix, so that a client
+// learns why even when the program's stderr goes nowhere (`mosquitto -d`).
+bool Writer::request_snapshot(char* reply, size_t size) {
+  const PublishResult r = g_writer.snapshot(format::kTriggerRequest, -1);
+  if (r.ok)
+    snprintf(reply, size, "%s", r.path);
+  else
+    g_writer.describe_failure(r, reply, size);
+  return r.ok;
+}
 
 // "status": the recording state, then "kept=<interval snapshots on disk>/<LEAKPROBE_KEEP>"
-// ("kept=-" without LEAKPROBE_INTERVAL) for `leakprobe list`.
+// ("kept=-" without LEAKPROBE_INTERVAL) and "signal=<number|off>" for `leakprobe list`.
 bool Writer::status(char* reply, size_t size) {
   if (!recording_status(reply, size)) return false;
-  const size_t used = strlen(reply);
+  size_t used = strlen(reply);
   const Retention& r = g_writer.retention_;
   if (r.keep())
-    snprintf(reply + used, size - used, " kept=%u/%u", r.kept(), r.keep());
+    snprintf(reply + used, size - used, " %s%u/%u", format::kControlStatusKept, r.kept(), r.keep());
   else
-    snprintf(reply + used, size - used, " kept=-");
+    snprintf(reply + used, size - used, " %s-", format::kControlStatusKept);
+  used = strlen(reply);
+  const SignalTrigger& trigger = signal_trigger();
+  if (trigger.on())
+    snprintf(reply + used, size - used, " %s%d", format::kControlStatusSignal, trigger.signal());
+  else
+    snprintf(reply + used, size - used, " %soff", format::kControlStatusSignal);
   return true;
+}
+
+// One line: what failed, where, the system's reason, and what to do about it.
+void Writer::describe_failure(const PublishResult& r, char* out, size_t size) const {
+  if (!r.err) {
+    snprintf(out, size, "%s", r.error);
+    return;
+  }
+  int n = snprintf(out, size, "%s %s: %s", r.error, r.path, strerrordesc_np(r.err));
+  if (n < 0 || static_cast<size_t>(n) >= size) return;
+  const char* dir = config_.output_dir;
+  const unsigned long uid = geteuid();
+  if ((r.err == EACCES || r.err == EPERM) && geteuid() != start_euid_) {
+    // Daemons started as root often drop to their own user (mosquitto does unless its
+    // configuration says `user root`); the directory made at start is then root's 0700.
+    snprintf(out + n, size - n,
+             "; the program changed its user to uid %lu after start: make %s writable for "
+             "uid %lu (or start the program as that user)",
+             uid, dir, uid);
+  } else if (r.err == EACCES || r.err == EPERM) {
+    snprintf(out + n, size - n, "; make %s writable for uid %lu", dir, uid);
+  } else if (r.err == ENOENT) {
+    snprintf(out + n, size - n, "; create %s (mode 0700) for uid %lu", dir, uid);
+  } else if (r.err == ENOSPC || r.err == EDQUOT) {
+    snprintf(out + n, size - n, "; free space in %s or set LEAKPROBE_OUTPUT_DIR elsewhere", dir);
+  } else if (r.err == EROFS) {
+    snprintf(out + n, size - n, "; %s is read-only: set LEAKPROBE_OUTPUT_DIR elsewhere", dir);
+  }
 }
 
 void Writer::say_failure(const PublishResult& r) {
   if (failure_said_.exchange(true, std::memory_order_relaxed)) return;
-  log_line(r.error, " ", r.path, ": ", strerrordesc_np(r.err));
-  // Daemons started as root often drop to their own user (mosquitto does unless its
-  // configuration says `user root`); the directory made at start is then root's 0700.
-  if (r.err == EACCES && geteuid() != start_euid_) {
-    char uid[24];
-    fmt_u64(uid, geteuid());
-    log_line("the program changed its user to uid ", uid,
-             " after start; make the snapshot directory writable for that user (or run it "
-             "as the user it switches to)");
-  }
+  char why[PATH_MAX + 192];
+  describe_failure(r, why, sizeof(why));
+  log_line(why);
 }
 
 void* Writer::thread_main(void*) {
@@ -199,7 +238,12 @@ bool Writer::start_thread() {
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (rc != 0) {
-    log_line("cannot start the writer thread; snapshots only at exit");
+    // Nothing would ever answer the socket or look at the signal's flag: take both back, so
+    // that `leakprobe snapshot` is refused at once instead of waiting for its timeout.
+    control_socket().close_unserved();
+    signal_trigger().withdraw();
+    log_line("cannot start the writer thread: ", strerrordesc_np(rc),
+             "; no snapshots on request, signal or interval, only the exit snapshot");
     return false;
   }
 #ifdef __GLIBC__
@@ -212,6 +256,7 @@ bool Writer::start(Tracker* t, const WriterConfig& config) {
   tracker_ = t;
   config_ = config;
   pid_ = getpid();
+  pid_ns_ = own_pid_namespace();
   start_euid_ = geteuid();
   // The directory is created if missing (one level, 0700); a failure shows at the first
   // snapshot, with the path.
@@ -245,7 +290,8 @@ PublishResult Writer::snapshot_locked(const char* trigger) {
   // bookkeeping is the parent's.
   const bool own_process = getpid() == pid_;
   if (own_process) fd_reserve_release();
-  PublishResult r = publish_snapshot(config_.output_dir, pid_, next_sequence_, write_content, &ctx);
+  PublishResult r =
+      publish_snapshot(config_.output_dir, pid_, pid_ns_, next_sequence_, write_content, &ctx);
   if (own_process && trigger != format::kTriggerExit) fd_reserve_fill();
   if (r.ok)
     next_sequence_ = r.sequence + 1;
@@ -312,6 +358,7 @@ void Writer::restart_in_child() {
   pthread_mutex_init(&lock_, nullptr);
   ppid_ = pid_;
   pid_ = getpid();
+  pid_ns_ = own_pid_namespace();  // a child of unshare(CLONE_NEWPID) lives in a new one
   next_sequence_ = 1;
   retention_.reset_in_child();
   failure_said_.store(false);

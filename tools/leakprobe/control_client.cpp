@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "leakprobe/cli/control_socket_lookup.h"
 #include "leakprobe/snapshot_format.h"
 
 namespace leakprobe::cli {
@@ -122,36 +123,62 @@ std::string went_away(int pid) {
 
 }  // namespace
 
+ControlReply parse_control_reply(const std::string& line) {
+  ControlReply result;
+  const std::string ok = format::kControlReplyOk, error = format::kControlReplyError;
+  if (line.compare(0, ok.size(), ok) == 0 && line.size() > ok.size()) {
+    result.ok = true;
+    result.text = line.substr(ok.size());
+  } else if (line.compare(0, error.size(), error) == 0) {
+    result.refused = true;
+    result.error = line.substr(error.size());
+  } else {
+    result.error = "malformed reply from the probe: '" + line + "'";
+  }
+  return result;
+}
+
+namespace {
+
+// Why no control socket answered for `pid`, from what /proc shows this user.
+std::string no_socket_message(int pid, const VerifiedConnection& c) {
+  const ProbeStatus status = probe_status(pid);
+  const std::string p = std::to_string(pid);
+  switch (status) {
+    case ProbeStatus::kNoSuchProcess:
+    case ProbeStatus::kExiting:
+    case ProbeStatus::kKernelThread:
+    case ProbeStatus::kNotLoaded:
+      return probe_status_message(pid, status);
+    case ProbeStatus::kNoPermission:
+      return "no control socket answers for pid " + p +
+             " (it may run with LEAKPROBE_CONTROL=0 or without the probe; /proc/" + p +
+             "/maps, which would tell, is not readable to this user: try as root)";
+    case ProbeStatus::kLoaded:
+      break;
+  }
+  return "the probe in pid " + p + " does not answer on its control socket @" + c.tried +
+         (c.connect_errno ? " (" + errno_text(c.connect_errno) + ")" : "") +
+         "; it may run with LEAKPROBE_CONTROL=0, have failed to open it (see the program's "
+         "stderr), or live in another network namespace";
+}
+
+}  // namespace
+
 ControlReply control_request(int pid, const char* request, std::chrono::milliseconds timeout) {
   ControlReply result;
-  if (const ProbeStatus status = probe_status(pid); status != ProbeStatus::kLoaded) {
-    result.error = probe_status_message(pid, status);
-    return result;
-  }
-
+  VerifiedConnection c = connect_verified(pid, timeout);
   Fd sock;
-  sock.fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sock.fd = c.fd;
   if (sock.fd < 0) {
-    result.error = "socket: " + errno_text(errno);
-    return result;
-  }
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  // Abstract namespace: leading NUL, no file to clean up, gone when the process dies.
-  const std::string name = std::string(format::kControlSocketPrefix) + std::to_string(pid);
-  std::memcpy(addr.sun_path + 1, name.data(), name.size());
-  const socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  if (::connect(sock.fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    const int err = errno;
-    if (const std::string gone = went_away(pid); !gone.empty()) {
-      result.error = gone;
-      return result;
+    if (!c.refusal.empty()) {
+      // Someone else holds the name: never send it a request, never believe its answer.
+      result.error = "refusing to talk to it: " + c.refusal +
+                     " (another process took the name; the probe in pid " + std::to_string(pid) +
+                     ", if any, has no control socket)";
+    } else {
+      result.error = no_socket_message(pid, c);
     }
-    errno = err;
-    result.error = "the probe in pid " + std::to_string(pid) +
-                   " does not answer on its control socket @" + name + " (" + errno_text(errno) +
-                   "); it may run with LEAKPROBE_CONTROL=0, have failed at start (see the "
-                   "program's stderr), or live in another network namespace";
     return result;
   }
 
@@ -203,16 +230,7 @@ ControlReply control_request(int pid, const char* request, std::chrono::millisec
     }
   }
   reply.resize(reply.find('\n'));
-  if (reply.rfind("ok ", 0) == 0 && reply.size() > 3) {
-    result.ok = true;
-    result.text = reply.substr(3);
-  } else if (reply.rfind("error ", 0) == 0) {
-    result.refused = true;
-    result.error = reply.substr(6);
-  } else {
-    result.error = "malformed reply from the probe: '" + reply + "'";
-  }
-  return result;
+  return parse_control_reply(reply);
 }
 
 SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
@@ -235,8 +253,10 @@ RecordingState parse_recording_state(const std::string& status_text) {
   state.recording = word == "recording";
   state.failed = word == "failed";
   state.mode = mode;
+  const std::string kept = format::kControlStatusKept, signal = format::kControlStatusSignal;
   for (std::string field; in >> field;) {
-    if (field.rfind("kept=", 0) == 0) state.kept = field.substr(5);
+    if (field.compare(0, kept.size(), kept) == 0) state.kept = field.substr(kept.size());
+    if (field.compare(0, signal.size(), signal) == 0) state.signal = field.substr(signal.size());
   }
   return state;
 }

@@ -180,20 +180,24 @@ int list_command() {
     std::cerr << "leakprobe: no running process has the probe loaded (that this user can see)\n";
     return 1;
   }
-  std::cout << "PID\tSTATE\tMODE\tKEPT\tPROGRAM\n";
+  std::cout << "PID\tSTATE\tMODE\tKEPT\tSIGNAL\tPROGRAM\n";
   for (const auto& p : processes) {
     const ControlReply reply =
         control_request(p.pid, leakprobe::format::kControlRequestStatus, std::chrono::seconds(2));
     const RecordingState state = parse_recording_state(reply.text);
-    std::string word = "?", mode = "?", kept = "?";
+    std::string word = "?", mode = "?", kept = "?", signal = "?";
     if (reply.ok && state.known) {
       word = state.failed ? "failed" : state.recording ? "recording" : "dormant";
       mode = state.mode;
       kept = state.kept;
+      signal = state.signal;
     } else if (!reply.ok && !reply.refused) {
-      word = "no-socket";  // LEAKPROBE_CONTROL=0, or the probe failed at start
+      // LEAKPROBE_CONTROL=0, a socket it could not open or serve (see the program's stderr),
+      // or a name held by another process.
+      word = "no-socket";
     }
-    std::cout << p.pid << "\t" << word << "\t" << mode << "\t" << kept << "\t" << p.exe << "\n";
+    std::cout << p.pid << "\t" << word << "\t" << mode << "\t" << kept << "\t" << signal << "\t"
+              << p.exe << "\n";
   }
   return 0;
 }
@@ -261,7 +265,9 @@ int main(int argc, char** argv) {
   }
 
   auto* list_cmd = app.add_subcommand(
-      "list", "List processes that run the probe: pid, recording or dormant, mode, program");
+      "list",
+      "List processes that run the probe: pid, recording or dormant, mode, kept, snapshot "
+      "signal, program");
 
   ExporterCommand exporter(app);
 

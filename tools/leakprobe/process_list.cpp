@@ -3,26 +3,38 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <set>
 
 #include "leakprobe/cli/control_client.h"
+#include "leakprobe/cli/control_socket_lookup.h"
 
 namespace leakprobe::cli {
 namespace fs = std::filesystem;
 
 std::vector<ProbedProcess> list_probed_processes() {
-  std::vector<ProbedProcess> found;
+  std::set<int> pids;
+  // Probes that answer on a control socket: their holders, as the kernel names them. This
+  // finds the broker that dropped to its own user, whose /proc/PID/maps that user cannot read.
+  for (const auto& socket : listening_control_sockets()) {
+    if (const int pid = verified_holder(socket); pid > 0) pids.insert(pid);
+  }
+  // Probes without a socket (LEAKPROBE_CONTROL=0, or it could not be opened) that this user
+  // may look into.
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    if (name.empty() || name.size() > 9 || !std::all_of(name.begin(), name.end(), ::isdigit)) {
+      continue;
+    }
     const int pid = std::stoi(name);
-    if (probe_status(pid) != ProbeStatus::kLoaded) continue;
+    if (!pids.count(pid) && probe_status(pid) == ProbeStatus::kLoaded) pids.insert(pid);
+  }
+  std::vector<ProbedProcess> found;
+  for (const int pid : pids) {
     std::error_code link_ec;
-    const auto exe = fs::read_symlink(entry.path() / "exe", link_ec);
+    const auto exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", link_ec);
     found.push_back({pid, link_ec ? std::string("?") : exe.string()});
   }
-  std::sort(found.begin(), found.end(),
-            [](const ProbedProcess& a, const ProbedProcess& b) { return a.pid < b.pid; });
   return found;
 }
 

@@ -85,7 +85,7 @@ inline constexpr Setting kTable[] = {
      0, "0 (exact)", 0, uint64_t{1} << 40, "a size",
      "Sample one allocation per SIZE bytes on average, e.g. 512K (0 = record all)"},
     {kControl, "LEAKPROBE_CONTROL", "control", nullptr, Kind::kFlag, Reader::kProbe, 1, "1", 0, 1,
-     nullptr, "Open the control socket @leakprobe.<pid> for `leakprobe snapshot PID`"},
+     nullptr, "Open the control socket @leakprobe.<ns>.<pid> for `leakprobe snapshot PID`"},
     {kMaxStacks, "LEAKPROBE_MAX_STACKS", "max-stacks", nullptr, Kind::kCount, Reader::kProbe,
      uint64_t{1} << 18, "262144", 1024, uint64_t{1} << 26, "a stack count",
      "Distinct call stacks kept; when full the probe says so and stops recording"},

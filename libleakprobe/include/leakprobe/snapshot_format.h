@@ -4,11 +4,12 @@
 // both take every keyword from here, so the two cannot drift apart. The grammar and the
 // reasons behind it are in docs/snapshot-format.md.
 //
-// This header is plain constexpr data: no allocation, no libstdc++ types, safe to include in
-// the preloaded library.
+// This header is plain constexpr data (and one snprintf name formatter): no allocation, no
+// libstdc++ types, safe to include in the preloaded library.
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 
 namespace leakprobe::format {
 
@@ -112,18 +113,35 @@ inline constexpr const char kFilePrefix[] = "leakprobe.";
 inline constexpr const char kFileSuffix[] = ".heap";
 
 // Control socket for `leakprobe snapshot|enable|disable|list`: abstract unix stream socket
-// named "\0leakprobe.<pid>". One request line, one reply line: "ok <text>\n" or
-// "error <message>\n".
-//   "snapshot\n" -> "ok <absolute path>" once the file is published
+// named "\0leakprobe.<pid namespace>.<pid>" (control_socket_name). One request line, one reply
+// line: "ok <text>\n" or "error <message>\n".
+//   "snapshot\n" -> "ok <absolute path>" once the file is published, or "error <what failed,
+//                   the path, the system's reason>; <the fix>"
 //   "enable\n"   -> "ok recording <was>" (recording from now on; <was>: on|off before)
 //   "disable\n"  -> "ok dormant <was>" (nothing new recorded; snapshots still work)
-//   "status\n"   -> "ok <state> <mode> kept=<K>/<N>": state recording|dormant|failed, mode
-//                   exact|sampled=N; K interval snapshots on disk of at most N (LEAKPROBE_KEEP),
-//                   "kept=-" without LEAKPROBE_INTERVAL
+//   "status\n"   -> "ok <state> <mode> kept=<K>/<N> signal=<S>": state recording|dormant|failed,
+//                   mode exact|sampled=N; K interval snapshots on disk of at most N
+//                   (LEAKPROBE_KEEP), "kept=-" without LEAKPROBE_INTERVAL; S the snapshot
+//                   signal's number while it works, else "off"
+// Abstract names have no permissions: the client believes only a peer whose SO_PEERCRED pid
+// is the process it asked for.
 inline constexpr const char kControlSocketPrefix[] = "leakprobe.";
 inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
 inline constexpr const char kControlRequestEnable[] = "enable\n";
 inline constexpr const char kControlRequestDisable[] = "disable\n";
 inline constexpr const char kControlRequestStatus[] = "status\n";
+inline constexpr const char kControlReplyOk[] = "ok ";
+inline constexpr const char kControlReplyError[] = "error ";
+inline constexpr const char kControlStatusKept[] = "kept=";
+inline constexpr const char kControlStatusSignal[] = "signal=";
+
+// The control socket's name (without the leading NUL) for `pid` as the process itself sees it
+// and the inode of its pid namespace (/proc/self/ns/pid; 0 where /proc is not mounted). The
+// namespace keeps apart two processes with one pid in two pid namespaces that share a network
+// namespace (containers run with --net=host). Returns snprintf's count.
+inline int control_socket_name(char* out, unsigned long size, unsigned long long pid_namespace,
+                               long pid) {
+  return snprintf(out, size, "%s%llu.%ld", kControlSocketPrefix, pid_namespace, pid);
+}
 
 }  // namespace leakprobe::format

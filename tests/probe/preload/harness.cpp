@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -18,6 +19,8 @@
 #include <filesystem>
 #include <memory>
 #include <sstream>
+
+#include "leakprobe/snapshot_format.h"
 
 extern char** environ;
 
@@ -306,8 +309,17 @@ std::string socket_request(const std::string& name, const std::string& request) 
   return reply;
 }
 
+std::string control_socket_name(pid_t pid) {
+  // The tests and the programs they start share one pid namespace.
+  struct stat ns {};
+  stat("/proc/self/ns/pid", &ns);
+  char name[96];
+  leakprobe::format::control_socket_name(name, sizeof(name), ns.st_ino, pid);
+  return name;
+}
+
 std::string control_request(pid_t pid, const std::string& request) {
-  return socket_request("leakprobe." + std::to_string(pid), request);
+  return socket_request(control_socket_name(pid), request);
 }
 
 }  // namespace probe_test

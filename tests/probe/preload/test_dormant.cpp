@@ -43,14 +43,14 @@ Counts at(const Snapshot& s, const char* fn) {
 TEST_F(Dormant, EnableAndDisableAtRunTime) {
   Child c({PROG_SWITCH}, dir_, {"LEAKPROBE_ENABLED=0"});
   ASSERT_EQ(c.read_line(20), "ready " + std::to_string(c.pid()));
-  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant exact kept=-\n");
+  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant exact kept=- signal=41\n");
 
   command(c, "a");  // dormant: never known to the probe
   Snapshot s0 = snapshot_now(c);
   EXPECT_EQ(at(s0, "site_switch_a_71003").lines, 0);
 
   EXPECT_EQ(control_request(c.pid(), "enable\n"), "ok recording off\n");
-  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok recording exact kept=-\n");
+  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok recording exact kept=- signal=41\n");
   EXPECT_EQ(control_request(c.pid(), "enable\n"), "ok recording on\n") << "idempotent";
   command(c, "b");
   command(c, "fa");  // blocks from before enabling: the pointer map does not know them
@@ -60,7 +60,7 @@ TEST_F(Dormant, EnableAndDisableAtRunTime) {
   EXPECT_EQ(at(s1, "site_switch_a_71003").lines, 0) << "no trace of the dormant blocks";
 
   EXPECT_EQ(control_request(c.pid(), "disable\n"), "ok dormant on\n");
-  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant exact kept=-\n");
+  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant exact kept=- signal=41\n");
   command(c, "b");  // not recorded
   Snapshot s2 = snapshot_now(c);
   EXPECT_EQ(at(s2, "site_switch_b_71011").live_objs, 5) << "what was recorded stays";
@@ -83,7 +83,7 @@ TEST_F(Dormant, EnableAndDisableAtRunTime) {
 TEST_F(Dormant, SampledProbeSwitchesToo) {
   Child c({PROG_SWITCH}, dir_, {"LEAKPROBE_ENABLED=0", "LEAKPROBE_SAMPLE_BYTES=4096"});
   ASSERT_EQ(c.read_line(20), "ready " + std::to_string(c.pid()));
-  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant sampled=4096 kept=-\n");
+  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant sampled=4096 kept=- signal=41\n");
   command(c, "a");
   EXPECT_EQ(control_request(c.pid(), "enable\n"), "ok recording off\n");
   command(c, "b");
@@ -101,7 +101,7 @@ TEST_F(Dormant, NeverEnabledWritesNoFilesButAnswers) {
   ASSERT_EQ(c.read_line(20), "ready " + std::to_string(c.pid()));
   command(c, "a");
   EXPECT_EQ(control_request(c.pid(), "bogus\n").rfind("error unknown request", 0), 0u);
-  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant exact kept=0/100\n");
+  EXPECT_EQ(control_request(c.pid(), "status\n"), "ok dormant exact kept=0/100 signal=41\n");
   sleep(2);  // two interval ticks: nothing was ever recorded, so nothing is written
   const int status = c.finish(30);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << c.err();

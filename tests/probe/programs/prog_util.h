@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "leakprobe/snapshot_format.h"
 
 // noinline + a use of the result after the call: the call stays a real call (no tail call,
 // no inlining), so the snapshot's leaf frame lies inside the site function.
@@ -30,14 +33,17 @@ inline void* keep(void* p) {
     }                                                                          \
   } while (0)
 
-// Sends "snapshot\n" to @leakprobe.<pid> and returns the reply line ("ok <path>" or
-// "error ..."), or "" if the socket is not there.
+// Sends "snapshot\n" to this process's own control socket (@leakprobe.<pid namespace>.<pid>)
+// and returns the reply line ("ok <path>" or "error ..."), or "" if the socket is not there.
 inline std::string request_snapshot(int pid) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return "";
+  struct stat ns {};
+  stat("/proc/self/ns/pid", &ns);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "leakprobe.%d", pid);
+  int n = leakprobe::format::control_socket_name(addr.sun_path + 1, sizeof(addr.sun_path) - 1,
+                                                 ns.st_ino, pid);
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
     close(fd);

@@ -13,11 +13,12 @@
 #include <string>
 
 #include "control_socket.h"
+#include "leakprobe/snapshot_format.h"
+#include "pid_namespace.h"
 #include "signal_trigger.h"
 
 using leakprobe::ControlRequests;
 using leakprobe::ControlSocket;
-using leakprobe::PublishResult;
 
 namespace {
 
@@ -29,7 +30,7 @@ int connect_to(int pid) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   char name[64];
-  leakprobe::control_socket_name(name, sizeof(name), pid);
+  leakprobe::format::control_socket_name(name, sizeof(name), leakprobe::own_pid_namespace(), pid);
   memcpy(addr.sun_path + 1, name, strlen(name));
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + strlen(name));
   if (connect(c, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
@@ -48,12 +49,10 @@ std::string read_all(int c) {
 }
 
 int g_snapshots = 0;
-PublishResult fake_snapshot() {
+bool fake_snapshot(char* reply, size_t size) {
   ++g_snapshots;
-  PublishResult r;
-  r.ok = true;
-  strcpy(r.path, "/snaps/leakprobe.1.0001.heap");
-  return r;
+  snprintf(reply, size, "/snaps/leakprobe.1.0001.heap");
+  return true;
 }
 
 std::string ask(ControlSocket& cs, const char* request) {

@@ -178,8 +178,8 @@ TEST(SnapshotFile, PublishesMode0600AndNeverOverwrites) {
   TempDir tmp;
   const std::string& dir = tmp.str();
   mode_t old_umask = umask(022);
-  auto r1 = leakprobe::publish_snapshot(dir.c_str(), 77, 1, write_hello, nullptr);
-  auto r2 = leakprobe::publish_snapshot(dir.c_str(), 77, 1, write_hello, nullptr);
+  auto r1 = leakprobe::publish_snapshot(dir.c_str(), 77, 4026531836ULL, 1, write_hello, nullptr);
+  auto r2 = leakprobe::publish_snapshot(dir.c_str(), 77, 4026531836ULL, 1, write_hello, nullptr);
   umask(old_umask);
   ASSERT_TRUE(r1.ok) << r1.error;
   ASSERT_TRUE(r2.ok) << r2.error;
@@ -198,10 +198,59 @@ TEST(SnapshotFile, PublishesMode0600AndNeverOverwrites) {
   EXPECT_EQ(line, "hello");
 }
 
+namespace {
+// The temporary file a process with pid 80 in pid namespace `ns` is writing as sequence 1.
+std::string tmp_name(const std::string& dir, unsigned long long ns) {
+  return dir + "/.leakprobe.80.0001.heap." + std::to_string(ns) + ".tmp";
+}
+}  // namespace
+
+// Two containers (two pid namespaces), each with a pid 80, write one directory: neither may take
+// the other's file in progress for a leftover, and both snapshots are published.
+TEST(SnapshotFile, ATwinInAnotherPidNamespaceKeepsItsFileInProgress) {
+  TempDir tmp;
+  const std::string& dir = tmp.str();
+  const unsigned long long ours = 4026531836ULL, twins = 4026532999ULL;
+  std::ofstream(tmp_name(dir, twins)) << "the twin is half-way";
+  auto r = leakprobe::publish_snapshot(dir.c_str(), 80, ours, 1, write_hello, nullptr);
+  ASSERT_TRUE(r.ok) << r.error;
+  std::ifstream twin(tmp_name(dir, twins));
+  std::string line;
+  ASSERT_TRUE(std::getline(twin, line)) << "the twin's temporary file was removed";
+  EXPECT_EQ(line, "the twin is half-way");
+  // The twin publishes next: its snapshot gets the next free name, ours stays.
+  ASSERT_EQ(link(tmp_name(dir, twins).c_str(), (dir + "/leakprobe.80.0002.heap").c_str()), 0);
+  EXPECT_EQ(std::string(r.path), dir + "/leakprobe.80.0001.heap");
+}
+
+// A leftover under our own pid and namespace is ours (a process that died mid-write): reused.
+TEST(SnapshotFile, OwnLeftoverIsReplaced) {
+  TempDir tmp;
+  const std::string& dir = tmp.str();
+  const unsigned long long ours = 4026531836ULL;
+  std::ofstream(tmp_name(dir, ours)) << "killed mid-write";
+  auto r = leakprobe::publish_snapshot(dir.c_str(), 80, ours, 1, write_hello, nullptr);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(list_dir(dir), std::vector<std::string>{"leakprobe.80.0001.heap"});
+}
+
+// Without /proc the namespace is unknown (0): the temporary name is made unique instead, and
+// nothing that might be another process's file is removed.
+TEST(SnapshotFile, UnknownNamespaceRemovesNothingItDidNotWrite) {
+  TempDir tmp;
+  const std::string& dir = tmp.str();
+  std::ofstream(tmp_name(dir, 0)) << "someone's";
+  auto r = leakprobe::publish_snapshot(dir.c_str(), 80, 0, 1, write_hello, nullptr);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(list_dir(dir),
+            (std::vector<std::string>{".leakprobe.80.0001.heap.0.tmp", "leakprobe.80.0001.heap"}));
+}
+
 TEST(SnapshotFile, FailedWriteLeavesNoFile) {
   TempDir tmp;
   const std::string& dir = tmp.str();
-  auto r = leakprobe::publish_snapshot(dir.c_str(), 78, 1, write_half_then_fail, nullptr);
+  auto r =
+      leakprobe::publish_snapshot(dir.c_str(), 78, 4026531836ULL, 1, write_half_then_fail, nullptr);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.err, ENOSPC);
   EXPECT_TRUE(list_dir(dir).empty());
@@ -212,7 +261,8 @@ TEST(SnapshotFile, UnwritableDirectoryFailsCleanly) {
   const std::string& dir = tmp.str();
   std::string file = dir + "/not-a-dir";
   std::ofstream(file) << "x";
-  auto r = leakprobe::publish_snapshot((file + "/sub").c_str(), 79, 1, write_hello, nullptr);
+  auto r = leakprobe::publish_snapshot((file + "/sub").c_str(), 79, 4026531836ULL, 1, write_hello,
+                                       nullptr);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.err, ENOTDIR);
   EXPECT_EQ(list_dir(dir), std::vector<std::string>{"not-a-dir"});

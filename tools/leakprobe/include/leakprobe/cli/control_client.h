@@ -35,10 +35,15 @@ struct ControlReply {
   std::string error;     // one line for the user when !ok
 };
 
+// One reply line (without its newline) as the probe wrote it: "ok <text>" or "error <why>".
+ControlReply parse_control_reply(const std::string& line);
+
 // Sends one request line (format::kControlRequest*) to the probe in `pid` over its control
-// socket and waits for the one-line reply, at most `timeout`. Never sends a signal: a process
-// without the probe would die of the default action of a real-time signal, so the socket is
-// the only safe way in.
+// socket and waits for the one-line reply, at most `timeout`. Only a socket whose holder the
+// kernel says is `pid` is believed (control_socket_lookup.h); /proc/PID/maps is read only to
+// explain a failure, so the process's own user can ask after it dropped root. Never sends a
+// signal: a process without the probe would die of the default action of a real-time signal,
+// so the socket is the only safe way in.
 ControlReply control_request(int pid, const char* request, std::chrono::milliseconds timeout);
 
 // Asks the probe in `pid` for a snapshot and waits until the file is published or `timeout`
@@ -54,6 +59,8 @@ struct RecordingState {
   // Interval snapshots on disk / LEAKPROBE_KEEP ("12/100"), "-" without LEAKPROBE_INTERVAL,
   // "?" from a probe that does not say.
   std::string kept = "?";
+  // The snapshot signal's number while it works, "off", or "?" from a probe that does not say.
+  std::string signal = "?";
 };
 RecordingState parse_recording_state(const std::string& status_text);
 
