@@ -69,7 +69,7 @@ while read -r opt value; do
     # What reached the probe: the settings in the snapshot's header and the probe's start-up
     # line, without what changes from run to run (the pid).
     { grep -hE '^# leakprobe\.(depth|sampling|trigger|resources):' "$work/snaps"/leakprobe.*.heap
-      printf '%s\n' "$err" | sed -E 's/(pid |leakprobe\.|snapshot )[0-9]+/\1N/g'
+      printf '%s\n' "$err" | sed -E 's/@leakprobe\.[0-9]+\.[0-9]+/@leakprobe.N/g; s/(pid |leakprobe\.|snapshot )[0-9]+/\1N/g'
     } >"$work/$form.seen" 2>/dev/null
   done
   cmp -s "$work/spaced.seen" "$work/joined.seen" \

@@ -36,7 +36,8 @@ bool g_snapshot_fails = false;
 
 bool snapshot(char* reply, size_t size) {
   if (g_snapshot_fails) {
-    snprintf(reply, size, "cannot create the snapshot file /d/x: Permission denied; make /d writable");
+    snprintf(reply, size,
+             "cannot create the snapshot file /d/x: Permission denied; make /d writable");
     return false;
   }
   snprintf(reply, size, "/snaps/leakprobe.7.0001.heap");
@@ -90,8 +91,8 @@ TEST(ControlProtocol, TheSocketIsNamedAfterThePidNamespaceAndThePid) {
   ASSERT_TRUE(probe.ok());
   struct stat ns {};
   ASSERT_EQ(stat("/proc/self/ns/pid", &ns), 0);
-  EXPECT_EQ(std::string(probe.name()), "leakprobe." + std::to_string(ns.st_ino) + "." +
-                                           std::to_string(getpid()));
+  EXPECT_EQ(std::string(probe.name()),
+            "leakprobe." + std::to_string(ns.st_ino) + "." + std::to_string(getpid()));
   EXPECT_EQ(leakprobe::own_pid_namespace(), static_cast<unsigned long long>(ns.st_ino));
   // And the CLI finds it listening.
   bool listed = false;

@@ -114,7 +114,7 @@ std::vector<ControlSocketName> listening_control_sockets(size_t limit) {
   // "Num RefCount Protocol Flags Type St Inode Path": an abstract name shows as "@name".
   std::ifstream table("/proc/net/unix");
   std::string line;
-  std::getline(table, line);  // the header
+  std::getline(table, line);                     // the header
   constexpr unsigned long kAcceptCon = 0x10000;  // __SO_ACCEPTCON: a listening socket
   while (found.size() < limit && std::getline(table, line)) {
     std::istringstream fields(line);

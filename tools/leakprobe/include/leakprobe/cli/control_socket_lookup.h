@@ -17,7 +17,7 @@ namespace leakprobe::cli {
 // process changed its user and became non-dumpable, unlike /proc/PID/maps and ns/).
 struct TargetIdentity {
   bool exists = false;
-  long inner_pid = 0;      // its pid in its own pid namespace (NSpid's last field)
+  long inner_pid = 0;       // its pid in its own pid namespace (NSpid's last field)
   std::vector<uid_t> uids;  // real, effective, saved, file-system
   // Its pid namespace's inode, when this user may read /proc/PID/ns/pid or the process is in
   // the same pid namespace as /proc's view.
@@ -37,8 +37,8 @@ std::vector<ControlSocketName> listening_control_sockets(size_t limit = 1024);
 
 // A connection to the control socket of `pid` whose listener the kernel vouches for.
 struct VerifiedConnection {
-  int fd = -1;        // owned by the caller; -1 if none
-  std::string name;   // the socket's name (without '@')
+  int fd = -1;       // owned by the caller; -1 if none
+  std::string name;  // the socket's name (without '@')
   // When fd < 0: one line for the user if some socket answered to the name but its holder
   // failed the check ("held by pid Q (uid U), not by pid P"); empty if no socket was there.
   std::string refusal;
