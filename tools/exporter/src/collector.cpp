@@ -82,7 +82,9 @@ void Collector::collect() {
     const uint64_t started = start_time(proc.pid);
     auto it = tracked_.find(proc.pid);
     std::unique_ptr<Tracked> t;
-    if (it != tracked_.end() && it->second->started == started) {
+    // The same process (pid and start time) running the same program: after an exec the probe
+    // starts afresh in the new image, and so does the growth baseline.
+    if (it != tracked_.end() && it->second->started == started && it->second->exe == proc.exe) {
       t = std::move(it->second);
     } else {
       t = std::make_unique<Tracked>();
