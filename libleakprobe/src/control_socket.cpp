@@ -125,7 +125,10 @@ void ControlSocket::handle_client(int c) {
   socklen_t len = sizeof(cred);
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
       (cred.uid != geteuid() && cred.uid != 0)) {
-    reply(c, format::kControlReplyError, "permission denied");
+    char why[96];
+    snprintf(why, sizeof(why), "permission denied: this probe answers root and uid %u only",
+             static_cast<unsigned>(geteuid()));
+    reply(c, format::kControlReplyError, why);
     return;
   }
   // A client that connects and never speaks must not stall the writer for long.

@@ -140,8 +140,9 @@ TEST(ControlProtocol, EveryRequestAndBothReplyWordsRoundTrip) {
   const auto snap = leakprobe::cli::request_snapshot(getpid(), kTimeout);
   EXPECT_FALSE(snap.ok);
   EXPECT_EQ(snap.error,
-            "the probe could not write the snapshot: cannot create the snapshot file /d/x: "
-            "Permission denied; make /d writable");
+            "the probe in pid " + std::to_string(getpid()) +
+                " answered: cannot create the snapshot file /d/x: Permission denied; make /d "
+                "writable");
 
   r = control_request(getpid(), "bogus\n", kTimeout);
   EXPECT_TRUE(r.refused);

@@ -183,12 +183,15 @@ ControlReply control_request(int pid, const char* request, std::chrono::millisec
   }
 
   size_t left = std::strlen(request);
+  int send_errno = 0;
   while (left > 0) {
     const ssize_t n = ::send(sock.fd, request, left, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      result.error = "sending the request failed: " + errno_text(errno);
-      return result;
+      // The probe may have answered before reading (a refusal, "permission denied...") and
+      // closed: its line is still waiting to be read, and it says more than EPIPE.
+      send_errno = n < 0 ? errno : EPIPE;
+      break;
     }
     request += n;
     left -= static_cast<size_t>(n);
@@ -216,6 +219,10 @@ ControlReply control_request(int pid, const char* request, std::chrono::millisec
     char buf[4096];
     const ssize_t n = ::recv(sock.fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && send_errno) {
+      result.error = "sending the request failed: " + errno_text(send_errno);
+      return result;
+    }
     if (n <= 0) {
       const std::string gone = went_away(pid);
       result.error = !gone.empty() ? gone
@@ -238,8 +245,9 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
   SnapshotResult result;
   result.ok = reply.ok;
   result.path = reply.text;
-  result.error =
-      reply.refused ? "the probe could not write the snapshot: " + reply.error : reply.error;
+  result.error = reply.refused
+                     ? "the probe in pid " + std::to_string(pid) + " answered: " + reply.error
+                     : reply.error;
   return result;
 }
 
