@@ -41,13 +41,48 @@ ControlSocket& control_socket() { return g_control; }
 constexpr const char kWithoutSocket[] =
     "; `leakprobe snapshot`, `enable`, `disable` and `list` cannot reach this process";
 
+// The lowest number the control socket may take: fd_numbers::kControlSocket, or near the top
+// of a smaller descriptor limit; -1 when the limit is too small to spare one (any number we
+// held would be one the host can no longer open).
+namespace {
+int socket_floor() {
+  rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return fd_numbers::kControlSocket;
+  if (lim.rlim_cur > static_cast<rlim_t>(fd_numbers::kControlSocket))
+    return fd_numbers::kControlSocket;
+  if (lim.rlim_cur < static_cast<rlim_t>(fd_numbers::kControlSocketMinLimit)) return -1;
+  return static_cast<int>(lim.rlim_cur) - fd_numbers::kControlSocketBelowLimit;
+}
+}  // namespace
+
 bool ControlSocket::open(int pid, const ControlRequests& requests) {
   requests_ = requests;
   fd_ = -1;
   format::control_socket_name(name_, sizeof(name_), own_pid_namespace(), pid);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
+  // Said once per process tree: a forking host under a small limit must not repeat it.
+  static std::atomic<bool> no_room_said{false};
+  // Out of the way of the host's own numbering: a host that closes descriptors it did not
+  // open and reuses the numbers must never be handed ours, and a host near its limit must
+  // never find one of its low numbers taken (fd_numbers.h). Never kept at a low number.
+  const int lowest = socket_floor();
+  if (lowest < 0) {
+    log_once(no_room_said,
+             "the descriptor limit (RLIMIT_NOFILE) is too small to keep a control socket out "
+             "of the program's way (below 64): no control socket",
+             kWithoutSocket, " (the signal and LEAKPROBE_INTERVAL still work)");
+    return false;
+  }
+  int low = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (low < 0) {
     log_line("cannot create the control socket: ", strerrordesc_np(errno), kWithoutSocket);
+    return false;
+  }
+  int fd = fcntl(low, F_DUPFD_CLOEXEC, lowest);
+  close(low);
+  if (fd < 0) {
+    log_once(no_room_said,
+             "no free descriptor at the top of the descriptor limit: no control socket",
+             kWithoutSocket, " (the signal and LEAKPROBE_INTERVAL still work)");
     return false;
   }
   sockaddr_un addr{};
@@ -55,19 +90,6 @@ bool ControlSocket::open(int pid, const ControlRequests& requests) {
   size_t len = strlen(name_);
   memcpy(addr.sun_path + 1, name_, len);  // abstract: leading NUL, no file to clean up
   socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + len);
-  // Out of the way of the host's own numbering: a host that closes descriptors it did not
-  // open and reuses the numbers must never be handed ours (fd_numbers.h).
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, fd_numbers::kControlSocket);
-  rlimit lim;
-  // A smaller descriptor limit: near its top instead (the snapshot reserve sits just below
-  // it), still out of the host's way.
-  if (high < 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur > 128)
-    high = fcntl(fd, F_DUPFD_CLOEXEC,
-                 static_cast<int>(lim.rlim_cur) - fd_numbers::kControlSocketBelowLimit);
-  if (high >= 0) {
-    close(fd);
-    fd = high;
-  }
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), alen) != 0 || listen(fd, 8) != 0) {
     log_line("cannot open the control socket @", name_, ": ", strerrordesc_np(errno),
              kWithoutSocket);

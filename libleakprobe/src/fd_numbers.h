@@ -11,9 +11,12 @@ namespace leakprobe::fd_numbers {
 inline constexpr int kUnwindPipe = 1000;
 inline constexpr int kUnwindPipeBelowLimit = 16;
 
-// The control socket (control_socket.cpp).
+// The control socket (control_socket.cpp). Under a limit below kControlSocketMinLimit there
+// is none: one descriptor would be a real share of what the host may open (at a limit of 4,
+// `cat FILE` had none left).
 inline constexpr int kControlSocket = 900;
 inline constexpr int kControlSocketBelowLimit = 8;
+inline constexpr int kControlSocketMinLimit = 64;
 
 // The two snapshot-reserve memfds (fd_reserve.cpp), below the control socket.
 inline constexpr int kReserve = 880;
