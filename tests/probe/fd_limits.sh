@@ -91,7 +91,7 @@ for limit in 4 16 128; do
       socket:*)
         sockets=$((sockets + 1))
         name=$(awk -v fd="$fd" '$1 == fd { print $3 }' "$dir/probed.fds")
-        [[ $name =~ ^@leakprobe\.[0-9]+$ ]] ||
+        [[ $name =~ ^@leakprobe\.([0-9]+\.)?[0-9]+$ ]] ||
           fail "limit $limit: descriptor $fd is a socket named '$name', not the control socket"
         ;;
     esac
