@@ -144,10 +144,12 @@ void Writer::describe_failure(const PublishResult& r, char* out, size_t size) co
   const unsigned long uid = geteuid();
   if ((r.err == EACCES || r.err == EPERM) && geteuid() != start_euid_) {
     // Daemons started as root often drop to their own user (mosquitto does unless its
-    // configuration says `user root`); the directory made at start is then root's 0700.
+    // configuration says `user root`); a directory made at start is then root's 0700
+    // (`leakprobe run` gives it to the user it expects, where it knows that user).
     snprintf(out + n, size - n,
              "; the program changed its user to uid %lu after start: make %s writable for "
-             "uid %lu (or start the program as that user)",
+             "uid %lu (leakprobe run --output-owner USER, or chown), or start the program as "
+             "that user",
              uid, dir, uid);
   } else if (r.err == EACCES || r.err == EPERM) {
     snprintf(out + n, size - n, "; make %s writable for uid %lu", dir, uid);

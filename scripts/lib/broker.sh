@@ -10,6 +10,15 @@
 #   broker_stop
 #       Sends SIGTERM to the broker started above, waits up to 10 s (its at-exit snapshot may
 #       take a moment), then SIGKILL. Safe to call twice or when nothing was started.
+#   broker_user
+#       Prints the user the broker runs as once started: the configuration has no `user` line,
+#       so Debian's mosquitto started as root drops to its `mosquitto` user, as it does when
+#       installed; started by anyone else it stays that user.
+#   broker_snapshot_dir DIR
+#       Creates DIR (mode 0700) owned by broker_user, for a broker given the probe by hand
+#       (--env LD_PRELOAD=... --env LEAKPROBE_OUTPUT_DIR=DIR): what an operator does for
+#       `LD_PRELOAD=... mosquitto` (`leakprobe run` does it by itself). Returns 1 with a message
+#       if that user cannot reach DIR through its parents.
 #
 # The caller owns cleanup: put broker_stop in its own `trap ... EXIT INT TERM`.
 # Environment: MOSQUITTO (default /usr/sbin/mosquitto).
@@ -53,8 +62,6 @@ broker_start() {
       echo "listener $port 127.0.0.1"
       echo "allow_anonymous true"
       echo "persistence false"
-      # mosquitto refuses to keep running as root unless told which user to be.
-      if [ "$(id -u)" -eq 0 ]; then echo "user root"; fi
       printf '%s\n' "${conf_lines[@]}"
     } >"$dir/mosquitto.conf"
     env "${env_vars[@]}" "${MOSQUITTO:-/usr/sbin/mosquitto}" -c "$dir/mosquitto.conf" \
@@ -75,6 +82,26 @@ broker_start() {
     echo "broker_start: attempt $attempt on port $port failed, see $BROKER_LOG" >&2
   done
   return 1
+}
+
+broker_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    if getent passwd mosquitto >/dev/null; then echo mosquitto; else echo nobody; fi
+  else
+    id -un
+  fi
+}
+
+broker_snapshot_dir() {
+  local dir=$1 user
+  user=$(broker_user)
+  mkdir -p "$dir" && chmod 0700 "$dir" || return 1
+  [ "$user" = "$(id -un)" ] && return 0
+  chown "$user:" "$dir" || return 1
+  if ! runuser -u "$user" -- test -w "$dir" -a -x "$dir"; then
+    echo "broker_snapshot_dir: user $user cannot reach $dir (are its parents searchable?)" >&2
+    return 1
+  fi
 }
 
 broker_stop() {

@@ -59,8 +59,8 @@ grep -q '^# leakprobe.depth: 16$' "$work/snaps"/leakprobe.*.0001.heap || fail "-
 grep -l '^# leakprobe.trigger: exit$' "$work/snaps"/*.heap && fail "--at-exit=0 not applied"
 pass "--interval 0.3 --depth 16 --at-exit=0 reach the probe"
 
-# A flag's value as the next word is the flag's value, never the command (issue 24: `--enabled 0
-# -- CMD` ran "0"); `-q` is --quiet. Each form must reach the probe.
+# A flag's value as the next word is the flag's value, never the command (`--enabled 0 -- CMD`
+# once ran "0"); `-q` is --quiet. Each form must reach the probe.
 expect_rc 0 "$cli" run -o "$work/f1" --enabled 0 -- "$target" </dev/null
 expect_contains "$err" "loaded dormant" "--enabled 0 -- CMD"
 expect_rc 0 "$cli" run -o "$work/f2" --at-exit 0 -q -- "$target" </dev/null

@@ -72,6 +72,9 @@ probe_env=(LD_PRELOAD="$probe" LEAKPROBE_OUTPUT_DIR="$snapshots" LEAKPROBE_AT_EX
 broker_args=(--conf "max_queued_messages 0" --conf "max_queued_bytes 0")
 if [ "$target" = broker ]; then
   for v in "${probe_env[@]}"; do broker_args+=(--env "$v"); done
+  # The broker runs as Debian ships it: started as root it drops to its own user, so the
+  # snapshots go to a directory of that user's, as an operator preloading by hand makes it.
+  broker_snapshot_dir "$snapshots" || die "cannot prepare the broker's snapshot directory"
 fi
 broker_start "$work/broker" "${broker_args[@]}" || die "mosquitto did not start"
 echo "broker pid $BROKER_PID on 127.0.0.1:$BROKER_PORT"

@@ -15,6 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v mosquitto_sub >/dev/null || fail "mosquitto-clients not installed (scripts/deps.sh)"
 
 work=$(mktemp -d)
+# mosquitto, started as root, drops to its own user (Debian's configuration has no `user root`):
+# `leakprobe run` gives it the snapshot directory, which that user must be able to reach.
+chmod 0755 "$work"
 cleanup() { broker_stop; rm -rf "$work"; }
 trap cleanup EXIT
 export HOME=$work GOCACHE=$work/gocache PPROF_TMPDIR=$work/pprof

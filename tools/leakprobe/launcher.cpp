@@ -1,8 +1,10 @@
 #include "leakprobe/cli/launcher.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,12 +67,80 @@ std::map<std::string, std::string> probe_environment(const RunSettings& settings
   return env;
 }
 
-std::string prepare_output_dir(const std::string& dir) {
+namespace {
+// 0 if `who` has `mode` access to `path`, else the errno. Asked in a child that takes on the
+// user's identity: the kernel's own answer, with ACLs and supplementary groups, rather than
+// our reading of mode bits.
+int access_as(const std::string& path, int mode, const RunAs& who) {
+  if (who.uid == ::geteuid()) return ::access(path.c_str(), mode) == 0 ? 0 : errno;
+  const pid_t child = ::fork();
+  if (child < 0) return errno;
+  if (child == 0) {
+    if (::initgroups(who.name.c_str(), who.gid) != 0) ::setgroups(0, nullptr);
+    if (::setgid(who.gid) != 0 || ::setuid(who.uid) != 0) ::_exit(EPERM);
+    ::_exit(::access(path.c_str(), mode) == 0 ? 0 : errno);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) return errno;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+}
+
+// The outermost directory above `dir` that `who` cannot enter, or "" if it can reach `dir`.
+std::string first_unsearchable_parent(const fs::path& dir, const RunAs& who) {
+  fs::path prefix;
+  for (const auto& part : dir.parent_path()) {
+    prefix /= part;
+    std::error_code ec;
+    if (!fs::exists(prefix, ec)) break;  // created below, searchable unless the umask says no
+    if (access_as(prefix.string(), X_OK, who) != 0) return prefix.string();
+  }
+  return {};
+}
+}  // namespace
+
+std::string prepare_output_dir(const std::string& dir, const RunAs& owner) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return "cannot create output directory " + dir + ": " + ec.message();
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    return "output directory " + dir + " is not writable: " + std::strerror(errno);
+  RunAs self;
+  self.known = true;
+  self.uid = ::geteuid();
+  self.gid = ::getegid();
+  const RunAs& who = owner.known ? owner : self;
+  const bool other_user = who.uid != self.uid;
+  // A program that switches user cannot write below a directory it cannot enter: say which
+  // one before creating anything.
+  if (other_user) {
+    if (const std::string blocked = first_unsearchable_parent(dir, who); !blocked.empty()) {
+      return "user " + who.name + ", whom the program will run as (" + who.why +
+             "), cannot enter " + blocked + ", so it could not write snapshots into " + dir +
+             ": choose a directory it can reach (e.g. /var/tmp/leakprobe), or `chmod o+x " +
+             blocked + "`";
+    }
+  }
+  if (!fs::exists(dir, ec)) {
+    const fs::path parent = fs::path(dir).parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (ec || (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+      return "cannot create output directory " + dir + ": " +
+             (ec ? ec.message() : std::string(std::strerror(errno)));
+    }
+    ::chmod(dir.c_str(), 0700);  // exactly 0700, whatever the umask
+    if (other_user && ::chown(dir.c_str(), who.uid, who.gid) != 0) {
+      const int err = errno;
+      ::rmdir(dir.c_str());
+      return "cannot give output directory " + dir + " to user " + who.name + ": " +
+             std::strerror(err) + (self.uid != 0 ? " (only root can)" : "");
+    }
+  } else if (!fs::is_directory(dir, ec)) {
+    return "output directory " + dir + " is not a directory";
+  }
+  if (const int err = access_as(dir, W_OK | X_OK, who); err != 0) {
+    if (!other_user) return "output directory " + dir + " is not writable: " + std::strerror(err);
+    return "output directory " + dir + " is not writable by user " + who.name + " (" +
+           std::strerror(err) + "), whom the program will run as (" + who.why +
+           "): name a new directory (leakprobe creates it for that user), `chown " + who.name +
+           " " + dir + "`, or choose the owner with --output-owner USER";
   }
   return {};
 }

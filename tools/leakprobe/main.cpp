@@ -19,6 +19,7 @@
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/process_list.h"
 #include "leakprobe/cli/run_args.h"
+#include "leakprobe/cli/run_as.h"
 #include "leakprobe/settings.h"
 #include "leakprobe/snapshot_format.h"
 
@@ -80,7 +81,7 @@ int parse_pid(const std::string& text) {
   return std::stoi(text);
 }
 
-int run_command(RunSettings settings) {
+int run_command(RunSettings settings, const std::string& output_owner) {
   const std::string library = find_probe_library(self_exe());
   if (library.empty()) {
     const char* env = ::getenv("LEAKPROBE_LIBRARY");
@@ -98,12 +99,29 @@ int run_command(RunSettings settings) {
   if (settings.output_dir.size() > 1 && settings.output_dir.back() == '/') {
     settings.output_dir.pop_back();
   }
-  if (const std::string error = prepare_output_dir(settings.output_dir); !error.empty()) {
+  // The directory must stay writable after the program switches user (mosquitto started as
+  // root drops to its own), so it goes to the user the program will run as.
+  RunAs owner;
+  if (!output_owner.empty()) {
+    std::string error;
+    owner = owner_from_option(output_owner, error);
+    if (!error.empty()) {
+      std::cerr << "leakprobe run: " << error << "\n";
+      return 2;
+    }
+  } else {
+    owner = predict_run_as(settings.command, ::geteuid());
+  }
+  if (const std::string error = prepare_output_dir(settings.output_dir, owner); !error.empty()) {
     std::cerr << "leakprobe: " << error << "\n";
     return 1;
   }
+  std::string whose;
+  if (owner.known && owner.uid != ::geteuid()) {
+    whose = " (for user " + owner.name + ": " + owner.why + ")";
+  }
   std::cerr << "leakprobe: profiling pid " << ::getpid() << " (" << settings.command[0]
-            << "); snapshots go to " << settings.output_dir
+            << "); snapshots go to " << settings.output_dir << whose
             << "; take one with: leakprobe snapshot " << ::getpid() << "\n";
   const std::string error = exec_with_probe(settings, library);
   std::cerr << "leakprobe: " << error << "\n";
@@ -216,6 +234,12 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run CMD with the probe preloaded (keeps the pid)");
   run_cmd->add_option("-o,--output", run.output_dir, settings_help(setting(kOutputDir)))
       ->capture_default_str();
+  std::string output_owner;
+  run_cmd->add_option("--output-owner", output_owner,
+                      "User (name or uid) who gets a newly created output directory, for a "
+                      "program that switches user after start [default: the user it will run "
+                      "as where known (mosquitto: its `user` line, else `mosquitto`), else "
+                      "this user]");
   // Every other probe setting, from the one table the probe parses too: same names, same
   // limits, same refusal text.
   std::map<std::string, std::string> run_values;
@@ -290,7 +314,8 @@ int main(int argc, char** argv) {
     const std::vector<std::string> run_words(words.begin() + static_cast<std::ptrdiff_t>(i) + 1,
                                              words.end());
     words.resize(i + 1);
-    for (auto& w : join_flag_values(run_words, {}, had_dashes)) words.push_back(std::move(w));
+    for (auto& w : join_flag_values(run_words, {"--output-owner"}, had_dashes))
+      words.push_back(std::move(w));
     break;
   }
   std::vector<char*> cli_argv;
@@ -317,7 +342,7 @@ int main(int argc, char** argv) {
     for (const auto& [s, opt] : run_options) {
       if (*opt) run.probe_settings[s->name] = run_values[s->name];
     }
-    return run_command(run);
+    return run_command(run, output_owner);
   }
   if (*snap_cmd) {
     const int pid = parse_pid(pid_text);

@@ -341,7 +341,10 @@ run_case sighost_signal exit exact exact "$SIGHOST" signal
 if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto}" ] &&
     [[ mosquitto =~ $FILTER || mqtt =~ $FILTER ]]; then
   CASE=mosquitto_broker
-  mkdir -p "$WORK/broker/snaps"
+  # As Debian ships it, the broker drops to its own user when started as root: the snapshot
+  # directory is that user's, reachable through $WORK.
+  chmod 0755 "$WORK"
+  broker_snapshot_dir "$WORK/broker/snaps" || fail "cannot prepare the broker's snapshot directory"
   broker_verify=()
   [ "$ONLY_MODE" = verify ] && broker_verify=(--env LEAKPROBE_VERIFY_UNWIND=1)
   if broker_start "$WORK/broker" --env LD_PRELOAD="$PROBE_LIB" --env LEAKPROBE_QUIET=1 \

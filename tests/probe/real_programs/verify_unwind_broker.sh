@@ -15,7 +15,10 @@ source "$ROOT/scripts/lib/broker.sh"
 trap 'broker_stop; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$WORK/snaps"
+# The broker drops to its own user when started as root (no `user root`: as Debian ships it),
+# so the snapshot directory is that user's and the user must be able to reach it.
+chmod 0755 "$WORK"
+broker_snapshot_dir "$WORK/snaps" || exit 1
 broker_start "$WORK/broker" --env LD_PRELOAD="$PROBE_LIB" --env LEAKPROBE_QUIET=1 \
   --env LEAKPROBE_VERIFY_UNWIND=1 --env LEAKPROBE_OUTPUT_DIR="$WORK/snaps" \
   --conf "max_queued_messages 0" --conf "max_inflight_messages 1000" \

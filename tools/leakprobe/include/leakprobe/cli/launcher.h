@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "leakprobe/cli/run_as.h"
+
 namespace leakprobe::cli {
 
 struct RunSettings {
@@ -30,9 +32,12 @@ std::map<std::string, std::string> probe_environment(const RunSettings& settings
                                                      const std::string& library,
                                                      const char* existing_ld_preload);
 
-// Creates the output directory if needed and checks that it is writable. Empty on success, else
-// a message for the user.
-std::string prepare_output_dir(const std::string& dir);
+// Creates the output directory if it is missing: mode 0700, owned by `owner` when that user is
+// known (the user the program will run as, see run_as.h), else by this user. Then checks that
+// `owner` (this user when unknown) can create files in it, through every parent: an existing
+// directory's owner and mode are left as they are. Empty on success, else a message for the
+// user that says what to do.
+std::string prepare_output_dir(const std::string& dir, const RunAs& owner);
 
 // Replaces this process with the command, so the profiled program keeps our pid (and
 // `leakprobe snapshot $!` works on what the shell started). Returns only on failure, with a
