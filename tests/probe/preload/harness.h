@@ -67,9 +67,9 @@ RunResult run(const std::vector<std::string>& argv, const std::string& dir,
 // One request on the abstract unix socket `name` (20 s receive timeout); the whole reply, or
 // "connect failed".
 std::string socket_request(const std::string& name, const std::string& request);
-// The same on the probe's control socket of `pid`.
 // The control socket's name for `pid` in this pid namespace (without the leading NUL).
 std::string control_socket_name(pid_t pid);
+// socket_request on the probe's control socket of `pid`.
 std::string control_request(pid_t pid, const std::string& request);
 
 std::string make_temp_dir(const std::string& tag);
