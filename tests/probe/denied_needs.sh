@@ -104,7 +104,10 @@ pass "no writer thread (seccomp): socket closed, signal given back, prompt CLI f
 
 # 4. RLIMIT_NPROC reached by an unprivileged user: the same as 3.
 if command -v prlimit >/dev/null && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
-  start nproc prlimit --nproc=1:1 setpriv --reuid 65534 --regid 65534 --clear-groups
+  # A uid nothing else runs as: RLIMIT_NPROC counts every process of the user, and one more
+  # (a parallel test's) would stop the exec itself.
+  lonely=$((60000 + $$ % 5000))
+  start nproc prlimit --nproc=1:1 setpriv --reuid "$lonely" --regid "$lonely" --clear-groups
   said_once "cannot start the writer thread: Resource temporarily unavailable; no snapshots on request, signal or interval, only the exit snapshot" "RLIMIT_NPROC"
   [ "$(start_line)" = "leakprobe: profiling pid $tpid, snapshots in $dir" ] \
     || fail "RLIMIT_NPROC: start-up line: $(start_line)"
