@@ -202,6 +202,9 @@ void Writer::loop() {
     }
     int n = ppoll(fds, nfds, tp, nullptr);  // the thread's mask: everything blocked
     if (n < 0 && errno != EINTR) {
+      // Nobody answers the socket from here on: close it, so a client is refused at once.
+      // (The signal stays ours: giving it back now could race with the host's sigaction.)
+      control.close_unserved();
       log_line("writer thread: ppoll failed; snapshots now only at exit");
       return;
     }

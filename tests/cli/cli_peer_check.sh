@@ -8,7 +8,9 @@
 #  3. a process started as root that drops to uid 65534 (as mosquitto does): that user's CLI can
 #     snapshot, disable, enable and list it although /proc/PID/maps is root's;
 #  4. the same drop into a directory only root can write: the CLI prints the probe's own reason
-#     and the fix.
+#     and the fix;
+#  5. Debian's mosquitto as shipped (started as root, no `user` line, drops to `mosquitto`):
+#     the `mosquitto` user snapshots, lists, disables and enables it.
 # Needs root, setpriv and unshare; reports itself skipped (77) otherwise.
 # Usage: cli_peer_check.sh LEAKPROBE_CLI TARGET_PROGRAM SQUATTER PROBE_LIBRARY
 set -u
@@ -163,3 +165,30 @@ expect_rc 1 "$cli" snapshot "$tpid" --timeout 20
 expect_contains "$err" "answered: cannot create the snapshot file $rootdir/.leakprobe.$tpid.0001.heap" "denied write: what and where"
 expect_contains "$err" "Permission denied; the program changed its user to uid 65534 after start: make $rootdir writable for uid 65534" "denied write: reason and fix"
 pass "a write the probe could not make is explained with its reason and fix"
+
+# 5. Debian's mosquitto as shipped, and its own user.
+if ! command -v mosquitto >/dev/null || ! id mosquitto >/dev/null 2>&1; then
+  echo "note: mosquitto case not run (mosquitto or its user is missing)"
+  exit 0
+fi
+port=$(free_port) || fail "no free port"
+printf 'listener %s 127.0.0.1\n' "$port" >"$work/mosq.conf"
+chmod 644 "$work/mosq.conf"
+"$cli" run -o "$work/mosq" -- mosquitto -c "$work/mosq.conf" >"$work/mosq.log" 2>&1 &
+broker=$!
+pids+=("$broker")
+listening() { ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; }
+wait_for listening || fail "mosquitto did not listen on $port: $(cat "$work/mosq.log")"
+[ "$(awk '/^Uid:/ { print $3 }' "/proc/$broker/status")" = "$(id -u mosquitto)" ] \
+  || fail "the premise: mosquitto should have dropped to its user: $(grep Uid "/proc/$broker/status")"
+as_mosquitto() { setpriv --reuid mosquitto --regid mosquitto --clear-groups "$@"; }
+expect_rc 0 as_mosquitto "$cli" snapshot "$broker" --timeout 20
+case "$out" in "$work"/mosq/leakprobe."$broker".0001.heap) ;; *) fail "mosquitto's user: snapshot printed '$out'" ;; esac
+grep -q "^# leakprobe.end$" "$out" || fail "mosquitto's user: $out is incomplete"
+expect_rc 0 as_mosquitto "$cli" list
+expect_contains "$out" "$(printf '%s\trecording\texact\t-\t41\tmosquitto' "$broker")" "mosquitto's user: list"
+expect_rc 0 as_mosquitto "$cli" disable "$broker" --timeout 10
+expect_contains "$out" "pid $broker: dormant" "mosquitto's user: disable"
+expect_rc 0 as_mosquitto "$cli" enable "$broker" --timeout 10
+expect_contains "$out" "pid $broker: recording" "mosquitto's user: enable"
+pass "Debian's mosquitto as shipped: its own user snapshots, lists, disables and enables it"

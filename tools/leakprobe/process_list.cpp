@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "leakprobe/cli/control_client.h"
@@ -31,9 +32,16 @@ std::vector<ProbedProcess> list_probed_processes() {
   }
   std::vector<ProbedProcess> found;
   for (const int pid : pids) {
+    const std::string proc = "/proc/" + std::to_string(pid);
     std::error_code link_ec;
-    const auto exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", link_ec);
-    found.push_back({pid, link_ec ? std::string("?") : exe.string()});
+    const auto exe = fs::read_symlink(proc + "/exe", link_ec);
+    std::string program = exe.string();
+    if (link_ec) {
+      // Another user's process that dropped root hides exe; its command line is public.
+      std::ifstream cmdline(proc + "/cmdline");
+      if (!std::getline(cmdline, program, '\0') || program.empty()) program = "?";
+    }
+    found.push_back({pid, program});
   }
   return found;
 }

@@ -87,7 +87,8 @@ static int hold_control_name(void) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: deny_syscall socket-unix|rt-sigaction=N|thread|hold-control-name CMD...\n");
+    fprintf(stderr,
+            "usage: deny_syscall socket-unix|rt-sigaction=N|thread|hold-control-name CMD...\n");
     return 2;
   }
 #if !defined(__x86_64__)
