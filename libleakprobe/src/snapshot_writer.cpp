@@ -156,6 +156,38 @@ void unwind_meta(Out& out, const UnwindStats& u) {
   out.put_char('\n');
 }
 
+// Unix seconds with a 6-digit fraction, as `time` is written.
+void put_time(Out& out, int64_t sec, int64_t usec) {
+  out.put_i64(sec);
+  out.put_char('.');
+  char frac[7];
+  for (int i = 5; i >= 0; --i) {
+    frac[i] = static_cast<char>('0' + usec % 10);
+    usec /= 10;
+  }
+  frac[6] = '\0';
+  out.put(frac);
+}
+
+void put_time_us(Out& out, int64_t us) { put_time(out, us / 1000000, us % 1000000); }
+
+// `recording` and `recording-changed`: whether the figures cover the whole interval a reader
+// compares (docs/snapshot-format.md).
+void recording_meta(Out& out, const Tracker& t) {
+  meta_key(out, fmt::kKeyRecording);
+  out.put(t.recording()       ? fmt::kRecordingOn
+          : t.ever_recorded() ? fmt::kRecordingOff
+                              : fmt::kRecordingDormant);
+  out.put(fmt::kRecordingSince);
+  put_time_us(out, t.recording_since_us());
+  out.put_char('\n');
+  if (const int64_t first = t.recording_first_switch_us()) {
+    meta_key(out, fmt::kKeyRecordingChanged);
+    put_time_us(out, first);
+    out.put_char('\n');
+  }
+}
+
 void counts(Out& out, int64_t lo, int64_t lb, uint64_t ao, uint64_t ab) {
   out.put_i64(lo);
   out.put(": ");
@@ -274,16 +306,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   if (info.ppid) meta_u64(out, fmt::kKeyParentPid, static_cast<uint64_t>(info.ppid));
   meta_str(out, fmt::kKeyExe, exe);
   meta_key(out, fmt::kKeyTime);
-  out.put_i64(info.time_sec);
-  out.put_char('.');
-  char frac[7];
-  int64_t us = info.time_usec;
-  for (int i = 5; i >= 0; --i) {
-    frac[i] = static_cast<char>('0' + us % 10);
-    us /= 10;
-  }
-  frac[6] = '\0';
-  out.put(frac);
+  put_time(out, info.time_sec, info.time_usec);
   out.put_char('\n');
   meta_u64(out, fmt::kKeySequence, info.sequence);
   meta_str(out, fmt::kKeyTrigger, info.trigger);
@@ -294,6 +317,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   meta_u64(out, fmt::kKeyProbeBytes, t.probe_bytes());
   unwind_meta(out, unwind_stats());
   if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
+  recording_meta(out, t);
   BuildIdCtx ctx{&out, exe};
   dl_iterate_phdr(emit_build_id, &ctx);
 

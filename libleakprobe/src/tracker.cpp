@@ -1,5 +1,7 @@
 #include "tracker.h"
 
+#include <time.h>
+
 #include <cerrno>
 #include <new>
 
@@ -16,7 +18,14 @@ std::atomic<Tracker*> g_heap_tracker{nullptr};
 
 namespace {
 alignas(Tracker) char g_tracker_storage[sizeof(Tracker)];
+
+// The snapshot's own clock (leakprobe.time is wall-clock too), so the two compare.
+int64_t wall_clock_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
+}  // namespace
 
 Tracker* create_tracker(const Options& opts, bool record_heap) {
   // Placement into static storage: the tracker must not come from the interposed malloc,
@@ -43,7 +52,9 @@ bool Tracker::init(const Options& opts) {
       return false;
     }
   }
-  set_recording(opts_.enabled);
+  if (opts_.enabled) ever_recorded_.store(true, std::memory_order_seq_cst);
+  recording_.store(opts_.enabled, std::memory_order_seq_cst);
+  recording_since_us_.store(wall_clock_us(), std::memory_order_relaxed);
   // Active even when dormant: the writer and the control socket run so recording can be
   // switched on later; active() only goes false when the probe steps aside after a failure.
   active_.store(true, std::memory_order_release);
@@ -54,7 +65,16 @@ bool Tracker::set_recording(bool on) {
   // ever_recorded_ first: a thread that sees recording_ on and records a block must also see
   // ever_recorded_ on when that block is freed, or the free would skip the map.
   if (on) ever_recorded_.store(true, std::memory_order_seq_cst);
-  return recording_.exchange(on, std::memory_order_seq_cst);
+  const bool was = recording_.exchange(on, std::memory_order_seq_cst);
+  if (was != on) {
+    // Only the writer thread switches (control socket), so these need no ordering between
+    // themselves; a snapshot racing a switch may pair the new state with the old time.
+    const int64_t now = wall_clock_us();
+    recording_since_us_.store(now, std::memory_order_relaxed);
+    int64_t never = 0;
+    recording_first_switch_us_.compare_exchange_strong(never, now, std::memory_order_relaxed);
+  }
+  return was;
 }
 
 void Tracker::fail(const char* why) {

@@ -32,6 +32,13 @@ class Tracker {
   bool ever_recorded() const { return ever_recorded_.load(std::memory_order_relaxed); }
   // Returns the previous state.
   bool set_recording(bool on);
+  // For the snapshot header (`recording`, `recording-changed`): wall-clock microseconds when
+  // the current recording state began (init, or the switch that made it), and when it was
+  // first switched (0: never, the state has held since init).
+  int64_t recording_since_us() const { return recording_since_us_.load(std::memory_order_relaxed); }
+  int64_t recording_first_switch_us() const {
+    return recording_first_switch_us_.load(std::memory_order_relaxed);
+  }
 
   // A new block from the calling code: decides sampling, captures the stack, records it.
   // Inline up to the sampling decision: in sampled mode that is all most calls cost.
@@ -115,6 +122,8 @@ class Tracker {
   std::atomic<bool> active_{false};
   std::atomic<bool> recording_{false};
   std::atomic<bool> ever_recorded_{false};
+  std::atomic<int64_t> recording_since_us_{0};
+  std::atomic<int64_t> recording_first_switch_us_{0};
   std::atomic<bool> failed_said_{false};
   std::atomic<bool> huge_said_{false};
 };

@@ -54,7 +54,8 @@ int run(int argc, char** argv) {
       "  heapdiff S1 S2 S3 [...]    trend over 3+ snapshots: steady growth (leak suspect),\n"
       "                             grew-then-plateaued, or noise\n\n"
       "Exit status: 0 ok, 1 growth above --fail-on-growth or --fail-on-resource-growth, 2 usage\n"
-      "or input error.\n"
+      "or input error, or a gate over an interval that cannot be trusted (recording off for\n"
+      "part of it, a snapshot marked incomplete).\n"
       "Details, JSON schema and trend rules: docs/heapdiff.md",
       "heapdiff"};
   app.get_formatter()->column_width(34);
@@ -239,6 +240,13 @@ int run(int argc, char** argv) {
   if (!std::cout) return fail("cannot write the report to standard output");
 
   const la::Analysis& a = analysis.value();
+  if ((a.gate || a.resources.gate_threshold) && !a.interval_trusted()) {
+    // A gate that passes over an interval the probe did not fully record would hide the
+    // very growth it guards against: neither pass nor fail, but an error.
+    return fail(std::string(a.gate ? "--fail-on-growth" : "--fail-on-resource-growth") +
+                ": the interval cannot be trusted (see the warnings above); take the "
+                "snapshots again while the probe records");
+  }
   bool exceeded = false;
   if (a.resources.gate_threshold && a.resources.gate_exceeded) {
     std::cerr << "heapdiff: resource growth " << a.resources.growth

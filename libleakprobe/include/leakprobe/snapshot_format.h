@@ -49,6 +49,24 @@ inline constexpr const char kKeyUnwindVerify[] = "unwind-verify";
 // a snapshot saw no allocations; heapdiff warns.
 inline constexpr const char kKeyForeignMalloc[] = "foreign-malloc";
 
+// Whether the probe was recording when the snapshot was written, and since when:
+// "<state> since <unix time>", state one of the kRecording* below, the time (seconds with a
+// 6-digit fraction, like `time`) when the state began: the probe's start if it never changed.
+// Over an interval in which recording was off for any part, a diff is not the program's
+// growth; heapdiff says so and never passes a gate over it.
+inline constexpr const char kKeyRecording[] = "recording";
+inline constexpr const char kRecordingOn[] = "on";            // recording allocations
+inline constexpr const char kRecordingOff[] = "off";          // recorded once, disabled since
+inline constexpr const char kRecordingDormant[] = "dormant";  // never recorded yet
+inline constexpr const char kRecordingSince[] = " since ";    // between state and time
+// Present only once recording has been switched (enable/disable) at least once: when it was
+// first switched. Absent: the state in `recording` has held since the probe started.
+inline constexpr const char kKeyRecordingChanged[] = "recording-changed";
+// One line per reason the snapshot is known to miss something: "<reason> since <unix time>"
+// (e.g. stack-table-full, deepbind-frees, foreign-malloc; reasons: docs/snapshot-format.md).
+// heapdiff treats any of them as "this interval cannot be trusted".
+inline constexpr const char kKeyIncomplete[] = "incomplete";
+
 inline constexpr const char kTriggerSignal[] = "signal";
 inline constexpr const char kTriggerInterval[] = "interval";
 inline constexpr const char kTriggerExit[] = "exit";

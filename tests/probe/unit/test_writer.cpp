@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -266,4 +267,75 @@ TEST(SnapshotFile, UnwritableDirectoryFailsCleanly) {
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.err, ENOTDIR);
   EXPECT_EQ(list_dir(dir), std::vector<std::string>{"not-a-dir"});
+}
+
+namespace {
+
+double wall_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// "<state> since <time>" -> state and time.
+std::pair<std::string, double> recording_line(const Snapshot& s) {
+  const std::string v = s.get("recording");
+  const size_t at = v.find(" since ");
+  EXPECT_NE(at, std::string::npos) << "recording line: '" << v << "'";
+  if (at == std::string::npos) return {v, 0};
+  return {v.substr(0, at), std::stod(v.substr(at + 7))};
+}
+
+}  // namespace
+
+// Issue 24 item 3: a snapshot says whether the probe was recording and since when, so heapdiff
+// can refuse to call an interval with recording off "no growth".
+TEST(SnapshotWriter, SaysWhetherAndSinceWhenTheProbeRecorded) {
+  leakprobe::SnapshotInfo info;
+  info.pid = 4242;
+  Options o;
+  o.enabled = false;
+  auto t = std::make_unique<Tracker>();
+  const double before_init = wall_now();
+  ASSERT_TRUE(t->init(o));
+  const double after_init = wall_now();
+
+  Snapshot dormant = write_and_parse(*t, info);
+  auto [state, since] = recording_line(dormant);
+  EXPECT_EQ(state, "dormant");
+  EXPECT_GE(since, before_init - 0.001);
+  EXPECT_LE(since, after_init + 0.001);
+  EXPECT_EQ(dormant.meta.count("recording-changed"), 0u) << "never switched";
+
+  const double before_enable = wall_now();
+  t->set_recording(true);
+  const double after_enable = wall_now();
+  Snapshot on = write_and_parse(*t, info);
+  std::tie(state, since) = recording_line(on);
+  EXPECT_EQ(state, "on");
+  EXPECT_GE(since, before_enable - 0.001);
+  EXPECT_LE(since, after_enable + 0.001);
+  const double first_switch = std::stod(on.get("recording-changed"));
+  EXPECT_DOUBLE_EQ(first_switch, since);
+
+  t->set_recording(true);  // no change: the time stays
+  EXPECT_EQ(recording_line(write_and_parse(*t, info)).second, since);
+
+  t->set_recording(false);
+  Snapshot off = write_and_parse(*t, info);
+  std::tie(state, since) = recording_line(off);
+  EXPECT_EQ(state, "off") << "recorded once, now disabled";
+  EXPECT_GE(since, first_switch);
+  EXPECT_DOUBLE_EQ(std::stod(off.get("recording-changed")), first_switch)
+      << "the first switch is kept";
+}
+
+TEST(SnapshotWriter, RecordingOnFromTheStartHasNoChangeLine) {
+  leakprobe::SnapshotInfo info;
+  Options o;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  Snapshot s = write_and_parse(*t, info);
+  EXPECT_EQ(recording_line(s).first, "on");
+  EXPECT_EQ(s.meta.count("recording-changed"), 0u);
 }

@@ -4,6 +4,7 @@
 
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/compat.h"
+#include "leakprobe/analysis/interval.h"
 #include "leakprobe/analysis/merge.h"
 #include "leakprobe/analysis/ranking.h"
 
@@ -207,6 +208,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
       out.warnings.push_back(std::move(w));
     }
   }
+  check_interval(snapshots, out.warnings);
   if (snapshots.empty()) return out;
 
   const MergedProfile profile = merge_snapshots(snapshots);

@@ -40,6 +40,13 @@ bool starts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
 }
 
+// Unix seconds such as 1795777200.125 (leakprobe.time and the "since" of other keys).
+bool parse_unix_time(std::string_view text, double& out) {
+  text = trim(text);
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(out);
+}
+
 // A short, printable excerpt of a bad line for error messages (the line may be binary junk).
 std::string excerpt(std::string_view line) {
   constexpr size_t kMax = 60;
@@ -399,8 +406,7 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     snap_.exe = std::string(value);
   } else if (key == fmt::kKeyTime) {
     double t = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), t);
-    if (ec != std::errc() || ptr != value.data() + value.size() || !std::isfinite(t)) {
+    if (!parse_unix_time(value, t)) {
       return at_line("malformed leakprobe.time value '" + excerpt(value) +
                      "' (expected unix seconds like 1795777200.125)");
     }
@@ -420,6 +426,42 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     return integer(snap_.truncated_stacks);
   } else if (key == fmt::kKeyForeignMalloc) {
     snap_.foreign_malloc = std::string(value);
+  } else if (key == fmt::kKeyRecording || key == fmt::kKeyIncomplete) {
+    // "<word> since <unix time>"; the time is optional for incomplete marks.
+    const std::string_view since = fmt::kRecordingSince;
+    const size_t at = value.find(since);
+    const std::string_view word = at == std::string_view::npos ? value : value.substr(0, at);
+    std::optional<double> t;
+    if (at != std::string_view::npos) {
+      double v = 0;
+      if (!parse_unix_time(value.substr(at + since.size()), v)) {
+        return at_line("malformed leakprobe." + std::string(key) + " value '" + excerpt(value) +
+                       "' (expected '<state> since <unix seconds>')");
+      }
+      t = v;
+    }
+    if (word.empty() || word.find(' ') != std::string_view::npos) {
+      return at_line("malformed leakprobe." + std::string(key) + " value '" + excerpt(value) +
+                     "' (expected '<word> since <unix seconds>')");
+    }
+    if (key == fmt::kKeyIncomplete) {
+      snap_.incomplete.push_back(IncompleteMark{std::string(word), t});
+    } else {
+      if (!t) {
+        return at_line("malformed leakprobe.recording value '" + excerpt(value) +
+                       "' (expected '<on|off|dormant> since <unix seconds>')");
+      }
+      std::optional<double> first = snap_.recording ? snap_.recording->first_switch : std::nullopt;
+      snap_.recording = RecordingState{std::string(word), *t, first};
+    }
+  } else if (key == fmt::kKeyRecordingChanged) {
+    double v = 0;
+    if (!parse_unix_time(value, v)) {
+      return at_line("malformed leakprobe.recording-changed value '" + excerpt(value) +
+                     "' (expected unix seconds like 1795777200.125)");
+    }
+    if (!snap_.recording) snap_.recording = RecordingState{"", 0, std::nullopt};
+    snap_.recording->first_switch = v;
   } else if (key == fmt::kKeyProbeBytes) {
     return integer(snap_.probe_bytes);
   } else if (key == fmt::kKeyBuildId) {

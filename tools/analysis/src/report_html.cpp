@@ -168,6 +168,17 @@ void write_header(std::ostream& out, const Analysis& a) {
     out << "<p class=\"note\">The pid changed: allocation counters restart with each process, "
            "so allocs and frees are not meaningful; live sizes still compare.</p>\n";
   }
+  for (const Warning& w : a.warnings) {
+    // Interval problems first and loud: the page must not look like a clean result.
+    if (!w.distrusts_interval()) continue;
+    out << "<p class=\"untrusted\" data-code=\"" << warning_code(w.kind)
+        << "\"><b>This interval cannot be trusted.</b> " << esc(warning_text(w)) << "</p>\n";
+  }
+  for (const Warning& w : a.warnings) {
+    if (w.distrusts_interval()) continue;
+    out << "<p class=\"note\" data-code=\"" << warning_code(w.kind) << "\">" << esc(warning_text(w))
+        << "</p>\n";
+  }
   if (a.totals.size() < 2) {
     out << "</header>\n";
     return;
@@ -197,7 +208,11 @@ void write_header(std::ostream& out, const Analysis& a) {
   }
   if (a.gate) {
     out << "<dt>gate</dt><dd>--fail-on-growth " << format_bytes(a.gate->threshold) << ": "
-        << (a.gate->exceeded ? "<b class=\"grew\">EXCEEDED</b>" : "ok") << "</dd>\n";
+        << (!a.interval_trusted() ? "<b class=\"grew\">not applied: the interval cannot be "
+                                    "trusted (exit 2)</b>"
+            : a.gate->exceeded    ? "<b class=\"grew\">EXCEEDED</b>"
+                                  : "ok")
+        << "</dd>\n";
   }
   out << "</dl></header>\n";
 }
@@ -231,6 +246,11 @@ void write_table(std::ostream& out, const Analysis& a) {
                      : a.options.by == GroupBy::kFunction ? "functions"
                                                           : "lines";
   out << "<section id=\"top\"><h2>";
+  if (a.entries.empty() && !a.interval_trusted()) {
+    out << "Growth unknown</h2><p class=\"empty\">The interval cannot be trusted (see above); "
+           "no call stack changed its live memory in what was recorded.</p></section>\n";
+    return;
+  }
   if (a.entries.empty()) {
     out << "No growth</h2><p class=\"empty\">No call stack changed its live memory ("
         << a.stacks_total << " stacks compared";

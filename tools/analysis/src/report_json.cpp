@@ -101,7 +101,9 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   doc["stacks_total"] = a.stacks_total;
   doc["stacks_filtered_out"] = a.stacks_filtered_out;
   doc["changed"] = a.changed;
-  doc["no_growth"] = a.entries.empty();
+  // Never true over an interval that cannot be trusted (see "warnings").
+  doc["no_growth"] = a.entries.empty() && a.interval_trusted();
+  doc["interval_trusted"] = a.interval_trusted();
   // Sampled inputs: growth smaller than this may get no sample at all (docs/heapdiff.md).
   doc["undetectable_below_bytes"] = optional_json(a.undetectable_below_bytes);
 
@@ -168,6 +170,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     doc["fail_on_growth"] = {
         {"threshold_bytes", a.gate->threshold},
         {"exceeded", a.gate->exceeded},
+        {"applied", a.interval_trusted()},  // false: the interval cannot be trusted, exit 2
         {"sampled_fails_above_bytes", optional_json(a.gate->sampled_fails_above_bytes)}};
   } else {
     doc["fail_on_growth"] = nullptr;
@@ -216,6 +219,17 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   } else {
     doc["fail_on_resource_growth"] = nullptr;
   }
+  // Notes and warnings, in the order they arose; "untrusted_interval" marks the interval
+  // problems that make "interval_trusted" false.
+  json warnings = json::array();
+  for (const Warning& w : a.warnings) {
+    warnings.push_back({{"code", warning_code(w.kind)},
+                        {"severity", w.is_note() ? "note" : "warning"},
+                        {"untrusted_interval", w.distrusts_interval()},
+                        {"subjects", w.subjects},
+                        {"message", warning_text(w)}});
+  }
+  doc["warnings"] = warnings;
   // Paths and names come from the snapshot and need not be UTF-8; replace bad bytes (U+FFFD)
   // rather than throw.
   out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";

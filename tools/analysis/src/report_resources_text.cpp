@@ -60,7 +60,15 @@ void write_resource_totals(std::ostream& out, const ResourceReport& r) {
   out << "  growth    " << signed_count(r.growth) << " (sum over the creating stacks that grew)\n";
   if (r.gate_threshold) {
     out << "  gate      --fail-on-resource-growth " << *r.gate_threshold << ": "
-        << (r.gate_exceeded ? "EXCEEDED" : "ok") << "\n";
+        << (!a.interval_trusted() ? "NOT APPLIED, the interval cannot be trusted (exit 2)"
+            : r.gate_exceeded     ? "EXCEEDED"
+                                  : "ok")
+        << "\n";
+  }
+  if (r.entries.empty() && !a.interval_trusted()) {
+    // Resources are tracked only while recording: the same interval problem applies.
+    out << "  resource growth unknown: the interval cannot be trusted (UNTRUSTED above)\n";
+    return;
   }
 }
 

@@ -167,6 +167,33 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   }
 }
 
+// Interval problems go into the report itself, not only to stderr, right before the table (so
+// --brief keeps them): a report read later (or piped to a file) must not look like a clean
+// result.
+void write_interval_problems(std::ostream& out, const Analysis& a) {
+  if (a.interval_trusted()) return;
+  out << "  UNTRUSTED this interval cannot be trusted:\n";
+  for (const Warning& w : a.warnings) {
+    if (w.distrusts_interval()) out << "            " << warning_text(w) << "\n";
+  }
+  out << "\n";
+}
+
+// Where the report would say "no growth": over an interval that cannot be trusted it says that
+// the growth is unknown instead. True if it wrote that.
+bool write_growth_unknown(std::ostream& out, const Analysis& a, const char* what) {
+  if (a.interval_trusted()) return false;
+  out << "growth unknown: the interval cannot be trusted (UNTRUSTED above); no call stack "
+         "changed its "
+      << what << " in what was recorded (" << a.stacks_total << " stacks compared)\n";
+  return true;
+}
+
+std::string gate_state(const Analysis& a) {
+  if (!a.interval_trusted()) return "NOT APPLIED, the interval cannot be trusted (exit 2)";
+  return a.gate->exceeded ? "EXCEEDED" : "ok";
+}
+
 std::string module_offset(const std::string& module, uint64_t offset) {
   const size_t slash = module.rfind('/');
   return (slash == std::string::npos ? module : module.substr(slash + 1)) + "+" +
@@ -344,10 +371,12 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
   }
   if (a.gate) {
     out << "  gate      --fail-on-growth " << a.gate->threshold << " " << noun << ": "
-        << (a.gate->exceeded ? "EXCEEDED" : "ok") << "\n";
+        << gate_state(a) << "\n";
   }
   out << "\n";
   summary.show_table();
+  write_interval_problems(out, a);
+  if (a.entries.empty() && write_growth_unknown(out, a, noun.c_str())) return;
   if (a.entries.empty()) {
     out << "no growth: no call stack changed its number of " << noun << " between "
         << a.inputs.front().name << " and " << a.inputs.back().name << " (" << a.stacks_total
@@ -447,8 +476,8 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
   }
   if (a.gate) {
     out << "  gate      --fail-on-growth " << format_bytes(a.gate->threshold) << ": "
-        << (a.gate->exceeded ? "EXCEEDED" : "ok");
-    if (a.gate->sampled_fails_above_bytes && a.undetectable_below_bytes) {
+        << gate_state(a);
+    if (a.interval_trusted() && a.gate->sampled_fails_above_bytes && a.undetectable_below_bytes) {
       out << " (sampled: growth over " << format_bytes(*a.gate->sampled_fails_above_bytes)
           << " fails it in " << static_cast<int>(kConfidence * 100 + 0.5)
           << "% of runs or more; growth under " << format_bytes(*a.undetectable_below_bytes)
@@ -459,6 +488,8 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
 
   out << "\n";
   summary.show_table();
+  write_interval_problems(out, a);
+  if (a.entries.empty() && write_growth_unknown(out, a, "live memory")) return;
   if (a.entries.empty()) {
     out << "no growth: no " << (a.undetectable_below_bytes ? "sampled " : "")
         << "call stack changed its live memory between " << a.inputs.front().name << " and "
@@ -607,6 +638,34 @@ std::string warning_text(const Warning& w) {
       return "warning: no symbols or debug info (their frames are shown as module+0xoffset) "
              "for: " +
              file_names() + kDebugInfoFix;
+    case Warning::Kind::kRecordingOff: {
+      const std::string first = w.subjects.size() > 1 ? w.subjects[1] : std::string("the base");
+      const std::string since = w.time ? utc(*w.time) : std::string("an unknown time");
+      std::string what;
+      if (w.reason == "dormant") {
+        what =
+            "the probe was dormant (never enabled) when it was taken, so no allocation was "
+            "recorded";
+      } else if (w.reason == "off") {
+        what = "recording was off (disabled) since " + since +
+               ", so allocations after that were not recorded";
+      } else if (w.reason == "on") {
+        what = "recording was enabled only at " + since + ", after " + first +
+               " was taken, so allocations before that were not recorded";
+      } else {
+        what = "recording was '" + w.reason + "' since " + since;
+      }
+      return "warning: " + subject + ": " + what +
+             ": the growth over this interval is unknown (run `leakprobe enable PID` before "
+             "the first snapshot)";
+    }
+    case Warning::Kind::kIncomplete: {
+      std::string list;
+      for (const std::string& name : w.subjects) list += (list.empty() ? "" : ", ") + name;
+      return "warning: " + list + ": the probe marked the snapshot incomplete (" + w.reason +
+             (w.time ? " since " + utc(*w.time) : std::string()) +
+             "): the growth over this interval is unknown";
+    }
   }
   return "warning: " + subject;
 }

@@ -4,6 +4,31 @@
 
 namespace leakprobe::analysis {
 
+const char* warning_code(Warning::Kind kind) {
+  using K = Warning::Kind;
+  switch (kind) {
+    case K::kReordered:
+      return "reordered";
+    case K::kStacksCut:
+      return "stacks-cut";
+    case K::kForeignMalloc:
+      return "foreign-malloc";
+    case K::kModuleUnreadable:
+      return "module-unreadable";
+    case K::kBuildIdMismatch:
+      return "build-id-mismatch";
+    case K::kNoDebugInfo:
+      return "no-debug-info";
+    case K::kNoSymbols:
+      return "no-symbols";
+    case K::kRecordingOff:
+      return "recording-off";
+    case K::kIncomplete:
+      return "incomplete";
+  }
+  return "warning";
+}
+
 void add_symbolizer_warnings(const std::vector<symbolize::Warning>& in, std::vector<Warning>& out) {
   using In = symbolize::Warning::Kind;
   // Where this call put its merged kNoDebugInfo / kNoSymbols warning, if any yet.

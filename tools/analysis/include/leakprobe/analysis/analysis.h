@@ -107,6 +107,15 @@ struct Analysis {
   std::vector<Warning> warnings;  // in the order they arose: inputs first, then symbols
   ChangedStacks changed_stacks;   // Options::keep_changed_stacks only; after the filters
   ResourceReport resources;       // descriptors, timers, threads (resources.h)
+
+  // No interval problem among the warnings (Warning::distrusts_interval): the difference is
+  // the program's growth. When false, no writer says "no growth" and no gate passes.
+  bool interval_trusted() const {
+    for (const Warning& w : warnings) {
+      if (w.distrusts_interval()) return false;
+    }
+    return true;
+  }
 };
 
 // Is `growth_bytes` (count profiles: `growth_objs`) over the --fail-on-growth threshold (see

@@ -93,6 +93,21 @@ struct NamedFrame {
   bool go = false;                       // Go's naming rules apply (go_frames.h)
 };
 
+// The probe's `recording` line: whether it recorded when the snapshot was written, and since
+// when (docs/snapshot-format.md).
+struct RecordingState {
+  std::string state;                   // "on", "off", "dormant" (or a newer probe's word)
+  double since = 0;                    // unix seconds: when that state began
+  std::optional<double> first_switch;  // `recording-changed`: when it was first switched
+  bool on() const { return state == "on"; }
+};
+
+// One `incomplete` line: something the snapshot is known to miss, from `since` on.
+struct IncompleteMark {
+  std::string reason;  // "stack-table-full", "deepbind-frees", "foreign-malloc", ...
+  std::optional<double> since;
+};
+
 struct Snapshot {
   std::string name;  // the file name given by the user, used in every message
   Flavour flavour = Flavour::kGperftools;
@@ -119,6 +134,8 @@ struct Snapshot {
   // order): the snapshot saw no allocations.
   std::optional<std::string> foreign_malloc;
   std::optional<int64_t> probe_bytes;
+  std::optional<RecordingState> recording;  // absent: older probes and gperftools dumps
+  std::vector<IncompleteMark> incomplete;
   std::map<std::string, std::string> build_ids;  // path -> lowercase hex build-id
 
   std::vector<StackSample> stacks;

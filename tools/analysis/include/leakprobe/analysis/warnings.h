@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,15 @@ struct Warning {
     kBuildIdMismatch,   // subjects[0]: a module file of another build; the two build-ids
     kNoDebugInfo,       // subjects: module files with symbols but no debug info
     kNoSymbols,         // subjects: module files with neither
+    // Interval problems (distrusts_interval): the snapshots cannot show the program's growth
+    // over the interval compared, so heapdiff never says "no growth" over it and a gate
+    // exits 2 instead of passing (docs/heapdiff.md, "Intervals that cannot be trusted").
+    kRecordingOff,  // subjects[0]: the snapshot whose `recording` line shows recording was off
+                    // for part of the interval; subjects[1]: the first snapshot; `reason`:
+                    // its state ("off", "dormant", or "on" enabled after the first snapshot);
+                    // `time`: since when
+    kIncomplete,    // subjects: snapshots with the `incomplete` mark `reason`; `time`: the
+                    // earliest since (if any said)
   };
   Kind kind = Kind::kReordered;
   std::vector<std::string> subjects;  // snapshot names or module paths, per kind
@@ -31,10 +41,19 @@ struct Warning {
   std::string file_build_id;          // kBuildIdMismatch; empty: the file has none
   int64_t stacks = 0;                 // kStacksCut
   int64_t depth = 0;                  // kStacksCut
+  std::optional<double> time;         // kRecordingOff, kIncomplete: unix seconds
+
+  // The interval compared cannot be trusted: "no growth" and a passing gate would be wrong.
+  bool distrusts_interval() const {
+    return kind == Kind::kRecordingOff || kind == Kind::kIncomplete || kind == Kind::kForeignMalloc;
+  }
 
   // Notes say how the input was read; warnings say the report may be less than it seems.
   bool is_note() const { return kind == Kind::kReordered; }
 };
+
+// A stable machine name for the kind ("recording-off", "no-debug-info"): JSON's "code".
+const char* warning_code(Warning::Kind kind);
 
 // Appends the symbolizer's warnings to `out`: one kNoDebugInfo and one kNoSymbols listing all
 // their modules (each at the place of its first module), every other warning as it is.
