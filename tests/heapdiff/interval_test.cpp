@@ -71,9 +71,9 @@ TEST(Interval, ParsesRecordingAndIncompleteLines) {
 }
 
 TEST(Interval, MalformedRecordingLineIsAnError) {
-  for (const char* bad : {"# leakprobe.recording: on\n", "# leakprobe.recording: on since x\n",
-                          "# leakprobe.recording: since 5\n",
-                          "# leakprobe.recording-changed: yesterday\n"}) {
+  for (const char* bad :
+       {"# leakprobe.recording: on\n", "# leakprobe.recording: on since x\n",
+        "# leakprobe.recording: since 5\n", "# leakprobe.recording-changed: yesterday\n"}) {
     const std::string text = leakprobe_text({}, kBase, "/opt/t/app", 100, bad);
     EXPECT_FALSE(parse_snapshot(text, "bad.heap").ok()) << bad;
   }
