@@ -46,7 +46,7 @@ std::string series_text(const std::vector<int64_t>& v) {
 }
 
 // Totals, untracked descriptors, growth and gate: the summary above the table (not in --brief).
-void write_resource_totals(std::ostream& out, const ResourceReport& r) {
+void write_resource_totals(std::ostream& out, const ResourceReport& r, bool trusted) {
   for (const ResourceKindTotals& t : r.totals) {
     out << "  " << resource_noun(t.kind, 2) << ": " << series_text(t.live) << " live ("
         << signed_count(t.live.back() - t.live.front()) << ")\n";
@@ -60,15 +60,10 @@ void write_resource_totals(std::ostream& out, const ResourceReport& r) {
   out << "  growth    " << signed_count(r.growth) << " (sum over the creating stacks that grew)\n";
   if (r.gate_threshold) {
     out << "  gate      --fail-on-resource-growth " << *r.gate_threshold << ": "
-        << (!a.interval_trusted() ? "NOT APPLIED, the interval cannot be trusted (exit 2)"
-            : r.gate_exceeded     ? "EXCEEDED"
-                                  : "ok")
+        << (!trusted          ? "NOT APPLIED, the interval cannot be trusted (exit 2)"
+            : r.gate_exceeded ? "EXCEEDED"
+                              : "ok")
         << "\n";
-  }
-  if (r.entries.empty() && !a.interval_trusted()) {
-    // Resources are tracked only while recording: the same interval problem applies.
-    out << "  resource growth unknown: the interval cannot be trusted (UNTRUSTED above)\n";
-    return;
   }
 }
 
@@ -82,7 +77,12 @@ void write_resources_text(std::ostream& out, const Analysis& a, const ReportCont
     out << "  not compared: " << r.why_not << "\n";
     return;
   }
-  if (!ctx.brief) write_resource_totals(out, r);
+  if (!ctx.brief) write_resource_totals(out, r, a.interval_trusted());
+  if (r.entries.empty() && !a.interval_trusted()) {
+    // Resources are tracked only while recording: the same interval problem applies.
+    out << "  resource growth unknown: the interval cannot be trusted (UNTRUSTED above)\n";
+    return;
+  }
   if (r.entries.empty()) {
     out << "  no resource growth: no creating stack changed its live count\n";
     return;
