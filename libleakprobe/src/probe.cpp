@@ -58,7 +58,7 @@ void announce_triggers(char* out, size_t size) {
   out[0] = '\0';
   const SignalTrigger& trigger = signal_trigger();
   const ControlSocket& control = control_socket();
-  const bool sig = trigger.on(), sock = control.fd() >= 0;
+  const bool sig = trigger.served(), sock = control.fd() >= 0;
   if (sig && sock)
     snprintf(out, size, " (signal %d, control socket @%s)", trigger.signal(), control.name());
   else if (sig)

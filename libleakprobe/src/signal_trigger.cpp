@@ -49,11 +49,6 @@ void SignalTrigger::install(int sig) {
            "work)");
 }
 
-void SignalTrigger::withdraw() {
-  if (!on_.exchange(false)) return;
-  __sigaction(sig_, &replaced_, nullptr);
-}
-
 void SignalTrigger::release() {
   if (!on_.exchange(false)) return;
   // Nothing to undo in the writer: it never accepts the signal (see writer.cpp).

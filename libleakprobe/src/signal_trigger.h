@@ -20,9 +20,12 @@ class SignalTrigger {
   // when the kernel refuses, e.g. under seccomp) says once why the trigger is off.
   void install(int sig);
 
-  // Nobody will ever look at the flag (the writer thread could not start): put back what
-  // the handler replaced, so the probe does not claim a signal it cannot serve.
-  void withdraw();
+  // Nobody will ever look at the flag (the writer thread could not start). The handler stays,
+  // so that a signal sent by someone following the guide does no harm, but the probe no
+  // longer offers it (served() is false).
+  void set_unserved() { served_.store(false, std::memory_order_relaxed); }
+  // On, and a writer looks at the flag: what the start-up line and `status` advertise.
+  bool served() const { return on() && served_.load(std::memory_order_relaxed); }
 
   // True while our handler is installed for `sig` and the host has not claimed it.
   bool is_ours(int sig) const { return sig > 0 && sig == sig_ && on(); }
@@ -46,6 +49,7 @@ class SignalTrigger {
   int sig_ = 0;
   std::atomic<bool> on_{false};
   std::atomic<bool> pending_{false};
+  std::atomic<bool> served_{true};
   std::atomic<bool> release_said_{false};
   struct sigaction replaced_ {};  // what our handler replaced (SIG_DFL)
 };

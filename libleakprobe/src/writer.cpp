@@ -125,7 +125,7 @@ bool Writer::status(char* reply, size_t size) {
     snprintf(reply + used, size - used, " %s-", format::kControlStatusKept);
   used = strlen(reply);
   const SignalTrigger& trigger = signal_trigger();
-  if (trigger.on())
+  if (trigger.served())
     snprintf(reply + used, size - used, " %s%d", format::kControlStatusSignal, trigger.signal());
   else
     snprintf(reply + used, size - used, " %soff", format::kControlStatusSignal);
@@ -243,10 +243,11 @@ bool Writer::start_thread() {
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (rc != 0) {
-    // Nothing would ever answer the socket or look at the signal's flag: take both back, so
-    // that `leakprobe snapshot` is refused at once instead of waiting for its timeout.
+    // Nothing would ever answer the socket or look at the signal's flag: close the socket, so
+    // that `leakprobe snapshot` is refused at once instead of waiting for its timeout, and
+    // stop offering the signal (its handler stays: a stray signal must not end the program).
     control_socket().close_unserved();
-    signal_trigger().withdraw();
+    signal_trigger().set_unserved();
     log_line("cannot start the writer thread: ", strerrordesc_np(rc),
              "; no snapshots on request, signal or interval, only the exit snapshot");
     return false;

@@ -96,11 +96,15 @@ expect_rc 1 "$cli" disable "$tpid" --timeout 10
 no_timeout "thread denied: disable"
 expect_rc 0 "$cli" list
 expect_contains "$out" "$(printf '%s\tno-socket\t' "$tpid")" "thread denied: list"
+# Someone follows the guide anyway: the signal no longer offered must not end the program.
+kill -s RTMIN+7 "$tpid"
+sleep 0.3
+kill -0 "$tpid" 2>/dev/null || fail "thread denied: the snapshot signal ended the host"
 host=$tpid
 finish "thread denied"
 [ -f "$dir/leakprobe.$host.0001.heap" ] && grep -q "^# leakprobe.trigger: exit$" "$dir/leakprobe.$host.0001.heap" \
   || fail "thread denied: no exit snapshot: $(ls "$dir"; head -8 "$dir"/*)"
-pass "no writer thread (seccomp): socket closed, signal given back, prompt CLI failure, exit snapshot"
+pass "no writer thread (seccomp): socket closed, signal not offered, prompt CLI failure, exit snapshot"
 
 # 4. RLIMIT_NPROC reached by an unprivileged user: the same as 3.
 if command -v prlimit >/dev/null && command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then

@@ -136,52 +136,52 @@ VerifiedConnection connect_verified(int pid, std::chrono::milliseconds timeout) 
   VerifiedConnection result;
   const TargetIdentity id = target_identity(pid);
   if (!id.exists) return result;
-  // The name the target's probe must have chosen, when its namespace is known; then any other
-  // listening name with its inner pid (its namespace hidden from this user).
-  std::vector<std::string> names;
-  if (id.ns_known) names.push_back(socket_name(id.ns, id.inner_pid));
-  for (const auto& s : listening_control_sockets()) {
-    if (s.inner_pid == id.inner_pid &&
-        std::find(names.begin(), names.end(), s.name) == names.end()) {
-      names.push_back(s.name);
-    }
-  }
-  result.tried = names.empty() ? socket_name(id.ns, id.inner_pid) : names.front();
   std::vector<uid_t> allowed = id.uids;
   allowed.push_back(0);
   allowed.push_back(::getuid());
   allowed.push_back(::geteuid());
-  for (const auto& name : names) {
+  // True (and the connection kept) if `name` is held by `pid` under an allowed uid.
+  auto try_name = [&](const std::string& name) {
     const int fd = connect_to(name, timeout);
     if (fd < 0) {
       if (!result.connect_errno) result.connect_errno = errno;
-      continue;
+      return false;
     }
     ucred cred{};
     socklen_t len = sizeof(cred);
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-      ::close(fd);
-      continue;
-    }
+    const bool got = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0;
     const bool uid_ok = std::find(allowed.begin(), allowed.end(), cred.uid) != allowed.end();
-    if (cred.pid == pid && uid_ok) {
+    if (got && cred.pid == pid && uid_ok) {
       result.fd = fd;
       result.name = name;
       result.refusal.clear();
-      return result;
+      return true;
     }
     ::close(fd);
-    if (!result.refusal.empty()) continue;  // the first stranger is named
+    if (!got || !result.refusal.empty()) return false;  // the first stranger is named
     const std::string holder =
         cred.pid > 0 ? "pid " + std::to_string(cred.pid) : "a process outside this pid namespace";
-    result.refusal = "the control socket @" + name + " is held by " + holder + " (uid " +
-                     std::to_string(cred.uid) + "), not by pid " + std::to_string(pid);
-    if (cred.pid == pid) {
-      result.refusal = "the control socket @" + name + " of pid " + std::to_string(pid) +
-                       " was opened by uid " + std::to_string(cred.uid) +
-                       ", neither root, this user nor the process's user";
-    }
+    result.refusal = cred.pid == pid
+                         ? "the control socket @" + name + " of pid " + std::to_string(pid) +
+                               " was opened by uid " + std::to_string(cred.uid) +
+                               ", neither root, this user nor the process's user"
+                         : "the control socket @" + name + " is held by " + holder + " (uid " +
+                               std::to_string(cred.uid) + "), not by pid " + std::to_string(pid);
+    return false;
+  };
+  // The name the target's probe must have chosen, when its namespace is known; failing that,
+  // any other listening name with its inner pid (its namespace hidden from this user).
+  std::string first;
+  if (id.ns_known) {
+    first = socket_name(id.ns, id.inner_pid);
+    if (try_name(first)) return result;
   }
+  for (const auto& s : listening_control_sockets()) {
+    if (s.inner_pid != id.inner_pid || s.name == first) continue;
+    if (first.empty()) first = s.name;
+    if (try_name(s.name)) return result;
+  }
+  result.tried = !first.empty() ? first : socket_name(id.ns, id.inner_pid);
   return result;
 }
 
