@@ -4,9 +4,16 @@
 // call sites, reached through a recursion 10-40 frames deep, so the profiler sees ~620
 // distinct stacks of realistic depth and a constant live set (threads x ring). Prints
 //   RESULT alloc threads=2 pairs=4000000 wall_s=... ns_per_pair=...
-// where ns_per_pair is wall time over all pairs of all threads (the threads run in parallel).
+// where ns_per_pair is wall time over all pairs of all threads (the threads run in parallel),
+// and cpu_s the process's user+system CPU time (getrusage): on a shared machine wall time
+// measures the neighbours, CPU time much less so.
+// --sizes small keeps every block at 16-256 bytes with a short ring, as a broker's own
+// allocations are: the blocks stay in glibc's thread cache, so per-call costs of a profiler
+// show undiluted by the allocator's own.
 // With --seconds the loop runs for that long instead of a fixed count (used to show that
 // snapshot size does not grow with uptime).
+#include <sys/resource.h>
+
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -31,6 +38,9 @@ constexpr int kMaxDepth = 40;
 // threshold so every configuration measures the heap fast path, not mmap.
 constexpr size_t kSiteSizes[kSites] = {16,  24,  32,  40,  48,  64,  80,   96,   128,  160,
                                        192, 256, 320, 384, 512, 768, 1024, 2048, 4096, 8192};
+// --sizes small: 16-256 bytes (plus 0-15 below), the sizes of a broker's own allocations.
+constexpr size_t kSmallSiteSizes[kSites] = {16,  24,  32,  40,  48,  56,  64,  72,  80,  96,
+                                            112, 128, 144, 160, 176, 192, 208, 224, 240, 240};
 
 // One distinct function (so one distinct return address) per call site.
 template <int N>
@@ -62,15 +72,16 @@ __attribute__((noinline)) void* descend(int depth, int site_index, size_t size) 
 struct Options {
   int threads = 2;
   long long pairs = 2'000'000;  // per thread
-  size_t ring = 4096;           // live blocks per thread
+  size_t ring = 0;              // live blocks per thread; 0: 4096, or 64 with --sizes small
   double seconds = 0;           // > 0: run for this long instead of `pairs`
+  bool small = false;           // --sizes small
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "bench_alloc: %s\n"
                "usage: bench_alloc [--threads N] [--pairs N per thread] [--ring N (power of 2)]"
-               " [--seconds S]\n",
+               " [--seconds S] [--sizes normal|small]\n",
                why);
   std::exit(2);
 }
@@ -102,10 +113,16 @@ Options parse(int argc, char** argv) {
       o.seconds = std::strtod(v, &end);
       if (end == v || *end != '\0' || !(o.seconds > 0) || o.seconds > 86400)
         usage("--seconds must be a number in (0, 86400]");
+    } else if (a == "--sizes") {
+      if (std::strcmp(v, "small") == 0)
+        o.small = true;
+      else if (std::strcmp(v, "normal") != 0)
+        usage("--sizes must be normal or small");
     } else {
       usage(("unknown option " + a).c_str());
     }
   }
+  if (o.ring == 0) o.ring = o.small ? 64 : 4096;
   return o;
 }
 
@@ -121,10 +138,18 @@ struct Xorshift {
 
 using Clock = std::chrono::steady_clock;
 
+// User + system CPU time of the whole process so far.
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 // Returns the number of pairs done.
 // `stop` is read only after `go` is seen, which publishes the value main wrote into it.
-long long run_thread(const Options& o, int index, std::atomic<bool>& go,
-                     const Clock::time_point& stop) {
+__attribute__((noinline)) long long run_thread(const Options& o, int index, std::atomic<bool>& go,
+                                               const Clock::time_point& stop) {
   std::vector<void*> ring(o.ring, nullptr);
   Xorshift rng{0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1)};
   while (!go.load(std::memory_order_acquire)) {
@@ -143,7 +168,7 @@ long long run_thread(const Options& o, int index, std::atomic<bool>& go,
     const uint64_t r = rng.next();
     const int site_index = static_cast<int>(r % kSites);
     const int depth = kMinDepth + static_cast<int>((r >> 8) % (kMaxDepth - kMinDepth + 1));
-    const size_t size = kSiteSizes[site_index] + ((r >> 16) & 15);
+    const size_t size = (o.small ? kSmallSiteSizes : kSiteSizes)[site_index] + ((r >> 16) & 15);
     ring[slot] = descend(depth, site_index, size);
     if (ring[slot] == nullptr) {
       std::fprintf(stderr, "bench_alloc: malloc(%zu) failed\n", size);
@@ -171,10 +196,12 @@ int main(int argc, char** argv) {
   // Threads are created (and their rings allocated) before the clock starts.
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   const auto start = Clock::now();
+  const double cpu_start = cpu_seconds();
   stop = start + budget;
   go.store(true, std::memory_order_release);
   for (auto& th : threads) th.join();
   const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  const double cpu_s = cpu_seconds() - cpu_start;
 
   long long total = 0;
   for (long long d : done) total += d;
@@ -182,8 +209,11 @@ int main(int argc, char** argv) {
       .add("threads", static_cast<long long>(o.threads))
       .add("pairs", total)
       .add("ring", static_cast<long long>(o.ring))
+      .add("sizes", o.small ? "small" : "normal")
       .add("wall_s", wall_s)
+      .add("cpu_s", cpu_s)
       .add("ns_per_pair", wall_s * 1e9 / static_cast<double>(total))
+      .add("cpu_ns_per_pair", cpu_s * 1e9 / static_cast<double>(total))
       .print();
   return 0;
 }
