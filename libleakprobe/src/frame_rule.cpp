@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "leakprobe/eh_frame.h"
+
 namespace leakprobe {
 namespace {
 
@@ -12,125 +14,17 @@ constexpr unsigned kRegRbp = 6;
 constexpr unsigned kRegRsp = 7;
 constexpr unsigned kRegRa = 16;
 
-// Pointer encodings (DW_EH_PE_*): the low nibble is the format, the next three bits how it is
-// applied. Only what gcc, clang and glibc emit on x86_64 is read; anything else is kBadCfi.
-constexpr uint8_t kPeOmit = 0xff;
-constexpr uint8_t kPeAbsptr = 0x00;
-constexpr uint8_t kPeUleb = 0x01;
-constexpr uint8_t kPeUdata2 = 0x02;
-constexpr uint8_t kPeUdata4 = 0x03;
-constexpr uint8_t kPeUdata8 = 0x04;
-constexpr uint8_t kPeSleb = 0x09;
-constexpr uint8_t kPeSdata2 = 0x0a;
-constexpr uint8_t kPeSdata4 = 0x0b;
-constexpr uint8_t kPeSdata8 = 0x0c;
-constexpr uint8_t kPePcrel = 0x10;
-constexpr uint8_t kPeDatarel = 0x30;
-constexpr uint8_t kPeIndirect = 0x80;
+using eh::kPeAbsptr;
+using eh::kPeDatarel;
+using eh::kPeIndirect;
+using eh::kPeOmit;
+using eh::kPeSdata4;
 // .eh_frame_hdr's search table as every linker writes it: datarel, signed 4-byte.
 constexpr uint8_t kHdrTableEnc = kPeDatarel | kPeSdata4;
 
-// A bounded cursor over the module's tables: a malformed entry makes it fail, never read far.
-struct Reader {
-  const uint8_t* p;
-  const uint8_t* end;
-  bool ok = true;
-
-  bool has(size_t n) {
-    if (!ok || static_cast<size_t>(end - p) < n) ok = false;
-    return ok;
-  }
-  uint8_t u8() { return has(1) ? *p++ : 0; }
-  template <typename T>
-  T fixed() {
-    T v{};
-    if (!has(sizeof(T))) return v;
-    std::memcpy(&v, p, sizeof(T));
-    p += sizeof(T);
-    return v;
-  }
-  uint64_t uleb() {
-    uint64_t v = 0;
-    for (unsigned shift = 0; has(1); shift += 7) {
-      uint8_t b = *p++;
-      if (shift < 64) v |= uint64_t{b & 0x7fu} << shift;
-      if (!(b & 0x80)) return v;
-      if (shift > 63) break;
-    }
-    ok = false;
-    return 0;
-  }
-  int64_t sleb() {
-    int64_t v = 0;
-    unsigned shift = 0;
-    while (has(1)) {
-      uint8_t b = *p++;
-      if (shift < 64) v |= static_cast<int64_t>(uint64_t{b & 0x7fu} << shift);
-      shift += 7;
-      if (!(b & 0x80)) {
-        if (shift < 64 && (b & 0x40)) v |= -(int64_t{1} << shift);
-        return v;
-      }
-      if (shift > 70) break;
-    }
-    ok = false;
-    return 0;
-  }
-  // An encoded pointer; `datarel` is the base for DW_EH_PE_datarel (the .eh_frame_hdr).
-  uintptr_t pointer(uint8_t enc, uintptr_t datarel = 0) {
-    if (enc == kPeOmit) return 0;
-    const auto here = reinterpret_cast<uintptr_t>(p);
-    uint64_t v = 0;
-    switch (enc & 0x0f) {
-      case kPeAbsptr:
-        v = fixed<uint64_t>();
-        break;
-      case kPeUleb:
-        v = uleb();
-        break;
-      case kPeUdata2:
-        v = fixed<uint16_t>();
-        break;
-      case kPeUdata4:
-        v = fixed<uint32_t>();
-        break;
-      case kPeUdata8:
-        v = fixed<uint64_t>();
-        break;
-      case kPeSleb:
-        v = static_cast<uint64_t>(sleb());
-        break;
-      case kPeSdata2:
-        v = static_cast<uint64_t>(int64_t{fixed<int16_t>()});
-        break;
-      case kPeSdata4:
-        v = static_cast<uint64_t>(int64_t{fixed<int32_t>()});
-        break;
-      case kPeSdata8:
-        v = fixed<uint64_t>();
-        break;
-      default:
-        ok = false;
-        return 0;
-    }
-    switch (enc & 0x70) {
-      case 0:
-        break;
-      case kPePcrel:
-        v += here;
-        break;
-      case kPeDatarel:
-        v += datarel;
-        break;
-      default:
-        ok = false;
-        return 0;  // textrel/funcrel/aligned: not emitted on x86_64 Linux
-    }
-    // An indirect pointer (personality routines) is only skipped, never followed.
-    (void)kPeIndirect;
-    return static_cast<uintptr_t>(v);
-  }
-};
+// A bounded cursor over the module's tables (leakprobe/eh_frame.h, shared with the
+// symbolizer): a malformed entry makes it fail, never read past the entry.
+using Reader = eh::Cursor;
 
 enum : uint8_t { kSame = 0, kUndefined = 1, kAtCfa = 2, kOther = 3 };
 
@@ -159,32 +53,32 @@ struct Cie {
 
 // Parses the CIE at `p` (its length field). False if it is not one we can use.
 bool parse_cie(const uint8_t* p, Cie* cie, RuleWhy* why) {
-  Reader r{p, p + 16};
-  uint32_t len = r.fixed<uint32_t>();
-  if (!r.ok || len == 0 || len == 0xffffffffu) return *why = RuleWhy::kBadCfi, false;
-  r.end = p + 4 + len;
-  if (r.fixed<uint32_t>() != 0) return *why = RuleWhy::kBadCfi, false;  // not a CIE
+  Reader r{p, p + 8};
+  const auto len = static_cast<uint32_t>(r.fixed(4));
+  if (!r.ok() || len == 0 || len == 0xffffffffu) return *why = RuleWhy::kBadCfi, false;
+  r = Reader{p + 4, p + 4 + len};
+  if (r.fixed(4) != 0) return *why = RuleWhy::kBadCfi, false;  // not a CIE
   uint8_t version = r.u8();
   if (version != 1 && version != 3 && version != 4) return *why = RuleWhy::kBadCfi, false;
-  const char* aug = reinterpret_cast<const char*>(r.p);
-  while (r.has(1) && *r.p) ++r.p;
+  const char* aug = reinterpret_cast<const char*>(r.position());
+  while (r.left() && *r.position()) r.skip(1);
   r.u8();
-  if (!r.ok || (aug[0] && aug[0] != 'z')) return *why = RuleWhy::kBadCfi, false;
+  if (!r.ok() || (aug[0] && aug[0] != 'z')) return *why = RuleWhy::kBadCfi, false;
   if (version == 4) {
     if (r.u8() != 8 || r.u8() != 0) return *why = RuleWhy::kBadCfi, false;
   }
   cie->code_align = r.uleb();
   cie->data_align = r.sleb();
   uint64_t ra_reg = version == 1 ? r.u8() : r.uleb();
-  if (!r.ok || ra_reg != kRegRa) return *why = RuleWhy::kBadCfi, false;
+  if (!r.ok() || ra_reg != kRegRa) return *why = RuleWhy::kBadCfi, false;
   if (aug[0] == 'z') {
     cie->has_augmentation_data = true;
     uint64_t aug_len = r.uleb();
-    if (!r.has(aug_len)) return *why = RuleWhy::kBadCfi, false;
-    const uint8_t* aug_end = r.p + aug_len;
+    if (!r.ok() || r.left() < aug_len) return *why = RuleWhy::kBadCfi, false;
+    const uint8_t* aug_end = r.position() + aug_len;
     // An unknown letter ends the walk: the length lets the rest be skipped.
     bool known = true;
-    for (const char* a = aug + 1; *a && known && r.ok; ++a) {
+    for (const char* a = aug + 1; *a && known && r.ok(); ++a) {
       switch (*a) {
         case 'R':
           cie->fde_encoding = r.u8();
@@ -203,11 +97,11 @@ bool parse_cie(const uint8_t* p, Cie* cie, RuleWhy* why) {
           break;
       }
     }
-    if (!r.ok) return *why = RuleWhy::kBadCfi, false;
-    r.p = aug_end;
+    if (!r.ok() || r.position() > aug_end) return *why = RuleWhy::kBadCfi, false;
+    r.skip(static_cast<uint64_t>(aug_end - r.position()));
   }
-  cie->insns = r.p;
-  cie->insns_end = r.end;
+  cie->insns = r.position();
+  cie->insns_end = r.end();
   return true;
 }
 
@@ -231,12 +125,12 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
     *loc += delta * cie.code_align;
     return *loc <= target;
   };
-  while (r.ok && r.p < r.end) {
+  while (r.ok() && r.left()) {
     uint8_t op = r.u8();
     uint8_t low = op & 0x3f;
     switch (op & 0xc0) {
       case 0x40:
-        if (!advance(low)) return r.ok;
+        if (!advance(low)) return r.ok();
         continue;
       case 0x80:
         set_reg(low, kAtCfa, static_cast<int64_t>(r.uleb()) * cie.data_align);
@@ -252,17 +146,17 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         break;      // nop
       case 0x01: {  // set_loc
         *loc = r.pointer(cie.fde_encoding);
-        if (*loc > target) return r.ok;
+        if (*loc > target) return r.ok();
         break;
       }
       case 0x02:
-        if (!advance(r.u8())) return r.ok;
+        if (!advance(r.u8())) return r.ok();
         break;
       case 0x03:
-        if (!advance(r.fixed<uint16_t>())) return r.ok;
+        if (!advance(r.fixed(2))) return r.ok();
         break;
       case 0x04:
-        if (!advance(r.fixed<uint32_t>())) return r.ok;
+        if (!advance(r.fixed(4))) return r.ok();
         break;
       case 0x05: {  // offset_extended
         uint64_t reg = r.uleb();
@@ -305,16 +199,14 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         st->cfa_offset = static_cast<int64_t>(r.uleb());
         break;
       case 0x0f: {  // def_cfa_expression
-        uint64_t n = r.uleb();
-        if (r.has(n)) r.p += n;
+        r.skip(r.uleb());
         st->cfa_expression = true;
         break;
       }
       case 0x10:    // expression
       case 0x16: {  // val_expression
         uint64_t reg = r.uleb();
-        uint64_t n = r.uleb();
-        if (r.has(n)) r.p += n;
+        r.skip(r.uleb());
         set_reg(reg, kOther, 0);
         break;
       }
@@ -353,8 +245,8 @@ bool run_cfi(const uint8_t* p, const uint8_t* end, const Cie& cie, uintptr_t tar
         return *why = RuleWhy::kBadCfi, false;
     }
   }
-  if (!r.ok) *why = RuleWhy::kBadCfi;
-  return r.ok;
+  if (!r.ok()) *why = RuleWhy::kBadCfi;
+  return r.ok();
 }
 
 FrameRule unsupported(RuleWhy why) {
@@ -371,10 +263,10 @@ FrameRule compile_frame_rule_from(const uint8_t* hdr, uintptr_t pc) {
   Reader h{hdr + 4, hdr + 4 + 16};
   h.pointer(hdr[1], hdr_addr);  // the .eh_frame pointer: the table below is all we need
   uint64_t count = h.pointer(hdr[2], hdr_addr);
-  if (!h.ok || hdr[2] == kPeOmit || hdr[3] != kHdrTableEnc || count == 0)
+  if (!h.ok() || hdr[2] == kPeOmit || hdr[3] != kHdrTableEnc || count == 0)
     return unsupported(RuleWhy::kNoUnwindTable);
   // The table: sorted (initial location, FDE address) pairs relative to the header.
-  const auto* table = reinterpret_cast<const int32_t*>(h.p);
+  const auto* table = reinterpret_cast<const int32_t*>(h.position());
   uint64_t lo = 0;
   uint64_t hi = count;
   while (hi - lo > 1) {
@@ -387,23 +279,20 @@ FrameRule compile_frame_rule_from(const uint8_t* hdr, uintptr_t pc) {
   if (hdr_addr + static_cast<intptr_t>(table[2 * lo]) > pc) return unsupported(RuleWhy::kNoFde);
   const uint8_t* fde = hdr + table[2 * lo + 1];
 
-  Reader f{fde, fde + 8};
-  uint32_t len = f.fixed<uint32_t>();
-  if (!f.ok || len == 0 || len == 0xffffffffu) return unsupported(RuleWhy::kBadCfi);
-  f.end = fde + 4 + len;
-  const uint8_t* cie_field = f.p;
-  uint32_t cie_offset = f.fixed<uint32_t>();
-  if (!f.ok || cie_offset == 0) return unsupported(RuleWhy::kBadCfi);
+  Reader f{fde, fde + 4};
+  const auto len = static_cast<uint32_t>(f.fixed(4));
+  if (!f.ok() || len == 0 || len == 0xffffffffu) return unsupported(RuleWhy::kBadCfi);
+  f = Reader{fde + 4, fde + 4 + len};
+  const uint8_t* cie_field = f.position();
+  const auto cie_offset = static_cast<uint32_t>(f.fixed(4));
+  if (!f.ok() || cie_offset == 0) return unsupported(RuleWhy::kBadCfi);
   Cie cie;
   RuleWhy why = RuleWhy::kNone;
   if (!parse_cie(cie_field - cie_offset, &cie, &why)) return unsupported(why);
   uintptr_t begin = f.pointer(cie.fde_encoding);
   uintptr_t range = f.pointer(cie.fde_encoding & 0x0f);
-  if (cie.has_augmentation_data) {
-    uint64_t n = f.uleb();
-    if (f.has(n)) f.p += n;
-  }
-  if (!f.ok) return unsupported(RuleWhy::kBadCfi);
+  if (cie.has_augmentation_data) f.skip(f.uleb());
+  if (!f.ok()) return unsupported(RuleWhy::kBadCfi);
   if (pc < begin || pc - begin >= range) return unsupported(RuleWhy::kNoFde);
 
   FrameRule rule;
@@ -416,7 +305,7 @@ FrameRule compile_frame_rule_from(const uint8_t* hdr, uintptr_t pc) {
   if (!run_cfi(cie.insns, cie.insns_end, cie, pc, &loc, &st, st, &why)) return unsupported(why);
   const CfiState initial = st;
   loc = begin;
-  if (!run_cfi(f.p, f.end, cie, pc, &loc, &st, initial, &why)) return unsupported(why);
+  if (!run_cfi(f.position(), f.end(), cie, pc, &loc, &st, initial, &why)) return unsupported(why);
 
   if (st.ra.type == kUndefined) {
     rule.kind = RuleKind::kEnd;

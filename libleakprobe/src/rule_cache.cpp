@@ -6,10 +6,11 @@ namespace rule_cache_detail {
 // Direct-mapped: 16k slots x 16 B = 256 KiB of address space, touched only where used.
 Slot g_slots[1u << kSlotBits];
 std::atomic<uint64_t> g_generation{uint64_t{1} << 48};
+std::atomic<uint64_t> g_misses{0};
 
 namespace {
-
 constexpr uint32_t kMaxCfaOffset = (1u << 24) - 1;
+}  // namespace
 
 // A rule that does not fit the packed form is reported as unsupported (the walk stops there):
 // frames of 16 MiB or more, or RBP saved farther than 32 KiB from the CFA.
@@ -27,9 +28,8 @@ PackedRule pack(const FrameRule& r, uintptr_t pc) {
          uint64_t{static_cast<uint32_t>(r.cfa_offset) & kMaxCfaOffset} << 24 | rule_bits::tag(pc);
 }
 
-}  // namespace
-
 PackedRule miss(uintptr_t pc, uint64_t key, Slot* s) {
+  g_misses.fetch_add(1, std::memory_order_relaxed);
   const PackedRule r = pack(compile_frame_rule(pc), pc);
   // Rule first, then the key that makes it visible (see the header on torn pairs).
   s->key.store(0, std::memory_order_relaxed);

@@ -47,7 +47,10 @@ struct alignas(16) Slot {
 // In .bss: untouched pages cost nothing, and the walk needs no pointer load or null check.
 extern Slot g_slots[1u << kSlotBits];
 extern std::atomic<uint64_t> g_generation;  // already shifted: generation << 48
+extern std::atomic<uint64_t> g_misses;      // rules compiled (rare: a shared add is fine)
 PackedRule miss(uintptr_t pc, uint64_t key, Slot* s);
+// The packed form of a rule for `pc` (a rule too big for it becomes unsupported).
+PackedRule pack(const FrameRule& r, uintptr_t pc);
 }  // namespace rule_cache_detail
 
 // The rule for `pc` (a return address minus one, or an exact pc): cached, or compiled and
@@ -65,5 +68,16 @@ inline PackedRule rule_for(uintptr_t pc) {
 
 // After a module was unloaded.
 void rule_cache_invalidate();
+
+// Changes whenever rule_cache_invalidate() ran: what was derived from older rules is stale.
+inline uint64_t rule_cache_generation() {
+  return rule_cache_detail::g_generation.load(std::memory_order_relaxed);
+}
+
+// Rules compiled since start-up (lookups that missed). Hits are counted by the callers, per
+// thread: a shared counter on every lookup would cost more than the lookup.
+inline uint64_t rule_cache_misses() {
+  return rule_cache_detail::g_misses.load(std::memory_order_relaxed);
+}
 
 }  // namespace leakprobe

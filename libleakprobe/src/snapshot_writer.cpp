@@ -145,6 +145,16 @@ void unwind_meta(Out& out, const UnwindStats& u) {
     pair(out, &first, o.name, o.n);
   }
   if (!first) out.put_char('\n');
+  if (u.walks) {
+    meta_key(out, fmt::kKeyUnwindCache);
+    first = true;
+    pair(out, &first, "walks", u.walks);
+    // Misses are counted at once, lookups per thread in batches: never below zero.
+    pair(out, &first, "rule_hits",
+         u.rule_lookups > u.rule_misses ? u.rule_lookups - u.rule_misses : 0);
+    pair(out, &first, "rule_misses", u.rule_misses);
+    out.put_char('\n');
+  }
   if (!u.verifying) return;
   meta_key(out, fmt::kKeyUnwindVerify);
   first = true;

@@ -1,9 +1,6 @@
 #include "unwind.h"
 
-#include <dlfcn.h>
-#include <fcntl.h>
 #include <link.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -11,12 +8,18 @@
 #include <atomic>
 #include <cstddef>
 
-#include "fd_numbers.h"
 #include "rule_cache.h"
 #include "thread_stack.h"
+#include "unwind_verify.h"
+#include "walk.h"
 
 namespace leakprobe {
 namespace {
+
+// walk.h reads the ucontext a signal trampoline's frame holds at these offsets.
+static_assert(offsetof(ucontext_t, uc_mcontext.gregs) == 40 && REG_RIP == 16 && REG_RSP == 15 &&
+                  REG_RBP == 10 && sizeof(greg_t) == 8,
+              "x86_64 Linux ucontext layout");
 
 uintptr_t g_self_begin = 0;
 uintptr_t g_self_end = 0;
@@ -48,6 +51,8 @@ int find_self(struct dl_phdr_info* info, size_t, void* data) {
 
 bool in_probe(uintptr_t ip) { return ip >= g_self_begin && ip < g_self_end; }
 
+bool g_verifying = false;
+
 bool called_from_getattr(const uintptr_t* frames, int n) {
   for (int i = 0; i < n; ++i)
     if (in_getattr(frames[i])) return true;
@@ -58,21 +63,6 @@ bool called_from_getattr(const uintptr_t* frames, int n) {
 std::atomic<uint64_t> g_stopped[static_cast<int>(RuleWhy::kCount)];
 std::atomic<uint64_t> g_stopped_unknown_stack{0};
 std::atomic<uint64_t> g_stopped_bad_frame{0};
-
-// A frame walk never takes more steps than this (probe frames + depth + slack).
-constexpr int kMaxSteps = kMaxDepth + 16;
-// Signal frames may move the walk to another stack (a sigaltstack handler's frames, then the
-// interrupted code's); a few such hops at most.
-constexpr int kMaxStackHops = 4;
-
-enum class Stop { kEnd, kDepth, kRule, kUnknownStack, kBadFrame };
-
-struct Walk {
-  int n = 0;
-  bool truncated = false;
-  Stop stop = Stop::kEnd;
-  RuleWhy why = RuleWhy::kNone;
-};
 
 // Stack memory the walk may read. Inside the thread's own stack, above the point where the
 // walk entered it, every word is mapped: plain loads. Anywhere else (a sigaltstack handler, a
@@ -130,77 +120,36 @@ class StackReader {
   uintptr_t pages_[kPages];
 };
 
-// Walks outward from the register state (pc, sp, bp) of a frame inside the probe, storing
-// the return addresses of the frames past the probe's own into out[0..depth).
-__attribute__((always_inline)) inline Walk walk(uintptr_t pc, uintptr_t sp, uintptr_t bp,
-                                                uintptr_t* out, int depth) {
-  Walk w;
-  StackReader mem(sp);
-  bool exact_pc = true;  // the first pc and a signal-interrupted pc are not return addresses
-  bool in_prefix = g_self_end != 0;
-  int hops = 0;
-  for (int step = 0; step < kMaxSteps; ++step) {
-    const PackedRule r = rule_for(exact_pc ? pc : pc - 1);
-    const RuleKind kind = rule_bits::kind(r);
-    uintptr_t next_sp;
-    if (__builtin_expect(kind == RuleKind::kNormal, 1)) {
-      const uintptr_t cfa = (rule_bits::cfa_from_bp(r) ? bp : sp) + rule_bits::cfa_offset(r);
-      // Every ordinary step moves up the stack: a loop or a wild value ends the walk.
-      if (cfa <= sp) {
-        w.stop = Stop::kBadFrame;
-        return w;
-      }
-      if (rule_bits::bp_saved(r) &&
-          !mem.read(cfa + static_cast<uintptr_t>(rule_bits::bp_offset(r)), &bp)) {
-        w.stop = Stop::kUnknownStack;
-        return w;
-      }
-      if (!mem.read(cfa - sizeof(uintptr_t), &pc)) {
-        w.stop = Stop::kUnknownStack;
-        return w;
-      }
-      next_sp = cfa;
-      exact_pc = false;
-    } else if (kind == RuleKind::kEnd) {
-      return w;
-    } else if (kind == RuleKind::kUnsupported) {
-      w.stop = Stop::kRule;
-      w.why = rule_bits::why(r);
-      return w;
-    } else {
-      // glibc's __restore_rt: the stack pointer is at the ucontext the kernel pushed.
-      constexpr uintptr_t kGregs = offsetof(ucontext_t, uc_mcontext.gregs);
-      uintptr_t next_pc;
-      if (!mem.read(sp + kGregs + REG_RIP * sizeof(greg_t), &next_pc) ||
-          !mem.read(sp + kGregs + REG_RSP * sizeof(greg_t), &next_sp) ||
-          !mem.read(sp + kGregs + REG_RBP * sizeof(greg_t), &bp)) {
-        w.stop = Stop::kUnknownStack;
-        return w;
-      }
-      if (++hops > kMaxStackHops) {
-        w.stop = Stop::kBadFrame;
-        return w;
-      }
-      mem.enter(next_sp);  // the interrupted code's stack: this one or the thread's own
-      pc = next_pc;
-      exact_pc = true;
-    }
-    sp = next_sp;
-    if (pc == 0) return w;
-    if (in_prefix) {
-      if (in_probe(pc)) continue;
-      in_prefix = false;
-    }
-    if (w.n == depth) {
-      w.truncated = true;
-      w.stop = Stop::kDepth;
-      return w;
-    }
-    out[w.n++] = pc;
-  }
-  w.truncated = true;
-  w.stop = Stop::kDepth;
-  return w;
+// The walk's view of this thread: its stack through StackReader, rules from the shared cache.
+class ThreadEnv {
+ public:
+  explicit ThreadEnv(uintptr_t sp) : mem_(sp) {}
+  bool read(uintptr_t addr, uintptr_t* v) { return mem_.read(addr, v); }
+  void enter(uintptr_t sp) { mem_.enter(sp); }
+  PackedRule rule(uintptr_t pc) { return rule_for(pc); }
+  bool skip(uintptr_t pc) const { return in_probe(pc); }
+
+ private:
+  StackReader mem_;
+};
+
+// Walks and rule lookups are counted per thread and added to the shared counters every
+// kFlushWalks walks: a shared add per lookup, or even per walk, would cost more than the
+// lookups themselves (a cache line bouncing between the allocating threads). A snapshot may
+// therefore miss up to kFlushWalks - 1 walks per thread.
+constexpr uint32_t kFlushWalks = 256;
+std::atomic<uint64_t> g_walks{0};
+std::atomic<uint64_t> g_rule_lookups{0};
+__thread uint32_t t_walks __attribute__((tls_model("initial-exec"))) = 0;
+__thread uint64_t t_rule_lookups __attribute__((tls_model("initial-exec"))) = 0;
+
+inline void count_walk(uint64_t lookups) {
+  t_rule_lookups += lookups;
+  if (__builtin_expect(++t_walks < kFlushWalks, 1)) return;
+  g_walks.fetch_add(t_walks, std::memory_order_relaxed);
+  g_rule_lookups.fetch_add(t_rule_lookups, std::memory_order_relaxed);
+  t_walks = 0;
+  t_rule_lookups = 0;
 }
 
 void count_stop(const Walk& w) {
@@ -220,79 +169,6 @@ void count_stop(const Walk& w) {
   }
 }
 
-// ---- Verification mode: every stack is also taken by libunwind and compared. ----
-// Off by default and meant for tests: libunwind 1.6 keeps a pipe for address validation,
-// opened here just below descriptor 1000 (see init_libunwind), which a host that takes that
-// number over would share with it.
-
-int (*g_unw_backtrace)(void**, int) = nullptr;
-std::atomic<uint64_t> g_verified{0};
-std::atomic<uint64_t> g_same{0};
-std::atomic<uint64_t> g_shorter{0};
-std::atomic<uint64_t> g_longer{0};
-std::atomic<uint64_t> g_different{0};
-
-void init_libunwind() {
-  void* h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-  if (!h) return;
-  auto fn = reinterpret_cast<int (*)(void**, int)>(dlsym(h, "unw_backtrace"));
-  if (!fn) return;
-  // libunwind opens its validation pipe at its first unwind: do that while every low number
-  // is taken, so the pipe lands far from the numbers a host hands out.
-  constexpr int kHighFd = fd_numbers::kUnwindPipe;
-  rlimit lim;
-  int high = kHighFd;
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 &&
-      lim.rlim_cur < static_cast<rlim_t>(kHighFd) + fd_numbers::kUnwindPipeBelowLimit)
-    high =
-        lim.rlim_cur > 64 ? static_cast<int>(lim.rlim_cur) - fd_numbers::kUnwindPipeBelowLimit : 0;
-  int fillers[kHighFd];
-  int n = 0;
-  int base = high ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
-  if (base >= 0) {
-    while (n < kHighFd) {
-      int fd = fcntl(base, F_DUPFD_CLOEXEC, 0);
-      if (fd < 0) break;
-      fillers[n++] = fd;
-      if (fd >= high - 3) break;
-    }
-  }
-  void* ips[4];
-  fn(ips, 4);
-  for (int i = 0; i < n; ++i) close(fillers[i]);
-  if (base >= 0) close(base);
-  g_unw_backtrace = fn;
-}
-
-__attribute__((noinline)) void verify(const uintptr_t* ours, int n, bool truncated, int depth) {
-  void* raw[kMaxDepth + 32];
-  int m = g_unw_backtrace(raw, depth + 32);
-  // libunwind's own frame, then the probe's frames (however inlined), then the stack.
-  int first = 0;
-  if (g_self_end) {
-    while (first < m && !in_probe(reinterpret_cast<uintptr_t>(raw[first]))) ++first;
-    while (first < m && in_probe(reinterpret_cast<uintptr_t>(raw[first]))) ++first;
-  } else {
-    first = 2;  // unw_backtrace's caller (verify) and capture_stack in a unit test
-  }
-  int theirs = m - first;
-  if (theirs > depth) theirs = depth;
-  g_verified.fetch_add(1, std::memory_order_relaxed);
-  const int common = n < theirs ? n : theirs;
-  for (int i = 0; i < common; ++i) {
-    if (ours[i] != reinterpret_cast<uintptr_t>(raw[first + i])) {
-      g_different.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-  }
-  if (n == theirs || (truncated && n == depth && theirs == depth))
-    g_same.fetch_add(1, std::memory_order_relaxed);
-  else if (n < theirs)
-    g_shorter.fetch_add(1, std::memory_order_relaxed);
-  else
-    g_longer.fetch_add(1, std::memory_order_relaxed);
-}
-
 }  // namespace
 
 void unwind_init(bool verify_unwind) {
@@ -306,7 +182,7 @@ void unwind_init(bool verify_unwind) {
   thread_stack_init();
   // The constructor's thread (the main thread) is set up here, where it holds no lock.
   thread_stack_setup();
-  if (verify_unwind) init_libunwind();
+  if (verify_unwind) g_verifying = verify_unwind_init(g_self_end ? &in_probe : nullptr);
 }
 
 __attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* truncated) {
@@ -325,15 +201,18 @@ __attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* tru
     // which looking the bounds up would take again). If not, the bounds are set up for the
     // next captures; a walk cut short (it may hide that frame) leaves that to a later one.
     uintptr_t all[kMaxDepth];
-    Walk whole = walk(pc, sp, bp, all, kMaxDepth);
+    ThreadEnv whole_env(sp);
+    Walk whole = walk(whole_env, pc, sp, bp, all, kMaxDepth);
     if ((whole.stop == Stop::kEnd || !whole.truncated) && whole.stop != Stop::kUnknownStack &&
         !called_from_getattr(all, whole.n))
       thread_stack_setup();
   }
-  Walk w = walk(pc, sp, bp, out, depth);
+  ThreadEnv env(sp);
+  Walk w = walk(env, pc, sp, bp, out, depth);
   count_stop(w);
+  count_walk(static_cast<uint64_t>(w.rules));
   *truncated = w.truncated;
-  if (g_unw_backtrace) verify(out, w.n, w.truncated, depth);
+  if (__builtin_expect(g_verifying, 0)) verify_unwind(out, w.n, w.truncated, depth);
   return w.n;
 }
 
@@ -343,12 +222,11 @@ UnwindStats unwind_stats() {
     s.stopped[i] = g_stopped[i].load(std::memory_order_relaxed);
   s.stopped_unknown_stack = g_stopped_unknown_stack.load(std::memory_order_relaxed);
   s.stopped_bad_frame = g_stopped_bad_frame.load(std::memory_order_relaxed);
-  s.verifying = g_unw_backtrace != nullptr;
-  s.verified = g_verified.load(std::memory_order_relaxed);
-  s.same = g_same.load(std::memory_order_relaxed);
-  s.shorter = g_shorter.load(std::memory_order_relaxed);
-  s.longer = g_longer.load(std::memory_order_relaxed);
-  s.different = g_different.load(std::memory_order_relaxed);
+  s.verifying = g_verifying;
+  verify_unwind_counts(&s);
+  s.walks = g_walks.load(std::memory_order_relaxed);
+  s.rule_lookups = g_rule_lookups.load(std::memory_order_relaxed);
+  s.rule_misses = rule_cache_misses();
   return s;
 }
 

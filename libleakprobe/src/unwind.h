@@ -12,10 +12,9 @@
 #include <cstdint>
 
 #include "frame_rule.h"
+#include "walk.h"
 
 namespace leakprobe {
-
-inline constexpr int kMaxDepth = 128;
 
 // One-time setup: the address range of the probe's own code (its frames are dropped whatever
 // the inlining did), the main thread's stack bounds and, with `verify`,
@@ -27,12 +26,18 @@ void unwind_init(bool verify);
 // deeper than `depth`.
 int capture_stack(uintptr_t* out, int depth, bool* truncated);
 
-// Why walks ended before the outermost frame, and (verification mode) how the walks compared
-// with libunwind's. Counters since start-up; read by the snapshot writer.
+// Why walks ended before the outermost frame, how the rule cache fared, and (verification
+// mode) how the walks compared with libunwind's. Counters since start-up; read by the snapshot
+// writer.
 struct UnwindStats {
   uint64_t stopped[static_cast<int>(RuleWhy::kCount)] = {};  // by the rule that stopped it
   uint64_t stopped_unknown_stack = 0;  // stack memory outside the thread's known stack
   uint64_t stopped_bad_frame = 0;      // a rule that would not move up the stack
+  // Walks taken, frame rules looked up in the shared cache (both counted per thread and
+  // added up every 256 walks) and how many of those had to be compiled from .eh_frame.
+  uint64_t walks = 0;
+  uint64_t rule_lookups = 0;
+  uint64_t rule_misses = 0;
   // Verification mode only.
   bool verifying = false;
   uint64_t verified = 0;

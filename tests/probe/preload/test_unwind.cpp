@@ -53,6 +53,13 @@ TEST_P(Unwind, EveryStackIsTheOneLibunwindGives) {
   EXPECT_EQ(v["shorter"], 0u);
   EXPECT_EQ(v["longer"], 0u);
   EXPECT_GT(s.stacks.size(), 100u);
+  // The rule cache's own account: walks are flushed per thread every 256, so at least most of
+  // the compared stacks show; hits dominate, and every rule compiled is a miss.
+  std::map<std::string, uint64_t> c = pairs(s.get("unwind-cache"));
+  EXPECT_GT(c["walks"], v["stacks"] / 2) << s.get("unwind-cache");
+  EXPECT_LE(c["walks"], v["stacks"] + 2000) << s.get("unwind-cache");
+  EXPECT_GT(c["rule_misses"], 0u) << s.get("unwind-cache");
+  EXPECT_GT(c["rule_hits"], 10 * c["rule_misses"]) << s.get("unwind-cache");
   if (!HasFailure()) remove_tree(dir);
 }
 

@@ -8,89 +8,21 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "leakprobe/eh_frame.h"
+
 namespace leakprobe::symbolize::detail {
 
 namespace {
 
 // DW_EH_PE_* pointer encodings (LSB "Exception Frame" spec): low nibble = format, bits
 // 0x70 = what the value is relative to, 0x80 = indirect.
-constexpr uint8_t kOmit = DW_EH_PE_omit;
-constexpr uint8_t kApplication = 0x70;
+constexpr uint8_t kOmit = leakprobe::eh::kPeOmit;
+constexpr uint8_t kApplication = leakprobe::eh::kPeApplication;
 
-// Bounds-checked little-endian reader over one .eh_frame section (x86-64 and aarch64 are
-// little-endian; other byte orders are refused by the caller).
-class Reader {
- public:
-  Reader(const uint8_t* p, const uint8_t* end) : p_(p), end_(end) {}
-  const uint8_t* position() const { return p_; }
-  bool ok() const { return ok_; }
-
-  uint64_t fixed(size_t size) {
-    if (static_cast<size_t>(end_ - p_) < size) return fail();
-    uint64_t v = 0;
-    for (size_t i = 0; i < size; ++i) v |= static_cast<uint64_t>(p_[i]) << (8 * i);
-    p_ += size;
-    return v;
-  }
-  uint64_t uleb() {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ >= end_) return fail();
-      const uint8_t b = *p_++;
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    return fail();
-  }
-  int64_t sleb() {
-    int64_t v = 0;
-    int shift = 0;
-    uint8_t b = 0;
-    do {
-      if (p_ >= end_ || shift >= 64) return static_cast<int64_t>(fail());
-      b = *p_++;
-      v |= static_cast<int64_t>(b & 0x7f) << shift;
-      shift += 7;
-    } while (b & 0x80);
-    if (shift < 64 && (b & 0x40)) v |= -(static_cast<int64_t>(1) << shift);
-    return v;
-  }
-  // The raw value of an encoded pointer, without its application (pcrel etc.).
-  uint64_t encoded(uint8_t encoding, size_t address_size) {
-    switch (encoding & 0x0f) {
-      case DW_EH_PE_absptr:
-        return fixed(address_size);
-      case DW_EH_PE_uleb128:
-        return uleb();
-      case DW_EH_PE_udata2:
-        return fixed(2);
-      case DW_EH_PE_udata4:
-        return fixed(4);
-      case DW_EH_PE_udata8:
-        return fixed(8);
-      case DW_EH_PE_sleb128:
-        return static_cast<uint64_t>(sleb());
-      case DW_EH_PE_sdata2:
-        return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int16_t>(fixed(2))));
-      case DW_EH_PE_sdata4:
-        return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(fixed(4))));
-      case DW_EH_PE_sdata8:
-        return fixed(8);
-      default:
-        return fail();
-    }
-  }
-
- private:
-  uint64_t fail() {
-    ok_ = false;
-    p_ = end_;
-    return 0;
-  }
-  const uint8_t* p_;
-  const uint8_t* end_;
-  bool ok_ = true;
-};
+// The bounds-checked .eh_frame reader the probe uses too (leakprobe/eh_frame.h), so both
+// read every encoding, and every malformed one, the same way. Little-endian: other byte
+// orders are refused by the caller.
+using Reader = leakprobe::eh::Cursor;
 
 // The encoding of FDE initial locations from a CIE's augmentation ("zR", "zPLR", ...);
 // DW_EH_PE_absptr when the CIE has no 'R'; kOmit when the augmentation is not understood
