@@ -16,14 +16,14 @@ namespace leakprobe {
 namespace {
 
 // DWARF CFA opcodes used below.
-constexpr uint8_t kAdvance1 = 0x41;         // DW_CFA_advance_loc 1
-constexpr uint8_t kAdvance3 = 0x43;         // DW_CFA_advance_loc 3
-constexpr uint8_t kDefCfa = 0x0c;           // reg, offset
-constexpr uint8_t kDefCfaRegister = 0x0d;   // reg
-constexpr uint8_t kDefCfaOffset = 0x0e;     // offset
+constexpr uint8_t kAdvance1 = 0x41;          // DW_CFA_advance_loc 1
+constexpr uint8_t kAdvance3 = 0x43;          // DW_CFA_advance_loc 3
+constexpr uint8_t kDefCfa = 0x0c;            // reg, offset
+constexpr uint8_t kDefCfaRegister = 0x0d;    // reg
+constexpr uint8_t kDefCfaOffset = 0x0e;      // offset
 constexpr uint8_t kDefCfaExpression = 0x0f;  // length, expression
-constexpr uint8_t kOffsetRa = 0x90;         // DW_CFA_offset r16, then factored offset
-constexpr uint8_t kOffsetRbp = 0x86;        // DW_CFA_offset r6
+constexpr uint8_t kOffsetRa = 0x90;          // DW_CFA_offset r16, then factored offset
+constexpr uint8_t kOffsetRbp = 0x86;         // DW_CFA_offset r6
 constexpr uint8_t kNop = 0x00;
 
 void put32(std::vector<uint8_t>* b, size_t at, uint32_t v) { std::memcpy(&(*b)[at], &v, 4); }
@@ -128,8 +128,8 @@ class Fenced {
 
 // push rbp (1 byte); mov rbp, rsp (3 bytes); then the body.
 const std::vector<uint8_t> kFramePointerPrologue = {
-    kAdvance1, kDefCfaOffset, 16, kOffsetRbp, 2,  // after push: CFA = rsp+16, rbp at CFA-16
-    kAdvance3, kDefCfaRegister, 6,                // after mov: CFA = rbp+16
+    kAdvance1, kDefCfaOffset,   16, kOffsetRbp, 2,  // after push: CFA = rsp+16, rbp at CFA-16
+    kAdvance3, kDefCfaRegister, 6,                  // after mov: CFA = rbp+16
 };
 
 TEST(FrameRule, PushRbpMovRbpRsp) {

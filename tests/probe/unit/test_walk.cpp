@@ -49,7 +49,7 @@ struct ArrayEnv {
   bool skip(uintptr_t pc) const { return pc == probe_pc; }
 };
 
-constexpr uintptr_t kStart = 0x1000;   // the probe frame the walk starts in (exact pc)
+constexpr uintptr_t kStart = 0x1000;    // the probe frame the walk starts in (exact pc)
 constexpr uintptr_t kProbeRa = 0x1100;  // a return address into the probe (dropped)
 constexpr uintptr_t kRa1 = 0x2000;      // the host: a frame without frame pointer
 constexpr uintptr_t kRa2 = 0x3000;      // a frame with one
@@ -137,9 +137,9 @@ TEST(Walk, SignalFrameTakesRegistersFromTheUcontext) {
   e.rules[kRestorer - 1] = kind(RuleKind::kSignal);
   // The ucontext starts at stack[2] (CFA of the first frame); gregs at byte 40.
   const int gregs = 2 + 40 / 8;
-  e.stack[gregs + 16] = kRa3;        // REG_RIP
-  e.stack[gregs + 15] = e.addr(30);  // REG_RSP
-  e.stack[gregs + 10] = 0;           // REG_RBP
+  e.stack[gregs + 16] = kRa3;            // REG_RIP
+  e.stack[gregs + 15] = e.addr(30);      // REG_RSP
+  e.stack[gregs + 10] = 0;               // REG_RBP
   e.rules[kRa3] = kind(RuleKind::kEnd);  // an interrupted pc is exact: no -1
   uintptr_t out[8];
   Walk w = walk(e, kStart, e.addr(0), 0, out, 8);
