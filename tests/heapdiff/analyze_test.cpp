@@ -57,7 +57,9 @@ TEST(Diff, MatchesFramesByModuleAndOffsetAcrossAslr) {
       must_parse(leakprobe_text({{5, 500, 9, 900, {kBaseB + 0x1235, kBaseB + 0x2001}}}, kBaseB,
                                 "/opt/t/app", 2),
                  "b.heap");
-  const Analysis r = run({&a, &b});
+  Options two_runs;  // two runs of one program: two processes
+  two_runs.allow_different_processes = true;
+  const Analysis r = run({&a, &b}, {}, two_runs);
   EXPECT_EQ(r.stacks_total, 1u);  // one stack, not two
   ASSERT_EQ(r.entries.size(), 1u);
   const Entry& e = r.entries[0];

@@ -148,6 +148,9 @@ int run(int argc, char** argv) {
                  "stack line per 256 bytes of it")
       ->check(check_size)
       ->type_name("SIZE");
+  app.add_flag("--allow-different-processes", options.allow_different_processes,
+               "Compare snapshots of different processes (pids), live sizes only; refused "
+               "otherwise, since what one process allocated the other never saw");
   app.add_flag("--no-symbols", no_symbols, "Do not symbolize: show module+offset only");
   app.add_flag("--full-names", full_names,
                "Text report: full demangled names (parameters, template arguments) and full "

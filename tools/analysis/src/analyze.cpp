@@ -66,16 +66,32 @@ bool live_moved(const std::vector<Counts>& series) {
   return false;
 }
 
-// Trend mode reads the inputs in time order; says so when that is not the order given.
+// The inputs in time order (two files given the wrong way round would read shrinkage as
+// growth and pass a gate); says so when that is not the order given. An exit snapshot ending
+// a trend is left out: the program has freed at shutdown what it still referenced, so every
+// series would end at zero and a leak would read as noise.
 std::vector<const Snapshot*> analysis_order(const std::vector<const Snapshot*>& given,
                                             std::vector<Warning>& warnings) {
-  if (given.size() < 3) return given;
   std::vector<const Snapshot*> by_time;
   for (size_t i : trend_order(given)) by_time.push_back(given[i]);
   if (by_time != given) {
     Warning w;
     w.kind = Warning::Kind::kReordered;
     for (const Snapshot* s : by_time) w.subjects.push_back(s->name);
+    warnings.push_back(std::move(w));
+  }
+  auto is_exit = [](const Snapshot* s) { return s->trigger && *s->trigger == "exit"; };
+  if (by_time.size() >= 3 && is_exit(by_time.back())) {
+    Warning w;
+    w.kind = Warning::Kind::kExitLeftOut;
+    w.subjects.push_back(by_time.back()->name);
+    warnings.push_back(std::move(w));
+    by_time.pop_back();
+  } else if (by_time.size() == 2 && is_exit(by_time.back())) {
+    // Asked for explicitly: compared, with the reason its figures may hide growth.
+    Warning w;
+    w.kind = Warning::Kind::kExitSnapshot;
+    w.subjects.push_back(by_time.back()->name);
     warnings.push_back(std::move(w));
   }
   return by_time;
@@ -168,6 +184,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
   Analysis out;
   const std::vector<const Snapshot*> snapshots = analysis_order(given, out.warnings);
   if (auto e = check_compatible(snapshots)) return *e;
+  if (auto e = check_same_process(snapshots, requested.allow_different_processes)) return *e;
   if (!snapshots.empty()) out.kind = snapshots.front()->kind;
   // Count profiles (goroutines) have no bytes: they rank, and their trends are classified, by
   // their count.
@@ -189,8 +206,13 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     out.inputs.push_back(InputInfo{s->name, s->flavour, s->kind, s->sampling, s->pid, s->time,
                                    s->sequence, s->trigger, s->program(), s->stacks.size(),
                                    s->totals});
-    if (s->pid && snapshots.front()->pid && *s->pid != *snapshots.front()->pid) {
+    if (s->pid && snapshots.front()->pid && *s->pid != *snapshots.front()->pid &&
+        out.same_process) {
       out.same_process = false;
+      Warning w;
+      w.kind = Warning::Kind::kDifferentProcesses;
+      for (const Snapshot* t : snapshots) w.subjects.push_back(t->name);
+      out.warnings.push_back(std::move(w));
     }
     if (s->truncated_stacks && *s->truncated_stacks > 0) {
       Warning w;

@@ -39,6 +39,29 @@ std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapsh
   return std::nullopt;
 }
 
+std::optional<Error> check_same_process(const std::vector<const Snapshot*>& snapshots,
+                                        bool allowed) {
+  if (allowed || snapshots.empty()) return std::nullopt;
+  const Snapshot& first = *snapshots.front();
+  for (const Snapshot* s : snapshots) {
+    if (!first.pid || !s->pid || *s->pid == *first.pid) continue;
+    std::string how;
+    if (s->ppid && *s->ppid == *first.pid) {
+      how = " (" + s->name + "'s process was forked from " + first.name + "'s)";
+    } else if (first.ppid && *first.ppid == *s->pid) {
+      how = " (" + first.name + "'s process was forked from " + s->name + "'s)";
+    }
+    return Error{first.name + " (pid " + std::to_string(*first.pid) + ") and " + s->name +
+                 " (pid " + std::to_string(*s->pid) + ") are snapshots of different processes" +
+                 how +
+                 ": what one allocated the other never saw, so their difference is no leak; "
+                 "compare snapshots of one process (leakprobe." +
+                 std::to_string(*first.pid) +
+                 ".*.heap), or pass --allow-different-processes to compare live sizes only"};
+  }
+  return std::nullopt;
+}
+
 std::vector<size_t> trend_order(const std::vector<const Snapshot*>& snapshots) {
   std::vector<size_t> order(snapshots.size());
   std::iota(order.begin(), order.end(), 0);

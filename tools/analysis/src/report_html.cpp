@@ -165,8 +165,9 @@ void write_header(std::ostream& out, const Analysis& a) {
   }
   out << "</tbody></table>\n";
   if (!a.same_process) {
-    out << "<p class=\"note\">The pid changed: allocation counters restart with each process, "
-           "so allocs and frees are not meaningful; live sizes still compare.</p>\n";
+    out << "<p class=\"note\">Different processes (--allow-different-processes): live sizes "
+           "only; allocation counters restart with each process, so allocs and frees are not "
+           "shown.</p>\n";
   }
   for (const Warning& w : a.warnings) {
     // Interval problems first and loud: the page must not look like a clean result.
@@ -265,8 +266,9 @@ void write_table(std::ostream& out, const Analysis& a) {
       << (a.options.sort == SortKey::kBytes ? "bytes" : "objects") << "</h2>\n"
       << "<table class=\"entries\"><thead><tr><th>rank</th>"
       << (a.trend_mode ? "<th>trend</th><th>live bytes per snapshot</th>" : "")
-      << "<th>Δ live</th><th>Δ objs</th><th>allocs</th><th>frees</th><th>site</th></tr>"
-         "</thead><tbody>\n";
+      << "<th>Δ live</th><th>Δ objs</th>" << (a.same_process ? "<th>allocs</th><th>frees</th>" : "")
+      << "<th>site</th></tr>"
+      << "</thead><tbody>\n";
   for (size_t i = 0; i < a.entries.size(); ++i) {
     const Entry& e = a.entries[i];
     const Counts d = e.delta();
@@ -286,9 +288,12 @@ void write_table(std::ostream& out, const Analysis& a) {
           << (e.sampled->samples == 1 ? "" : "s") << (e.sampled->few ? " (too few)" : "")
           << "</span>";
     }
-    out << "</td><td class=\"num\">" << format_count(d.live_objs, true) << "</td><td class=\"num\">"
-        << d.alloc_objs << "</td><td class=\"num\">" << d.alloc_objs - d.live_objs
-        << "</td><td class=\"site\">"
+    out << "</td><td class=\"num\">" << format_count(d.live_objs, true) << "</td>";
+    if (a.same_process) {
+      out << "<td class=\"num\">" << d.alloc_objs << "</td><td class=\"num\">"
+          << d.alloc_objs - d.live_objs << "</td>";
+    }
+    out << "<td class=\"site\">"
         << "<details><summary>" << site_html(e.key) << site_note_html(e) << "</summary>";
     if (a.options.by != GroupBy::kStack) {
       out << "<p>" << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")

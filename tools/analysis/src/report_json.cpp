@@ -91,10 +91,12 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     const Counts d = a.totals.back() - a.totals.front();
     totals["delta_live_bytes"] = d.live_bytes;
     totals["delta_live_objects"] = d.live_objs;
-    totals["alloc_bytes"] = d.alloc_bytes;
-    totals["alloc_objects"] = d.alloc_objs;
-    totals["freed_bytes"] = d.alloc_bytes - d.live_bytes;
-    totals["freed_objects"] = d.alloc_objs - d.live_objs;
+    // Different processes: null, their counters restart with each process.
+    const bool between = a.same_process;
+    totals["alloc_bytes"] = between ? json(d.alloc_bytes) : json(nullptr);
+    totals["alloc_objects"] = between ? json(d.alloc_objs) : json(nullptr);
+    totals["freed_bytes"] = between ? json(d.alloc_bytes - d.live_bytes) : json(nullptr);
+    totals["freed_objects"] = between ? json(d.alloc_objs - d.live_objs) : json(nullptr);
   }
   doc["totals"] = totals;
   doc["growth"] = {{"live_bytes", a.growth_bytes}, {"live_objects", a.growth_objs}};
@@ -111,25 +113,26 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   for (size_t i = 0; i < a.entries.size(); ++i) {
     const Entry& e = a.entries[i];
     const Counts d = e.delta();
-    json je = {{"rank", i + 1},
-               {"key", e.key.text()},
-               {"stacks", e.stacks},
-               // The ranking values, flat for quick filters (jq '.entries[].delta_live_bytes').
-               {"delta_live_bytes", d.live_bytes},
-               {"delta_live_objects", d.live_objs},
-               // Sampled inputs: the samples behind the change and its 95% range; exact
-               // inputs: null and [delta, delta].
-               {"samples", e.sampled ? json(e.sampled->samples) : json(nullptr)},
-               {"delta_live_bytes_range", e.sampled ? json::array({e.sampled->low, e.sampled->high})
-                                                    : json::array({d.live_bytes, d.live_bytes})},
-               {"few_samples", e.sampled && e.sampled->few},
-               {"delta",
-                {{"live_bytes", d.live_bytes},
-                 {"live_objects", d.live_objs},
-                 {"alloc_bytes", d.alloc_bytes},
-                 {"alloc_objects", d.alloc_objs},
-                 {"freed_bytes", d.alloc_bytes - d.live_bytes},
-                 {"freed_objects", d.alloc_objs - d.live_objs}}}};
+    json je = {
+        {"rank", i + 1},
+        {"key", e.key.text()},
+        {"stacks", e.stacks},
+        // The ranking values, flat for quick filters (jq '.entries[].delta_live_bytes').
+        {"delta_live_bytes", d.live_bytes},
+        {"delta_live_objects", d.live_objs},
+        // Sampled inputs: the samples behind the change and its 95% range; exact
+        // inputs: null and [delta, delta].
+        {"samples", e.sampled ? json(e.sampled->samples) : json(nullptr)},
+        {"delta_live_bytes_range", e.sampled ? json::array({e.sampled->low, e.sampled->high})
+                                             : json::array({d.live_bytes, d.live_bytes})},
+        {"few_samples", e.sampled && e.sampled->few},
+        {"delta",
+         {{"live_bytes", d.live_bytes},
+          {"live_objects", d.live_objs},
+          {"alloc_bytes", a.same_process ? json(d.alloc_bytes) : json(nullptr)},
+          {"alloc_objects", a.same_process ? json(d.alloc_objs) : json(nullptr)},
+          {"freed_bytes", a.same_process ? json(d.alloc_bytes - d.live_bytes) : json(nullptr)},
+          {"freed_objects", a.same_process ? json(d.alloc_objs - d.live_objs) : json(nullptr)}}}};
     json series_bytes = json::array(), series_objs = json::array();
     for (const Counts& c : e.series) {
       series_bytes.push_back(c.live_bytes);

@@ -156,9 +156,9 @@ void write_inputs(std::ostream& out, const Analysis& a) {
       pids += (previous ? " -> " : "") + std::to_string(*in.pid);
       previous = in.pid;
     }
-    out << "  note     the pid changed (" << pids
-        << "): allocation counters restart with each process, so 'allocs' and 'frees' are "
-           "not meaningful; live sizes still compare\n";
+    out << "  note     different processes (" << pids
+        << ", --allow-different-processes): live sizes only; allocation counters restart with "
+           "each process, so nothing is said of what was allocated or freed in between\n";
   }
   if (a.inputs.size() >= 2 && a.inputs.front().time && a.inputs.back().time) {
     char buf[64];
@@ -455,9 +455,11 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
       << " objects -> " << format_bytes(last.live_bytes) << " in " << last.live_objs
       << " objects: " << format_bytes(d.live_bytes, true) << ", " << format_count(d.live_objs, true)
       << " objects\n";
-  out << "  between   allocated " << d.alloc_objs << " objects (" << format_bytes(d.alloc_bytes)
-      << "), freed " << d.alloc_objs - d.live_objs << " objects ("
-      << format_bytes(d.alloc_bytes - d.live_bytes) << ")\n";
+  if (a.same_process) {
+    out << "  between   allocated " << d.alloc_objs << " objects (" << format_bytes(d.alloc_bytes)
+        << "), freed " << d.alloc_objs - d.live_objs << " objects ("
+        << format_bytes(d.alloc_bytes - d.live_bytes) << ")\n";
+  }
   out << "  growth    " << format_bytes(a.growth_bytes, true) << " in "
       << format_count(a.growth_objs, true) << " objects (sum over the stacks that grew)\n";
   if (a.trend_mode) {
@@ -515,11 +517,11 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
                   [](const Entry& e) { return e.trend == Trend::kTooFewSamples; })
           ? 17
           : 10;
-  const std::string head = "  rank  " +
-                           (a.trend_mode ? pad("trend", trend_cols, false) : std::string()) +
-                           pad("Δ live", 12, true) + (sampled ? pad("95% range", 22, true) : "") +
-                           (sampled ? pad("samples", 10, true) : "") + pad("Δ objs", 9, true) +
-                           pad("allocs", 9, true) + pad("frees", 9, true) + "  ";
+  const std::string head =
+      "  rank  " + (a.trend_mode ? pad("trend", trend_cols, false) : std::string()) +
+      pad("Δ live", 12, true) + (sampled ? pad("95% range", 22, true) : "") +
+      (sampled ? pad("samples", 10, true) : "") + pad("Δ objs", 9, true) +
+      (a.same_process ? pad("allocs", 9, true) + pad("frees", 9, true) : "") + "  ";
   const size_t site_width = ctx.wide || display_width(head) + 20 > kTextReportWidth
                                 ? std::string::npos
                                 : kTextReportWidth - display_width(head);
@@ -533,9 +535,10 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
         << (sampled ? pad(e.sampled ? range_text(*e.sampled) : "", 22, true) : "")
         << (sampled ? pad(e.sampled ? samples_text(*e.sampled) : "", 10, true) : "")
         << pad(format_count(ed.live_objs, true), 9, true)
-        << pad(std::to_string(ed.alloc_objs), 9, true)
-        << pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true) << "  "
-        << site_text(e, ctx, name, site_width) << "\n";
+        << (a.same_process ? pad(std::to_string(ed.alloc_objs), 9, true) +
+                                 pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true)
+                           : std::string())
+        << "  " << site_text(e, ctx, name, site_width) << "\n";
   }
 
   if (ctx.brief) return;
@@ -546,9 +549,12 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
         << format_count(ed.live_objs, true) << " objects";
     if (a.trend_mode) out << "  [" << trend_name(e.trend) << "]";
     out << "  (live " << format_bytes(e.series.back().live_bytes) << " in "
-        << e.series.back().live_objs << " objects; " << ed.alloc_objs << " allocated ("
-        << format_bytes(ed.alloc_bytes) << "), " << ed.alloc_objs - ed.live_objs
-        << " freed in between)\n";
+        << e.series.back().live_objs << " objects";
+    if (a.same_process) {
+      out << "; " << ed.alloc_objs << " allocated (" << format_bytes(ed.alloc_bytes) << "), "
+          << ed.alloc_objs - ed.live_objs << " freed in between";
+    }
+    out << ")\n";
     if (options.by != GroupBy::kStack) {
       out << "    " << group_text(e.key, name) << ": " << e.stacks << " stack"
           << (e.stacks == 1 ? "" : "s") << "; the one that grew most:\n";
@@ -615,6 +621,19 @@ std::string warning_text(const Warning& w) {
       for (const std::string& name : w.subjects) text += " " + name;
       return text;
     }
+    case Warning::Kind::kExitLeftOut:
+      return "note: " + subject +
+             " left out: it is the exit snapshot, written after the program freed at shutdown "
+             "what it still referenced, so it would end every series at zero and hide growth "
+             "(give it alone with one other snapshot to compare it)";
+    case Warning::Kind::kExitSnapshot:
+      return "warning: " + subject +
+             " is the exit snapshot: the program had freed at shutdown what it still "
+             "referenced, so growth it kept while running may not show; compare the last "
+             "snapshot before it";
+    case Warning::Kind::kDifferentProcesses:
+      return "note: snapshots of different processes compared (--allow-different-processes): "
+             "live sizes only, no allocation figures in between";
     case Warning::Kind::kStacksCut:
       return "warning: " + subject + ": " + std::to_string(w.stacks) +
              " stacks were cut at the capture depth (" + std::to_string(w.depth) +

@@ -9,6 +9,12 @@ const char* warning_code(Warning::Kind kind) {
   switch (kind) {
     case K::kReordered:
       return "reordered";
+    case K::kExitLeftOut:
+      return "exit-snapshot-left-out";
+    case K::kExitSnapshot:
+      return "exit-snapshot";
+    case K::kDifferentProcesses:
+      return "different-processes";
     case K::kStacksCut:
       return "stacks-cut";
     case K::kForeignMalloc:

@@ -126,9 +126,10 @@ bool growth_exceeds(const Analysis& analysis, int64_t threshold);
 // Symbolizer::take_warnings); empty with --no-symbols and in tests that feed exact symbols.
 using SymbolWarnings = std::function<std::vector<symbolize::Warning>()>;
 
-// `snapshots` in the order the user gave them. Three or more are put in time order
-// (trend_order, with a kReordered note when that changed it); snapshots that cannot be
-// compared (check_compatible) and a bad regex are errors.
+// `snapshots` in the order the user gave them. They are put in time order (trend_order, with
+// a kReordered note when that changed it); with three or more, an exit snapshot at the end
+// is left out (kExitLeftOut). Snapshots that cannot be compared (check_compatible,
+// check_same_process) and a bad regex are errors.
 Result<Analysis> analyze(const std::vector<const Snapshot*>& snapshots, const SymbolSource& symbols,
                          const Options& options, const SymbolWarnings& symbol_warnings = {});
 

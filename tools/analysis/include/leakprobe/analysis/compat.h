@@ -12,8 +12,14 @@ namespace leakprobe::analysis {
 
 std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapshots);
 
-// Order for trend mode: by leakprobe.time when every snapshot has it (ties by sequence, then
-// the order given), else the order given. Returns indexes into `snapshots`.
+// Two snapshots of different processes (pids) compare neither their allocation counters nor
+// their history (a daemon's parent exit snapshot is not its child's past): refused, naming
+// both pids, unless `allowed` (--allow-different-processes).
+std::optional<Error> check_same_process(const std::vector<const Snapshot*>& snapshots,
+                                        bool allowed);
+
+// Analysis order: by leakprobe.time (pprof: time_nanos) when every snapshot has it (ties by
+// sequence, then the order given), else the order given. Returns indexes into `snapshots`.
 std::vector<size_t> trend_order(const std::vector<const Snapshot*>& snapshots);
 
 }  // namespace leakprobe::analysis

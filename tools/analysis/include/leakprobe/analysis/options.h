@@ -24,6 +24,9 @@ struct Options {
   std::optional<int64_t> fail_on_growth;           // CI gate threshold in bytes; nullopt: no gate
   std::optional<int64_t> fail_on_resource_growth;  // CI gate on resources, a count
   bool keep_changed_stacks = false;  // fill Analysis::changed_stacks (--html, --pprof)
+  // Compare snapshots of different pids (live sizes only: the allocation counters restart
+  // with each process); refused otherwise (check_same_process).
+  bool allow_different_processes = false;
 };
 
 }  // namespace leakprobe::analysis

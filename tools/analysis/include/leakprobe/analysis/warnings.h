@@ -15,15 +15,20 @@ namespace leakprobe::analysis {
 
 struct Warning {
   enum class Kind {
-    kReordered,         // a note: trend mode took the snapshots in leakprobe.time order;
-                        // `subjects`: the file names in that order
-    kStacksCut,         // subjects[0]: a snapshot with `stacks` stacks cut at `depth` frames
-    kForeignMalloc,     // subjects[0]: a snapshot whose program called the malloc of
-                        // `reason` (a file before the probe in LD_PRELOAD): it saw nothing
-    kModuleUnreadable,  // subjects[0]: a module file that could not be read; `reason`
-    kBuildIdMismatch,   // subjects[0]: a module file of another build; the two build-ids
-    kNoDebugInfo,       // subjects: module files with symbols but no debug info
-    kNoSymbols,         // subjects: module files with neither
+    kReordered,           // a note: the snapshots were taken in leakprobe.time order, not
+                          // the order given; `subjects`: the file names in that order
+    kExitLeftOut,         // a note: subjects[0], the exit snapshot that ended a trend, was left
+                          // out (the program frees at shutdown what it still referenced)
+    kExitSnapshot,        // subjects[0]: the new snapshot of a diff is an exit snapshot
+    kDifferentProcesses,  // a note (--allow-different-processes): subjects, the snapshots;
+                          // allocation counts ("between") are not shown
+    kStacksCut,           // subjects[0]: a snapshot with `stacks` stacks cut at `depth` frames
+    kForeignMalloc,       // subjects[0]: a snapshot whose program called the malloc of
+                          // `reason` (a file before the probe in LD_PRELOAD): it saw nothing
+    kModuleUnreadable,    // subjects[0]: a module file that could not be read; `reason`
+    kBuildIdMismatch,     // subjects[0]: a module file of another build; the two build-ids
+    kNoDebugInfo,         // subjects: module files with symbols but no debug info
+    kNoSymbols,           // subjects: module files with neither
     // Interval problems (distrusts_interval): the snapshots cannot show the program's growth
     // over the interval compared, so heapdiff never says "no growth" over it and a gate
     // exits 2 instead of passing (docs/heapdiff.md, "Intervals that cannot be trusted").
@@ -49,7 +54,10 @@ struct Warning {
   }
 
   // Notes say how the input was read; warnings say the report may be less than it seems.
-  bool is_note() const { return kind == Kind::kReordered; }
+  bool is_note() const {
+    return kind == Kind::kReordered || kind == Kind::kExitLeftOut ||
+           kind == Kind::kDifferentProcesses;
+  }
 };
 
 // A stable machine name for the kind ("recording-off", "no-debug-info"): JSON's "code".
