@@ -176,10 +176,13 @@ void ControlSocket::handle_client(int c) {
     ok = requests_.status(text, sizeof(text));
   } else if (strcmp(req, format::kControlRequestSnapshot) == 0 && requests_.snapshot) {
     ok = requests_.snapshot(text, sizeof(text));
+  } else if (strcmp(req, format::kControlRequestPeak) == 0 && requests_.peak) {
+    ok = requests_.peak(text, sizeof(text));
   } else {
     ok = false;
     snprintf(text, sizeof(text),
-             "unknown request (expected \"snapshot\", \"enable\", \"disable\" or \"status\")");
+             "unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\" or "
+             "\"status\")");
   }
   reply(c, ok ? format::kControlReplyOk : format::kControlReplyError, text);
 }

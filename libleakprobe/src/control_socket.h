@@ -19,6 +19,8 @@ struct ControlRequests {
   // "enable" / "disable" (on = true / false) and "status".
   bool (*set_recording)(bool on, char* reply, size_t size) = nullptr;
   bool (*status)(char* reply, size_t size) = nullptr;
+  // "peak": the newest peak snapshot's path (LEAKPROBE_PEAK), or why there is none.
+  bool (*peak)(char* reply, size_t size) = nullptr;
 };
 
 class ControlSocket {

@@ -75,6 +75,12 @@ void store(Settings* o, settings::Id id, uint64_t v) {
     case settings::kKeep:
       o->writer.keep = static_cast<unsigned>(v);
       break;
+    case settings::kPeak:
+      o->writer.peak = v != 0;
+      break;
+    case settings::kPeakGrowth:
+      o->writer.peak_growth_pct = static_cast<unsigned>(v);
+      break;
     case settings::kOutputDir:  // a path: see set_output_dir
     case settings::kLibrary:    // read by the CLI only
     case settings::kNumSettings:

@@ -34,6 +34,8 @@ struct WriterConfig {
   bool at_exit = detail::default_of(settings::kAtExit) != 0;
   bool control_socket = detail::default_of(settings::kControl) != 0;
   unsigned keep = static_cast<unsigned>(detail::default_of(settings::kKeep));  // interval files
+  bool peak = detail::default_of(settings::kPeak) != 0;
+  unsigned peak_growth_pct = static_cast<unsigned>(detail::default_of(settings::kPeakGrowth));
 };
 
 // Everything LEAKPROBE_* says, parsed once at start-up.

@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "leakprobe/snapshot_format.h"
 #include "log.h"
+#include "peak_watch.h"
 #include "pid_namespace.h"
 #include "preload_order.h"
 #include "recording_switch.h"
@@ -40,6 +41,12 @@ constexpr int64_t kSignalTickMs = 200;
 // keeps the socket readable: it is left out of ppoll() this long instead of spinning.
 constexpr int64_t kSocketPauseMs = 1000;
 
+// LEAKPROBE_PEAK: how often the writer adds up the live heap (a pass over the stack table's
+// counters, ~1 ms at 262k stacks) while recording. Peaks are found on the writer thread, so an
+// allocation pays nothing for them; the price is that a peak held for less than this may be
+// missed.
+constexpr int64_t kPeakTickMs = 250;
+
 class Writer {
  public:
   bool start(Tracker* t, const WriterConfig& config);
@@ -53,6 +60,8 @@ class Writer {
   static void* thread_main(void*);
   static bool request_snapshot(char* reply, size_t size);
   static bool status(char* reply, size_t size);
+  static bool peak_request(char* reply, size_t size);
+  void check_peak();
   void describe_failure(const PublishResult& r, char* out, size_t size) const;
   static bool write_content(int fd, unsigned sequence, void* ctx);
   bool start_thread();
@@ -73,6 +82,7 @@ class Writer {
   pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
   std::atomic<bool> failure_said_{false};
   Retention retention_;  // LEAKPROBE_KEEP, for interval snapshots
+  PeakWatch peak_;       // LEAKPROBE_PEAK; touched by the writer thread only
 };
 
 Writer g_writer;
@@ -130,6 +140,35 @@ bool Writer::status(char* reply, size_t size) {
   else
     snprintf(reply + used, size - used, " %soff", format::kControlStatusSignal);
   return true;
+}
+
+// "peak": the newest peak snapshot. Served on the writer thread, like check_peak().
+bool Writer::peak_request(char* reply, size_t size) {
+  const PeakWatch& peak = g_writer.peak_;
+  if (!peak.on()) {
+    snprintf(reply, size, "no peak snapshots: the probe was started without LEAKPROBE_PEAK=1");
+    return false;
+  }
+  if (!peak.newest()[0]) {
+    snprintf(reply, size,
+             "no peak snapshot yet: the live heap has not reached %llu bytes while recording",
+             static_cast<unsigned long long>(PeakWatch::kFloorBytes));
+    return false;
+  }
+  snprintf(reply, size, "%s", peak.newest());
+  return true;
+}
+
+// A new peak: write it, then remove the peak snapshot it replaces (the probe's own file), so
+// that the newest is always on disk and only it.
+void Writer::check_peak() {
+  const uint64_t live = live_heap_bytes(tracker_->stacks());
+  if (!peak_.due(live)) return;
+  const PublishResult r = snapshot(format::kTriggerPeak, -1);
+  if (!r.ok) return;  // said once by say_failure
+  char previous[PATH_MAX];
+  peak_.published(r.path, live, previous, sizeof(previous));
+  if (previous[0]) unlink(previous);
 }
 
 // One line: what failed, where, the system's reason, and what to do about it.
@@ -192,6 +231,8 @@ void Writer::loop() {
       if (wait_ms < 0) wait_ms = 0;
     }
     if (trigger.on() && (wait_ms < 0 || wait_ms > kSignalTickMs)) wait_ms = kSignalTickMs;
+    const bool watch_peak = peak_.on() && tracker_->recording();
+    if (watch_peak && (wait_ms < 0 || wait_ms > kPeakTickMs)) wait_ms = kPeakTickMs;
     if (paused_ms > 0 && (wait_ms < 0 || wait_ms > paused_ms)) wait_ms = paused_ms;
     timespec timeout{};
     timespec* tp = nullptr;
@@ -211,6 +252,7 @@ void Writer::loop() {
     if (n > 0 && nfds && fds[0].revents &&
         control.serve(fds[0].revents) == ControlSocket::Served::kRetryLater)
       socket_paused_until = now_ms() + kSocketPauseMs;
+    if (watch_peak) check_peak();
     if (interval && now_ms() >= deadline) {
       // A dormant probe that never recorded has nothing to say: no empty files every tick.
       if (tracker_->ever_recorded()) {
@@ -228,7 +270,8 @@ void Writer::loop() {
 // The control socket and the thread for the current process (at start and in a child).
 bool Writer::start_thread() {
   if (config_.control_socket)
-    control_socket().open(pid_, ControlRequests{request_snapshot, recording_switch, status});
+    control_socket().open(
+        pid_, ControlRequests{request_snapshot, recording_switch, status, peak_request});
 
   // The thread inherits the creating thread's mask: block everything around the create so
   // that no host signal is ever delivered to (and lost in) the writer.
@@ -269,6 +312,7 @@ bool Writer::start(Tracker* t, const WriterConfig& config) {
   mkdir(config_.output_dir, 0700);
   if (config_.signal) signal_trigger().install(config_.signal);
   if (config_.interval_ms) retention_.init(config_.keep);
+  if (config_.peak) peak_.init(config_.peak_growth_pct);
   fd_reserve_fill();
   thread_started_ = start_thread();
   return thread_started_;
@@ -367,6 +411,7 @@ void Writer::restart_in_child() {
   pid_ns_ = own_pid_namespace();  // a child of unshare(CLONE_NEWPID) lives in a new one
   next_sequence_ = 1;
   retention_.reset_in_child();
+  peak_.reset();  // the parent's peak files are the parent's
   failure_said_.store(false);
   if (thread_started_) thread_started_ = start_thread();
 }

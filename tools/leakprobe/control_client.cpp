@@ -251,6 +251,15 @@ SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout) {
   return result;
 }
 
+SnapshotResult peak_snapshot(int pid, std::chrono::milliseconds timeout) {
+  const ControlReply reply = control_request(pid, format::kControlRequestPeak, timeout);
+  SnapshotResult result;
+  result.ok = reply.ok;
+  result.path = reply.text;
+  result.error = reply.refused ? "no peak snapshot: " + reply.error : reply.error;
+  return result;
+}
+
 RecordingState parse_recording_state(const std::string& status_text) {
   RecordingState state;
   std::istringstream in(status_text);

@@ -128,9 +128,9 @@ int run_command(RunSettings settings, const std::string& output_owner) {
   return errno == ENOENT ? 127 : 126;
 }
 
-int snapshot_command(int pid, const std::string& output, double timeout_seconds) {
+int snapshot_command(int pid, const std::string& output, double timeout_seconds, bool peak) {
   const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
-  const SnapshotResult result = request_snapshot(pid, timeout);
+  const SnapshotResult result = peak ? peak_snapshot(pid, timeout) : request_snapshot(pid, timeout);
   if (!result.ok) {
     std::cerr << "leakprobe: " << result.error << "\n";
     return 1;
@@ -270,6 +270,9 @@ int main(int argc, char** argv) {
                                       "until it is written and print its path");
   snap_cmd->add_option("pid", pid_text, "Process id")->required();
   snap_cmd->add_option("-o,--output", output, "Also copy the snapshot to FILE and print that");
+  bool peak = false;
+  snap_cmd->add_flag("--peak", peak,
+                     "Do not take a new one: print the newest peak snapshot (LEAKPROBE_PEAK=1)");
   snap_cmd->add_option("-t,--timeout", timeout, "Seconds to wait")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -350,7 +353,7 @@ int main(int argc, char** argv) {
       std::cerr << "leakprobe snapshot: '" << pid_text << "' is not a process id\n";
       return 2;
     }
-    return snapshot_command(pid, output, timeout);
+    return snapshot_command(pid, output, timeout, peak);
   }
   for (auto* cmd : {enable_cmd, disable_cmd}) {
     if (!*cmd) continue;

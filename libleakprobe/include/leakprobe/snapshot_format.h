@@ -75,6 +75,8 @@ inline constexpr const char kTriggerInterval[] = "interval";
 inline constexpr const char kTriggerExit[] = "exit";
 inline constexpr const char kTriggerRequest[] = "request";  // `leakprobe snapshot PID`
 inline constexpr const char kTriggerExec[] = "exec";        // just before execve replaces us
+// LEAKPROBE_PEAK: the live heap passed the last peak snapshot's by LEAKPROBE_PEAK_GROWTH %.
+inline constexpr const char kTriggerPeak[] = "peak";
 
 // Extension sections (sockets, timers, threads by creating stack) are comment blocks so that
 // pprof never sees them: "# leakprobe.section: <name>" then lines "#  <stack line>" in the same
@@ -151,6 +153,9 @@ inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
 inline constexpr const char kControlRequestEnable[] = "enable\n";
 inline constexpr const char kControlRequestDisable[] = "disable\n";
 inline constexpr const char kControlRequestStatus[] = "status\n";
+// "peak\n" -> "ok <absolute path>" of the newest peak snapshot (LEAKPROBE_PEAK=1), or an error
+// saying there is none yet and why.
+inline constexpr const char kControlRequestPeak[] = "peak\n";
 inline constexpr const char kControlReplyOk[] = "ok ";
 inline constexpr const char kControlReplyError[] = "error ";
 inline constexpr const char kControlStatusKept[] = "kept=";

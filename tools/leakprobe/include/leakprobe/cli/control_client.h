@@ -50,6 +50,10 @@ ControlReply control_request(int pid, const char* request, std::chrono::millisec
 // passes.
 SnapshotResult request_snapshot(int pid, std::chrono::milliseconds timeout);
 
+// The newest peak snapshot of the probe in `pid` (LEAKPROBE_PEAK=1): its path, or the probe's
+// reason why there is none.
+SnapshotResult peak_snapshot(int pid, std::chrono::milliseconds timeout);
+
 // The probe's answer to "status": "recording exact", "dormant sampled=524288", "failed exact".
 struct RecordingState {
   bool known = false;  // false: not a status line this client understands

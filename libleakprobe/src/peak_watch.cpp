@@ -1,0 +1,37 @@
+#include "peak_watch.h"
+
+#include <cstring>
+
+#include "stack_table.h"
+
+namespace leakprobe {
+
+void PeakWatch::init(unsigned growth_pct) {
+  growth_pct_ = growth_pct;
+  reset();
+}
+
+void PeakWatch::published(const char* path, uint64_t live, char* previous, size_t size) {
+  if (size) previous[0] = '\0';
+  if (newest_[0] && size) {
+    strncpy(previous, newest_, size - 1);
+    previous[size - 1] = '\0';
+  }
+  strncpy(newest_, path, sizeof(newest_) - 1);
+  newest_[sizeof(newest_) - 1] = '\0';
+  newest_bytes_ = live;
+  // No overflow: live is at most the address space (2^47), growth at most 1000 %.
+  threshold_ = live + live / 100 * growth_pct_;
+}
+
+uint64_t live_heap_bytes(const StackTable& stacks) {
+  uint64_t live = 0;
+  for (const Bucket* b = stacks.first(); b; b = b->next) {
+    const uint64_t allocated = b->alloc_bytes.load(std::memory_order_relaxed);
+    const uint64_t freed = b->freed_bytes.load(std::memory_order_relaxed);
+    if (allocated > freed) live += allocated - freed;
+  }
+  return live;
+}
+
+}  // namespace leakprobe
