@@ -21,7 +21,7 @@ void PeakWatch::published(const char* path, uint64_t live, char* previous, size_
   newest_[sizeof(newest_) - 1] = '\0';
   newest_bytes_ = live;
   // No overflow: live is at most the address space (2^47), growth at most 1000 %.
-  threshold_ = live + live / 100 * growth_pct_;
+  threshold_ = live + live * growth_pct_ / 100;
 }
 
 uint64_t live_heap_bytes(const StackTable& stacks) {

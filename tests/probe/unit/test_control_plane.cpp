@@ -75,7 +75,7 @@ TEST(ControlSocket, AnswersASnapshotRequestThroughItsCallback) {
   EXPECT_EQ(ask(cs, "snapshot\n"), "ok /snaps/leakprobe.1.0001.heap\n");
   EXPECT_EQ(g_snapshots, 1);
   EXPECT_EQ(ask(cs, "bogus\n"),
-            "error unknown request (expected \"snapshot\", \"enable\", \"disable\" or "
+            "error unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\" or "
             "\"status\")\n");
   EXPECT_EQ(g_snapshots, 1);
   // Without recording callbacks (as here) those requests are unknown too.
