@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "alloc_api.h"
+#include "forwarding.h"
 #include "guard.h"
 #include "real_alloc.h"
 #include "tracker.h"
@@ -47,8 +48,12 @@ namespace api = leakprobe::api;
 
 // malloc and free, the calls a dormant probe (LEAKPROBE_ENABLED=0, or after `leakprobe
 // disable`) sees most, go straight to the real allocator when there is nothing to record:
-// no guard, no call into alloc_api. The guard only matters around code that records.
-LP_EXPORT void* malloc(size_t n) {
+// one byte says so (forwarding.h). The full paths are out of line, so that test compiles to
+// a load, a test and a jump with no register saved first (inlined, gcc saved six registers
+// before it: ~20 instructions a dormant call).
+namespace {
+
+__attribute__((noinline)) void* malloc_slow(size_t n) {
   const RealAlloc* r = real_or_pool();
   if (!r) return leakprobe::pool_alloc(n);
   Tracker* t = recorder();
@@ -57,7 +62,7 @@ LP_EXPORT void* malloc(size_t n) {
   return api::malloc(*r, t, n);
 }
 
-LP_EXPORT void free(void* p) {
+__attribute__((noinline)) void free_slow(void* p) {
   const RealAlloc* r = real_or_pool();
   if (!r) return;  // only pool blocks can exist before the real free is known
   Tracker* t = recorder();
@@ -68,6 +73,23 @@ LP_EXPORT void free(void* p) {
   }
   Guard g;
   api::free(*r, t, p);
+}
+
+}  // namespace
+
+LP_EXPORT void* malloc(size_t n) {
+  if (__builtin_expect(leakprobe::malloc_only_forwards(), 1))
+    return leakprobe::detail::g_real.malloc(n);
+  return malloc_slow(n);
+}
+
+LP_EXPORT void free(void* p) {
+  if (__builtin_expect(leakprobe::free_only_forwards(), 1)) {
+    // Pool blocks live forever; never hand them to libc (api::free's first rule).
+    if (!leakprobe::is_pool_ptr(p)) leakprobe::detail::g_real.free(p);
+    return;
+  }
+  free_slow(p);
 }
 
 LP_EXPORT void* calloc(size_t n, size_t size) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "forwarding.h"
 #include "host_allocator.h"
 #include "log.h"
 
@@ -16,6 +17,7 @@ namespace leakprobe {
 namespace detail {
 RealAlloc g_real;
 std::atomic<int> g_real_state{0};
+std::atomic<uint8_t> g_forward_bits{kRealNotReady};
 // dlsym needs well under 1 KiB on glibc 2.36 (the dlerror buffer); 64 KiB leaves room for a
 // different libc without costing anything but BSS.
 alignas(64) char g_pool[kPoolSize];
@@ -101,6 +103,7 @@ const RealAlloc& detail::resolve_real_alloc() {
     if (!r.malloc || !r.free || !r.calloc || !r.realloc) die("malloc/free/calloc/realloc");
     g_real = r;
     g_real_state.store(2, std::memory_order_release);
+    forward_bits_clear(kRealNotReady);
     return g_real;
   }
   // Another thread is resolving: wait for it (dlsym is short). The resolving thread itself

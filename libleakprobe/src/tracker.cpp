@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <new>
 
+#include "forwarding.h"
 #include "log.h"
 #include "sampler.h"
 #include "unwind.h"
@@ -34,7 +35,11 @@ Tracker* create_tracker(const Options& opts, bool record_heap) {
   auto* t = new (g_tracker_storage) Tracker();
   if (!t->init(opts)) return nullptr;
   detail::g_tracker.store(t, std::memory_order_release);
-  if (record_heap) detail::g_heap_tracker.store(t, std::memory_order_release);
+  if (record_heap) {
+    detail::g_heap_tracker.store(t, std::memory_order_release);
+    // From here on malloc and free reach it: the shortcut must send them there.
+    if (t->recording()) forward_bits_set(kEverRecorded | kRecording);
+  }
   return t;
 }
 
@@ -64,8 +69,13 @@ bool Tracker::init(const Options& opts) {
 bool Tracker::set_recording(bool on) {
   // ever_recorded_ first: a thread that sees recording_ on and records a block must also see
   // ever_recorded_ on when that block is freed, or the free would skip the map.
+  // The interposers' one-byte shortcut (forwarding.h) is set before recording starts and
+  // cleared after it stopped. Only the tracker the allocation functions reach owns it.
+  const bool owner = detail::g_heap_tracker.load(std::memory_order_acquire) == this;
+  if (on && owner) forward_bits_set(kEverRecorded | kRecording);
   if (on) ever_recorded_.store(true, std::memory_order_seq_cst);
   const bool was = recording_.exchange(on, std::memory_order_seq_cst);
+  if (!on && owner) forward_bits_clear(kRecording);
   if (was != on) {
     // Only the writer thread switches (control socket), so these need no ordering between
     // themselves; a snapshot racing a switch may pair the new state with the old time.
@@ -79,6 +89,9 @@ bool Tracker::set_recording(bool on) {
 
 void Tracker::fail(const char* why) {
   active_.store(false, std::memory_order_relaxed);
+  // Stepped aside for good: every call only forwards (recorder() now returns nullptr).
+  if (detail::g_heap_tracker.load(std::memory_order_acquire) == this)
+    forward_bits_clear(kRecording | kEverRecorded);
   log_once(failed_said_, why, "; tracking stopped, the program continues untracked");
 }
 
