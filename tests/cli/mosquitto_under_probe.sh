@@ -122,4 +122,12 @@ if [ "$(id -u)" = 0 ]; then
   rmdir "$hidden"
   expect_contains "$err" "cannot enter $hidden" "unreachable parent"
   pass "directories the broker's user could not write are refused before it starts"
+
+  # A program leakprobe knows nothing of: --output-owner names its user; a typo is refused.
+  expect_rc 0 "$cli" run -o "$work/owned" --output-owner nobody -- true
+  expect_dir "$work/owned" "$(id -u nobody)"
+  expect_rc 2 "$cli" run -o "$work/typo" --output-owner no-such-user-here -- true
+  expect_contains "$err" "no user named no-such-user-here" "unknown owner"
+  [ -e "$work/typo" ] && fail "a directory was made for an unknown owner"
+  pass "--output-owner gives a new directory to the user named"
 fi
