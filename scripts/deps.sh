@@ -17,6 +17,7 @@ packages=(
   file clang-format libjemalloc2 libgoogle-perftools4 libtcmalloc-minimal4 libmimalloc2.0
   debuginfod curl
   libcpp-httplib-dev prometheus
+  lintian man-db  # the install test runs lintian on the .debs; man checks the man pages
 )
 
 missing=()

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs where operators install and checks that the installed `leakprobe run` preloads the
 # installed library (never the build tree's), that find_package(leakprobe) works for a C++
-# consumer, and that the .deb has the right contents.
+# consumer, and that the .debs hold what they must and nothing they must not (build-tree
+# files, stray headers, unstripped binaries, dead doc links), and pass lintian.
 #
 #   install_test.sh prefix SRC BUILD PREFIX   install BUILD under DESTDIR with --prefix PREFIX
 #   install_test.sh package-build SRC PKG     configure + build PKG for /usr (tools only)
 #   install_test.sh usr SRC PKG               install PKG (prefix /usr, multiarch libdir)
-#   install_test.sh deb SRC PKG               cpack -G DEB in PKG, check the package
+#   install_test.sh deb SRC PKG               cpack -G DEB in PKG, check the packages
 #   install_test.sh find-package SRC PKG      a consumer project against the installed package
 set -euo pipefail
 mode=$1 src=$2 build=$3
@@ -60,19 +61,81 @@ usr)
   run_installed "$work/dest/usr/bin" "$work/dest/usr/lib/$multiarch/libleakprobe.so"
   ;;
 deb)
-  (cd "$build" && cpack -G DEB >/dev/null) || fail "cpack failed"
-  deb=$(ls "$build"/leakprobe_*.deb) || fail "no leakprobe_*.deb in $build"
-  contents=$(dpkg-deb -c "$deb")
+  rm -f "$build"/*.deb "$build"/*.ddeb
+  (cd "$build" && cpack -G DEB >"$work/cpack.log" 2>&1) || fail "cpack failed: $(cat "$work/cpack.log")"
+  version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
+  arch=$(dpkg --print-architecture)
+  deb=$build/leakprobe_${version}_$arch.deb
+  dev=$build/leakprobe-dev_${version}_$arch.deb
+  dbgsym=$build/leakprobe-dbgsym_${version}_$arch.ddeb
+  for f in "$deb" "$dev" "$dbgsym"; do [ -f "$f" ] || fail "cpack made no $(basename "$f"): $(ls "$build")"; done
+  for f in "$deb" "$dev" "$dbgsym"; do
+    echo "size: $(basename "$f") $(du -k "$f" | cut -f1) KiB, installed $(dpkg-deb -f "$f" Installed-Size) KiB"
+  done
+
+  # What each package must hold.
+  dpkg-deb -c "$deb" | awk '{print $6}' >"$work/deb.list"
+  dpkg-deb -c "$dev" | awk '{print $6}' >"$work/dev.list"
+  has() { grep -qxF "$2" "$work/$1.list" || fail "$1 package lacks $2"; }
   for f in ./usr/bin/leakprobe ./usr/bin/heapdiff "./usr/lib/$multiarch/libleakprobe.so" \
-      "./usr/lib/$multiarch/libleakprobe_analysis.a" \
+      ./usr/share/man/man1/leakprobe.1.gz ./usr/share/man/man1/heapdiff.1.gz \
+      ./usr/share/doc/leakprobe/README.md ./usr/share/doc/leakprobe/docs/guide.md \
+      ./usr/share/doc/leakprobe/docs/settings.md ./usr/share/doc/leakprobe/docs/heapdiff.md \
+      ./usr/share/doc/leakprobe/docs/snapshot-format.md \
+      ./usr/share/doc/leakprobe/examples/leakprobe.conf \
+      ./usr/share/doc/leakprobe/copyright ./usr/share/doc/leakprobe/changelog.gz; do
+    has deb "$f"
+  done
+  for f in "./usr/lib/$multiarch/libleakprobe_analysis.a" \
       "./usr/lib/$multiarch/cmake/leakprobe/leakprobe-config.cmake" \
       ./usr/include/leakprobe/snapshot_format.h ./usr/include/leakprobe/analysis/parser.h \
-      ./usr/share/doc/leakprobe/examples/leakprobe.conf ./usr/share/doc/leakprobe/settings.md; do
-    grep -q " $f\$" <<<"$contents" || fail "$deb lacks $f"
+      ./usr/include/leakprobe/pprof/profile.pb.h \
+      ./usr/share/doc/leakprobe-dev/copyright ./usr/share/doc/leakprobe-dev/changelog.gz; do
+    has dev "$f"
   done
-  grep -q " ./home/\| ./work/\| ./tmp/" <<<"$contents" && fail "$deb ships build paths"
+
+  # What no package may hold: the build tree (issue 24 found /usr/include/CMakeFiles/... and a
+  # top-level /usr/include/profile.pb.h), build paths, anything outside /usr, headers outside
+  # our namespace, empty directories, and -dev files in the runtime package or the reverse.
+  for list in deb dev; do
+    bad=$(grep -E '/CMakeFiles(/|$)|\.cmake\.in$|/CMakeCache|\.o$|/(build|tmp|home|work|root)/' \
+      "$work/$list.list" || true)
+    [ -z "$bad" ] || fail "$list package ships build-tree files: $bad"
+    bad=$(grep -vE '^\./$|^\./usr/' "$work/$list.list" || true)
+    [ -z "$bad" ] || fail "$list package ships files outside /usr: $bad"
+    bad=$(grep -E '^\./usr/include/.' "$work/$list.list" | grep -vE '^\./usr/include/leakprobe/' || true)
+    [ -z "$bad" ] || fail "$list package ships headers outside /usr/include/leakprobe/: $bad"
+  done
+  bad=$(grep -E '^\./usr/include/|\.a$|/cmake/' "$work/deb.list" || true)
+  [ -z "$bad" ] || fail "the runtime package ships -dev files: $bad"
+  bad=$(grep -E '^\./usr/bin/|\.so$|/man/' "$work/dev.list" || true)
+  [ -z "$bad" ] || fail "leakprobe-dev ships runtime files: $bad"
+  mkdir "$work/x" "$work/xdev"
+  dpkg-deb -x "$deb" "$work/x"
+  dpkg-deb -x "$dev" "$work/xdev"
+  empty=$(cd "$work/x" && find . -type d -empty; cd "$work/xdev" && find . -type d -empty)
+  [ -z "$empty" ] || fail "empty directories in the packages: $empty"
+  # The installed CMake package, headers, static libraries (their debug info stripped) and man
+  # pages must not point into this machine's trees. (The docs quote example output with paths,
+  # and the leakprobe command knows its build tree's library on purpose: not checked.)
+  leaked=$(grep -rlF -e "$src" -e "$build" "$work/xdev" "$work/x/usr/share/man" 2>/dev/null || true)
+  [ -z "$leaked" ] || fail "files that name the source or build tree: $leaked"
+  for f in "$work/x/usr/bin/leakprobe" "$work/x/usr/bin/heapdiff" \
+      "$work/x/usr/lib/$multiarch/libleakprobe.so"; do
+    file -b "$f" | grep -q ', stripped' || fail "$f is not stripped (its debug info belongs in the -dbgsym package): $(file -b "$f")"
+  done
+  pass "contents: what each package must hold, and nothing of the build tree"
+
+  # The control files: a description that is prose (no ';' from a CMake list), Depends.
+  for f in "$deb" "$dev"; do
+    desc=$(dpkg-deb -f "$f" Description)
+    grep -q '^ *;' <<<"$desc" && fail "$(basename "$f"): a description line starts with ';': $desc"
+    [ "$(wc -l <<<"$desc")" -ge 3 ] || fail "$(basename "$f"): no extended description: $desc"
+    [ "$(head -n 1 <<<"$desc" | wc -c)" -le 81 ] || fail "$(basename "$f"): synopsis over 80 columns"
+  done
   [ "$(dpkg-deb -f "$deb" Package)" = leakprobe ] || fail "bad package name"
-  [ "$(dpkg-deb -f "$deb" Architecture)" = "$(dpkg --print-architecture)" ] || fail "bad arch"
+  [ "$(dpkg-deb -f "$dev" Package)" = leakprobe-dev ] || fail "bad -dev package name"
+  [ "$(dpkg-deb -f "$deb" Architecture)" = "$arch" ] || fail "bad arch"
   depends=$(dpkg-deb -f "$deb" Depends)
   for lib in libc6 libdw1 libstdc++6; do
     grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
@@ -80,9 +143,32 @@ deb)
   # libunwind is only dlopened by the verification mode: suggested, not required.
   grep -q libunwind8 <<<"$depends" && fail "Depends has libunwind8, which the probe does not link"
   [ "$(dpkg-deb -f "$deb" Suggests)" = libunwind8 ] || fail "Suggests is not libunwind8"
-  dpkg-deb -x "$deb" "$work/x"
+  dev_depends=$(dpkg-deb -f "$dev" Depends)
+  for p in "leakprobe (= $version)" libdw-dev libprotobuf-dev nlohmann-json3-dev zlib1g-dev; do
+    grep -qF "$p" <<<"$dev_depends" || fail "leakprobe-dev's Depends lacks $p: $dev_depends"
+  done
+  pass "control: descriptions, Depends ($depends), leakprobe-dev Depends ($dev_depends)"
+
+  # Every relative link in the shipped docs leads to a shipped file.
+  while IFS= read -r md; do
+    dir=$(dirname "$md")
+    while IFS= read -r target; do
+      target=${target%%#*}
+      [ -n "$target" ] || continue
+      [ -e "$dir/$target" ] || fail "${md#"$work/x"} links $target, which the package does not ship"
+    done < <(grep -oE '\]\([^)]+\)' "$md" | sed -E 's/^\]\(//; s/\)$//' | grep -vE '^[a-z]+:|^#')
+  done < <(find "$work/x/usr/share/doc/leakprobe" -name '*.md')
+  pass "every relative link in the shipped docs resolves"
+
+  # lintian, as a Debian developer would run it. Every tag it may still print is overridden in
+  # packaging/debian/<package>.lintian-overrides, with the reason beside it.
+  command -v lintian >/dev/null || fail "lintian is not installed (scripts/deps.sh installs it)"
+  lintian --fail-on error,warning --display-level '>=warning' "$deb" "$dev" >"$work/lintian" 2>&1 \
+    || fail "lintian: $(cat "$work/lintian")"
+  pass "lintian: no error or warning that is not explained ($(grep -c . "$work/lintian" || true) lines)"
+
   run_installed "$work/x/usr/bin" "$work/x/usr/lib/$multiarch/libleakprobe.so"
-  pass "$(basename "$deb"): contents, Depends ($depends), runs from its own files"
+  pass "$(basename "$deb"), $(basename "$dev"): contents, control, docs, lintian, runs from its own files"
   ;;
 find-package)
   DESTDIR=$work/dest cmake --install "$build" >/dev/null
