@@ -51,6 +51,17 @@ without=$(printf '%s\n' "$out" | sites)
 case "$without" in *.c:*[1-9]*) fail "file:line without any debug info: $without" ;; esac
 expect_contains "$without" "stripped_sites!fn@0x" "unnamed functions without debug info"
 pass "no debuginfod: functions only, static ones unnamed"
+# The missing-debug-info warning names the fix, on stderr and in the JSON report's warnings.
+expect_contains "$err" "DEBUGINFOD_URLS" "the debug-info warning on stderr"
+expect_contains "$err" "-dbgsym packages" "the debug-info warning on stderr"
+printf '%s\n' "$out" | python3 -c '
+import json, sys
+warnings = json.load(sys.stdin)["warnings"]
+fixes = [w for w in warnings if w["code"] in ("no-debug-info", "no-symbols")
+         and "DEBUGINFOD_URLS" in w["message"] and "-dbgsym" in w["message"]]
+sys.exit(0 if fixes else "no debug-info warning naming the fix in the JSON: %r" % warnings)
+' || fail "the JSON report does not carry the debug-info warning"
+pass "no debuginfod: the warning names DEBUGINFOD_URLS and the -dbgsym packages, on stderr and in JSON"
 
 port=8002
 if [ -z "${LP_TRUST_NETNS:-}" ]; then port=$(free_port) || fail "no free port"; fi
