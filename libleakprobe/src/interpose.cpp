@@ -8,6 +8,7 @@
 #include "forwarding.h"
 #include "guard.h"
 #include "real_alloc.h"
+#include "sampler.h"
 #include "tracker.h"
 
 #define LP_EXPORT extern "C" __attribute__((visibility("default")))
@@ -58,15 +59,20 @@ __attribute__((noinline)) void* malloc_slow(size_t n) {
   if (!r) return leakprobe::pool_alloc(n);
   Tracker* t = recorder();
   if (!t || !t->recording()) return r->malloc(n);
+  // Sampled mode: most calls are not sampled and need neither the guard nor alloc_api.
+  if (t->skips(n)) return r->malloc(n);
   Guard g;
-  return api::malloc(*r, t, n);
+  void* p = r->malloc(n);
+  t->record_decided(p, n);
+  return p;
 }
 
 __attribute__((noinline)) void free_slow(void* p) {
   const RealAlloc* r = real_or_pool();
   if (!r) return;  // only pool blocks can exist before the real free is known
   Tracker* t = recorder();
-  if (!t || !t->ever_recorded()) {
+  // Never recorded anything, or (sampled mode) nothing on this block's page: forward.
+  if (!t || !p || !t->may_be_recorded(p)) {
     // Pool blocks live forever; never hand them to libc (api::free's first rule).
     if (p && !leakprobe::is_pool_ptr(p)) r->free(p);
     return;
@@ -78,15 +84,27 @@ __attribute__((noinline)) void free_slow(void* p) {
 }  // namespace
 
 LP_EXPORT void* malloc(size_t n) {
-  if (__builtin_expect(leakprobe::malloc_only_forwards(), 1))
-    return leakprobe::detail::g_real.malloc(n);
+  using namespace leakprobe;
+  const uint8_t bits = detail::g_forward_bits.load(std::memory_order_acquire);
+  if (__builtin_expect((bits & (kRealNotReady | kRecording)) == 0, 1))
+    return detail::g_real.malloc(n);
+  // Sampled mode: an unsampled block costs a thread-local subtraction more than forwarding.
+  if (bits == (kSampled | kRecording | kEverRecorded)) {
+    Sampler* s = detail::t_sampler;
+    if (s && s->surely_skips(n)) return detail::g_real.malloc(n);
+  }
   return malloc_slow(n);
 }
 
 LP_EXPORT void free(void* p) {
-  if (__builtin_expect(leakprobe::free_only_forwards(), 1)) {
+  using namespace leakprobe;
+  const uint8_t bits = detail::g_forward_bits.load(std::memory_order_acquire);
+  // Nothing recorded, or (sampled mode) no sampled block live on p's page: only forward.
+  if (__builtin_expect((bits & (kRealNotReady | kEverRecorded)) == 0, 1) ||
+      ((bits & (kSampled | kRealNotReady)) == kSampled &&
+       detail::g_sample_filter[sample_filter_index(p)].load(std::memory_order_relaxed) == 0)) {
     // Pool blocks live forever; never hand them to libc (api::free's first rule).
-    if (!leakprobe::is_pool_ptr(p)) leakprobe::detail::g_real.free(p);
+    if (!is_pool_ptr(p)) detail::g_real.free(p);
     return;
   }
   free_slow(p);

@@ -18,6 +18,7 @@ namespace detail {
 RealAlloc g_real;
 std::atomic<int> g_real_state{0};
 std::atomic<uint8_t> g_forward_bits{kRealNotReady};
+std::atomic<uint16_t>* g_sample_filter = nullptr;
 // dlsym needs well under 1 KiB on glibc 2.36 (the dlerror buffer); 64 KiB leaves room for a
 // different libc without costing anything but BSS.
 alignas(64) char g_pool[kPoolSize];

@@ -28,6 +28,14 @@ class Sampler {
     return true;
   }
 
+  // The common case of should_sample alone, inlined into the interposed malloc: true if
+  // `size` bytes are surely not sampled (and counted as such); false: ask should_sample.
+  bool surely_skips(uint64_t size) {
+    if (static_cast<int64_t>(size) >= left_) return false;
+    left_ -= static_cast<int64_t>(size);
+    return true;
+  }
+
   int64_t next_gap(uint64_t mean_bytes);
 
  private:

@@ -38,6 +38,10 @@ Tracker* create_tracker(const Options& opts, bool record_heap) {
   if (record_heap) {
     detail::g_heap_tracker.store(t, std::memory_order_release);
     // From here on malloc and free reach it: the shortcut must send them there.
+    if (t->sample_filter()) {
+      detail::g_sample_filter = t->sample_filter();
+      forward_bits_set(kSampled);  // after the filter pointer (seq_cst)
+    }
     if (t->recording()) forward_bits_set(kEverRecorded | kRecording);
   }
   return t;

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "arena.h"
+#include "forwarding.h"
 #include "options.h"
 #include "pointer_map.h"
 #include "sampler.h"
@@ -45,8 +46,23 @@ class Tracker {
   // errno is preserved (the unwinder and mmap may set it).
   void on_alloc(const void* p, size_t size) {
     if (!recording()) return;
-    if (opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes)) return;
+    if (skips(size)) return;
     capture_and_record(p, size);
+  }
+  // The two halves of on_alloc, for the interposed malloc: the sampling decision (true: this
+  // allocation is not sampled; it draws from the thread's sampler, so ask once per block),
+  // made before the real call and without the guard, then the recording of a sampled block.
+  bool skips(size_t size) {
+    return opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes);
+  }
+  void record_decided(const void* p, size_t size) {
+    if (p) capture_and_record(p, size);
+  }
+  // False if `p` is surely not recorded (the sampled-free filter's page count is 0): its free
+  // only forwards. One load, no lock, no hash probe.
+  std::atomic<uint16_t>* sample_filter() const { return filter_; }
+  bool may_be_recorded(const void* p) {
+    return ever_recorded() && (!filter_ || filter_slot(p).load(std::memory_order_relaxed) != 0);
   }
   // A block about to be released: recorded *before* the real free so another thread that
   // gets the same address next cannot collide with the stale entry. Inline up to the
@@ -109,10 +125,8 @@ class Tracker {
   // heap, so that load hits the cache; a hashed, per-block filter missed on almost every
   // free (measured: most of the sampled-mode overhead). A page holding a live sampled block
   // costs its other frees a lookup; at a 512 KiB mean that is ~1% of pages.
-  static constexpr size_t kFilterSlots = size_t{1} << 20;
-  std::atomic<uint16_t>& filter_slot(const void* p) {
-    return filter_[(reinterpret_cast<uintptr_t>(p) >> 12) & (kFilterSlots - 1)];
-  }
+  static constexpr size_t kFilterSlots = kSampleFilterSlots;
+  std::atomic<uint16_t>& filter_slot(const void* p) { return filter_[sample_filter_index(p)]; }
 
   Options opts_;
   Arena arena_;
