@@ -10,6 +10,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libboost-program-options-dev
   libgtest-dev googletest
   libmosquitto-dev mosquitto mosquitto-clients
+  libpaho-mqtt-dev  # a client library whose allocations all go through an unexported wrapper
   libgoogle-perftools-dev google-perftools golang-go heaptrack
   libprotobuf-dev protobuf-compiler zlib1g-dev golang-github-eclipse-paho.mqtt.golang-dev
   clang libclang-rt-14-dev procps iproute2 python3

@@ -538,20 +538,38 @@ namespace {
 TEST(Symbols, OnlyChangedStacksAreSymbolized) {
   FakeSymbols syms;
   syms.app[0x1100] = {fn("grow_here")};
-  const Snapshot a = must_parse(leakprobe_text(
-      {{1, 8, 1, 8, {kBaseA + 0x1101, kBaseA + 0x1901}}, {1, 8, 1, 8, {kBaseA + 0x1201}}}));
+  // The unchanged stack is deeper than the rows the wrapper search looks at (wrappers.h).
+  const std::vector<uint64_t> unchanged = {kBaseA + 0x1201, kBaseA + 0x1301, kBaseA + 0x1401,
+                                           kBaseA + 0x1501, kBaseA + 0x1601, kBaseA + 0x1701,
+                                           kBaseA + 0x1801, kBaseA + 0x1a01};
+  const Snapshot a = must_parse(
+      leakprobe_text({{1, 8, 1, 8, {kBaseA + 0x1101, kBaseA + 0x1901}}, {1, 8, 1, 8, unchanged}}));
   const Snapshot b = must_parse(leakprobe_text(
-      {{2, 16, 2, 16, {kBaseA + 0x1101, kBaseA + 0x1901}}, {1, 8, 1, 8, {kBaseA + 0x1201}}}));
+      {{2, 16, 2, 16, {kBaseA + 0x1101, kBaseA + 0x1901}}, {1, 8, 1, 8, unchanged}}));
   Options opts;
   opts.top = 0;
+  opts.fold_wrappers = false;
   const Analysis r = run({&a, &b}, syms.source(), opts);
   ASSERT_EQ(r.entries.size(), 1u);
   EXPECT_EQ(r.entries[0].site.function, "grow_here");
   EXPECT_EQ(r.totals[1], (Counts{3, 24, 3, 24}));  // the unchanged stack still counts
-  std::vector<uint64_t> asked;
-  for (const auto& c : syms.calls) asked.push_back(c.second);
-  std::sort(asked.begin(), asked.end());
-  EXPECT_EQ(asked, (std::vector<uint64_t>{0x1100, 0x1900}));  // never 0x1200
+  auto asked = [&syms] {
+    std::vector<uint64_t> out;
+    for (const auto& c : syms.calls) out.push_back(c.second);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  };
+  EXPECT_EQ(asked(), (std::vector<uint64_t>{0x1100, 0x1900}));  // nothing of the unchanged one
+  // Looking for allocation wrappers reads the rows near the allocator of every stack, never
+  // the rest of an unchanged stack.
+  syms.calls.clear();
+  opts.fold_wrappers = true;
+  EXPECT_EQ(run({&a, &b}, syms.source(), opts).entries.size(), 1u);
+  const std::vector<uint64_t> looked_at = asked();
+  for (uint64_t deep : {0x1700u, 0x1800u, 0x1a00u}) {
+    EXPECT_EQ(std::count(looked_at.begin(), looked_at.end(), deep), 0) << std::hex << deep;
+  }
 }
 
 }  // namespace
@@ -559,6 +577,83 @@ TEST(Symbols, OnlyChangedStacksAreSymbolized) {
 
 namespace leakprobe::analysis {
 namespace {
+
+// A library's own allocation wrapper, named on no list: `lib_alloc` sits directly above malloc
+// for three different API functions, and its bookkeeping (`tree_insert`, called only from it)
+// allocates too. `config_copy`, called from two places, is the program's own code.
+TEST(Fold, WrappersFoundInTheStacksAreFolded) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {fn("lib_alloc")};
+  syms.app[0x1140] = {fn("lib_alloc")};  // its second call into the allocator
+  syms.app[0x1200] = {fn("api_connect")};
+  syms.app[0x1300] = {fn("api_publish")};
+  syms.app[0x1400] = {fn("api_subscribe")};
+  syms.app[0x1500] = {fn("tree_insert")};
+  syms.app[0x1600] = {fn("config_copy")};
+  syms.app[0x1700] = {fn("load_a")};
+  syms.app[0x1800] = {fn("load_b")};
+  syms.app[0x1900] = {fn("main")};
+  const Snapshot a = must_parse(leakprobe_text({}));
+  const Snapshot b = must_parse(leakprobe_text({
+      {2, 64, 2, 64, {kBaseA + 0x1101, kBaseA + 0x1201, kBaseA + 0x1901}},
+      {1, 32, 1, 32, {kBaseA + 0x1141, kBaseA + 0x1201, kBaseA + 0x1901}},
+      {3, 96, 3, 96, {kBaseA + 0x1101, kBaseA + 0x1301, kBaseA + 0x1901}},
+      {1, 16, 1, 16, {kBaseA + 0x1101, kBaseA + 0x1401, kBaseA + 0x1901}},
+      {4, 128, 4, 128, {kBaseA + 0x1501, kBaseA + 0x1101, kBaseA + 0x1201, kBaseA + 0x1901}},
+      {1, 8, 1, 8, {kBaseA + 0x1601, kBaseA + 0x1701, kBaseA + 0x1901}},
+      {1, 8, 1, 8, {kBaseA + 0x1601, kBaseA + 0x1801, kBaseA + 0x1901}},
+  }));
+  Options opts;
+  opts.by = GroupBy::kFunction;
+  opts.top = 0;
+  const Analysis r = run({&a, &b}, syms.source(), opts);
+  std::map<std::string, int64_t> bytes;
+  for (const Entry& e : r.entries) bytes[e.key.text()] = e.delta().live_bytes;
+  // --by function adds up the API, not the wrapper: api_connect's own calls and the wrapper's
+  // bookkeeping for them.
+  EXPECT_EQ(bytes, (std::map<std::string, int64_t>{{"api_connect", 64 + 32 + 128},
+                                                   {"api_publish", 96},
+                                                   {"api_subscribe", 16},
+                                                   {"config_copy", 16}}));
+  ASSERT_EQ(r.folded_wrappers.size(), 2u);
+  EXPECT_EQ(r.folded_wrappers[0].function, "lib_alloc");
+  EXPECT_EQ(r.folded_wrappers[0].callers, 3u);
+  EXPECT_EQ(r.folded_wrappers[0].helper_of, "");
+  EXPECT_EQ(r.folded_wrappers[1].function, "tree_insert");
+  EXPECT_EQ(r.folded_wrappers[1].helper_of, "lib_alloc");
+  EXPECT_EQ(r.folded_wrappers[0].module, "/opt/t/app");
+
+  // Asked not to, it folds nothing: the wrapper is the site of most rows again.
+  opts.fold_wrappers = false;
+  const Analysis kept = run({&a, &b}, syms.source(), opts);
+  EXPECT_TRUE(kept.folded_wrappers.empty());
+  EXPECT_EQ(kept.entries.front().key.text(), "lib_alloc");
+}
+
+// A function that allocates at many places is code, however many callers it has.
+TEST(Fold, AFunctionAllocatingAtManyPlacesIsNoWrapper) {
+  FakeSymbols syms;
+  for (uint64_t call : {0x1100u, 0x1110u, 0x1120u, 0x1130u, 0x1140u}) {
+    syms.app[call] = {fn("build_session")};
+  }
+  syms.app[0x1200] = {fn("on_a")};
+  syms.app[0x1300] = {fn("on_b")};
+  syms.app[0x1400] = {fn("on_c")};
+  const Snapshot a = must_parse(leakprobe_text({}));
+  const Snapshot b = must_parse(leakprobe_text({
+      {1, 8, 1, 8, {kBaseA + 0x1101, kBaseA + 0x1201}},
+      {1, 8, 1, 8, {kBaseA + 0x1111, kBaseA + 0x1301}},
+      {1, 8, 1, 8, {kBaseA + 0x1121, kBaseA + 0x1401}},
+      {1, 8, 1, 8, {kBaseA + 0x1131, kBaseA + 0x1201}},
+      {1, 8, 1, 8, {kBaseA + 0x1141, kBaseA + 0x1301}},
+  }));
+  Options opts;
+  opts.by = GroupBy::kFunction;
+  const Analysis r = run({&a, &b}, syms.source(), opts);
+  EXPECT_TRUE(r.folded_wrappers.empty());
+  ASSERT_EQ(r.entries.size(), 1u);
+  EXPECT_EQ(r.entries[0].key.text(), "build_session");
+}
 
 TEST(Fold, ExtraWrappersFoldWithTheFoldOption) {
   FakeSymbols syms;

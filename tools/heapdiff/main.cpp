@@ -107,6 +107,10 @@ int run(int argc, char** argv) {
                  "Also fold leading frames matching REGEX, like malloc (your own wrappers, "
                  "e.g. 'xmalloc|pool_alloc')")
       ->type_name("REGEX");
+  bool keep_wrappers = false;
+  app.add_flag("--no-fold-wrappers", keep_wrappers,
+               "Do not fold the allocation wrappers heapdiff finds in the stacks (functions "
+               "directly above malloc for many callers; the report names the ones it folded)");
   app.add_option("--min-bytes", min_bytes,
                  "Do not list entries whose live size changed by less than SIZE")
       ->check(check_size)
@@ -174,6 +178,7 @@ int run(int argc, char** argv) {
   }
 
   options.top = static_cast<size_t>(top);
+  options.fold_wrappers = !keep_wrappers;
   options.keep_changed_stacks = !html_file.empty() || !pprof_file.empty();
   options.sort = sort == "objects" ? la::SortKey::kObjects : la::SortKey::kBytes;
   options.by = by == "function" ? la::GroupBy::kFunction

@@ -238,7 +238,8 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
 
   FrameFilter fold, focus, ignore;
   if (auto e = compile(options.fold, "--fold", 0, fold)) return *e;
-  const SymbolTable table(profile, symbols, fold.re ? &*fold.re : nullptr);
+  SymbolTable table(profile, symbols, fold.re ? &*fold.re : nullptr);
+  if (options.fold_wrappers) out.folded_wrappers = fold_allocation_wrappers(profile, table);
   if (auto e = compile(options.focus, "--focus", profile.frames.size(), focus)) return *e;
   if (auto e = compile(options.ignore, "--ignore", profile.frames.size(), ignore)) return *e;
 

@@ -180,6 +180,19 @@ void write_header(std::ostream& out, const Analysis& a) {
     out << "<p class=\"note\" data-code=\"" << warning_code(w.kind) << "\">" << esc(warning_text(w))
         << "</p>\n";
   }
+  if (!a.folded_wrappers.empty()) {
+    // The allocation wrappers found in the stacks (wrappers.h): named, so none goes missing.
+    out << "<p class=\"note\" id=\"folded-wrappers\">Allocation wrappers found in the stacks, "
+           "folded as if they were malloc (<code>--no-fold-wrappers</code> keeps them):";
+    for (size_t i = 0; i < a.folded_wrappers.size(); ++i) {
+      const FoldedWrapper& w = a.folded_wrappers[i];
+      out << (i > 0 ? "," : "") << " <code>" << esc(w.function) << "</code> ("
+          << (w.helper_of.empty() ? std::to_string(w.callers) + " callers"
+                                  : "called only from " + esc(w.helper_of))
+          << ")";
+    }
+    out << "</p>\n";
+  }
   if (a.totals.size() < 2) {
     out << "</header>\n";
     return;

@@ -74,10 +74,25 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   // Cumulative allocation counters restart with a new process; say so instead of guessing.
   doc["same_process"] = a.same_process;
   const Options& options = a.options;
-  doc["options"] = {
-      {"sort", sort_name(options.sort)}, {"by", by_name(options.by)}, {"top", options.top},
-      {"focus", options.focus},          {"ignore", options.ignore},  {"fold", options.fold},
-      {"min_bytes", options.min_bytes}};
+  doc["options"] = {{"sort", sort_name(options.sort)},
+                    {"by", by_name(options.by)},
+                    {"top", options.top},
+                    {"focus", options.focus},
+                    {"ignore", options.ignore},
+                    {"fold", options.fold},
+                    {"min_bytes", options.min_bytes},
+                    {"fold_wrappers", options.fold_wrappers}};
+  // The allocation wrappers found in the stacks and folded like malloc (wrappers.h).
+  json wrappers = json::array();
+  for (const FoldedWrapper& w : a.folded_wrappers) {
+    wrappers.push_back({{"function", w.function},
+                        {"module", w.module},
+                        {"unnamed", w.unnamed},
+                        {"callers", w.callers},
+                        {"stacks", w.stacks},
+                        {"helper_of", w.helper_of.empty() ? json(nullptr) : json(w.helper_of)}});
+  }
+  doc["folded_wrappers"] = wrappers;
 
   json totals;
   json live_bytes = json::array(), live_objs = json::array();

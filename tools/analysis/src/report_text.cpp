@@ -194,6 +194,23 @@ std::string gate_state(const Analysis& a) {
   return a.gate->exceeded ? "EXCEEDED" : "ok";
 }
 
+// The allocation wrappers heapdiff found and folded (wrappers.h), so that nobody wonders where
+// a function went: one line each.
+void write_folded_wrappers(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
+  if (a.folded_wrappers.empty()) return;
+  auto name = [&ctx](const std::string& f) { return ctx.full_names ? f : short_function_name(f); };
+  out << "  folded   allocation wrappers found in the stacks, as if they were malloc "
+         "(--no-fold-wrappers keeps them):\n";
+  for (const FoldedWrapper& w : a.folded_wrappers) {
+    out << "           " << name(w.function);
+    if (w.helper_of.empty()) {
+      out << "  (" << w.callers << " callers)\n";
+    } else {
+      out << "  (called only from " << name(w.helper_of) << ")\n";
+    }
+  }
+}
+
 std::string module_offset(const std::string& module, uint64_t offset) {
   const size_t slash = module.rfind('/');
   return (slash == std::string::npos ? module : module.substr(slash + 1)) + "+" +
@@ -439,6 +456,7 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
       << (a.trend_mode ? "trend over " + std::to_string(n) + " " + inputs : "diff of 2 " + inputs)
       << "\n";
   write_inputs(out, a);
+  write_folded_wrappers(out, a, ctx);
   if (n < 2) return;
   if (a.counts_only()) {
     write_count_report(out, a, ctx, summary);

@@ -126,13 +126,36 @@ const SymbolTable::Resolved& SymbolTable::resolve(uint32_t frame_id) const {
     out.rows.push_back(Row{std::move(f.function), std::move(f.file), f.line, f.inlined, module,
                            key.offset, f.unnamed});
     out.allocator.push_back(alloc || extra(out.rows.back()));
-    out.runtime.push_back(module_is_runtime || is_runtime_function(out.rows.back().function));
+    out.runtime.push_back(module_is_runtime || is_runtime_function(out.rows.back().function) ||
+                          folded_function(out.rows.back()));
   }
   return out;
 }
 
 bool SymbolTable::extra_fold(const Row& row) const {
-  return extra_fold_ != nullptr && std::regex_search(row.match_text(), *extra_fold_);
+  return (extra_fold_ != nullptr && std::regex_search(row.match_text(), *extra_fold_)) ||
+         folded_function(row);
+}
+
+bool SymbolTable::folded_function(const Row& row) const {
+  if (row.function.empty()) return false;
+  for (const auto& [module, function] : folded_functions_) {
+    if (row.module == module && row.function == function) return true;
+  }
+  return false;
+}
+
+void SymbolTable::fold_function(const std::string& module, const std::string& function) {
+  folded_functions_.emplace_back(module, function);
+  // Frames resolved before this call learn it here; later ones in resolve().
+  for (Resolved& r : frames_) {
+    for (size_t k = 0; k < r.rows.size(); ++k) {
+      if (r.rows[k].module == module && r.rows[k].function == function) {
+        r.allocator[k] = true;
+        r.runtime[k] = true;
+      }
+    }
+  }
 }
 
 // The profile named this frame (pprof input): its rows are taken as they are, and Go's rules

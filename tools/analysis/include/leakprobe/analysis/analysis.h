@@ -21,6 +21,7 @@
 #include "leakprobe/analysis/trend.h"
 #include "leakprobe/analysis/uncertainty.h"
 #include "leakprobe/analysis/warnings.h"
+#include "leakprobe/analysis/wrappers.h"
 
 namespace leakprobe::analysis {
 
@@ -116,6 +117,10 @@ struct Analysis {
     }
     return true;
   }
+
+  // Allocation wrappers found in the stacks and folded like the allocator (wrappers.h); empty
+  // with Options::fold_wrappers off.
+  std::vector<FoldedWrapper> folded_wrappers;
 };
 
 // Is `growth_bytes` (count profiles: `growth_objs`) over the --fail-on-growth threshold (see

@@ -8,6 +8,7 @@
 #include <functional>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "leakprobe/analysis/merge.h"
@@ -66,6 +67,10 @@ class SymbolTable {
   // The rows of `stack` with the first `skip` rows dropped.
   std::vector<Row> stack_rows(const std::vector<uint32_t>& stack, size_t skip) const;
 
+  // From now on the rows of `function` in `module` are allocator rows (wrappers.h): folded
+  // when they lead a stack, and never the site.
+  void fold_function(const std::string& module, const std::string& function);
+
  private:
   struct Resolved {
     bool done = false;
@@ -77,10 +82,12 @@ class SymbolTable {
   const Resolved& resolve_named(const NamedFrame& named, const std::string& module,
                                 Resolved& out) const;
   bool extra_fold(const Row& row) const;
+  bool folded_function(const Row& row) const;
 
   const MergedProfile& profile_;
   const SymbolSource& source_;
   const std::regex* extra_fold_;
+  std::vector<std::pair<std::string, std::string>> folded_functions_;  // (module, function)
   mutable std::vector<Resolved> frames_;
 };
 
