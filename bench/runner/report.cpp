@@ -32,6 +32,20 @@ struct Metric {
 
 const Metric kAllocMetric = {"ns_per_pair", "alloc", "alloc loop: time per malloc/free pair",
                              "ns",          false,   1};
+const Metric kAllocCpuMetric = {"cpu_ns_per_pair",
+                                "alloc",
+                                "alloc loop: CPU time (user+system) per malloc/free pair",
+                                "ns",
+                                false,
+                                1};
+const Metric kSmallCpuMetric = {
+    "small_cpu_ns_per_pair",
+    "alloc-small",
+    "tight small-block loop (`--sizes small`: 16-256 B, 64 live blocks a thread): CPU time per "
+    "malloc/free pair",
+    "ns",
+    false,
+    1};
 
 std::string num(double v) {
   char buf[64];
@@ -454,10 +468,14 @@ std::string render_markdown(const Results& r) {
       << "in an order rotated per repetition (interleaved, so background load hits all of them "
          "alike). Load average before: `"
       << r.load_before << "`, after: `" << r.load_after
-      << "` (2 cores, shared with other work: the min–max columns show the noise).\n\n"
+      << "` (load average, and the machine's steal time so far from /proc/stat; 2 cores, shared "
+         "with "
+         "other work: the min–max columns show the noise).\n\n"
       << "- alloc: `bench_alloc --pairs " << r.alloc.pairs
       << "` (2 threads, pairs per thread, ring of 4096 live blocks per thread, 20 call sites at "
-         "depths 10–40).\n"
+         "depths 10–40), and the same with `--sizes small` (16–256 B blocks, 64 live a thread: "
+         "the tight loop where a profiler's per-call cost shows; measured in CPU time, which a "
+         "shared machine disturbs less than wall time).\n"
       << "- broker: Debian's mosquitto on a loopback port under each configuration, driven by "
          "`bench_broker_load` (never profiled). Deliveries are counted at the subscribers; CPU "
          "is utime+stime from /proc of the broker's whole process group (heaptrack's shell, "
@@ -501,6 +519,8 @@ std::string render_markdown(const Results& r) {
   if (r.series.count("ns_per_pair")) {
     out << "\n### alloc loop\n";
     metric_table(r, kAllocMetric, out);
+    if (r.series.count("cpu_ns_per_pair")) metric_table(r, kAllocCpuMetric, out);
+    if (r.series.count("small_cpu_ns_per_pair")) metric_table(r, kSmallCpuMetric, out);
   }
   files_table(r, out);
   uptime_table(r, out);

@@ -107,12 +107,14 @@ RunResult run_alloc(const Config& config, const Paths& paths, const Programs& pr
     const long long pairs = std::max<long long>(params.pairs / config.alloc_divisor, 10000);
     spec.argv.insert(spec.argv.end(), {"--pairs", std::to_string(pairs)});
   }
+  if (params.small) spec.argv.insert(spec.argv.end(), {"--sizes", "small"});
   std::vector<ParsedResult> results;
   RunResult run = run_program(config, paths, spec, dir, "alloc", params.extra_env, results);
   if (!run.ok) return run;
   for (const auto& r : results) {
     if (r.workload != "alloc") continue;
     if (auto v = r.number("ns_per_pair")) run.metrics["ns_per_pair"] = *v;
+    if (auto v = r.number("cpu_ns_per_pair")) run.metrics["cpu_ns_per_pair"] = *v;
     if (auto v = r.number("pairs")) run.metrics["pairs"] = *v;
   }
   run.ok = run.metrics.count("ns_per_pair") == 1;

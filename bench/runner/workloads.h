@@ -31,6 +31,7 @@ struct Programs {
 struct AllocParams {
   long long pairs = 1'000'000;  // per thread
   double seconds = 0;           // > 0: time-bound run instead
+  bool small = false;           // --sizes small: the tight 16-256 B loop
   std::map<std::string, std::string> extra_env;
 };
 
