@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "leakprobe/cli/attach_command.h"
 #include "leakprobe/cli/control_client.h"
 #include "leakprobe/cli/exporter_command.h"
 #include "leakprobe/cli/launcher.h"
@@ -297,6 +298,7 @@ int main(int argc, char** argv) {
       "signal, program");
 
   ExporterCommand exporter(app);
+  AttachCommand attach(app);
 
   // CLI11 would try to parse the profiled program's own options, so everything after the first
   // `--` is cut off here and handed over untouched; run's own words get their flag values
@@ -367,5 +369,6 @@ int main(int argc, char** argv) {
   }
   if (*list_cmd) return list_command();
   if (exporter.chosen()) return exporter.run();
+  if (attach.chosen()) return attach.run();
   return 2;
 }
