@@ -232,7 +232,8 @@ ProcessView read_process_view(int pid) {
   v.my_uid = ::geteuid();
   v.have_cap_sys_ptrace = has_cap_sys_ptrace();
   std::string scope;
-  if (read_file("/proc/sys/kernel/yama/ptrace_scope", scope)) v.ptrace_scope = std::atoi(scope.c_str());
+  if (read_file("/proc/sys/kernel/yama/ptrace_scope", scope))
+    v.ptrace_scope = std::atoi(scope.c_str());
 
   const std::string dir = "/proc/" + std::to_string(pid);
   std::string text;
@@ -254,14 +255,16 @@ ProcessView read_process_view(int pid) {
   struct stat st {};
   // The kernel gives the files in /proc/PID to root when the process is not dumpable (it
   // changed user); the directory itself keeps the process's uid.
-  if (::stat((dir + "/status").c_str(), &st) == 0) v.dumpable = st.st_uid == v.status.uid[1] || v.status.uid[1] == 0;
+  if (::stat((dir + "/status").c_str(), &st) == 0)
+    v.dumpable = st.st_uid == v.status.uid[1] || v.status.uid[1] == 0;
   for (int p = parent_of(pid), hops = 0; p > 0 && hops < 4096; p = parent_of(p), ++hops) {
     if (p == ::getpid()) {
       v.is_descendant = true;
       break;
     }
   }
-  if (v.status.tracer_pid > 0 && read_file("/proc/" + std::to_string(v.status.tracer_pid) + "/comm", text)) {
+  if (v.status.tracer_pid > 0 &&
+      read_file("/proc/" + std::to_string(v.status.tracer_pid) + "/comm", text)) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     v.tracer_name = text;
   }
@@ -299,7 +302,8 @@ Verdict judge_attach(const ProcessView& v) {
   if (!v.status.parsed) return no("cannot read /proc/" + std::to_string(v.pid) + "/status");
   if (v.status.state == 'Z' || v.status.state == 'X')
     return no(p + " is exiting: there is nothing left to attach to");
-  if (v.kernel_thread) return no(p + " is a kernel thread: no program runs there to load the probe into");
+  if (v.kernel_thread)
+    return no(p + " is a kernel thread: no program runs there to load the probe into");
 
   // Who may attach: the kernel's rules, told before it refuses us half-way.
   if (!v.have_cap_sys_ptrace) {
@@ -309,15 +313,18 @@ Verdict judge_attach(const ProcessView& v) {
                   std::to_string(v.my_uid) + ": attach as that user, or as root");
     }
     if (!v.dumpable)
-      return no(p + " changed user after it started, so the kernel lets only root "
+      return no(p +
+                " changed user after it started, so the kernel lets only root "
                 "(CAP_SYS_PTRACE) attach to it: run leakprobe attach as root");
   }
   if (v.ptrace_scope >= 3)
-    return no("kernel.yama.ptrace_scope is 3: this kernel lets no process attach to another "
-              "until reboot; start the program with `leakprobe run` instead");
+    return no(
+        "kernel.yama.ptrace_scope is 3: this kernel lets no process attach to another "
+        "until reboot; start the program with `leakprobe run` instead");
   if (v.ptrace_scope == 2 && !v.have_cap_sys_ptrace)
-    return no("kernel.yama.ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach; run "
-              "leakprobe attach as root");
+    return no(
+        "kernel.yama.ptrace_scope is 2: only root (CAP_SYS_PTRACE) may attach; run "
+        "leakprobe attach as root");
   if (v.ptrace_scope == 1 && !v.have_cap_sys_ptrace && !v.is_descendant)
     return no("kernel.yama.ptrace_scope is 1: only a parent may attach to " + p +
               "; run leakprobe attach as root (CAP_SYS_PTRACE), or set the sysctl to 0");
@@ -327,8 +334,8 @@ Verdict judge_attach(const ProcessView& v) {
               ", so it would not let it attach either");
 
   if (maps_show_probe(v.map_paths))
-    return no(p + " already has the probe loaded: `leakprobe enable " +
-              std::to_string(v.pid) + "` starts recording there");
+    return no(p + " already has the probe loaded: `leakprobe enable " + std::to_string(v.pid) +
+              "` starts recording there");
   if (v.status.tracer_pid != 0)
     return no(p + " is already traced by pid " + std::to_string(v.status.tracer_pid) +
               (v.tracer_name.empty() ? "" : " (" + v.tracer_name + ")") +
@@ -339,13 +346,14 @@ Verdict judge_attach(const ProcessView& v) {
               "), which may forbid or kill the mmap, open and dlopen an attach makes it do; "
               "start it with `leakprobe run` instead");
   if (v.exe.readable && v.exe.is_go)
-    return no(p + " is a Go program: Go's own heap profiler sees it better; import "
+    return no(p +
+              " is a Go program: Go's own heap profiler sees it better; import "
               "net/http/pprof and read http://HOST:PORT/debug/pprof/heap (or "
               "`go tool pprof` it)");
-  if (!v.exe.readable)
-    return no("cannot read the program of " + p + ": " + v.exe.error);
+  if (!v.exe.readable) return no("cannot read the program of " + p + ": " + v.exe.error);
   if (!v.exe.has_interp && !v.libc_found)
-    return no(p + " is a statically linked program: there is no dynamic loader in it to load "
+    return no(p +
+              " is a statically linked program: there is no dynamic loader in it to load "
               "the probe; rebuild it dynamically linked and start it with `leakprobe run`");
   if (!v.libc_found) return no(p + " has no C library mapped: nothing to load the probe with");
   if (!v.libc.readable)

@@ -14,10 +14,10 @@ namespace leakprobe::cli {
 
 // What an ELF file says about itself, as far as attaching cares.
 struct ElfFacts {
-  bool readable = false;     // an ELF64 file we could parse; `error` says why not
+  bool readable = false;  // an ELF64 file we could parse; `error` says why not
   std::string error;
-  bool has_interp = false;   // PT_INTERP: a dynamically linked program
-  bool is_go = false;        // a .go.buildinfo section or a runtime.main symbol
+  bool has_interp = false;      // PT_INTERP: a dynamically linked program
+  bool is_go = false;           // a .go.buildinfo section or a runtime.main symbol
   bool defines_dlopen = false;  // a defined (not imported) dynamic symbol `dlopen`
 };
 
@@ -30,7 +30,7 @@ struct StatusFields {
   char state = '?';          // R, S, D, T, t, Z, X...
   uid_t uid[3] = {0, 0, 0};  // real, effective, saved
   int tracer_pid = 0;
-  int seccomp = 0;           // 0 off, 1 strict, 2 filter
+  int seccomp = 0;  // 0 off, 1 strict, 2 filter
 };
 StatusFields parse_status(const std::string& text);
 
@@ -46,15 +46,15 @@ struct ProcessView {
   StatusFields status;
   bool maps_readable = false;
   std::vector<std::string> map_paths;
-  bool dumpable = true;       // /proc/PID is owned by the process's uid (not root's after a
-                              // change of user)
+  bool dumpable = true;  // /proc/PID is owned by the process's uid (not root's after a
+                         // change of user)
   uid_t my_uid = 0;
   bool have_cap_sys_ptrace = false;
-  int ptrace_scope = -1;      // kernel.yama.ptrace_scope; -1: no Yama
-  bool is_descendant = false; // the target descends from this process
-  std::string tracer_name;    // comm of TracerPid, if any
-  ElfFacts exe;               // the program itself (/proc/PID/exe)
-  std::string libc_path;      // the mapped libc (or libdl) that provides dlopen, if found
+  int ptrace_scope = -1;       // kernel.yama.ptrace_scope; -1: no Yama
+  bool is_descendant = false;  // the target descends from this process
+  std::string tracer_name;     // comm of TracerPid, if any
+  ElfFacts exe;                // the program itself (/proc/PID/exe)
+  std::string libc_path;       // the mapped libc (or libdl) that provides dlopen, if found
   ElfFacts libc;
   bool libc_found = false;
 };
