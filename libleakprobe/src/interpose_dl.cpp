@@ -1,12 +1,20 @@
 // dlclose: unloading a module can put other code at its addresses later, so the frame rules
 // compiled for them become stale (rule_cache.h). The real dlclose runs first; rules looked up
 // concurrently are for code that is still on some stack, hence still loaded.
+//
+// dlopen with RTLD_DEEPBIND: the library binds malloc and free to libc's before ours, so the
+// host blocks it frees stay live in our tables and its own blocks are never seen. Snapshots
+// from then on say so (format::kIncompleteDeepbindFrees). dlopen is passed on by a jump, never
+// a call: glibc takes the caller's RPATH, RUNPATH and namespace from dlopen's return address,
+// and a wrapper's call would make that the probe's.
 #include <dlfcn.h>
 
 #include <atomic>
 
 #include "guard.h"
+#include "log.h"
 #include "rule_cache.h"
+#include "tracker.h"
 
 #define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -36,3 +44,77 @@ LP_EXPORT int dlclose(void* handle) {
   leakprobe::rule_cache_invalidate();
   return rc;
 }
+
+using dlopen_fn = void* (*)(const char*, int);
+// Read by the assembly below: a plain symbol (the file is built without LTO, which would
+// rename or drop what only the assembly names).
+extern "C" {
+__attribute__((visibility("hidden"), used)) std::atomic<dlopen_fn> leakprobe_next_dlopen{nullptr};
+}
+static_assert(sizeof(std::atomic<dlopen_fn>) == sizeof(void*));
+
+namespace {
+
+void* dlopen_unavailable(const char*, int) { return nullptr; }
+
+__attribute__((constructor)) void resolve_dlopen() {
+  leakprobe::Guard g;  // dlsym may allocate
+  leakprobe_next_dlopen.store(reinterpret_cast<dlopen_fn>(dlsym(RTLD_NEXT, "dlopen")),
+                              std::memory_order_release);
+}
+
+}  // namespace
+
+// The dlopen below calls this only for RTLD_DEEPBIND or before the constructor ran; it
+// returns the function to jump to with the caller's own arguments and return address.
+extern "C" __attribute__((visibility("hidden"), used)) dlopen_fn leakprobe_dlopen_slow(
+    const char* file, int mode) {
+  if (!leakprobe_next_dlopen.load(std::memory_order_acquire)) resolve_dlopen();
+  if (mode & RTLD_DEEPBIND) {
+    static std::atomic<bool> said{false};
+    leakprobe::log_once(said, "a library is opened with RTLD_DEEPBIND (",
+                        file ? file : "the program",
+                        "): its malloc and free bypass the probe, so "
+                        "blocks it frees stay live in snapshots, which say deepbind-frees");
+    if (leakprobe::Tracker* t = leakprobe::tracker())
+      t->note_incomplete(leakprobe::Tracker::Gap::kDeepbindFrees, nullptr);
+  }
+  dlopen_fn f = leakprobe_next_dlopen.load(std::memory_order_acquire);
+  return f ? f : dlopen_unavailable;
+}
+
+#if defined(__x86_64__)
+// dlopen(file, mode): straight on to the real dlopen unless mode has RTLD_DEEPBIND (0x8) or
+// the real one is not known yet; then leakprobe_dlopen_slow first, arguments kept around it.
+asm(R"(
+  .text
+  .globl dlopen
+  .type dlopen, @function
+  .p2align 4
+dlopen:
+  .cfi_startproc
+  movq leakprobe_next_dlopen(%rip), %rax
+  testq %rax, %rax
+  jz 1f
+  testl $8, %esi
+  jnz 1f
+  jmp *%rax
+1:
+  pushq %rdi
+  .cfi_adjust_cfa_offset 8
+  pushq %rsi
+  .cfi_adjust_cfa_offset 8
+  subq $8, %rsp
+  .cfi_adjust_cfa_offset 8
+  call leakprobe_dlopen_slow
+  addq $8, %rsp
+  .cfi_adjust_cfa_offset -8
+  popq %rsi
+  .cfi_adjust_cfa_offset -8
+  popq %rdi
+  .cfi_adjust_cfa_offset -8
+  jmp *%rax
+  .cfi_endproc
+  .size dlopen, .-dlopen
+)");
+#endif

@@ -92,6 +92,7 @@ __attribute__((constructor)) void start_probe() {
   const bool foreign = check_preload_order();
   Tracker* t = create_tracker(g_settings.tracker, !foreign);
   if (!t) return;
+  if (foreign) t->note_incomplete(Tracker::Gap::kForeignMalloc, nullptr);  // said just above
   install_fork_handlers();
   writer_start(t, g_settings.writer);
   atexit(at_exit);

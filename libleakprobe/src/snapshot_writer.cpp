@@ -120,6 +120,31 @@ void meta_str(Out& out, const char* key, const char* v) {
   out.put_char('\n');
 }
 
+// One "incomplete: <reason> since <T>" line per gap the tracker noted (format::kKeyIncomplete).
+void incomplete_lines(Out& out, const Tracker& t) {
+  static constexpr struct {
+    Tracker::Gap gap;
+    const char* name;
+  } kGaps[] = {
+      {Tracker::Gap::kStackTableFull, fmt::kIncompleteStackTableFull},
+      {Tracker::Gap::kDeepbindFrees, fmt::kIncompleteDeepbindFrees},
+      {Tracker::Gap::kForeignMalloc, fmt::kIncompleteForeignMalloc},
+      {Tracker::Gap::kOutOfMemory, fmt::kIncompleteOutOfMemory},
+  };
+  static_assert(sizeof(kGaps) / sizeof(kGaps[0]) == static_cast<size_t>(Tracker::Gap::kCount));
+  for (const auto& g : kGaps) {
+    const int64_t since = t.incomplete_since(g.gap);
+    if (!since) continue;
+    meta_key(out, fmt::kKeyIncomplete);
+    out.put(g.name);
+    out.put_char(' ');
+    out.put(fmt::kIncompleteSince);
+    out.put_char(' ');
+    out.put_i64(since);
+    out.put_char('\n');
+  }
+}
+
 void pair(Out& out, bool* first, const char* name, uint64_t v) {
   if (!*first) out.put_char(' ');
   *first = false;
@@ -328,6 +353,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   unwind_meta(out, unwind_stats());
   if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
   recording_meta(out, t);
+  incomplete_lines(out, t);
   BuildIdCtx ctx{&out, exe};
   dl_iterate_phdr(emit_build_id, &ctx);
 

@@ -88,11 +88,24 @@ Bucket* StackTable::intern(const uintptr_t* frames, uint32_t depth, bool truncat
   Slots* t = slots_.load(std::memory_order_acquire);
   if (Bucket* b = find(t, h, frames, depth, truncated)) return b;
   size_t n = count_.load(std::memory_order_relaxed);
-  if (n >= max_) return nullptr;
+  if (n + 1 >= max_) return nullptr;  // the last index is overflow()'s
   if ((n + 1) * 2 > t->mask + 1) {
     if (!grow()) return nullptr;
     t = slots_.load(std::memory_order_relaxed);
   }
+  Bucket* b = make_bucket(h, frames, depth, truncated, n);
+  if (!b) return nullptr;
+  size_t i = h & t->mask;
+  while (t->slot[i].load(std::memory_order_relaxed)) i = (i + 1) & t->mask;
+  // Release: a reader that sees the pointer sees the bucket's contents.
+  t->slot[i].store(b, std::memory_order_release);
+  head_.store(b, std::memory_order_release);
+  count_.store(n + 1, std::memory_order_relaxed);
+  return b;
+}
+
+Bucket* StackTable::make_bucket(uint64_t h, const uintptr_t* frames, uint32_t depth, bool truncated,
+                                size_t index) {
   size_t bytes = offsetof(Bucket, frames) + sizeof(uintptr_t) * (depth ? depth : 1);
   bytes = (bytes + 63) & ~size_t{63};  // keep the next bucket's lines separate
   void* mem = arena_->alloc(bytes, alignof(Bucket));
@@ -101,16 +114,21 @@ Bucket* StackTable::intern(const uintptr_t* frames, uint32_t depth, bool truncat
   b->hash = h;
   b->depth = depth;
   b->truncated = truncated ? 1 : 0;
-  b->index = static_cast<uint32_t>(n);
-  memcpy(b->frames, frames, sizeof(uintptr_t) * depth);
-  by_index_[n].store(b, std::memory_order_release);  // before any pointer-map entry names it
+  b->index = static_cast<uint32_t>(index);
+  if (depth) memcpy(b->frames, frames, sizeof(uintptr_t) * depth);
+  by_index_[index].store(b, std::memory_order_release);  // before any pointer-map entry names it
   b->next = head_.load(std::memory_order_relaxed);
-  size_t i = h & t->mask;
-  while (t->slot[i].load(std::memory_order_relaxed)) i = (i + 1) & t->mask;
-  // Release: a reader that sees the pointer sees the bucket's contents.
-  t->slot[i].store(b, std::memory_order_release);
-  head_.store(b, std::memory_order_release);
-  count_.store(n + 1, std::memory_order_relaxed);
+  return b;
+}
+
+Bucket* StackTable::overflow() {
+  if (Bucket* b = overflow_.load(std::memory_order_acquire)) return b;
+  SpinGuard g(insert_lock_);
+  if (Bucket* b = overflow_.load(std::memory_order_relaxed)) return b;
+  Bucket* b = make_bucket(0, nullptr, 0, false, max_ - 1);
+  if (!b) return nullptr;
+  head_.store(b, std::memory_order_release);  // listed (the writer walks head_), never hashed
+  overflow_.store(b, std::memory_order_release);
   return b;
 }
 

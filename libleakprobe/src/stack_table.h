@@ -69,8 +69,13 @@ class StackTable {
   bool init(size_t max_stacks, Arena* arena);
 
   // The bucket for this stack, created on first sight. nullptr when the table is full or
-  // the arena cannot grow: the caller reports it once and stops tracking.
+  // the arena cannot grow (the caller may then count the block in overflow()).
   Bucket* intern(const uintptr_t* frames, uint32_t depth, bool truncated);
+
+  // One bucket without frames for blocks whose stacks found no room: it takes the table's
+  // last index (intern() keeps it free), is listed like any other bucket but never found by
+  // intern(). Created on first use; nullptr if even that cannot be had.
+  Bucket* overflow();
 
   // The bucket with this index (the pointer map stores indexes, which pack smaller than
   // pointers). Lock-free.
@@ -93,6 +98,9 @@ class StackTable {
   static Bucket* find(const Slots* t, uint64_t h, const uintptr_t* frames, uint32_t depth,
                       bool truncated);
   bool grow();  // insert_lock_ held
+  // A bucket at `index`, listed at head_'s place (the caller publishes head_). Lock held.
+  Bucket* make_bucket(uint64_t h, const uintptr_t* frames, uint32_t depth, bool truncated,
+                      size_t index);
 
   std::atomic<Slots*> slots_{nullptr};
   std::atomic<Bucket*>* by_index_ = nullptr;  // max_ entries, touched as they are used
@@ -101,6 +109,7 @@ class StackTable {
   SpinLock insert_lock_;
   std::atomic<Bucket*> head_{nullptr};
   std::atomic<size_t> count_{0};
+  std::atomic<Bucket*> overflow_{nullptr};
 };
 
 }  // namespace leakprobe

@@ -65,7 +65,8 @@ bool Tracker::init(const Options& opts) {
   recording_.store(opts_.enabled, std::memory_order_seq_cst);
   recording_since_us_.store(wall_clock_us(), std::memory_order_relaxed);
   // Active even when dormant: the writer and the control socket run so recording can be
-  // switched on later; active() only goes false when the probe steps aside after a failure.
+  // switched on later. A full table or an unmappable pointer map is a gap the snapshots
+  // name (note_incomplete), never a reason to stop taking out frees.
   active_.store(true, std::memory_order_release);
   return true;
 }
@@ -91,12 +92,16 @@ bool Tracker::set_recording(bool on) {
   return was;
 }
 
-void Tracker::fail(const char* why) {
-  active_.store(false, std::memory_order_relaxed);
-  // Stepped aside for good: every call only forwards (recorder() now returns nullptr).
-  if (detail::g_heap_tracker.load(std::memory_order_acquire) == this)
-    forward_bits_clear(kRecording | kEverRecorded);
-  log_once(failed_said_, why, "; tracking stopped, the program continues untracked");
+void Tracker::note_incomplete(Gap gap, const char* why) {
+  const int i = static_cast<int>(gap);
+  if (gap_since_[i].load(std::memory_order_relaxed) != 0) return;
+  const int saved_errno = errno;
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t expected = 0;
+  if (gap_since_[i].compare_exchange_strong(expected, now.tv_sec > 0 ? now.tv_sec : 1) && why)
+    log_once(gap_said_[i], why);
+  errno = saved_errno;
 }
 
 void Tracker::capture_and_record(const void* p, size_t size) {
@@ -119,7 +124,17 @@ Bucket* Tracker::intern(size_t size, const uintptr_t* frames, int depth, bool tr
     return nullptr;
   }
   Bucket* b = stacks_.intern(frames, static_cast<uint32_t>(depth), truncated);
-  if (!b) fail("the stack table is full (raise LEAKPROBE_MAX_STACKS) or out of memory");
+  if (b) return b;
+  // No room for this stack: the block is still counted (on the one line without frames) and
+  // its free still taken out, so live figures stay true; only its stack is lost.
+  note_incomplete(Gap::kStackTableFull,
+                  "the stack table is full (LEAKPROBE_MAX_STACKS): blocks from new stacks are "
+                  "counted on one line without a stack, and snapshots say stack-table-full");
+  b = stacks_.overflow();
+  if (!b)
+    note_incomplete(Gap::kOutOfMemory,
+                    "out of memory for the probe's tables: some blocks are not recorded, and "
+                    "snapshots say out-of-memory");
   return b;
 }
 
@@ -127,7 +142,9 @@ void Tracker::record_bucket(const void* p, size_t size, Bucket* b) {
   if (filter_) filter_slot(p).fetch_add(1, std::memory_order_relaxed);
   if (!ptrs_.insert(p, pack(b, size))) {
     if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
-    fail("cannot grow the pointer map");
+    note_incomplete(Gap::kOutOfMemory,
+                    "cannot grow the pointer map: some blocks are not recorded, and snapshots "
+                    "say out-of-memory");
     return;
   }
   b->on_alloc(size);
@@ -168,7 +185,9 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
       if (ptrs_.insert(old, t.old)) {
         bucket_of(t.old)->undo_free(size_of(t.old));
       } else {
-        fail("cannot grow the pointer map");
+        note_incomplete(Gap::kOutOfMemory,
+                        "cannot grow the pointer map: some blocks are not recorded, and "
+                        "snapshots say out-of-memory");
       }
     }
     return;

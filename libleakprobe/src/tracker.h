@@ -92,9 +92,17 @@ class Tracker {
   // The probe's own memory: everything mapped (tables, arena) plus this object.
   uint64_t probe_bytes() const;
 
-  // Something failed inside the probe: say so once and step aside for good (the host keeps
-  // running with plain forwarding; snapshots still show what was recorded until then).
-  void fail(const char* why);
+  // What snapshots cannot show from some moment on (format::kKeyIncomplete); recording goes
+  // on around it. Frees in particular are always still taken out, so live counts never
+  // freeze.
+  enum class Gap { kStackTableFull, kDeepbindFrees, kForeignMalloc, kOutOfMemory, kCount };
+  // Remembers when `gap` first happened (unix seconds) and says `why` once (nullptr: said
+  // elsewhere). Lock- and allocation-free: called from inside malloc.
+  void note_incomplete(Gap gap, const char* why);
+  // 0 if it never happened.
+  int64_t incomplete_since(Gap gap) const {
+    return gap_since_[static_cast<int>(gap)].load(std::memory_order_relaxed);
+  }
 
   // fork: prepare holds every lock, parent/child release them.
   void lock_for_fork();
@@ -138,7 +146,8 @@ class Tracker {
   std::atomic<bool> ever_recorded_{false};
   std::atomic<int64_t> recording_since_us_{0};
   std::atomic<int64_t> recording_first_switch_us_{0};
-  std::atomic<bool> failed_said_{false};
+  std::atomic<int64_t> gap_since_[static_cast<int>(Gap::kCount)] = {};
+  std::atomic<bool> gap_said_[static_cast<int>(Gap::kCount)] = {};
   std::atomic<bool> huge_said_{false};
 };
 

@@ -90,7 +90,7 @@ inline constexpr Setting kTable[] = {
      nullptr, "Open the control socket @leakprobe.<ns>.<pid> for `leakprobe snapshot PID`"},
     {kMaxStacks, "LEAKPROBE_MAX_STACKS", "max-stacks", nullptr, Kind::kCount, Reader::kProbe,
      uint64_t{1} << 18, "262144", 1024, uint64_t{1} << 26, "a stack count",
-     "Distinct call stacks kept; when full the probe says so and stops recording"},
+     "Distinct call stacks kept; when full, blocks from new stacks are counted without one"},
     {kVerifyUnwind, "LEAKPROBE_VERIFY_UNWIND", "verify-unwind", nullptr, Kind::kFlag,
      Reader::kProbe, 0, "0", 0, 1, nullptr,
      "Compare every stack with libunwind's and count mismatches (tests only)"},

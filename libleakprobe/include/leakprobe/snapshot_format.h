@@ -51,6 +51,21 @@ inline constexpr const char kKeyUnwindCache[] = "unwind-cache";
 // LD_PRELOAD, or the program links its own): the path of the file whose malloc it calls. Such
 // a snapshot saw no allocations; heapdiff warns.
 inline constexpr const char kKeyForeignMalloc[] = "foreign-malloc";
+// "<reason> since <unix seconds>", one line per reason that ever applied in this process: the
+// snapshot misses something it cannot show, from that moment on (a heap that looks flat may
+// not be). heapdiff reports every interval that ends in such a snapshot as not trustworthy.
+inline constexpr const char kKeyIncomplete[] = "incomplete";
+inline constexpr const char kIncompleteSince[] = "since";
+// The stack table (LEAKPROBE_MAX_STACKS) filled up: blocks from stacks it had no room for are
+// counted on one stack line without frames; frees are still recorded.
+inline constexpr const char kIncompleteStackTableFull[] = "stack-table-full";
+// A library opened with RTLD_DEEPBIND calls libc's malloc and free directly: blocks it frees
+// stay live here, blocks it allocates are never seen.
+inline constexpr const char kIncompleteDeepbindFrees[] = "deepbind-frees";
+// Another allocator serves the program's malloc (kKeyForeignMalloc names it): no heap at all.
+inline constexpr const char kIncompleteForeignMalloc[] = "foreign-malloc";
+// The probe could not map memory for its pointer map: some blocks were not recorded.
+inline constexpr const char kIncompleteOutOfMemory[] = "out-of-memory";
 
 // Whether the probe was recording when the snapshot was written, and since when:
 // "<state> since <unix time>", state one of the kRecording* below, the time (seconds with a

@@ -50,15 +50,24 @@ TEST(StackTable, CountersAndListWalk) {
   EXPECT_EQ(n, 1u);
 }
 
-TEST(StackTable, FullTableReturnsNull) {
+TEST(StackTable, FullTableReturnsNullAndKeepsTheLastIndexForTheOverflowBucket) {
   Arena arena;
   StackTable t;
   ASSERT_TRUE(t.init(1024, &arena));
-  for (uintptr_t i = 0; i < 1024; ++i) ASSERT_NE(t.intern(&i, 1, false), nullptr) << i;
+  for (uintptr_t i = 0; i < 1023; ++i) ASSERT_NE(t.intern(&i, 1, false), nullptr) << i;
   uintptr_t one_more = 5000;
   EXPECT_EQ(t.intern(&one_more, 1, false), nullptr);
   uintptr_t old = 7;
   EXPECT_NE(t.intern(&old, 1, false), nullptr) << "known stacks are still found when full";
+
+  Bucket* o = t.overflow();
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o, t.overflow()) << "one overflow bucket";
+  EXPECT_EQ(o->index, 1023u);
+  EXPECT_EQ(t.at(1023), o);
+  EXPECT_EQ(o->depth, 0u);
+  EXPECT_EQ(t.first(), o) << "listed for the writer";
+  EXPECT_EQ(t.intern(nullptr, 0, false), nullptr) << "never found as an empty stack";
 }
 
 TEST(StackTable, ConcurrentInsertsDeduplicate) {
