@@ -137,9 +137,7 @@ void incomplete_lines(Out& out, const Tracker& t) {
     if (!since) continue;
     meta_key(out, fmt::kKeyIncomplete);
     out.put(g.name);
-    out.put_char(' ');
-    out.put(fmt::kIncompleteSince);
-    out.put_char(' ');
+    out.put(fmt::kRecordingSince);
     out.put_i64(since);
     out.put_char('\n');
   }

@@ -184,4 +184,23 @@ TEST(Interval, ForeignMallocDistrustsTheInterval) {
   EXPECT_EQ(text_of(r).find("no growth"), std::string::npos);
 }
 
+TEST(Interval, ForeignMallocIsOneWarningThoughTheProbeAlsoMarksItIncomplete) {
+  // The probe writes both lines; the foreign-malloc warning names the allocator and the fix.
+  const std::string marks =
+      "# leakprobe.foreign-malloc: /usr/lib/libjemalloc.so.2\n"
+      "# leakprobe.incomplete: foreign-malloc since 150\n";
+  const Snapshot a = snap("a.heap", 100, marks);
+  const Snapshot b = snap("b.heap", 200, marks);
+  const Analysis r = run({&a, &b});
+  EXPECT_FALSE(r.interval_trusted());
+  const nlohmann::json j = json_of(r);
+  int foreign = 0, incomplete = 0;
+  for (const auto& w : j["warnings"]) {
+    foreign += w["code"] == "foreign-malloc";
+    incomplete += w["code"] == "incomplete";
+  }
+  EXPECT_EQ(foreign, 2) << j["warnings"];  // one per snapshot, as before
+  EXPECT_EQ(incomplete, 0) << j["warnings"];
+}
+
 }  // namespace leakprobe::analysis

@@ -7,7 +7,8 @@
 #     `# leakprobe.incomplete: stack-table-full since T`;
 #   - a library opened with RTLD_DEEPBIND frees host blocks through libc: the probe says so
 #     once and the snapshot says `deepbind-frees since T`; opened without it, nothing is said.
-# The programs' own output and exit status stay as without the probe.
+# The programs' own output and exit status stay as without the probe, and heapdiff over an
+# interval ending in such a snapshot says it cannot be trusted (text, JSON, gate exit 2).
 # Usage: incomplete_snapshots.sh LIBLEAKPROBE MANY_STACKS_PROGRAM DEEPBIND_PROGRAM DEEPBIND_LIB
 #        HEAPDIFF
 set -u
@@ -73,4 +74,44 @@ for mode in deepbind plain; do
   fi
 done
 [ $failures = 0 ] && echo "ok: RTLD_DEEPBIND marked, a plain dlopen not"
+
+# --- heapdiff over such intervals -----------------------------------------------------------
+# An interval snapshot while the blocks are live, then the exit snapshot after the frees: the
+# text, the JSON and the gate must all say the interval cannot be trusted, never "no growth".
+# check_diff NAME REASON DIR CMD...
+check_diff() {
+  local name=$1 reason=$2 dir=$3
+  shift 3
+  mkdir -p "$dir"
+  (cd "$dir" && env LD_PRELOAD="$probe" LEAKPROBE_QUIET=1 LEAKPROBE_INTERVAL=1 "$@" >/dev/null 2>&1 </dev/null)
+  local -a snaps
+  mapfile -t snaps < <(ls "$dir"/leakprobe.*.heap 2>/dev/null)
+  if [ ${#snaps[@]} -lt 2 ]; then
+    fail "$name: want an interval and an exit snapshot, got ${#snaps[@]}"
+    return
+  fi
+  local a=${snaps[0]} b=${snaps[-1]} rc
+  "$heapdiff" --no-symbols "$a" "$b" >"$dir/text" 2>"$dir/text.err"
+  rc=$?
+  [ $rc = 0 ] || fail "$name: heapdiff exited $rc: $(cat "$dir/text.err")"
+  grep -q "UNTRUSTED" "$dir/text" && grep -q "incomplete ($reason since " "$dir/text" ||
+    fail "$name: the text report does not distrust the interval for $reason: $(head -n 20 "$dir/text")"
+  grep -qi "no growth" "$dir/text" && fail "$name: the text report says no growth"
+  "$heapdiff" --no-symbols --json "$a" "$b" >"$dir/json" 2>/dev/null ||
+    fail "$name: heapdiff --json failed"
+  python3 - "$dir/json" "$reason" <<'PY' || fail "$name: JSON does not distrust the interval"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["interval_trusted"] is False and d["no_growth"] is False, d
+w = [w for w in d["warnings"] if w["code"] == "incomplete" and w["untrusted_interval"]]
+assert w and sys.argv[2] in w[0]["message"], d["warnings"]
+PY
+  "$heapdiff" --no-symbols --fail-on-growth 1G "$a" "$b" >/dev/null 2>&1
+  rc=$?
+  [ $rc = 2 ] || fail "$name: the gate over an untrusted interval exited $rc, want 2"
+  [ $failures = 0 ] && echo "ok: heapdiff over $name: untrusted in text and JSON, gate exit 2"
+}
+check_diff "a full stack table" stack-table-full "$work/diff-full" \
+  env LEAKPROBE_MAX_STACKS=1024 "$many" 2
+check_diff "an RTLD_DEEPBIND library" deepbind-frees "$work/diff-deepbind" "$deepbind" "$lib" deepbind 2
 [ $failures = 0 ]

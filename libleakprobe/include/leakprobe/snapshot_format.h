@@ -51,11 +51,8 @@ inline constexpr const char kKeyUnwindCache[] = "unwind-cache";
 // LD_PRELOAD, or the program links its own): the path of the file whose malloc it calls. Such
 // a snapshot saw no allocations; heapdiff warns.
 inline constexpr const char kKeyForeignMalloc[] = "foreign-malloc";
-// "<reason> since <unix seconds>", one line per reason that ever applied in this process: the
-// snapshot misses something it cannot show, from that moment on (a heap that looks flat may
-// not be). heapdiff reports every interval that ends in such a snapshot as not trustworthy.
-inline constexpr const char kKeyIncomplete[] = "incomplete";
-inline constexpr const char kIncompleteSince[] = "since";
+// The reasons of kKeyIncomplete (below); a reason and its time are separated by
+// kRecordingSince.
 // The stack table (LEAKPROBE_MAX_STACKS) filled up: blocks from stacks it had no room for are
 // counted on one stack line without frames; frees are still recorded.
 inline constexpr const char kIncompleteStackTableFull[] = "stack-table-full";

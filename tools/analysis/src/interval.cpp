@@ -3,7 +3,11 @@
 #include <map>
 #include <string>
 
+#include "leakprobe/snapshot_format.h"
+
 namespace leakprobe::analysis {
+
+namespace fmt = leakprobe::format;
 
 void check_interval(const std::vector<const Snapshot*>& snapshots, std::vector<Warning>& out) {
   if (snapshots.empty()) return;
@@ -28,6 +32,8 @@ void check_interval(const std::vector<const Snapshot*>& snapshots, std::vector<W
   std::map<std::string, size_t> by_reason;
   for (const Snapshot* s : snapshots) {
     for (const IncompleteMark& m : s->incomplete) {
+      // Its foreign-malloc line already is a warning of its own, naming the allocator.
+      if (s->foreign_malloc && m.reason == fmt::kIncompleteForeignMalloc) continue;
       auto [it, fresh] = by_reason.emplace(m.reason, out.size());
       if (fresh) {
         Warning w;
