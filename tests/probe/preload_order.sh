@@ -43,7 +43,7 @@ for alloc in "${allocators[@]}"; do
     grep -qxF "# leakprobe.foreign-malloc: $alloc" "$s" || fail "$s is not marked"
     grep -qx "# leakprobe.incomplete: foreign-malloc since [0-9]*" "$s" || fail "$s does not say it is incomplete"
   done
-  "$heapdiff" "${snaps[@]}" >"$work/report" 2>"$work/warn" || fail "heapdiff failed: $(cat "$work/warn")"
+  "$heapdiff" --allow-different-processes "${snaps[@]}" >"$work/report" 2>"$work/warn" || fail "heapdiff failed: $(cat "$work/warn")"
   [ "$(grep -c "the program called the malloc of $alloc, loaded before libleakprobe.so" "$work/warn")" = 2 ] \
     || fail "heapdiff does not warn about both $name snapshots: $(cat "$work/warn")"
 
