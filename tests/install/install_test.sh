@@ -158,6 +158,11 @@ deb)
       [ -e "$dir/$target" ] || fail "${md#"$work/x"} links $target, which the package does not ship"
     done < <(grep -oE '\]\([^)]+\)' "$md" | sed -E 's/^\]\(//; s/\)$//' | grep -vE '^[a-z]+:|^#')
   done < <(find "$work/x/usr/share/doc/leakprobe" -name '*.md')
+  # The shipped examples' Documentation= lines name files the package ships.
+  while IFS= read -r doc; do
+    [ -e "$work/x$doc" ] || fail "an example names $doc, which the package does not ship"
+  done < <(grep -hoE 'file:///usr/share/doc/[^ ]+' "$work/x/usr/share/doc/leakprobe/examples"/* \
+    | sed 's|^file://||')
   pass "every relative link in the shipped docs resolves"
 
   # lintian, as a Debian developer would run it. Every tag it may still print is overridden in
