@@ -13,6 +13,7 @@
 
 #include "leakprobe/analysis/go_frames.h"
 #include "leakprobe/analysis/parser.h"
+#include "leakprobe/analysis/report_pprof.h"
 #include "leakprobe/pprof/profile_io.h"
 
 namespace leakprobe::analysis {
@@ -77,6 +78,15 @@ Result<Snapshot> parse_pprof(std::string_view bytes, std::string name, size_t ma
   Snapshot snap;
   snap.name = std::move(name);
   snap.flavour = Flavour::kPprof;
+
+  for (int64_t c : p.comment()) {
+    if (pp::string_at(p, c).rfind(kDeltaProfileComment, 0) == 0) {
+      return Error{snap.name +
+                   ": this is heapdiff's own --pprof output, the change between two snapshots "
+                   "(negative where memory shrank), not a heap profile; give heapdiff the "
+                   "snapshots it was made from"};
+    }
+  }
 
   // Which value is which, by sample type name (pprof's convention; the order varies).
   Columns col;
@@ -192,9 +202,29 @@ Result<Snapshot> parse_pprof(std::string_view bytes, std::string name, size_t ma
       sample.counts.alloc_objs = value(col.alloc_objs);
       sample.counts.alloc_bytes = value(col.alloc_bytes);
     }
+    // A count or size is never negative; a value over 2^63 - 1 (a uint64 written as int64)
+    // reads as one. Either would print as nonsense and steer the gate, so it is refused.
+    for (int i = 0; i < s.value_size(); ++i) {
+      if (s.value(i) < 0) {
+        return Error{snap.name + ": sample " + std::to_string(snap.stacks.size() + 1) +
+                     " has the value " + std::to_string(s.value(i)) + " for " +
+                     pp::string_at(p, p.sample_type(i).type()) +
+                     ": negative, or over 2^63-1 (9223372036854775807); a heap or count "
+                     "profile has neither"};
+      }
+    }
     sample.addrs.reserve(static_cast<size_t>(s.location_id_size()));
     for (uint64_t id : s.location_id()) sample.addrs.push_back(address_of.at(id));  // validated
-    snap.totals += sample.counts;
+    Counts sum = snap.totals;
+    if (__builtin_add_overflow(sum.live_objs, sample.counts.live_objs, &sum.live_objs) ||
+        __builtin_add_overflow(sum.live_bytes, sample.counts.live_bytes, &sum.live_bytes) ||
+        __builtin_add_overflow(sum.alloc_objs, sample.counts.alloc_objs, &sum.alloc_objs) ||
+        __builtin_add_overflow(sum.alloc_bytes, sample.counts.alloc_bytes, &sum.alloc_bytes)) {
+      return Error{snap.name +
+                   ": the sample values add up to more than 2^63-1 "
+                   "(9223372036854775807): not a real heap"};
+    }
+    snap.totals = sum;
     snap.stacks.push_back(std::move(sample));
   }
   return snap;

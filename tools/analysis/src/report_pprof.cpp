@@ -46,8 +46,8 @@ void build_pprof_profile(const Analysis& a, pprof::Profile& p) {
       p.set_duration_nanos(static_cast<int64_t>((*last.time - *first.time) * 1e9));
     }
     const std::string what = a.counts_only() ? a.kind + " count" : std::string("live memory");
-    p.add_comment(strings.index("leakprobe heapdiff: change in " + what + " from " + first.name +
-                                " to " + last.name + " (" + last.program + ")"));
+    p.add_comment(strings.index(kDeltaProfileComment + what + " from " + first.name + " to " +
+                                last.name + " (" + last.program + ")"));
   }
 
   const ChangedStacks& cs = a.changed_stacks;

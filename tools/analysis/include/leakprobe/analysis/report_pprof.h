@@ -21,6 +21,11 @@
 
 namespace leakprobe::analysis {
 
+// The first comment of every profile --pprof writes starts with this: its values are changes
+// (negative where memory shrank), not a heap. heapdiff's pprof input refuses such a profile
+// by it (pprof_input.cpp) instead of diffing a diff.
+inline constexpr char kDeltaProfileComment[] = "leakprobe heapdiff: change in ";
+
 // Needs Analysis::changed_stacks (Options::keep_changed_stacks).
 void build_pprof_profile(const Analysis& analysis, pprof::Profile& out);
 
