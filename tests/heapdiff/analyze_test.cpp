@@ -675,3 +675,28 @@ TEST(Fold, ExtraWrappersFoldWithTheFoldOption) {
 
 }  // namespace
 }  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+namespace {
+
+// Issue 23 item 6: function names from a hostile profile carried raw ESC, NUL and DEL bytes
+// (and C1 CSI) to the terminal; the text report escapes them and keeps UTF-8 text.
+TEST(Report, ControlCharactersInNamesAreEscapedInText) {
+  FakeSymbols syms;
+  syms.app[0x1100] = {
+      fn(std::string("evil\x1b[2J\x07name") + '\0' + "tail\x7f\xc2\x9b" + "Δ", "f.c", 1)};
+  const Snapshot a = must_parse(leakprobe_text({}));
+  const Snapshot b = must_parse(leakprobe_text({{1, 64, 1, 64, {kBaseA + 0x1101}}}));
+  std::ostringstream out;
+  write_text_report(out, run({&a, &b}, syms.source()), ReportContext{});
+  const std::string text = out.str();
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(u == '\n' || (u >= 0x20 && u != 0x7f)) << "raw control byte " << int(u);
+  }
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos) << "C1 CSI left raw";
+  EXPECT_NE(text.find("evil\\x1b[2J\\x07name\\x00tail\\x7f\\u009bΔ"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis

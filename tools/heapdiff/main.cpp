@@ -222,7 +222,7 @@ int run(int argc, char** argv) {
                 analysis.value().resources.why_not);
   }
   for (const la::Warning& w : analysis.value().warnings) {
-    std::cerr << "heapdiff: " << la::warning_text(w) << "\n";
+    std::cerr << "heapdiff: " << la::terminal_safe(la::warning_text(w)) << "\n";
   }
 
   if (!html_file.empty() && html_file != "-") {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -609,9 +610,39 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
   }
 }
 
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  char buf[8];
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' || (c >= 0x20 && c != 0x7f && c != 0xc2)) {
+      out += static_cast<char>(c);
+    } else if (c == 0xc2) {
+      // U+0080..U+009F (C1 controls, CSI among them) in UTF-8: C2 80..C2 9F.
+      const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+      if (next >= 0x80 && next <= 0x9f) {
+        std::snprintf(buf, sizeof buf, "\\u%04x", next);
+        out += buf;
+        ++i;
+      } else {
+        out += static_cast<char>(c);
+      }
+    } else {
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
 void write_text_report(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
-  write_heap_text(out, a, ctx);
-  if (!a.counts_only()) write_resources_text(out, a, ctx);
+  // Rendered whole, then made safe in one place: function names, file names and paths come
+  // from the inputs, and an ESC in one would drive the reader's terminal.
+  std::ostringstream text;
+  write_heap_text(text, a, ctx);
+  if (!a.counts_only()) write_resources_text(text, a, ctx);
+  out << terminal_safe(text.str());
 }
 
 // The fix, named where the problem is: on Debian the debug info of a packaged library is in its

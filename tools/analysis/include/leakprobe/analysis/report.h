@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 
 #include "leakprobe/analysis/analysis.h"
 
@@ -18,6 +19,11 @@ struct ReportContext {
 
 // The text report's table fits this many columns unless ReportContext::wide is set.
 inline constexpr size_t kTextReportWidth = 120;
+
+// `text` with every control character but the newline escaped (\x1b, \x00, \x7f; C1
+// controls as \u009b): what reaches a terminal from names in the input. The text report is
+// passed through it whole; heapdiff's stderr lines too.
+std::string terminal_safe(std::string_view text);
 
 void write_text_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
 void write_json_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
