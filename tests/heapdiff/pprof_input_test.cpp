@@ -465,6 +465,33 @@ TEST(PprofInput, NegativeOrOverflowingValuesAreRefused) {
   }
 }
 
+// Issue 23 item 6: --html on one 300k-frame stack crashed (SIGSEGV) in the flame graph's
+// recursion over the stack's depth. No writer recurses over depth now.
+TEST(PprofInput, WritersTakeAStackOf300kFrames) {
+  GoProfile g(kGoHeapTypes);
+  std::vector<uint64_t> stack;
+  constexpr int kFrames = 300000;
+  stack.reserve(kFrames);
+  for (int i = 0; i < kFrames; ++i) stack.push_back(g.bare_location(0x402000 + 16 * i));
+  g.sample(stack, {1, 64, 1, 64});
+  GoProfile empty(kGoHeapTypes);
+  empty.bare_location(0x402000);
+  const Snapshot a = must_read(empty, "a.pb.gz");
+  const Snapshot b = must_read(g, "b.pb.gz");
+  Options opts;
+  opts.keep_changed_stacks = true;
+  const Analysis r = must_analyze({&a, &b}, opts);
+  ASSERT_EQ(r.entries.size(), 1u);
+  std::ostringstream html, text, json;
+  write_html_report(html, r, ReportContext{});
+  write_text_report(text, r, ReportContext{});
+  write_json_report(json, r, ReportContext{});
+  EXPECT_NE(html.str().find("</html>"), std::string::npos);
+  pp::Profile exported;
+  build_pprof_profile(r, exported);
+  EXPECT_EQ(exported.sample(0).location_id_size(), kFrames);
+}
+
 TEST(GoFrames, ShortNamesDropTheImportPathOnly) {
   EXPECT_EQ(short_function_name("github.com/eclipse/paho%2emqtt%2egolang.(*router).addRoute"),
             "paho%2emqtt%2egolang.(*router).addRoute");

@@ -8,10 +8,12 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/output_file.h"
 #include "leakprobe/analysis/parser.h"
 #include "leakprobe/analysis/pprof_input.h"
 #include "leakprobe/analysis/report.h"
@@ -226,10 +228,11 @@ int run(int argc, char** argv) {
   }
 
   if (!html_file.empty() && html_file != "-") {
-    std::ofstream page(html_file, std::ios::binary | std::ios::trunc);
-    if (page) la::write_html_report(page, analysis.value(), ctx);
-    page.close();
-    if (!page) return fail("cannot write the HTML report to " + html_file);
+    std::ostringstream page;
+    la::write_html_report(page, analysis.value(), ctx);
+    if (auto e = la::write_file_whole(html_file, page.str(), "the HTML report to ")) {
+      return fail(e->message);
+    }
     // On stderr, so that the report on stdout stays what a script parses.
     std::cerr << "heapdiff: wrote the HTML report to " << shown_path(html_file) << "\n";
   }

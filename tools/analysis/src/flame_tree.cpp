@@ -29,21 +29,39 @@ void put_string(std::ostream& out, const std::string& s) {
   out << '"';
 }
 
-void put_node(std::ostream& out, const FlameTree& t, uint32_t index) {
-  const FlameNode& n = t.nodes[index];
-  out << "{\"r\":" << n.row << ",\"v\":" << n.width << ",\"b\":" << n.net_bytes
-      << ",\"o\":" << n.net_objs << ",\"k\":" << n.stacks;
-  if (n.merged > 0) out << ",\"m\":" << n.merged;
-  if (n.site) out << ",\"s\":1";
-  if (!n.children.empty()) {
-    out << ",\"c\":[";
-    for (size_t i = 0; i < n.children.size(); ++i) {
-      if (i > 0) out << ',';
-      put_node(out, t, n.children[i]);
+// Iterative: a tree is as deep as the deepest stack, and a hostile profile's one 300k-frame
+// stack overflowed the call stack when this recursed. `todo` holds, per open node, the next
+// child to write.
+void put_node(std::ostream& out, const FlameTree& t, uint32_t root) {
+  struct Open {
+    uint32_t node;
+    size_t next_child;
+  };
+  auto open_node = [&](uint32_t index) {
+    const FlameNode& n = t.nodes[index];
+    out << "{\"r\":" << n.row << ",\"v\":" << n.width << ",\"b\":" << n.net_bytes
+        << ",\"o\":" << n.net_objs << ",\"k\":" << n.stacks;
+    if (n.merged > 0) out << ",\"m\":" << n.merged;
+    if (n.site) out << ",\"s\":1";
+    if (!n.children.empty()) out << ",\"c\":[";
+  };
+  std::vector<Open> todo;
+  open_node(root);
+  todo.push_back({root, 0});
+  while (!todo.empty()) {
+    Open& top = todo.back();
+    const FlameNode& n = t.nodes[top.node];
+    if (top.next_child < n.children.size()) {
+      if (top.next_child > 0) out << ',';
+      const uint32_t child = n.children[top.next_child++];
+      open_node(child);
+      todo.push_back({child, 0});  // `top` is not used past this point
+      continue;
     }
-    out << ']';
+    if (!n.children.empty()) out << ']';
+    out << '}';
+    todo.pop_back();
   }
-  out << '}';
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "leakprobe/analysis/output_file.h"
+
 namespace leakprobe::analysis {
 namespace {
 
@@ -135,12 +137,12 @@ void build_pprof_profile(const Analysis& a, pprof::Profile& p) {
 std::optional<Error> write_pprof_report(const std::string& path, const Analysis& analysis) {
   pprof::Profile profile;
   build_pprof_profile(analysis, profile);
-  std::string error;
+  std::string error, bytes;
   if (!pprof::validate_profile(profile, error) ||
-      !pprof::write_profile_file(path, profile, error)) {
+      !pprof::serialize_gzipped(profile, bytes, error)) {
     return Error{"cannot write the pprof profile " + path + ": " + error};
   }
-  return std::nullopt;
+  return write_file_whole(path, bytes, "the pprof profile ");
 }
 
 }  // namespace leakprobe::analysis
