@@ -31,5 +31,6 @@ GO
 (cd "$lp_tmp/src" && GO111MODULE=off GOFLAGS= "$go" build -o "$lp_tmp/goprog" main.go) ||
   fail "go build failed"
 start_target go "$lp_tmp/goprog"
+lp_maps=files
 expect_refused go "$target" "is a Go program"
 expect_contains "$err" "/debug/pprof/heap" "go: points to pprof"
