@@ -337,6 +337,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   meta_u64(out, fmt::kKeyFormat, fmt::kVersion);
   meta_u64(out, fmt::kKeyPid, static_cast<uint64_t>(info.pid));
   if (info.ppid) meta_u64(out, fmt::kKeyParentPid, static_cast<uint64_t>(info.ppid));
+  if (info.pid_namespace) meta_u64(out, fmt::kKeyPidNamespace, info.pid_namespace);
   meta_str(out, fmt::kKeyExe, exe);
   meta_key(out, fmt::kKeyTime);
   put_time(out, info.time_sec, info.time_usec);

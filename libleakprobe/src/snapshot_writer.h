@@ -48,7 +48,8 @@ class FdOut final : public Out {
 
 struct SnapshotInfo {
   int pid = 0;
-  int ppid = 0;  // non-zero in a forked child
+  int ppid = 0;                          // non-zero in a forked child
+  unsigned long long pid_namespace = 0;  // own_pid_namespace(); 0: unknown, not written
   unsigned sequence = 1;
   const char* trigger = "request";
   int64_t time_sec = 0;

@@ -103,6 +103,7 @@ bool Writer::write_content(int fd, unsigned sequence, void* p) {
   SnapshotInfo info;
   info.pid = g_writer.pid_;
   info.ppid = g_writer.ppid_;
+  info.pid_namespace = g_writer.pid_ns_;
   info.sequence = sequence;
   info.trigger = ctx->trigger;
   info.time_sec = ctx->now.tv_sec;

@@ -132,6 +132,10 @@ for side in a b; do
   done <"$work/ns_$side.paths"
   grep -q "Address already in use" "$work/ns_$side.err" && fail "side $side could not open its socket: $(cat "$work/ns_$side.err")"
 done
+# The headers tell the two processes apart although their pid is one.
+ns_of() { sed -n 's/^# leakprobe.pid-namespace: //p' "$(head -1 "$work/ns_$1.paths")"; }
+[ -n "$(ns_of a)" ] && [ -n "$(ns_of b)" ] && [ "$(ns_of a)" != "$(ns_of b)" ] \
+  || fail "the snapshots' pid-namespace lines do not tell the sides apart: '$(ns_of a)' '$(ns_of b)'"
 kept=$(ls "$shared" | grep -c "^leakprobe\.$inner\.[0-9]*\.heap$")
 [ "$kept" = 20 ] || fail "$kept of 20 snapshots kept in the shared directory: $(ls -a "$shared")"
 ls -a "$shared" | grep -q '\.tmp$' && fail "a temporary file was left: $(ls -a "$shared")"

@@ -71,6 +71,32 @@ TEST(Diff, MatchesFramesByModuleAndOffsetAcrossAslr) {
   EXPECT_EQ(e.frames[1].offset, 0x2000u);
 }
 
+// Pid 1 of two containers writing one directory: the headers' pid namespaces tell them apart.
+TEST(Diff, OnePidInTwoPidNamespacesIsTwoProcesses) {
+  const std::vector<Line> lines = {{2, 200, 2, 200, {kBaseA + 0x1235}}};
+  const Snapshot a = must_parse(
+      leakprobe_text(lines, kBaseA, "/opt/t/app", 1, "# leakprobe.pid-namespace: 4026531836\n"),
+      "a.heap");
+  const Snapshot same = must_parse(
+      leakprobe_text(lines, kBaseA, "/opt/t/app", 1, "# leakprobe.pid-namespace: 4026531836\n"),
+      "same.heap");
+  const Snapshot other = must_parse(
+      leakprobe_text(lines, kBaseA, "/opt/t/app", 1, "# leakprobe.pid-namespace: 4026532999\n"),
+      "other.heap");
+  ASSERT_TRUE(a.pid_namespace);
+  EXPECT_EQ(*a.pid_namespace, 4026531836);
+  EXPECT_TRUE(run({&a, &same}).same_process);
+  const Result<Analysis> refused = analyze({&a, &other}, {}, Options{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("different processes (one pid in two pid namespaces, "
+                                         "4026531836 and 4026532999)"),
+            std::string::npos)
+      << refused.error().message;
+  Options allow;
+  allow.allow_different_processes = true;
+  EXPECT_FALSE(run({&a, &other}, {}, allow).same_process);
+}
+
 TEST(Diff, ComputesDeltasFreesTotalsAndGrowth) {
   const uint64_t a1 = kBaseA + 0x1101, a2 = kBaseA + 0x1201, a3 = kBaseA + 0x1301,
                  a4 = kBaseA + 0x1401;

@@ -25,10 +25,13 @@ inline constexpr const char kHeaderTagSampled[] = "heap_v2";
 // Every line leakprobe adds starts with '#', which pprof skips. Metadata lines are
 // "# leakprobe.<key>: <value>"; the keys follow.
 inline constexpr const char kMetaPrefix[] = "# leakprobe.";
-inline constexpr const char kKeyFormat[] = "format";      // integer, kVersion
-inline constexpr const char kKeyPid[] = "pid";            // integer
-inline constexpr const char kKeyParentPid[] = "ppid";     // integer (set in a forked child)
-inline constexpr const char kKeyExe[] = "exe";            // path of /proc/self/exe
+inline constexpr const char kKeyFormat[] = "format";   // integer, kVersion
+inline constexpr const char kKeyPid[] = "pid";         // integer
+inline constexpr const char kKeyParentPid[] = "ppid";  // integer (set in a forked child)
+inline constexpr const char kKeyExe[] = "exe";         // path of /proc/self/exe
+// integer: inode of /proc/self/ns/pid, absent where /proc is not mounted. Two processes with
+// one pid in two pid namespaces (containers) writing one directory are told apart by it.
+inline constexpr const char kKeyPidNamespace[] = "pid-namespace";
 inline constexpr const char kKeyTime[] = "time";          // unix seconds, decimal, with fraction
 inline constexpr const char kKeySequence[] = "sequence";  // 1, 2, ... per process image
 inline constexpr const char kKeyTrigger[] = "trigger";    // one of the kTrigger* below

@@ -206,8 +206,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     out.inputs.push_back(InputInfo{s->name, s->flavour, s->kind, s->sampling, s->pid, s->time,
                                    s->sequence, s->trigger, s->program(), s->stacks.size(),
                                    s->totals});
-    if (s->pid && snapshots.front()->pid && *s->pid != *snapshots.front()->pid &&
-        out.same_process) {
+    if (other_process(*snapshots.front(), *s) && out.same_process) {
       out.same_process = false;
       Warning w;
       w.kind = Warning::Kind::kDifferentProcesses;

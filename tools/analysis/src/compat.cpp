@@ -39,14 +39,24 @@ std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapsh
   return std::nullopt;
 }
 
+bool other_process(const Snapshot& a, const Snapshot& b) {
+  if (!a.pid || !b.pid) return false;
+  if (*a.pid != *b.pid) return true;
+  // Pid 1 of two containers writing one directory: one pid, two processes.
+  return a.pid_namespace && b.pid_namespace && *a.pid_namespace != *b.pid_namespace;
+}
+
 std::optional<Error> check_same_process(const std::vector<const Snapshot*>& snapshots,
                                         bool allowed) {
   if (allowed || snapshots.empty()) return std::nullopt;
   const Snapshot& first = *snapshots.front();
   for (const Snapshot* s : snapshots) {
-    if (!first.pid || !s->pid || *s->pid == *first.pid) continue;
+    if (!other_process(first, *s)) continue;
     std::string how;
-    if (s->ppid && *s->ppid == *first.pid) {
+    if (*s->pid == *first.pid) {
+      how = " (one pid in two pid namespaces, " + std::to_string(*first.pid_namespace) + " and " +
+            std::to_string(*s->pid_namespace) + ")";
+    } else if (s->ppid && *s->ppid == *first.pid) {
       how = " (" + s->name + "'s process was forked from " + first.name + "'s)";
     } else if (first.ppid && *first.ppid == *s->pid) {
       how = " (" + first.name + "'s process was forked from " + s->name + "'s)";

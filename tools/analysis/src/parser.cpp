@@ -402,6 +402,8 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     return integer(snap_.pid);
   } else if (key == fmt::kKeyParentPid) {
     return integer(snap_.ppid);
+  } else if (key == fmt::kKeyPidNamespace) {
+    return integer(snap_.pid_namespace);
   } else if (key == fmt::kKeyExe) {
     snap_.exe = std::string(value);
   } else if (key == fmt::kKeyTime) {

@@ -12,6 +12,10 @@ namespace leakprobe::analysis {
 
 std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapshots);
 
+// True if `a` and `b` name different processes: different pids, or one pid in two pid
+// namespaces (pid-namespace lines). False when either does not say.
+bool other_process(const Snapshot& a, const Snapshot& b);
+
 // Two snapshots of different processes (pids) compare neither their allocation counters nor
 // their history (a daemon's parent exit snapshot is not its child's past): refused, naming
 // both pids, unless `allowed` (--allow-different-processes).

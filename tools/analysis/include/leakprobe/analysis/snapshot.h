@@ -123,6 +123,7 @@ struct Snapshot {
   std::optional<int> format;
   std::optional<int64_t> pid;
   std::optional<int64_t> ppid;
+  std::optional<int64_t> pid_namespace;  // same pid, other namespace: another process
   std::optional<std::string> exe;
   std::optional<double> time;  // unix seconds
   std::optional<int64_t> sequence;
