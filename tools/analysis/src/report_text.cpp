@@ -222,8 +222,9 @@ std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePr
                           size_t width);
 
 // What follows the site in the table when it alone would not say enough: what tells the entry
-// apart from one with the same site, and that the function is unnamed and who called it.
-std::string site_suffix(const Entry& e, const NamePrinter& name) {
+// apart from one with the same site (never cut), then that the function is unnamed and who
+// called it (cut first).
+std::string site_tell(const Entry& e, const NamePrinter& name) {
   std::string out;
   const Distinction& d = e.distinction;
   if (d.kind == Distinction::Kind::kOffset) {
@@ -238,40 +239,68 @@ std::string site_suffix(const Entry& e, const NamePrinter& name) {
                             : " " + short_path(r.file, 1) + ":" + std::to_string(r.line);
     }
   }
-  if (e.key.unnamed) {
-    out += " (unnamed";
-    if (!e.named_caller.empty()) out += ", called from " + name(e.named_caller);
-    out += ")";
-  }
   return out;
+}
+
+std::string site_note(const Entry& e, const NamePrinter& name) {
+  if (!e.key.unnamed) return {};
+  std::string out = " (unnamed";
+  if (!e.named_caller.empty()) out += ", called from " + name(e.named_caller);
+  return out + ")";
+}
+
+// At most `width` columns of a name. What tells names apart is at their end in an unnamed
+// function's label (".../libfoo.so!fn@0x21af0") and in module+0xoffset, so those lose their
+// beginning; other names lose their end.
+std::string cut_name(const std::string& s, size_t width, bool tail_matters) {
+  if (width == std::string::npos || display_width(s) <= width) return s;
+  if (!tail_matters || width < 2) return ellipsize(s, width);
+  return "…" + tail(s, width - 1);
 }
 
 // The table's site column, the entry's key: "function  file:line" with the file cut to its
 // last two path components (whole with --full-names), the function alone, or module+0xoffset
-// without symbols; then site_suffix, which keeps its room when the key is cut.
+// without symbols; then what tells it apart from a row with the same key, which is never cut
+// (issue 24: "fn@0x21…" and "handle__connect at +0…" told nothing apart), and the unnamed
+// note, which gives way first. A row may then run past the table's width.
 std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
                       size_t width) {
-  const std::string suffix = site_suffix(e, name);
-  if (!suffix.empty()) {
-    const size_t cols = display_width(suffix);
-    if (width == std::string::npos) return site_key_text(e, ctx, name, width) + suffix;
-    if (width >= cols + 24) return site_key_text(e, ctx, name, width - cols) + suffix;
-    return ellipsize(site_key_text(e, ctx, name, std::string::npos) + suffix, width);
+  const std::string tell = site_tell(e, name);
+  const std::string note = site_note(e, name);
+  if (width == std::string::npos) return site_key_text(e, ctx, name, width) + tell + note;
+  const size_t tell_cols = display_width(tell);
+  const size_t note_cols = display_width(note);
+  if (width >= tell_cols + note_cols + 24) {
+    return site_key_text(e, ctx, name, width - tell_cols - note_cols) + tell + note;
   }
-  return site_key_text(e, ctx, name, width);
+  constexpr size_t kMinKey = 16;
+  std::string out =
+      site_key_text(e, ctx, name, width >= tell_cols + kMinKey ? width - tell_cols : kMinKey) +
+      tell;
+  const size_t used = display_width(out);
+  if (!note.empty() && used + 8 <= width) out += ellipsize(note, width - used);
+  return out;
 }
 
 std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
                           size_t width) {
   const GroupKey& k = e.key;
   if (k.kind == GroupKey::Kind::kAddress || k.kind == GroupKey::Kind::kNoFrames) {
-    return ellipsize(k.text(), width);
+    return cut_name(k.text(), width, k.kind == GroupKey::Kind::kAddress);
   }
   std::string function = name(k.function);
-  if (k.kind == GroupKey::Kind::kFunction) return ellipsize(function, width);
+  if (k.kind == GroupKey::Kind::kFunction) return cut_name(function, width, k.unnamed);
   if (k.kind == GroupKey::Kind::kFunctionAddress) {
-    // The same notation as two entries told apart by their offset (site_suffix).
-    return ellipsize(function + " at +" + format_hex(k.offset), width);
+    // The same notation as two entries told apart by their offset (site_tell); the offset is
+    // what differs, so only the function gives way.
+    const std::string at = " at +" + format_hex(k.offset);
+    const size_t at_cols = display_width(at);
+    return cut_name(function,
+                    width == std::string::npos ? width
+                    : width > at_cols + 8      ? width - at_cols
+                                               : 8,
+                    k.unnamed) +
+           at;
   }
   std::string location =
       (ctx.full_names ? k.file : short_path(k.file, 2)) + ":" + std::to_string(k.line);
