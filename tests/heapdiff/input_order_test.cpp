@@ -133,3 +133,26 @@ TEST(InputOrder, ExitSnapshotEndingATrendIsLeftOutWithANote) {
 }
 
 }  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+
+// Issue 24 item 4: an entry back where it started (it rose and fell again) is not a change
+// over the interval compared, and is not listed as one.
+TEST(InputOrder, NetZeroEntriesAreNotListedAsChanges) {
+  auto three = [](int64_t a, int64_t b, double t, int64_t seq) {
+    return must_parse(leakprobe_text({{a, a * 100, a + 5, (a + 5) * 100, {kBase + 0x1101}},
+                                      {b, b * 100, b + 5, (b + 5) * 100, {kBase + 0x1201}}},
+                                     kBase, "/opt/t/app", 7,
+                                     "# leakprobe.time: " + std::to_string(t) +
+                                         "\n# leakprobe.sequence: " + std::to_string(seq) + "\n"),
+                      std::to_string(seq) + ".heap");
+  };
+  const Snapshot s1 = three(1, 1, 100, 1), s2 = three(9, 5, 200, 2), s3 = three(1, 9, 300, 3);
+  Result<Analysis> r = analyze({&s1, &s2, &s3}, {}, Options{});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().changed, 1u);
+  ASSERT_EQ(r.value().entries.size(), 1u);
+  EXPECT_EQ(r.value().entries[0].delta().live_objs, 8);
+}
+
+}  // namespace leakprobe::analysis

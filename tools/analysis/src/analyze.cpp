@@ -323,6 +323,9 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const Symbol
     Group& g = groups[gi];
     const auto& s = g.series;
     if (!live_moved(s)) continue;
+    // Back where it started (a trend that rose and fell again): not a change over the interval
+    // compared, so not listed as one.
+    if (g.delta().live_bytes == 0 && g.delta().live_objs == 0) continue;
     // For count profiles --min-bytes is a count (they have no bytes).
     const int64_t db = out.counts_only() ? g.delta().live_objs : g.delta().live_bytes;
     if ((db < 0 ? -db : db) < options.min_bytes) continue;
