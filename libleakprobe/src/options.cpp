@@ -1,5 +1,8 @@
 #include "options.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 
@@ -97,6 +100,33 @@ void reject(Settings* o, const Setting& s, const char* value, Verdict v) {
 
 }  // namespace
 
+uint64_t stack_bytes(int depth) {
+  // A bucket: two cache lines of header and counters, then its frames, rounded to a line
+  // (stack_table.cpp); its index entry; and up to 8 hash slots of 8 bytes (the slot array
+  // doubles at 50% load, and the arrays it outgrew are kept for lock-free readers).
+  const uint64_t bucket = (128 + 8 * static_cast<uint64_t>(depth > 0 ? depth : 1) + 63) & ~63ull;
+  return bucket + 8 + 64;
+}
+
+void fit_max_stacks(Settings* out, uint64_t memory_bytes) {
+  if (memory_bytes == 0) return;  // unknown: nothing to tie the range to
+  const uint64_t share = memory_bytes / kMaxStacksMemoryShare;
+  const uint64_t fit = share / stack_bytes(out->tracker.depth);
+  const uint64_t floor = settings::setting(settings::kMaxStacks).min;
+  if (out->tracker.max_stacks <= fit || out->tracker.max_stacks <= floor) return;
+  const uint64_t use = fit > floor ? fit : floor;
+  char asked[24], table[24], machine[24], used[24];
+  snprintf(asked, sizeof(asked), "%zu", out->tracker.max_stacks);
+  snprintf(table, sizeof(table), "%llu",
+           static_cast<unsigned long long>(
+               out->tracker.max_stacks * stack_bytes(out->tracker.depth) >> 20));
+  snprintf(machine, sizeof(machine), "%llu", static_cast<unsigned long long>(memory_bytes >> 20));
+  snprintf(used, sizeof(used), "%llu", static_cast<unsigned long long>(use));
+  append(out, {"LEAKPROBE_MAX_STACKS=", asked, " would let the stack table grow to ", table,
+               " MiB, more than an eighth of this machine's ", machine, " MiB; using ", used});
+  out->tracker.max_stacks = use;
+}
+
 int default_signal() {
   int sig = 0;
   settings::parse_signal_spec(settings::setting(settings::kSignal).default_text, &sig);
@@ -135,6 +165,8 @@ void parse_settings(const char* const* env, const char* cwd, Settings* out) {
       store(out, s->id, v);
     }
   }
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  fit_max_stacks(out, pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page : 0);
 }
 
 }  // namespace leakprobe

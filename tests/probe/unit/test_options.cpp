@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <string>
@@ -168,4 +169,38 @@ TEST(Options, CliOnlyVariablesAreNotReportedAsTypos) {
   // `leakprobe run` reads LEAKPROBE_LIBRARY and leaves it in the program's environment.
   auto o = parse({"LEAKPROBE_LIBRARY=/usr/lib/x/libleakprobe.so"});
   EXPECT_STREQ(o->warnings, "");
+}
+
+// LEAKPROBE_MAX_STACKS at its maximum let the probe's tables outgrow the machine (5.5 GB in
+// 30 s): the range is tied to memory, an eighth of it at most.
+TEST(Options, MaxStacksIsCutToAnEighthOfMemoryWithOneLine) {
+  const uint64_t gib = uint64_t{1} << 30;
+  auto o = parse({"LEAKPROBE_MAX_STACKS=67108864"});
+  o->warnings[0] = '\0';  // whatever this machine said; judged below on a 1 GiB machine
+  o->tracker.max_stacks = size_t{1} << 26;
+  leakprobe::fit_max_stacks(o.get(), gib);
+  const uint64_t per = leakprobe::stack_bytes(o->tracker.depth);
+  EXPECT_GE(per, 128u + 8 * 32) << "a bucket alone is two lines plus 32 frames";
+  EXPECT_EQ(o->tracker.max_stacks, gib / 8 / per);
+  EXPECT_LE(o->tracker.max_stacks * per, gib / 8);
+  const std::string w = o->warnings;
+  EXPECT_EQ(std::count(w.begin(), w.end(), '\n'), 1) << w;
+  EXPECT_NE(w.find("LEAKPROBE_MAX_STACKS=67108864 would let the stack table grow to"),
+            std::string::npos)
+      << w;
+  EXPECT_NE(w.find("this machine's 1024 MiB"), std::string::npos) << w;
+
+  // The default fits a 1 GiB machine as it is; unknown memory leaves any value alone; a tiny
+  // machine still gets the setting's minimum.
+  auto d = parse({});
+  d->warnings[0] = '\0';
+  d->tracker.max_stacks = size_t{1} << 18;
+  leakprobe::fit_max_stacks(d.get(), gib);
+  EXPECT_EQ(d->tracker.max_stacks, size_t{1} << 18);
+  EXPECT_STREQ(d->warnings, "");
+  d->tracker.max_stacks = size_t{1} << 26;
+  leakprobe::fit_max_stacks(d.get(), 0);
+  EXPECT_EQ(d->tracker.max_stacks, size_t{1} << 26);
+  leakprobe::fit_max_stacks(d.get(), 1 << 20);
+  EXPECT_EQ(d->tracker.max_stacks, 1024u);
 }
