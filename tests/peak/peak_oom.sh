@@ -54,3 +54,14 @@ print(f"top entry {top['key']}: +{top['delta_live_bytes']} B")
 sys.exit(0 if ok else 1)
 PY
 pass "heapdiff base peak names burst_session_buffer with >= 90 MB"
+
+# The peak snapshot alone (often all an operator has after an OOM kill).
+json=$("$heapdiff" --json "$peak") || fail "heapdiff failed on the peak snapshot alone"
+python3 - "$json" <<'PY' || fail "heapdiff PEAK does not name the burst: $json"
+import json, sys
+d = json.loads(sys.argv[1])
+top = d["entries"][0]
+ok = d["mode"] == "live" and "burst_session_buffer" in top["key"] and top["delta_live_bytes"] >= 90_000_000
+sys.exit(0 if ok else 1)
+PY
+pass "heapdiff PEAK alone names burst_session_buffer with >= 90 MB live"

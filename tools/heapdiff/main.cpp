@@ -52,6 +52,7 @@ int run(int argc, char** argv) {
       "heapdiff: compare heap snapshots (leakprobe snapshots, gperftools HEAPPROFILE dumps, pprof "
       "heap profiles such as Go's) or pprof goroutine profiles by call stack and name the code "
       "that keeps memory (or goroutines) alive.\n\n"
+      "  heapdiff SNAPSHOT          what is live in one snapshot, ranked (e.g. a peak snapshot)\n"
       "  heapdiff BASE NEW          what grew between two snapshots\n"
       "  heapdiff S1 S2 S3 [...]    trend over 3+ snapshots: steady growth (leak suspect),\n"
       "                             grew-then-plateaued, or noise\n\n"
@@ -84,7 +85,7 @@ int run(int argc, char** argv) {
                  "Snapshot files, oldest first (3 or more: trend mode, ordered by their "
                  "leakprobe.time when all have one)")
       ->required()
-      ->expected(2, -1)
+      ->expected(1, -1)
       ->type_name("FILE");
   int64_t top = static_cast<int64_t>(options.top);
   app.add_option("--top", top, "List the N largest entries (0 = all)")

@@ -179,9 +179,23 @@ bool growth_exceeds(const Analysis& analysis, int64_t threshold) {
   return (analysis.counts_only() ? analysis.growth_objs : analysis.growth_bytes) > threshold;
 }
 
-Result<Analysis> analyze(const std::vector<const Snapshot*>& given, const SymbolSource& symbols,
+Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const SymbolSource& symbols,
                          const Options& requested, const SymbolWarnings& symbol_warnings) {
   Analysis out;
+  // One snapshot (a peak snapshot, or the only file someone sent): it is compared with
+  // nothing, so every entry is what is live in it, ranked, through the same pipeline and
+  // writers as a diff.
+  std::vector<const Snapshot*> given = given_in;
+  Snapshot nothing;
+  if (given.size() == 1) {
+    nothing = nothing_before(*given.front());
+    given.insert(given.begin(), &nothing);
+    Warning w;
+    w.kind = Warning::Kind::kOneSnapshot;
+    w.subjects.push_back(given.back()->name);
+    out.warnings.push_back(std::move(w));
+  }
+  out.one_snapshot = given_in.size() == 1;
   const std::vector<const Snapshot*> snapshots = analysis_order(given, out.warnings);
   if (auto e = check_compatible(snapshots)) return *e;
   if (auto e = check_same_process(snapshots, requested.allow_different_processes)) return *e;

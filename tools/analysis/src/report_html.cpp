@@ -147,8 +147,9 @@ void write_header(std::ostream& out, const Analysis& a) {
   const std::string program = a.inputs.empty() ? std::string() : a.inputs.front().program;
   out << "<header><h1>heapdiff <span class=\"prog\">" << esc(program.empty() ? "?" : program)
       << "</span></h1>\n<p class=\"mode\">"
-      << (a.trend_mode ? "trend over " + std::to_string(a.inputs.size()) + " snapshots"
-                       : std::string("diff of 2 snapshots"))
+      << (a.trend_mode     ? "trend over " + std::to_string(a.inputs.size()) + " snapshots"
+          : a.one_snapshot ? std::string("one snapshot: what is live in it, as growth from nothing")
+                           : std::string("diff of 2 snapshots"))
       << "</p>\n<table class=\"inputs\"><thead><tr><th></th><th>file</th><th>pid</th><th>seq</th>"
          "<th>time</th><th>trigger</th><th>mode</th><th>stacks</th><th>live</th></tr></thead>"
          "<tbody>\n";

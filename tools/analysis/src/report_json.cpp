@@ -50,7 +50,7 @@ const char* by_name(GroupBy b) {
 void write_json_report(std::ostream& out, const Analysis& a, const ReportContext& /*ctx*/) {
   json doc;
   doc["schema"] = "leakprobe.heapdiff/1";
-  doc["mode"] = a.trend_mode ? "trend" : "diff";
+  doc["mode"] = a.trend_mode ? "trend" : a.one_snapshot ? "live" : "diff";
   // "heap", or a count profile's kind ("goroutine"): its count is in the *_objects fields.
   doc["kind"] = a.kind;
   json inputs = json::array();

@@ -483,7 +483,9 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
   const size_t n = a.inputs.size();
   const std::string inputs = a.counts_only() ? a.kind + " profiles" : "snapshots";
   out << "heapdiff: "
-      << (a.trend_mode ? "trend over " + std::to_string(n) + " " + inputs : "diff of 2 " + inputs)
+      << (a.trend_mode     ? "trend over " + std::to_string(n) + " " + inputs
+          : a.one_snapshot ? std::string("one snapshot: what is live in it, as growth from nothing")
+                           : "diff of 2 " + inputs)
       << "\n";
   write_inputs(out, a);
   write_folded_wrappers(out, a, ctx);
@@ -709,6 +711,10 @@ std::string warning_text(const Warning& w) {
              " is the exit snapshot: the program had freed at shutdown what it still "
              "referenced, so growth it kept while running may not show; compare the last "
              "snapshot before it";
+    case Warning::Kind::kOneSnapshot:
+      return "note: one snapshot, " + subject +
+             ": what is live in it, ranked; each entry's growth is counted from nothing, its "
+             "allocations since the probe started";
     case Warning::Kind::kDifferentProcesses:
       return "note: snapshots of different processes compared (--allow-different-processes): "
              "live sizes only, no allocation figures in between";

@@ -13,6 +13,8 @@ const char* warning_code(Warning::Kind kind) {
       return "exit-snapshot-left-out";
     case K::kExitSnapshot:
       return "exit-snapshot";
+    case K::kOneSnapshot:
+      return "one-snapshot";
     case K::kDifferentProcesses:
       return "different-processes";
     case K::kStacksCut:

@@ -87,6 +87,9 @@ struct InputInfo {
 struct Analysis {
   Options options;          // what the analysis was asked for (count profiles: by count)
   bool trend_mode = false;  // three or more snapshots
+  // One snapshot given: it is compared with nothing_before() it (the first input), so each
+  // entry's growth is what is live in it.
+  bool one_snapshot = false;
   // What the inputs count (Snapshot::kind): "heap", or a count profile's kind ("goroutine"),
   // whose count is in the *_objs fields, bytes being 0.
   std::string kind = "heap";

@@ -161,4 +161,9 @@ struct Snapshot {
   const Mapping* find_mapping(uint64_t pc) const;
 };
 
+// What `s` is compared with when it is the only snapshot given (heapdiff SNAPSHOT): the same
+// program, profile kind and sampling, with nothing live, nothing allocated and no time, so
+// every entry's growth is what is live in `s`.
+Snapshot nothing_before(const Snapshot& s);
+
 }  // namespace leakprobe::analysis

@@ -20,6 +20,8 @@ struct Warning {
     kExitLeftOut,         // a note: subjects[0], the exit snapshot that ended a trend, was left
                           // out (the program frees at shutdown what it still referenced)
     kExitSnapshot,        // subjects[0]: the new snapshot of a diff is an exit snapshot
+    kOneSnapshot,         // a note: subjects[0], the only snapshot given, is shown against
+                          // nothing: every entry's growth is what is live in it
     kDifferentProcesses,  // a note (--allow-different-processes): subjects, the snapshots;
                           // allocation counts ("between") are not shown
     kStacksCut,           // subjects[0]: a snapshot with `stacks` stacks cut at `depth` frames
@@ -56,7 +58,7 @@ struct Warning {
   // Notes say how the input was read; warnings say the report may be less than it seems.
   bool is_note() const {
     return kind == Kind::kReordered || kind == Kind::kExitLeftOut ||
-           kind == Kind::kDifferentProcesses;
+           kind == Kind::kDifferentProcesses || kind == Kind::kOneSnapshot;
   }
 };
 
