@@ -203,4 +203,20 @@ TEST(Interval, ForeignMallocIsOneWarningThoughTheProbeAlsoMarksItIncomplete) {
   EXPECT_EQ(incomplete, 0) << j["warnings"];
 }
 
+// Two runs compared on purpose (--allow-different-processes): each recorded from its own start,
+// so the second's "on since" after the first's time is not a late enable.
+TEST(Interval, AnotherProcessRecordingSinceItsOwnStartIsTrusted) {
+  const Snapshot a = snap("a.heap", 100, "# leakprobe.recording: on since 50\n");
+  const Snapshot b =
+      must_parse(leakprobe_text({{1, 100, 1, 100, {kBase + 0x1101}}}, kBase, "/opt/t/app", 200,
+                                "# leakprobe.time: 300\n# leakprobe.recording: on since 250\n"),
+                 "b.heap");
+  Options opts;
+  opts.allow_different_processes = true;
+  EXPECT_TRUE(run({&a, &b}, opts).interval_trusted());
+  // Within one process the same times are a late enable.
+  const Snapshot c = snap("c.heap", 300, "# leakprobe.recording: on since 250\n");
+  EXPECT_FALSE(run({&a, &c}).interval_trusted());
+}
+
 }  // namespace leakprobe::analysis

@@ -19,7 +19,10 @@ void check_interval(const std::vector<const Snapshot*>& snapshots, std::vector<W
     // "on since T" covers the interval when T is not after the first snapshot: recording has
     // not stopped since. Any other state means blocks allocated in part of the interval were
     // never recorded (frees still were), so the difference understates the growth.
-    const bool enabled_late = r.on() && first.time && r.since > *first.time;
+    // Only within one process: another process's recording started with it, so its "since"
+    // says nothing about the first snapshot's time (--allow-different-processes).
+    const bool same_process = !s.pid || !first.pid || *s.pid == *first.pid;
+    const bool enabled_late = r.on() && same_process && first.time && r.since > *first.time;
     if (r.on() && !enabled_late) continue;
     Warning w;
     w.kind = Warning::Kind::kRecordingOff;
