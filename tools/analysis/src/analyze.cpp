@@ -393,7 +393,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
     e.folded = g.representative_fold;
     e.site_frame = g.representative_site;
     if (e.site.unnamed) e.named_caller = named_caller(e.frames, e.site_frame);
-    if (counted) e.sampled = g.uncertainty.result(e.delta().live_bytes);
+    if (counted) e.sampled = g.uncertainty.result(e.delta().live_bytes, e.delta().live_objs);
     out.entries.push_back(std::move(e));
   }
   distinguish(out.entries);

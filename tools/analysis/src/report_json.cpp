@@ -140,6 +140,9 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
         {"samples", e.sampled ? json(e.sampled->samples) : json(nullptr)},
         {"delta_live_bytes_range", e.sampled ? json::array({e.sampled->low, e.sampled->high})
                                              : json::array({d.live_bytes, d.live_bytes})},
+        {"delta_live_objects_range", e.sampled
+                                         ? json::array({e.sampled->objs_low, e.sampled->objs_high})
+                                         : json::array({d.live_objs, d.live_objs})},
         {"few_samples", e.sampled && e.sampled->few},
         {"delta",
          {{"live_bytes", d.live_bytes},

@@ -613,7 +613,8 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
       const Uncertainty& u = *e.sampled;
       out << "    sampled: " << u.samples << " sample" << (u.samples == 1 ? "" : "s")
           << " behind this; " << static_cast<int>(kConfidence * 100 + 0.5) << "% range "
-          << range_text(u);
+          << range_text(u) << ", " << format_count(u.objs_low, true) << ".."
+          << format_count(u.objs_high, true) << " objects";
       if (u.few) {
         out << "; too few samples to size it (fewer than " << kFewSamples << ")";
       }

@@ -104,9 +104,11 @@ void UncertaintyBuilder::add(const Counts& first, const Counts& last, int64_t me
   const Counts d = last - first;
   int64_t samples = std::llabs(d.live_samples);
   int64_t bytes = std::llabs(d.live_bytes);  // what those samples stand for
+  int64_t objects = std::llabs(d.live_objs);
   if (independent && first.live_samples > 0) {
     samples = first.live_samples + last.live_samples;
     bytes = first.live_bytes + last.live_bytes;
+    objects = first.live_objs + last.live_objs;
     up_ = down_ = true;  // two uncertain counts: the two-sided (normal) range below
   }
   // A stack whose bytes moved with no net change in its sample count (one sampled block
@@ -114,6 +116,7 @@ void UncertaintyBuilder::add(const Counts& first, const Counts& last, int64_t me
   if (samples == 0 && d.live_bytes != 0) samples = 1;
   samples_ += samples;
   moved_bytes_ += bytes;
+  moved_objs_ += objects;
   if (d.live_bytes > 0) up_ = true;
   if (d.live_bytes < 0) down_ = true;
   // The blocks' mean size from the estimates (both scaled alike, so their ratio is the
@@ -125,11 +128,12 @@ void UncertaintyBuilder::add(const Counts& first, const Counts& last, int64_t me
   missed_ += static_cast<double>(samples) * missed;
 }
 
-Uncertainty UncertaintyBuilder::result(int64_t delta_bytes) const {
+Uncertainty UncertaintyBuilder::result(int64_t delta_bytes, int64_t delta_objs) const {
   Uncertainty u;
   u.samples = samples_;
   if (samples_ == 0) {
     u.low = u.high = delta_bytes;
+    u.objs_low = u.objs_high = delta_objs;
     return u;
   }
   const double k = static_cast<double>(samples_);
@@ -138,28 +142,32 @@ Uncertainty UncertaintyBuilder::result(int64_t delta_bytes) const {
   const double shrink = std::sqrt(missed);
   // Blocks missed less than a quarter of the time are counted nearly exactly, however few.
   u.few = samples_ < kFewSamples && missed > 0.25;
-  // Bytes one sample stands for, on average over the entry's stacks.
-  const double per_sample = static_cast<double>(moved_bytes_) / k;
-  if (up_ != down_) {
-    // One direction (a leak, or memory given back): the change is a count of samples.
-    const PoissonInterval i = poisson_interval(samples_);
-    const double low = (k - (k - i.low) * shrink) * per_sample;
-    const double high = (k + (i.high - k) * shrink) * per_sample;
-    if (up_) {
-      u.low = to_bytes(low);
-      u.high = to_bytes(high);
+  // The same count of samples gives the range of the bytes and of the objects, each at what
+  // one sample stands for on average over the entry's stacks.
+  auto range = [&](double per_sample, int64_t delta, int64_t& low_out, int64_t& high_out) {
+    if (up_ != down_) {
+      // One direction (a leak, or memory given back): the change is a count of samples.
+      const PoissonInterval i = poisson_interval(samples_);
+      const double low = (k - (k - i.low) * shrink) * per_sample;
+      const double high = (k + (i.high - k) * shrink) * per_sample;
+      if (up_) {
+        low_out = to_bytes(low);
+        high_out = to_bytes(high);
+      } else {
+        low_out = to_bytes(-high);
+        high_out = to_bytes(-low);
+      }
     } else {
-      u.low = to_bytes(-high);
-      u.high = to_bytes(-low);
+      // Stacks moved both ways: the difference of two counts, whose variance is the sum of
+      // theirs (normal approximation).
+      const double z = normal_quantile(1 - (1 - kConfidence) / 2);
+      const double half = z * std::sqrt(k) * shrink * per_sample;
+      low_out = to_bytes(static_cast<double>(delta) - half);
+      high_out = to_bytes(static_cast<double>(delta) + half);
     }
-  } else {
-    // Stacks moved both ways: the difference of two counts, whose variance is the sum of
-    // theirs (normal approximation).
-    const double z = normal_quantile(1 - (1 - kConfidence) / 2);
-    const double half = z * std::sqrt(k) * shrink * per_sample;
-    u.low = to_bytes(static_cast<double>(delta_bytes) - half);
-    u.high = to_bytes(static_cast<double>(delta_bytes) + half);
-  }
+  };
+  range(static_cast<double>(moved_bytes_) / k, delta_bytes, u.low, u.high);
+  range(static_cast<double>(moved_objs_) / k, delta_objs, u.objs_low, u.objs_high);
   return u;
 }
 

@@ -48,7 +48,9 @@ struct Uncertainty {
   int64_t samples = 0;  // samples behind the change: sum over its stacks of |Δ sampled objects|
   int64_t low = 0;      // kConfidence range of the change in live bytes
   int64_t high = 0;
-  bool few = false;  // samples < kFewSamples, of blocks that are mostly missed
+  int64_t objs_low = 0;   // the same range of the change in live objects: a sample of a small
+  int64_t objs_high = 0;  // block stands for many objects, as for bytes
+  bool few = false;       // samples < kFewSamples, of blocks that are mostly missed
 };
 
 // Sums the stacks of one entry (their counts in the first and the last snapshot,
@@ -65,12 +67,13 @@ class UncertaintyBuilder {
   // first are not the ones in the last and both counts vary (in one process the blocks that
   // stayed are the same samples in both, and only the change is uncertain).
   void add(const Counts& first, const Counts& last, int64_t mean_bytes, bool independent);
-  // `delta_bytes`: the entry's change in (unsampled) live bytes.
-  Uncertainty result(int64_t delta_bytes) const;
+  // `delta_bytes`, `delta_objs`: the entry's change in (unsampled) live bytes and objects.
+  Uncertainty result(int64_t delta_bytes, int64_t delta_objs = 0) const;
 
  private:
   int64_t samples_ = 0;
   int64_t moved_bytes_ = 0;  // the bytes the samples stand for
+  int64_t moved_objs_ = 0;   // the objects they stand for
   double missed_ = 0;        // sum over samples of 1 - p (the chance a block is missed)
   bool up_ = false;
   bool down_ = false;
