@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/warnings.h"
 #include "test_snapshots.h"
@@ -289,6 +290,64 @@ TEST(Warnings, NoDebugInfoWarningsBecomeOneLine) {
   std::vector<Warning> none;
   add_symbolizer_warnings({}, none);
   EXPECT_TRUE(none.empty());
+}
+
+}  // namespace
+}  // namespace leakprobe::analysis
+
+namespace leakprobe::analysis {
+namespace {
+
+// One analysis through every writer: the site's name, what tells look-alike rows apart and the
+// unnamed note come out the same in the text table, the HTML table and the JSON (site_label.h).
+TEST(SiteLabel, EveryWriterPrintsTheSameLabel) {
+  Symbols syms;
+  syms.table[{"/opt/t/app", 0x1300}] = {fn("repro::put(int)", "/p.cpp", 2)};
+  syms.table[{"/opt/t/app", 0x1400}] = {fn("repro::put(long)", "/p.cpp", 3)};
+  syms.table[{"/opt/t/app", 0x1500}] = {fn("repro::store(int)", "/src/s.cpp", 5)};
+  syms.table[{"/opt/t/app", 0x1600}] = {fn("repro::caller()", "/src/c.cpp", 10)};
+  syms.table[{"/opt/t/app", 0x1610}] = {fn("repro::caller()", "/src/c.cpp", 11)};
+  const Snapshot before = must_parse(with_runtime({}));
+  const Snapshot after =
+      must_parse(with_runtime({{1, 400, 1, 400, {kApp + 0x1301}},
+                               {1, 300, 1, 300, {kApp + 0x1401}},
+                               {1, 200, 1, 200, {kApp + 0x1501, kApp + 0x1601}},
+                               {1, 100, 1, 100, {kApp + 0x1501, kApp + 0x1611}}}));
+  Options options;
+  options.keep_changed_stacks = true;
+  Result<Analysis> r = analyze({&before, &after}, syms.source(), options);
+  ASSERT_TRUE(r.ok());
+  const Analysis& a = r.value();
+  ASSERT_EQ(a.entries.size(), 4u);
+  std::ostringstream text, html, json;
+  write_text_report(text, a, ReportContext{});
+  write_html_report(html, a, ReportContext{});
+  write_json_report(json, a, ReportContext{});
+  const NamePrinter name(a, false);
+  const std::string want[][2] = {{"repro::put(int)", ""},
+                                 {"repro::put(long)", ""},
+                                 {"repro::store", " via repro::caller c.cpp:10"},
+                                 {"repro::store", " via repro::caller c.cpp:11"}};
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    const Entry& e = a.entries[i];
+    EXPECT_EQ(name(e.key.function), want[i][0]);
+    EXPECT_EQ(site_tell(e, name) + site_note(e, name), want[i][1]);
+    // The text table: name, location, note.
+    EXPECT_NE(text.str().find(want[i][0] + "  " + short_path(e.key.file, 2) + ":" +
+                              std::to_string(e.key.line) + want[i][1] + "\n"),
+              std::string::npos)
+        << text.str();
+    // The HTML table: the same name and the same note (before, it dropped the caller's line
+    // and printed both overloads as repro::put).
+    EXPECT_NE(html.str().find(">" + want[i][0] + "</span>"), std::string::npos) << want[i][0];
+    if (!want[i][1].empty()) {
+      EXPECT_NE(html.str().find("<span class=\"loc\">" + want[i][1].substr(1) + "</span>"),
+                std::string::npos)
+          << want[i][1];
+    }
+  }
+  // The JSON carries the parts: the caller row that tells the look-alikes apart.
+  EXPECT_NE(json.str().find("\"function\": \"repro::caller()\""), std::string::npos);
 }
 
 }  // namespace

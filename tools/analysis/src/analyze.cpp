@@ -208,11 +208,11 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
   out.trend_mode = snapshots.size() >= 3;
   // Sample counts are known for the legacy text formats, whose sampled stack lines hold the
   // raw counts (docs/snapshot-format.md); check_compatible made the rates equal.
-  bool counted = !snapshots.empty() && snapshots.front()->sampling > 1;
+  bool counted = !snapshots.empty() && is_sampled(snapshots.front()->sampling);
   for (const Snapshot* s : snapshots) {
     counted = counted && (s->flavour == Flavour::kLeakprobe || s->flavour == Flavour::kGperftools);
   }
-  if (!snapshots.empty() && snapshots.front()->sampling > 1) {
+  if (!snapshots.empty() && is_sampled(snapshots.front()->sampling)) {
     out.sampling = snapshots.front()->sampling;
     out.undetectable_below_bytes = undetectable_below_bytes(out.sampling);
   }
@@ -401,7 +401,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
 
   if (options.fail_on_growth) {
     out.gate = Gate{*options.fail_on_growth, growth_exceeds(out, *options.fail_on_growth), {}};
-    if (out.sampling > 1) {
+    if (is_sampled(out.sampling)) {
       out.gate->sampled_fails_above_bytes =
           reliably_over_threshold_bytes(*options.fail_on_growth, out.sampling);
     }

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "leakprobe/analysis/names.h"
+#include "leakprobe/analysis/site.h"
 #include "leakprobe/analysis/units.h"
 
 namespace leakprobe::analysis {
@@ -202,9 +203,7 @@ void write_flame_json(std::ostream& out, const FlameTree& t) {
     if (i > 0) out << ',';
     out << '[';
     if (r.function.empty()) {
-      const size_t slash = r.module.rfind('/');
-      put_string(out, (slash == std::string::npos ? r.module : r.module.substr(slash + 1)) + "+" +
-                          format_hex(r.offset));
+      put_string(out, module_offset(r.module, r.offset));
       out << ",\"\"";
     } else {
       put_string(out, short_function_name(r.function));
@@ -214,7 +213,7 @@ void write_flame_json(std::ostream& out, const FlameTree& t) {
     out << ',';
     put_string(out, r.file.empty() ? std::string() : r.file + ":" + std::to_string(r.line));
     out << ',';
-    put_string(out, r.module + "+" + format_hex(r.offset));
+    put_string(out, module_offset(r.module, r.offset, true));
     out << ',' << (r.inlined ? 1 : 0) << ']';
   }
   out << "],\"pruned\":" << t.pruned << ",\"tree\":";

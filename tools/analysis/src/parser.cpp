@@ -353,7 +353,7 @@ std::optional<Error> Parser::parse_resource_line(std::string_view line) {
 std::optional<Error> Parser::parse_stack_line(std::string_view line) {
   StackSample s;
   if (auto e = parse_sample(line, s.counts, s.addrs)) return e;
-  if (snap_.sampling > 1) {
+  if (is_sampled(snap_.sampling)) {
     s.counts.live_samples = s.counts.live_objs;
     unsample(s.counts.live_objs, s.counts.live_bytes, snap_.sampling);
     unsample(s.counts.alloc_objs, s.counts.alloc_bytes, snap_.sampling);

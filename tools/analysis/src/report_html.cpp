@@ -43,10 +43,10 @@ std::string esc(const std::string& s) {
 
 std::string row_html(const Row& r) {
   std::string out = r.inlined ? "<span class=\"inl\">[inlined]</span> " : "";
-  if (r.function.empty()) return out + esc(r.module) + "+" + format_hex(r.offset);
+  if (r.function.empty()) return out + esc(module_offset(r.module, r.offset, true));
   out += "<span class=\"fn\">" + esc(short_function_name(r.function)) + "</span>";
   if (!r.file.empty()) out += " — " + esc(r.file) + ":" + std::to_string(r.line);
-  return out + " <span class=\"mod\">(" + esc(r.module) + "+" + format_hex(r.offset) + ")</span>";
+  return out + " <span class=\"mod\">(" + esc(module_offset(r.module, r.offset, true)) + ")</span>";
 }
 
 // A small line chart of `values` (one per snapshot), scaled to their own range.
@@ -102,13 +102,13 @@ std::string utc(double t) {
 const char* sign_class(int64_t v) { return v > 0 ? "grew" : v < 0 ? "shrank" : "same"; }
 
 // The table's site: the entry's key, as the text report prints it (short function name and
-// the file's last two path components); full names in the tooltip.
-std::string site_html(const GroupKey& k) {
+// the file's last two path components, NamePrinter's names); full names in the tooltip.
+std::string site_html(const GroupKey& k, const NamePrinter& name) {
   if (k.kind == GroupKey::Kind::kAddress || k.kind == GroupKey::Kind::kNoFrames) {
     return "<span class=\"fn\">" + esc(k.text()) + "</span>";
   }
-  std::string out = "<span class=\"fn\" title=\"" + esc(k.function) + "\">" +
-                    esc(short_function_name(k.function)) + "</span>";
+  std::string out =
+      "<span class=\"fn\" title=\"" + esc(k.function) + "\">" + esc(name(k.function)) + "</span>";
   if (k.kind == GroupKey::Kind::kLocation) {
     out += " <span class=\"loc\" title=\"" + esc(k.file) + ":" + std::to_string(k.line) + "\">" +
            esc(short_path(k.file, 2)) + ":" + std::to_string(k.line) + "</span>";
@@ -119,22 +119,11 @@ std::string site_html(const GroupKey& k) {
   return out;
 }
 
-// As the text report: what tells look-alike rows apart, and who calls an unnamed function.
-std::string site_note_html(const Entry& e) {
-  std::string out;
-  const Distinction& d = e.distinction;
-  if (d.kind == Distinction::Kind::kOffset) {
-    out += " <span class=\"loc\">at +" + format_hex(d.row.offset) + "</span>";
-  } else if (d.kind == Distinction::Kind::kCaller && !d.row.function.empty()) {
-    out += " <span class=\"loc\">via " + esc(short_function_name(d.row.function)) + "</span>";
-  }
-  if (e.key.unnamed) {
-    out += " <span class=\"unnamed\">(unnamed function" +
-           (e.named_caller.empty() ? std::string()
-                                   : " called from " + esc(short_function_name(e.named_caller))) +
-           ")</span>";
-  }
-  return out;
+// The same note as the text report's (site_tell, site_note): what tells look-alike rows apart, and
+// who calls an unnamed function.
+std::string site_note_html(const Entry& e, const NamePrinter& name) {
+  const std::string note = site_tell(e, name) + site_note(e, name);
+  return note.empty() ? note : " <span class=\"loc\">" + esc(note.substr(1)) + "</span>";
 }
 
 std::vector<int64_t> live_bytes(const std::vector<Counts>& series) {
@@ -159,10 +148,9 @@ void write_header(std::ostream& out, const Analysis& a) {
         << "</td><td>" << esc(in.name) << "</td><td>" << (in.pid ? std::to_string(*in.pid) : "")
         << "</td><td>" << (in.sequence ? std::to_string(*in.sequence) : "") << "</td><td>"
         << (in.time ? utc(*in.time) : "") << "</td><td>" << esc(in.trigger.value_or(""))
-        << "</td><td>"
-        << (in.sampling <= 0 ? std::string("exact") : "sampled/" + std::to_string(in.sampling))
-        << "</td><td>" << in.stacks << "</td><td>" << format_bytes(in.totals.live_bytes) << " in "
-        << in.totals.live_objs << " objects</td></tr>\n";
+        << "</td><td>" << sampling_text(in.sampling) << "</td><td>" << in.stacks << "</td><td>"
+        << format_bytes(in.totals.live_bytes) << " in " << in.totals.live_objs
+        << " objects</td></tr>\n";
   }
   out << "</tbody></table>\n";
   if (!a.same_process) {
@@ -283,6 +271,7 @@ void write_table(std::ostream& out, const Analysis& a) {
       << "<th>Δ live</th><th>Δ objs</th>" << (a.same_process ? "<th>allocs</th><th>frees</th>" : "")
       << "<th>site</th></tr>"
       << "</thead><tbody>\n";
+  const NamePrinter name(a, /*full=*/false);
   for (size_t i = 0; i < a.entries.size(); ++i) {
     const Entry& e = a.entries[i];
     const Counts d = e.delta();
@@ -308,7 +297,8 @@ void write_table(std::ostream& out, const Analysis& a) {
           << d.alloc_objs - d.live_objs << "</td>";
     }
     out << "<td class=\"site\">"
-        << "<details><summary>" << site_html(e.key) << site_note_html(e) << "</summary>";
+        << "<details><summary>" << site_html(e.key, name) << site_note_html(e, name)
+        << "</summary>";
     if (a.options.by != GroupBy::kStack) {
       out << "<p>" << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
           << "; the one that grew most:</p>";

@@ -38,7 +38,7 @@ void build_pprof_profile(const Analysis& a, pprof::Profile& p) {
     p.mutable_period_type()->set_unit(strings.index("bytes"));
     // Values are already unsampled estimates; the period says how they were sampled.
     const int64_t sampling = a.inputs.empty() ? 0 : a.inputs.front().sampling;
-    p.set_period(sampling > 0 ? sampling : 1);
+    p.set_period(is_sampled(sampling) ? sampling : 1);
   }
   if (!a.inputs.empty()) {
     const InputInfo& first = a.inputs.front();

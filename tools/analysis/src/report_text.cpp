@@ -72,52 +72,9 @@ std::string tail(const std::string& s, size_t width) {
   return s.substr(at);
 }
 
-// How function names print. Short by default; when two different functions of the table would
-// print the same short name (overloads, two instantiations of one template), those keep their
-// template arguments, and if that is not enough, their whole (alias-rewritten) name.
-class NamePrinter {
- public:
-  NamePrinter(const Analysis& a, bool full) : full_(full) {
-    if (full_) return;
-    std::vector<std::string> functions;
-    for (const Entry& e : a.entries) {
-      if (!e.site.function.empty()) functions.push_back(e.site.function);
-    }
-    std::sort(functions.begin(), functions.end());
-    functions.erase(std::unique(functions.begin(), functions.end()), functions.end());
-    for (const std::string& f : functions) chosen_[f] = short_function_name(f);
-    disambiguate(
-        [](const std::string& f) { return short_function_name(f, NameDetail::kWithTemplates); });
-    disambiguate([](const std::string& f) { return rewrite_std_aliases(f); });
-  }
-
-  std::string operator()(const std::string& function) const {
-    if (full_) return function;
-    const auto it = chosen_.find(function);
-    return it != chosen_.end() ? it->second : short_function_name(function);
-  }
-
- private:
-  template <typename Longer>
-  void disambiguate(Longer longer) {
-    std::map<std::string, int> uses;
-    for (const auto& [full, shown] : chosen_) ++uses[shown];
-    for (auto& [full, shown] : chosen_) {
-      if (uses[shown] > 1) shown = longer(full);
-    }
-  }
-
-  bool full_;
-  std::map<std::string, std::string> chosen_;  // full name -> what the report prints
-};
-
 // What a count profile counts, for sentences: "goroutines", else its kind as it is.
 std::string count_noun(const std::string& kind) {
   return kind == "goroutine" ? "goroutines" : kind;
-}
-
-std::string sampling_text(int64_t sampling) {
-  return sampling <= 0 ? "exact" : "sampled/" + std::to_string(sampling);
 }
 
 const char* unit_name(GroupBy by) {
@@ -212,42 +169,8 @@ void write_folded_wrappers(std::ostream& out, const Analysis& a, const ReportCon
   }
 }
 
-std::string module_offset(const std::string& module, uint64_t offset) {
-  const size_t slash = module.rfind('/');
-  return (slash == std::string::npos ? module : module.substr(slash + 1)) + "+" +
-         format_hex(offset);
-}
-
 std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
                           size_t width);
-
-// What follows the site in the table when it alone would not say enough: what tells the entry
-// apart from one with the same site (never cut), then that the function is unnamed and who
-// called it (cut first).
-std::string site_tell(const Entry& e, const NamePrinter& name) {
-  std::string out;
-  const Distinction& d = e.distinction;
-  if (d.kind == Distinction::Kind::kOffset) {
-    out += " at +" + format_hex(d.row.offset);
-  } else if (d.kind == Distinction::Kind::kCaller &&
-             !(e.key.unnamed && !d.same_function && d.row.function == e.named_caller)) {
-    // (An unnamed function's caller is named below anyway.)
-    const Row& r = d.row;
-    out += " via " + (r.function.empty() ? module_offset(r.module, r.offset) : name(r.function));
-    if (d.same_function && !r.function.empty()) {
-      out += r.file.empty() ? " at +" + format_hex(r.offset)
-                            : " " + short_path(r.file, 1) + ":" + std::to_string(r.line);
-    }
-  }
-  return out;
-}
-
-std::string site_note(const Entry& e, const NamePrinter& name) {
-  if (!e.key.unnamed) return {};
-  std::string out = " (unnamed";
-  if (!e.named_caller.empty()) out += ", called from " + name(e.named_caller);
-  return out + ")";
-}
 
 // At most `width` columns of a name. What tells names apart is at their end in an unnamed
 // function's label (".../libfoo.so!fn@0x21af0") and in module+0xoffset, so those lose their

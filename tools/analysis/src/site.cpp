@@ -1,6 +1,14 @@
 #include "leakprobe/analysis/site.h"
 
+#include "leakprobe/analysis/units.h"
+
 namespace leakprobe::analysis {
+
+std::string module_offset(const std::string& module, uint64_t offset, bool whole_path) {
+  const size_t slash = whole_path ? std::string::npos : module.rfind('/');
+  return (slash == std::string::npos ? module : module.substr(slash + 1)) + "+" +
+         format_hex(offset);
+}
 
 GroupKey group_key(const Row* site, GroupBy by) {
   GroupKey k;

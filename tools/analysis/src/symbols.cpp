@@ -4,6 +4,7 @@
 
 #include "leakprobe/analysis/go_frames.h"
 #include "leakprobe/analysis/names.h"
+#include "leakprobe/analysis/site.h"
 #include "leakprobe/analysis/units.h"
 
 namespace leakprobe::analysis {
@@ -25,7 +26,7 @@ std::string Row::label() const {
     if (file.empty()) return function;
     return function + " " + file + ":" + std::to_string(line);
   }
-  return std::string(basename(module)) + "+" + format_hex(offset);
+  return module_offset(module, offset);
 }
 
 std::string Row::match_text() const {

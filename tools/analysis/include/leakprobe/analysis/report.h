@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/site_label.h"
 
 namespace leakprobe::analysis {
 

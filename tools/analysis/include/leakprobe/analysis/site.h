@@ -34,6 +34,10 @@ struct GroupKey {
   std::string text() const;
 };
 
+// The one spelling of a frame without a symbol: "libfoo.so.1+0x1234", the module's file name
+// (labels, keys, the flame graph), or with `whole_path` its whole path (stack listings).
+std::string module_offset(const std::string& module, uint64_t offset, bool whole_path = false);
+
 // What an entry whose site is `site` (nullptr: no frames) is keyed by under `by`.
 GroupKey group_key(const Row* site, GroupBy by);
 

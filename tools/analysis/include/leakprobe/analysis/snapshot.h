@@ -108,6 +108,11 @@ struct IncompleteMark {
   std::optional<double> since;
 };
 
+// Is a profile with this sampling rate (Snapshot::sampling) sampled, i.e. are its figures
+// estimates? The one test every reader and writer uses: 0 is exact, and so is 1 (every byte
+// is a sample point).
+inline bool is_sampled(int64_t sampling) { return sampling > 1; }
+
 struct Snapshot {
   std::string name;  // the file name given by the user, used in every message
   Flavour flavour = Flavour::kGperftools;
@@ -117,6 +122,7 @@ struct Snapshot {
   std::string kind = "heap";
 
   // 0 for exact profiles ("@ heapprofile"), else N of "@ heap_v2/N" (mean bytes per sample).
+  // Ask is_sampled(), not the number: heap_v2/1 samples every byte, i.e. is exact.
   int64_t sampling = 0;
 
   // Metadata from "# leakprobe.<key>:" lines; absent in gperftools dumps.
