@@ -178,11 +178,13 @@ void ControlSocket::handle_client(int c) {
     ok = requests_.snapshot(text, sizeof(text));
   } else if (strcmp(req, format::kControlRequestPeak) == 0 && requests_.peak) {
     ok = requests_.peak(text, sizeof(text));
+  } else if (strcmp(req, format::kControlRequestTrim) == 0 && requests_.trim) {
+    ok = requests_.trim(text, sizeof(text));
   } else {
     ok = false;
     snprintf(text, sizeof(text),
-             "unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\" or "
-             "\"status\")");
+             "unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\", "
+             "\"status\" or \"trim\")");
   }
   reply(c, ok ? format::kControlReplyOk : format::kControlReplyError, text);
 }

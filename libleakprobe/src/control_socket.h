@@ -21,6 +21,7 @@ struct ControlRequests {
   bool (*status)(char* reply, size_t size) = nullptr;
   // "peak": the newest peak snapshot's path (LEAKPROBE_PEAK), or why there is none.
   bool (*peak)(char* reply, size_t size) = nullptr;
+  bool (*trim)(char* reply, size_t size) = nullptr;  // "trim": malloc_trim(0), RSS before/after
 };
 
 class ControlSocket {

@@ -11,6 +11,7 @@
 #include "fork.h"
 #include "guard.h"
 #include "log.h"
+#include "memory_census.h"
 #include "options.h"
 #include "preload_order.h"
 #include "real_alloc.h"
@@ -87,12 +88,16 @@ __attribute__((constructor)) void start_probe() {
   }
   // Dormant (LEAKPROBE_ENABLED=0) still starts everything: the tracker records nothing until
   // `leakprobe enable PID` arrives on the control socket, which needs the writer thread.
+  memory_census_init();
+  // Before the tracker starts recording: the heap live now is the host's start-up.
+  if (g_settings.tracker.enabled) memory_note_recording_started();
   // Another allocator serves the program's malloc: the heap stays unrecorded from the start
   // (a block recorded through the few calls that do reach us would be freed unseen).
   const bool foreign = check_preload_order();
   Tracker* t = create_tracker(g_settings.tracker, !foreign);
   if (!t) return;
   if (foreign) t->note_incomplete(Tracker::Gap::kForeignMalloc, nullptr);  // said just above
+  t->set_usable_size(real_alloc().malloc_usable_size);
   install_fork_handlers();
   writer_start(t, g_settings.writer);
   atexit(at_exit);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "memory_census.h"
 #include "tracker.h"
 
 namespace leakprobe {
@@ -18,6 +19,7 @@ bool recording_switch(bool on, char* reply, size_t size) {
     snprintf(reply, size, "the probe stopped after an error (see the program's stderr)");
     return false;
   }
+  if (on) memory_note_recording_started();  // on this (the writer's) thread, not in malloc
   const bool was = t->set_recording(on);
   snprintf(reply, size, "%s %s", on ? "recording" : "dormant", was ? "on" : "off");
   return true;

@@ -9,6 +9,7 @@
 
 #include "arena.h"
 #include "leakprobe/snapshot_format.h"
+#include "memory_census.h"
 #include "resource_table.h"
 #include "resource_writer.h"
 #include "tracker.h"
@@ -353,6 +354,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
   recording_meta(out, t);
   incomplete_lines(out, t);
+  if (info.memory) write_memory_section(out, t, info.foreign_malloc);
   BuildIdCtx ctx{&out, exe};
   dl_iterate_phdr(emit_build_id, &ctx);
 

@@ -55,6 +55,9 @@ struct SnapshotInfo {
   int64_t time_sec = 0;
   int64_t time_usec = 0;
   const char* foreign_malloc = nullptr;  // see preload_order.h; nullptr: none
+  // The memory section (memory_census.h): off in unit tests that drive a Tracker without
+  // LD_PRELOAD, whose process-wide figures would be the test runner's.
+  bool memory = false;
 };
 
 // Writes the whole snapshot of `t`: header with totals, metadata (incl. build-ids of every

@@ -31,20 +31,27 @@ struct Bucket {
   std::atomic<uint64_t> alloc_bytes{0};
   std::atomic<uint64_t> freed_objs{0};
   std::atomic<uint64_t> freed_bytes{0};
+  // What malloc gave the live blocks beyond what they asked for (malloc_usable_size minus
+  // the requested size), summed: the memory section's "usable" figure. Wraps as unsigned
+  // while a free is counted before its allocation's add lands; the writer's sum is right.
+  std::atomic<uint64_t> live_slack{0};
   alignas(64) uintptr_t frames[1];  // `depth` entries, leaf first (flexible)
 
-  void on_alloc(uint64_t size) {
+  void on_alloc(uint64_t size, uint64_t slack = 0) {
     alloc_objs.fetch_add(1, std::memory_order_relaxed);
     alloc_bytes.fetch_add(size, std::memory_order_relaxed);
+    if (slack) live_slack.fetch_add(slack, std::memory_order_relaxed);
   }
-  void on_free(uint64_t size) {
+  void on_free(uint64_t size, uint64_t slack = 0) {
     freed_objs.fetch_add(1, std::memory_order_relaxed);
     freed_bytes.fetch_add(size, std::memory_order_relaxed);
+    if (slack) live_slack.fetch_sub(slack, std::memory_order_relaxed);
   }
   // Undoes on_free (a failed realloc gives the block back).
-  void undo_free(uint64_t size) {
+  void undo_free(uint64_t size, uint64_t slack = 0) {
     freed_objs.fetch_sub(1, std::memory_order_relaxed);
     freed_bytes.fetch_sub(size, std::memory_order_relaxed);
+    if (slack) live_slack.fetch_add(slack, std::memory_order_relaxed);
   }
   // Live counts at one moment. The freed counters are read first: every free follows its
   // allocation, so the result is never negative even while other threads run.

@@ -147,7 +147,7 @@ void Tracker::record_bucket(const void* p, size_t size, Bucket* b) {
                     "say out-of-memory");
     return;
   }
-  b->on_alloc(size);
+  b->on_alloc(size, slack_of(p, size));
 }
 
 bool Tracker::record_free(const void* p) {
@@ -159,7 +159,7 @@ bool Tracker::free_tracked(const void* p) {
   uint64_t v;
   if (!ptrs_.take(p, &v)) return false;
   if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
-  bucket_of(v)->on_free(size_of(v));
+  bucket_of(v)->on_free(size_of(v), slack_of(p, size_of(v)));
   return true;
 }
 
@@ -170,7 +170,7 @@ Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
   if (ptrs_.take(old, &t.old)) {
     t.tracked = true;
     if (filter_) filter_slot(old).fetch_sub(1, std::memory_order_relaxed);
-    bucket_of(t.old)->on_free(size_of(t.old));
+    bucket_of(t.old)->on_free(size_of(t.old), slack_of(old, size_of(t.old)));
   }
   return t;
 }
@@ -183,7 +183,7 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
     if (t.tracked) {
       if (filter_) filter_slot(old).fetch_add(1, std::memory_order_relaxed);
       if (ptrs_.insert(old, t.old)) {
-        bucket_of(t.old)->undo_free(size_of(t.old));
+        bucket_of(t.old)->undo_free(size_of(t.old), slack_of(old, size_of(t.old)));
       } else {
         note_incomplete(Gap::kOutOfMemory,
                         "cannot grow the pointer map: some blocks are not recorded, and "
@@ -213,6 +213,7 @@ void Tracker::unlock_after_fork() {
 void Tracker::reset_after_fork_in_child() {
   ptrs_.reset_locks_in_child();
   arena_.lock().reset();
+  arena_reset_after_fork_in_child();
   stacks_.insert_lock().reset();
 }
 

@@ -87,6 +87,11 @@ class Tracker {
   void record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth, bool truncated);
   bool record_free(const void* p);
 
+  // The allocator's malloc_usable_size, so each recorded block also counts what malloc
+  // gave it beyond the request (Bucket::live_slack). Unset in unit tests, whose blocks are
+  // not malloc's: slack 0. Called only on blocks the caller still owns.
+  void set_usable_size(size_t (*fn)(void*)) { usable_size_ = fn; }
+
   const StackTable& stacks() const { return stacks_; }
   size_t live_pointers() const { return ptrs_.size(); }
   // The probe's own memory: everything mapped (tables, arena) plus this object.
@@ -124,6 +129,11 @@ class Tracker {
   Bucket* intern(size_t size, const uintptr_t* frames, int depth, bool truncated);
   void record_bucket(const void* p, size_t size, Bucket* b);
 
+  uint64_t slack_of(const void* p, uint64_t size) const {
+    if (!usable_size_) return 0;
+    const uint64_t usable = usable_size_(const_cast<void*>(p));
+    return usable > size ? usable - size : 0;
+  }
   void capture_and_record(const void* p, size_t size);
   bool free_tracked(const void* p);
 
@@ -141,6 +151,7 @@ class Tracker {
   StackTable stacks_;
   PointerMap ptrs_;
   std::atomic<uint16_t>* filter_ = nullptr;
+  size_t (*usable_size_)(void*) = nullptr;
   std::atomic<bool> active_{false};
   std::atomic<bool> recording_{false};
   std::atomic<bool> ever_recorded_{false};

@@ -25,6 +25,7 @@
 #include "signal_trigger.h"
 #include "snapshot_writer.h"
 #include "tracker.h"
+#include "trim.h"
 
 namespace leakprobe {
 namespace {
@@ -109,6 +110,7 @@ bool Writer::write_content(int fd, unsigned sequence, void* p) {
   info.time_sec = ctx->now.tv_sec;
   info.time_usec = ctx->now.tv_nsec / 1000;
   info.foreign_malloc = foreign_malloc();
+  info.memory = true;
   FdOut out(fd);
   return write_snapshot(out, *g_writer.tracker_, info);
 }
@@ -272,7 +274,8 @@ void Writer::loop() {
 bool Writer::start_thread() {
   if (config_.control_socket)
     control_socket().open(
-        pid_, ControlRequests{request_snapshot, recording_switch, status, peak_request});
+        pid_, ControlRequests{request_snapshot, recording_switch, status, peak_request,
+                        trim_request});
 
   // The thread inherits the creating thread's mask: block everything around the create so
   // that no host signal is ever delivered to (and lost in) the writer.

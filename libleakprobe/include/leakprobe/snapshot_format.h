@@ -84,6 +84,28 @@ inline constexpr const char kKeyRecordingChanged[] = "recording-changed";
 // (e.g. stack-table-full, deepbind-frees, foreign-malloc; reasons: docs/snapshot-format.md).
 // heapdiff treats any of them as "this interval cannot be trusted".
 inline constexpr const char kKeyIncomplete[] = "incomplete";
+// Memory section (docs/snapshot-format.md, "Memory section"): where the resident memory is
+// at snapshot time. Metadata lines, so pprof skips them; each value is "name=<bytes> ...".
+//   memory.rss: total= heap= arena-heaps= stacks= anon= file= probe=   (statm, maps, mincore)
+//   memory.recorded: blocks= requested= usable=   (live blocks the probe recorded)
+//   memory.before-recording: bytes= since=        (malloc in use when recording first began)
+//   memory.allocator: glibc <version> | foreign <path>
+//   memory.mallinfo2: arena= ordblks= smblks= hblks= hblkhd= fsmblks= uordblks= fordblks=
+//                     keepcost=
+//   memory.arena: nr= system= fast= fast-chunks= rest= rest-chunks= top= subheaps=
+//                 sizes=<from>-<to>:<count>:<total>,...   (one per arena, malloc_info)
+//   memory.top-resident: bytes= main= measured= arenas=  (resident whole pages of top
+//                        chunks, all arenas and the main arena's; tops measured of arenas)
+//   memory.census-us: total= maps= heap-mincore= probe-mincore= mallinfo2= malloc-info=
+//                     (what the census cost: CPU microseconds of the writing thread)
+inline constexpr const char kKeyMemoryRss[] = "memory.rss";
+inline constexpr const char kKeyMemoryRecorded[] = "memory.recorded";
+inline constexpr const char kKeyMemoryBeforeRecording[] = "memory.before-recording";
+inline constexpr const char kKeyMemoryAllocator[] = "memory.allocator";
+inline constexpr const char kKeyMemoryMallinfo[] = "memory.mallinfo2";
+inline constexpr const char kKeyMemoryArena[] = "memory.arena";
+inline constexpr const char kKeyMemoryTopResident[] = "memory.top-resident";
+inline constexpr const char kKeyMemoryCensusUs[] = "memory.census-us";
 
 inline constexpr const char kTriggerSignal[] = "signal";
 inline constexpr const char kTriggerInterval[] = "interval";
@@ -163,6 +185,8 @@ inline constexpr const char kFileSuffix[] = ".heap";
 //                   signal's number while it works, else "off"
 // Abstract names have no permissions: the client believes only a peer whose SO_PEERCRED pid
 // is the process it asked for.
+//   "trim\n"     -> "ok rss-before=<bytes> rss-after=<bytes> released=<0|1>": the probe's
+//                   thread called malloc_trim(0) (`leakprobe trim PID`)
 inline constexpr const char kControlSocketPrefix[] = "leakprobe.";
 inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
 inline constexpr const char kControlRequestEnable[] = "enable\n";
@@ -171,6 +195,7 @@ inline constexpr const char kControlRequestStatus[] = "status\n";
 // "peak\n" -> "ok <absolute path>" of the newest peak snapshot (LEAKPROBE_PEAK=1), or an error
 // saying there is none yet and why.
 inline constexpr const char kControlRequestPeak[] = "peak\n";
+inline constexpr const char kControlRequestTrim[] = "trim\n";
 inline constexpr const char kControlReplyOk[] = "ok ";
 inline constexpr const char kControlReplyError[] = "error ";
 inline constexpr const char kControlStatusKept[] = "kept=";

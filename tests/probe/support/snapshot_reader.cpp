@@ -15,7 +15,7 @@ namespace {
 const std::regex kHeader(
     R"(^heap profile: *(\d+): *(\d+) *\[ *(\d+): *(\d+) *\] *@ *(heap[_a-z0-9]*(/\d+)?)$)");
 const std::regex kLine(R"(^(-?\d+): *(-?\d+) *\[ *(\d+): *(\d+) *\] @([ x0-9a-f]*)$)");
-const std::regex kMeta(R"(^# leakprobe\.([a-z-]+): (.*)$)");
+const std::regex kMeta(R"(^# leakprobe\.([a-z0-9.-]+): (.*)$)");
 const std::regex kSectionLine(R"(^#  (\d+): 0 \[(\d+): 0\] @([ x0-9a-f]*)$)");
 const std::regex kMap(R"(^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ \d+ *(.*)$)");
 }  // namespace

@@ -75,8 +75,8 @@ TEST(ControlSocket, AnswersASnapshotRequestThroughItsCallback) {
   EXPECT_EQ(ask(cs, "snapshot\n"), "ok /snaps/leakprobe.1.0001.heap\n");
   EXPECT_EQ(g_snapshots, 1);
   EXPECT_EQ(ask(cs, "bogus\n"),
-            "error unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\" or "
-            "\"status\")\n");
+            "error unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\", "
+            "\"status\" or \"trim\")\n");
   EXPECT_EQ(g_snapshots, 1);
   // Without recording callbacks (as here) those requests are unknown too.
   EXPECT_EQ(ask(cs, "enable\n").rfind("error unknown request", 0), 0u);
