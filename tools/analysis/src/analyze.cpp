@@ -407,6 +407,16 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
     }
   }
   out.resources = analyze_resources(snapshots, symbols, options);
+  if (snapshots.size() >= 2 && out.same_process && snapshots.front()->memory.present() &&
+      snapshots.back()->memory.present()) {
+    auto account = [](const Snapshot& s) {
+      return account_memory(s.memory,
+                            static_cast<uint64_t>(std::max<int64_t>(0, s.totals.live_bytes)),
+                            s.sampling > 1);
+    };
+    out.memory = compare_memory(account(*snapshots.front()), account(*snapshots.back()),
+                                snapshots.back()->pid);
+  }
   if (symbol_warnings) add_symbolizer_warnings(symbol_warnings(), out.warnings);
   return out;
 }

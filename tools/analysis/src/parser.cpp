@@ -506,6 +506,9 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     return integer(snap_.untracked_fds);
   } else if (key == fmt::kKeyUnseenCloses) {
     return integer(snap_.unseen_closes);
+  } else if (key.rfind("memory.", 0) == 0) {
+    if (auto e = parse_memory_meta(key, value, snap_.memory))
+      return at_line(*e + " '" + excerpt(value) + "'");
   }
   // Unknown keys are ignored, as the format requires.
   return std::nullopt;

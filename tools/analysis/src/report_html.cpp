@@ -336,9 +336,13 @@ void write_html_report(std::ostream& out, const Analysis& a, const ReportContext
       << esc(program) << "</title>\n<style>" << html_assets::kReportCss
       << "</style>\n</head>\n<body>\n";
   write_header(out, a);
+  // As in the text report: when RSS grew, whether it is a leak at all comes first.
+  const bool memory_first = a.memory && a.memory->verdict != MemoryVerdict::kNoGrowth;
+  if (memory_first) html::write_memory(out, a);
   write_flame_section(out, tree);
   write_table(out, a);
   html::write_resources(out, a);
+  if (!memory_first) html::write_memory(out, a);
   out << "<footer>leakprobe heapdiff. Flame graph by d3-flame-graph 5.0.0 (Apache-2.0) on d3 "
          "7.9.0 (ISC).</footer>\n";
   out << "<script id=\"flame-data\" type=\"application/json\">";

@@ -23,4 +23,7 @@ std::string sparkline(const std::vector<int64_t>& values, bool bytes);
 // The resources section: descriptors, POSIX timers and threads by creating stack.
 void write_resources(std::ostream& out, const Analysis& a);
 
+// The memory section: verdict, RSS waterfall chart, advice (report_html_memory.cpp).
+void write_memory(std::ostream& out, const Analysis& a);
+
 }  // namespace leakprobe::analysis::html

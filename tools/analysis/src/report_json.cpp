@@ -45,6 +45,62 @@ const char* by_name(GroupBy b) {
   return "stack";
 }
 
+json account_json(const MemoryAccount& m) {
+  return json{{"rss_bytes", m.rss},
+              {"heap_live_bytes", m.heap_live},
+              {"heap_overhead_bytes", m.heap_overhead},
+              {"heap_before_recording_bytes", m.heap_before_recording},
+              {"heap_free_bytes", m.heap_free()},
+              {"heap_free_top_bytes", m.heap_free_top},
+              {"heap_free_interior_bytes", m.heap_free_interior},
+              {"thread_stack_bytes", m.thread_stacks},
+              {"other_bytes", m.other()},
+              {"other_anon_bytes", m.other_anon},
+              {"file_bytes", m.file},
+              {"probe_bytes", m.probe},
+              {"waterfall_sum_bytes", m.sum()},
+              {"releasable_bytes", m.releasable},
+              {"malloc_arenas", m.arenas},
+              {"malloc_arenas_holding_free", m.arenas_holding_free},
+              {"malloc_figures", m.heap_known}};
+}
+
+const char* advice_name(MemoryAdvice::Kind k) {
+  switch (k) {
+    case MemoryAdvice::Kind::kTrim:
+      return "trim";
+    case MemoryAdvice::Kind::kArenaMax:
+      return "arena_max";
+    case MemoryAdvice::Kind::kMmapThreshold:
+      return "mmap_threshold";
+    case MemoryAdvice::Kind::kTrimThreshold:
+      return "trim_threshold";
+    case MemoryAdvice::Kind::kForeignAllocator:
+      return "foreign_allocator";
+  }
+  return "trim";
+}
+
+json memory_json(const std::optional<MemoryReport>& r) {
+  if (!r) return nullptr;
+  json advice = json::array();
+  for (const MemoryAdvice& a : r->advice)
+    advice.push_back({{"kind", advice_name(a.kind)}, {"text", a.text}});
+  return json{{"base", account_json(r->base)},
+              {"new", account_json(r->now)},
+              {"change",
+               {{"rss_bytes", r->rss_change},
+                {"heap_live_bytes", r->heap_live_change},
+                {"heap_in_use_bytes", r->heap_in_use_change},
+                {"heap_free_bytes", r->heap_free_change},
+                {"thread_stack_bytes", r->thread_stack_change},
+                {"other_bytes", r->other_change}}},
+              {"releasable_bytes", r->now.releasable},
+              {"verdict", memory_verdict_name(r->verdict)},
+              {"reason", r->reason},
+              {"advice", advice}};
+}
+
 }  // namespace
 
 void write_json_report(std::ostream& out, const Analysis& a, const ReportContext& /*ctx*/) {
@@ -73,6 +129,8 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   doc["inputs"] = inputs;
   // Cumulative allocation counters restart with a new process; say so instead of guessing.
   doc["same_process"] = a.same_process;
+  // Where the RSS is and the kind of growth (null without memory sections in both files).
+  doc["memory"] = memory_json(a.memory);
   const Options& options = a.options;
   doc["options"] = {{"sort", sort_name(options.sort)},
                     {"by", by_name(options.by)},

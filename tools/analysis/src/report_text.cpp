@@ -595,8 +595,19 @@ void write_text_report(std::ostream& out, const Analysis& a, const ReportContext
   // Rendered whole, then made safe in one place: function names, file names and paths come
   // from the inputs, and an ESC in one would drive the reader's terminal.
   std::ostringstream text;
+  // An operator comes with "RSS keeps climbing": when it did, whether that is a leak at all
+  // comes before the stacks.
+  const bool rss_first = a.memory && a.memory->verdict != MemoryVerdict::kNoGrowth;
+  if (rss_first) {
+    write_memory_text(text, a);
+    text << "\n";
+  }
   write_heap_text(text, a, ctx);
   if (!a.counts_only()) write_resources_text(text, a, ctx);
+  if (a.memory && !rss_first) {
+    text << "\n";
+    write_memory_text(text, a);
+  }
   out << terminal_safe(text.str());
 }
 

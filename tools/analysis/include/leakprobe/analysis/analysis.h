@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "leakprobe/analysis/changed_stacks.h"
+#include "leakprobe/analysis/memory.h"
 #include "leakprobe/analysis/options.h"
 #include "leakprobe/analysis/resources.h"
 #include "leakprobe/analysis/result.h"
@@ -111,6 +112,9 @@ struct Analysis {
   std::vector<Warning> warnings;  // in the order they arose: inputs first, then symbols
   ChangedStacks changed_stacks;   // Options::keep_changed_stacks only; after the filters
   ResourceReport resources;       // descriptors, timers, threads (resources.h)
+  // Where the RSS is and what kind of growth it shows (memory.h): first vs last snapshot,
+  // when both have a memory section and come from the same process.
+  std::optional<MemoryReport> memory;
 
   // No interval problem among the warnings (Warning::distrusts_interval): the difference is
   // the program's growth. When false, no writer says "no growth" and no gate passes.

@@ -30,6 +30,8 @@ void write_text_report(std::ostream& out, const Analysis& analysis, const Report
 void write_json_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
 // The text report's resource part (after the heap part; report_resources_text.cpp).
 void write_resources_text(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);
+// The text report's memory part: RSS waterfall, verdict, advice (report_memory_text.cpp).
+void write_memory_text(std::ostream& out, const Analysis& analysis);
 // One self-contained HTML page (docs/heapdiff.md, "HTML report"); the flame graph needs
 // Analysis::changed_stacks (Options::keep_changed_stacks).
 void write_html_report(std::ostream& out, const Analysis& analysis, const ReportContext& ctx);

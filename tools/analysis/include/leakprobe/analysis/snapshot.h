@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "leakprobe/analysis/memory.h"
 #include "leakprobe/symbolize/symbolizer.h"
 
 namespace leakprobe::analysis {
@@ -154,6 +155,7 @@ struct Snapshot {
   std::optional<int64_t> untracked_fds;
   std::optional<int64_t> unseen_closes;
   std::vector<ResourceSample> resources;
+  MemoryFacts memory;             // the memory section (memory.h); memory.present() if it had one
   std::vector<Mapping> mappings;  // executable mappings, sorted by start
   std::string first_mapped_path;  // first file-backed line of MAPPED_LIBRARIES, in file order
 
