@@ -125,5 +125,11 @@ if [ -n "$resources" ]; then
   echo "Resource growth (descriptors by creating stack):"
   echo "$resources"
 fi
+# Is it a leak at all? The memory part of the same report says which kind of growth RSS shows.
+kind=$("$heapdiff" --json --top 1 "$first" "$second" 2>/dev/null | python3 -c '
+import json, sys
+m = json.load(sys.stdin).get("memory")
+print("{}: {}".format(m["verdict"], m["reason"]) if m else "unknown: the snapshots have no memory section")')
+echo "Kind of growth (RSS against the live heap): $kind"
 echo "The twin runs the same traffic without the leak: $gateway --fixed --port PORT"
 echo "Snapshots kept in $snapshots"

@@ -38,10 +38,10 @@ const std::string kRetained =
     "# leakprobe.memory.census-us: total=646 maps=152\n";
 
 MemoryFacts parse(const std::string& meta) {
-  Result<Snapshot> r = parse_snapshot(
-      testing::leakprobe_text({{1, 8, 1, 8, {0x555500001000}}}, 0x555500000000, "/opt/t/app", 100,
-                              meta),
-      "t.heap");
+  Result<Snapshot> r =
+      parse_snapshot(testing::leakprobe_text({{1, 8, 1, 8, {0x555500001000}}}, 0x555500000000,
+                                             "/opt/t/app", 100, meta),
+                     "t.heap");
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
   return r.ok() ? r.value().memory : MemoryFacts{};
 }
@@ -86,8 +86,8 @@ TEST(Memory, MalformedValuesAreErrorsUnknownNamesAreNot) {
                               "# leakprobe.memory.arena: nr=1 sizes=1-2:3\n"),
       "t.heap");
   EXPECT_FALSE(sizes.ok());
-  const MemoryFacts f = parse(
-      "# leakprobe.memory.rss: total=100 future=7\n# leakprobe.memory.some-future-key: 1\n");
+  const MemoryFacts f =
+      parse("# leakprobe.memory.rss: total=100 future=7\n# leakprobe.memory.some-future-key: 1\n");
   EXPECT_EQ(f.rss_total, 100u);
 }
 

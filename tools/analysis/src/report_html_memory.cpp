@@ -26,7 +26,8 @@ void write_memory(std::ostream& out, const Analysis& a) {
   const MemoryReport& m = *a.memory;
   const MemoryAccount& b = m.base;
   const MemoryAccount& n = m.now;
-  std::vector<Part> parts = {{"live heap (the stacks)", "live", "#c0392b", b.heap_live, n.heap_live}};
+  std::vector<Part> parts = {
+      {"live heap (the stacks)", "live", "#c0392b", b.heap_live, n.heap_live}};
   if (n.heap_known) {
     parts.push_back({"malloc overhead", "overhead", "#e67e22", b.heap_overhead, n.heap_overhead});
     parts.push_back({"heap from before recording", "before", "#d98880", b.heap_before_recording,
@@ -54,7 +55,8 @@ void write_memory(std::ostream& out, const Analysis& a) {
   uint64_t at = 0;
   int y = 4;
   auto x_of = [&](uint64_t v) {
-    return label_w + static_cast<int>(static_cast<double>(v) / static_cast<double>(scale_to) * bar_w);
+    return label_w +
+           static_cast<int>(static_cast<double>(v) / static_cast<double>(scale_to) * bar_w);
   };
   for (const Part& p : parts) {
     const int x0 = x_of(at), x1 = x_of(at + p.now);
@@ -69,13 +71,14 @@ void write_memory(std::ostream& out, const Analysis& a) {
     at += p.now;
     y += row_h;
   }
-  out << "<g data-part=\"rss\" data-bytes=\"" << n.rss << "\"><title>RSS: "
-      << format_bytes(static_cast<int64_t>(n.rss)) << "</title><text x=\"" << label_w - 6
-      << "\" y=\"" << y + 15 << "\" text-anchor=\"end\" font-weight=\"600\">RSS</text><rect x=\""
-      << label_w << "\" y=\"" << y + 3 << "\" width=\"" << x_of(n.rss) - label_w
-      << "\" height=\"" << row_h - 6 << "\" fill=\"#222\"/><text x=\"" << label_w + bar_w + 6
-      << "\" y=\"" << y + 15 << "\" font-weight=\"600\">"
-      << format_bytes(static_cast<int64_t>(n.rss)) << "</text></g>\n</svg>\n";
+  out << "<g data-part=\"rss\" data-bytes=\"" << n.rss
+      << "\"><title>RSS: " << format_bytes(static_cast<int64_t>(n.rss)) << "</title><text x=\""
+      << label_w - 6 << "\" y=\"" << y + 15
+      << "\" text-anchor=\"end\" font-weight=\"600\">RSS</text><rect x=\"" << label_w << "\" y=\""
+      << y + 3 << "\" width=\"" << x_of(n.rss) - label_w << "\" height=\"" << row_h - 6
+      << "\" fill=\"#222\"/><text x=\"" << label_w + bar_w + 6 << "\" y=\"" << y + 15
+      << "\" font-weight=\"600\">" << format_bytes(static_cast<int64_t>(n.rss))
+      << "</text></g>\n</svg>\n";
 
   char share[32];
   std::snprintf(share, sizeof share, "%.1f%%",
@@ -87,8 +90,10 @@ void write_memory(std::ostream& out, const Analysis& a) {
     out << "<tr><td>" << esc(label) << "</td><td class=\"num\">"
         << format_bytes(static_cast<int64_t>(base)) << "</td><td class=\"num\">"
         << format_bytes(static_cast<int64_t>(now)) << "</td><td class=\"num "
-        << (d > 0 ? "grew" : d < 0 ? "shrank" : "") << "\">" << format_bytes(d, true)
-        << "</td></tr>\n";
+        << (d > 0   ? "grew"
+            : d < 0 ? "shrank"
+                    : "")
+        << "\">" << format_bytes(d, true) << "</td></tr>\n";
   };
   row("RSS", b.rss, n.rss);
   for (const Part& p : parts) row(p.label, p.base, p.now);
@@ -97,9 +102,8 @@ void write_memory(std::ostream& out, const Analysis& a) {
       << " of the newer RSS.";
   if (n.heap_known) {
     out << " malloc_trim(0) would return about <b id=\"releasable\">"
-        << format_bytes(static_cast<int64_t>(n.releasable)) << "</b> now; "
-        << n.arenas_holding_free << " of " << n.arenas
-        << " malloc arenas hold 1 MiB or more free.";
+        << format_bytes(static_cast<int64_t>(n.releasable)) << "</b> now; " << n.arenas_holding_free
+        << " of " << n.arenas << " malloc arenas hold 1 MiB or more free.";
   }
   out << "</p>\n";
   if (!m.advice.empty()) {
