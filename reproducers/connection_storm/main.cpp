@@ -17,9 +17,9 @@ int main(int argc, char** argv) {
   specific.add_options()("threads", po::value<int>(&shape.threads)->default_value(shape.threads),
                          "worker threads serving each storm")(
       "devices", po::value<int>(&shape.devices)->default_value(shape.devices),
-      "devices per worker thread")(
-      "backlog", po::value<int>(&shape.backlog)->default_value(shape.backlog),
-      "messages each device buffered")(
+      "devices per worker thread")("backlog",
+                                   po::value<int>(&shape.backlog)->default_value(shape.backlog),
+                                   "messages each device buffered")(
       "message-bytes", po::value<int>(&shape.message_bytes)->default_value(shape.message_bytes),
       "bytes per message");
   if (auto exit_status = repro::parse_options(

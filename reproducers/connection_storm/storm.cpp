@@ -72,8 +72,8 @@ bool StormGateway::serve_worker(int worker) {
         ok = false;
     }
     mosquitto* client = c->client;
-    if (!loop_until(client, [client] { return !mosquitto_want_write(client); },
-                    "forwarding a backlog"))
+    if (!loop_until(
+            client, [client] { return !mosquitto_want_write(client); }, "forwarding a backlog"))
       ok = false;
     close_client(c->client);
     c->client = nullptr;

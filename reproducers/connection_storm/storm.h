@@ -21,9 +21,9 @@
 namespace repro {
 
 struct StormShape {
-  int threads = 4;          // the storm is served by this many worker threads (glibc arenas)
-  int devices = 32;         // devices per worker thread, all connected at once
-  int backlog = 256;        // messages buffered per device during the outage
+  int threads = 4;    // the storm is served by this many worker threads (glibc arenas)
+  int devices = 32;   // devices per worker thread, all connected at once
+  int backlog = 256;  // messages buffered per device during the outage
   int message_bytes = 1000;
 };
 

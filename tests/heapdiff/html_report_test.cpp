@@ -180,5 +180,48 @@ TEST(HtmlReport, ResourcesSectionRendersTheResourceReport) {
   EXPECT_EQ(silent.str().find("id=\"resources\""), std::string::npos);
 }
 
+TEST(HtmlReport, MemoryWaterfallComesFirstWhenRssGrewAndItsBarsAddUp) {
+  const ChangeFixture f;
+  Analysis a = f.analyze_all();
+  MemoryAccount base, now;
+  base.heap_known = now.heap_known = true;
+  base.rss = 4 << 20;
+  base.file = 3 << 20;
+  base.other_anon = 1 << 20;
+  now = base;
+  now.heap_free_interior = 100 << 20;
+  now.releasable = 90 << 20;
+  now.rss += 100 << 20;
+  a.memory = compare_memory(base, now, 7);
+  ASSERT_EQ(a.memory->verdict, MemoryVerdict::kAllocatorRetention);
+  std::ostringstream page;
+  write_html_report(page, a, ReportContext{});
+  const std::string html = page.str();
+  const size_t memory = html.find("<section id=\"memory\" data-verdict=\"allocator-retention\"");
+  ASSERT_NE(memory, std::string::npos);
+  EXPECT_LT(memory, html.find("<section id=\"flame\""));
+  EXPECT_NE(html.find("<svg class=\"waterfall\"", memory), std::string::npos);
+  // Every part is a bar carrying its bytes; they add up to the RSS bar.
+  uint64_t sum = 0;
+  for (size_t at = html.find("data-part=\"", memory); at != std::string::npos;
+       at = html.find("data-part=\"", at + 1)) {
+    const size_t name = at + 11, bytes = html.find("data-bytes=\"", at) + 12;
+    const std::string part = html.substr(name, html.find('"', name) - name);
+    const uint64_t value = std::stoull(html.substr(bytes, html.find('"', bytes) - bytes));
+    if (part == "rss") {
+      EXPECT_EQ(value, now.rss);
+    } else {
+      sum += value;
+    }
+  }
+  EXPECT_EQ(sum, now.rss);
+  EXPECT_NE(html.find("leakprobe trim 7"), std::string::npos);  // the advice, as in the text
+  // Without growth the section goes after the stacks.
+  a.memory = compare_memory(base, base, 7);
+  std::ostringstream flat;
+  write_html_report(flat, a, ReportContext{});
+  EXPECT_GT(flat.str().find("<section id=\"memory\""), flat.str().find("<section id=\"flame\""));
+}
+
 }  // namespace
 }  // namespace leakprobe::analysis
