@@ -273,9 +273,8 @@ void Writer::loop() {
 // The control socket and the thread for the current process (at start and in a child).
 bool Writer::start_thread() {
   if (config_.control_socket)
-    control_socket().open(
-        pid_, ControlRequests{request_snapshot, recording_switch, status, peak_request,
-                        trim_request});
+    control_socket().open(pid_, ControlRequests{request_snapshot, recording_switch, status,
+                                                peak_request, trim_request});
 
   // The thread inherits the creating thread's mask: block everything around the create so
   // that no host signal is ever delivered to (and lost in) the writer.

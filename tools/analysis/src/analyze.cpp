@@ -416,6 +416,11 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
     };
     out.memory = compare_memory(account(*snapshots.front()), account(*snapshots.back()),
                                 snapshots.back()->pid);
+    // The kernel's and malloc's figures hold whatever the probe recorded; the live heap by
+    // stack does not when the interval cannot be trusted.
+    if (!out.interval_trusted())
+      out.memory->reason +=
+          "; the live heap by stack is not trustworthy over this interval (see the warnings)";
   }
   if (symbol_warnings) add_symbolizer_warnings(symbol_warnings(), out.warnings);
   return out;
