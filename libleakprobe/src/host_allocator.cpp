@@ -39,17 +39,43 @@ Where where(void* addr) {
   return w;
 }
 
-bool is_main(const link_map* lm) { return lm == _r_debug.r_map; }
-
-// `obj`'s own definition of `name`, or nullptr. dlsym on an object's handle searches the
-// object first, then its dependencies: only an answer inside `obj` counts.
+// `obj`'s own definition of `name` (a defined function in its dynamic symbol table), or
+// nullptr. Read from the object's GNU hash table directly: dlopen(RTLD_NOLOAD) on it would run
+// the constructors of objects not initialised yet, ours included, from inside our own
+// constructor (python3, non-PIE, hung for ever in that recursion), and dlsym on a link map
+// crashes on objects without a lookup scope (the vDSO). Objects with only DT_HASH, and IFUNCs,
+// give nullptr: the caller then keeps looking, and allocators use neither.
 void* own_definition(link_map* obj, const char* name) {
-  void* h = dlopen(is_main(obj) ? nullptr : obj->l_name, RTLD_LAZY | RTLD_NOLOAD);
-  if (!h) return nullptr;
-  void* f = dlsym(h, name);
-  dlclose(h);
-  Where w = where(f);
-  return w.obj == obj && w.defined ? f : nullptr;
+  if (!obj->l_ld) return nullptr;
+  const ElfW(Sym)* symtab = nullptr;
+  const char* strtab = nullptr;
+  const uint32_t* gnu_hash = nullptr;
+  // glibc relocates the pointers of a writable .dynamic in place; the vDSO's are not.
+  auto at = [obj](ElfW(Addr) p) { return p < obj->l_addr ? p + obj->l_addr : p; };
+  for (const ElfW(Dyn)* d = obj->l_ld; d->d_tag != DT_NULL; ++d) {
+    if (d->d_tag == DT_SYMTAB) symtab = reinterpret_cast<const ElfW(Sym)*>(at(d->d_un.d_ptr));
+    if (d->d_tag == DT_STRTAB) strtab = reinterpret_cast<const char*>(at(d->d_un.d_ptr));
+    if (d->d_tag == DT_GNU_HASH) gnu_hash = reinterpret_cast<const uint32_t*>(at(d->d_un.d_ptr));
+  }
+  if (!symtab || !strtab || !gnu_hash) return nullptr;
+  const uint32_t nbuckets = gnu_hash[0], symoffset = gnu_hash[1], bloom_size = gnu_hash[2];
+  if (nbuckets == 0) return nullptr;
+  const uint32_t* buckets = reinterpret_cast<const uint32_t*>(
+      reinterpret_cast<const ElfW(Addr)*>(gnu_hash + 4) + bloom_size);
+  const uint32_t* chain = buckets + nbuckets;
+  uint32_t h = 5381;
+  for (const char* c = name; *c; ++c) h = h * 33 + static_cast<unsigned char>(*c);
+  uint32_t i = buckets[h % nbuckets];
+  if (i < symoffset) return nullptr;
+  for (;; ++i) {
+    const uint32_t h2 = chain[i - symoffset];
+    const ElfW(Sym)& sym = symtab[i];
+    if ((h | 1) == (h2 | 1) && strcmp(strtab + sym.st_name, name) == 0 &&
+        sym.st_shndx != SHN_UNDEF && ELF64_ST_TYPE(sym.st_info) == STT_FUNC) {
+      return reinterpret_cast<void*>(obj->l_addr + sym.st_value);
+    }
+    if (h2 & 1) return nullptr;
+  }
 }
 
 // The definition of `name` the program's calls reach: the global lookup scope's, looking
