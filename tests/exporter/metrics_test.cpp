@@ -58,6 +58,25 @@ TEST(ExporterMetrics, NamesValuesAndLabels) {
   EXPECT_NE(page.find("# TYPE leakprobe_snapshot_errors_total counter\n"), std::string::npos);
 }
 
+TEST(ExporterMetrics, MemoryVerdictIsAStateSetAndFreeBytesAGauge) {
+  le::ProcessMetrics p = broker();
+  p.heap_free_bytes = 7000;
+  p.releasable_bytes = 4096;
+  p.memory_verdict = "allocator-retention";
+  const std::string page = le::render_prometheus({p}, {});
+  EXPECT_NE(page.find("leakprobe_heap_free_bytes{pid=\"4242\",exe=\"/usr/sbin/mosquitto\"} 7000\n"),
+            std::string::npos);
+  EXPECT_NE(page.find("leakprobe_heap_releasable_bytes{pid=\"4242\",exe=\"/usr/sbin/mosquitto\"} "
+                      "4096\n"),
+            std::string::npos);
+  EXPECT_NE(page.find("verdict=\"allocator-retention\"} 1\n"), std::string::npos);
+  EXPECT_NE(page.find("verdict=\"live-heap-growth\"} 0\n"), std::string::npos);
+  EXPECT_EQ(count_lines_with(page, "leakprobe_memory_verdict{"), 4u);
+  // Before a second snapshot (or without glibc's figures) there is no verdict series at all.
+  EXPECT_EQ(count_lines_with(le::render_prometheus({broker()}, {}), "leakprobe_memory_verdict{"),
+            0u);
+}
+
 TEST(ExporterMetrics, DormantProcessHasNoHeapSeries) {
   le::ProcessMetrics p = broker();
   p.state = "dormant";

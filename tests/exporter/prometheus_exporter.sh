@@ -83,6 +83,12 @@ python3 - "$before" "$after" <<'PY' || fail "live heap went $before -> $after, w
 import sys; b, a = map(float, sys.argv[1:]); sys.exit(0 if abs((a - b) - 126000) <= 12600 else 1)
 PY
 pass "live heap total grew by $(python3 -c "print(int($after-$before))") B"
+has_value "leakprobe_heap_free_bytes{pid=\"$target_pid\"}" || fail "no heap_free_bytes series"
+# The verdict is a state set: exactly one of the four is 1 (126 kB is below heapdiff's
+# threshold for calling RSS growth, so which one is heapdiff's business, tested there).
+ones=$(curl -sf --max-time 5 "127.0.0.1:$eport/metrics" | grep "^leakprobe_memory_verdict{pid=\"$target_pid\"" | grep -c ' 1$' || true)
+[ "$ones" = 1 ] || fail "memory verdict: $ones states set, want exactly 1"
+pass "memory: heap_free_bytes served; one memory verdict set"
 
 [ "$(query "leakprobe_recording{pid=\"$mute_pid\",state=\"failed\"}")" = 1 ] ||
   fail "a probe without control socket is not shown as failed"

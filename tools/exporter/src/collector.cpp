@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "leakprobe/analysis/analysis.h"
+#include "leakprobe/analysis/memory.h"
 #include "leakprobe/analysis/pprof_input.h"
 #include "leakprobe/cli/control_client.h"
 #include "leakprobe/cli/process_list.h"
@@ -148,10 +149,27 @@ void Collector::collect() {
 
     m.heap_live_bytes.reset();
     m.heap_live_objects.reset();
+    m.heap_free_bytes.reset();
+    m.releasable_bytes.reset();
+    m.memory_verdict.clear();
     m.sites.clear();
     if (m.state == "recording") {
       m.heap_live_bytes = latest->totals.live_bytes;
       m.heap_live_objects = latest->totals.live_objs;
+      la::MemoryAccount now;
+      if (latest->memory.present()) {
+        now = la::account_memory(latest->memory, latest->totals.live_bytes, latest->sampling > 0);
+        if (now.heap_known) {
+          m.heap_free_bytes = static_cast<int64_t>(now.heap_free());
+          m.releasable_bytes = static_cast<int64_t>(now.releasable);
+        }
+      }
+      if (t->base && t->base->memory.present() && latest->memory.present()) {
+        const la::MemoryAccount base =
+            la::account_memory(t->base->memory, t->base->totals.live_bytes, t->base->sampling > 0);
+        m.memory_verdict =
+            la::memory_verdict_name(la::compare_memory(base, now, latest->pid).verdict);
+      }
       if (!t->base) {
         t->base = std::move(latest);
       } else {

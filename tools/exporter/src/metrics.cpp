@@ -90,6 +90,33 @@ std::string render_prometheus(const std::vector<ProcessMetrics>& processes,
     }
   }
   {
+    Family f(out, "leakprobe_heap_free_bytes", "gauge",
+             "Free but resident memory inside glibc malloc (not a leak: malloc keeps it).");
+    for (const auto& p : processes) {
+      if (p.heap_free_bytes) f.sample(process_labels(p), *p.heap_free_bytes);
+    }
+  }
+  {
+    Family f(out, "leakprobe_heap_releasable_bytes", "gauge",
+             "What malloc_trim(0) would give back, estimated (leakprobe trim PID does it).");
+    for (const auto& p : processes) {
+      if (p.releasable_bytes) f.sample(process_labels(p), *p.releasable_bytes);
+    }
+  }
+  {
+    // heapdiff's verdict on the RSS change since the exporter's first snapshot, as a state set.
+    Family f(out, "leakprobe_memory_verdict", "gauge",
+             "1 for heapdiff's verdict on the RSS change since the exporter started.");
+    for (const auto& p : processes) {
+      if (p.memory_verdict.empty()) continue;
+      for (const char* v :
+           {"live-heap-growth", "allocator-retention", "non-heap-growth", "no-growth"}) {
+        f.sample(process_labels(p) + ",verdict=\"" + v + "\"",
+                 static_cast<int64_t>(p.memory_verdict == v ? 1 : 0));
+      }
+    }
+  }
+  {
     Family f(out, "leakprobe_descriptors", "gauge",
              "Open descriptors the probe saw created, by kind (tcp, udp, unix, file, ...).");
     for (const auto& p : processes) {

@@ -27,6 +27,12 @@ struct ProcessMetrics {
   // Heap figures only while the probe records: a dormant probe's snapshot holds nothing.
   std::optional<int64_t> heap_live_bytes;
   std::optional<int64_t> heap_live_objects;
+  // From the snapshot's memory section (glibc malloc only): free but resident inside malloc,
+  // what malloc_trim(0) would give back, and heapdiff's verdict on the RSS change since the
+  // exporter's first snapshot ("live-heap-growth", "allocator-retention", ...).
+  std::optional<int64_t> heap_free_bytes;
+  std::optional<int64_t> releasable_bytes;
+  std::string memory_verdict;
   std::map<std::string, int64_t> descriptors;  // by kind (tcp, unix, file, ...), live now
   std::optional<int64_t> posix_timers;
   std::optional<int64_t> threads;
