@@ -1,7 +1,10 @@
 #include "leakprobe/exporter/metrics.h"
 
 #include <cstdio>
+#include <optional>
 #include <sstream>
+
+#include "leakprobe/analysis/memory.h"
 
 namespace leakprobe::exporter {
 
@@ -63,56 +66,48 @@ std::string process_labels(const ProcessMetrics& p) {
   return "pid=\"" + std::to_string(p.pid) + "\",exe=\"" + escape_label_value(p.exe) + "\"";
 }
 
+// A gauge with one sample per process that has the figure (`field`); processes without it
+// (dormant: no heap figures; another allocator: no malloc figures) have no series.
+void process_gauge(std::ostringstream& out, const std::vector<ProcessMetrics>& processes,
+                   const char* name, const char* help,
+                   std::optional<int64_t> ProcessMetrics::*field) {
+  Family f(out, name, "gauge", help);
+  for (const auto& p : processes) {
+    if (p.*field) f.sample(process_labels(p), *(p.*field));
+  }
+}
+
 }  // namespace
 
 std::string render_prometheus(const std::vector<ProcessMetrics>& processes,
                               const ExporterHealth& health) {
   std::ostringstream out;
-  {
-    Family f(out, "leakprobe_process_resident_bytes", "gauge",
-             "Resident memory of the profiled process (VmRSS), in bytes.");
-    for (const auto& p : processes) {
-      if (p.resident_bytes) f.sample(process_labels(p), *p.resident_bytes);
-    }
-  }
-  {
-    Family f(out, "leakprobe_heap_live_bytes", "gauge",
-             "Heap bytes live in the process, as the probe recorded them (recording only).");
-    for (const auto& p : processes) {
-      if (p.heap_live_bytes) f.sample(process_labels(p), *p.heap_live_bytes);
-    }
-  }
-  {
-    Family f(out, "leakprobe_heap_live_objects", "gauge",
-             "Heap blocks live in the process, as the probe recorded them (recording only).");
-    for (const auto& p : processes) {
-      if (p.heap_live_objects) f.sample(process_labels(p), *p.heap_live_objects);
-    }
-  }
-  {
-    Family f(out, "leakprobe_heap_free_bytes", "gauge",
-             "Free but resident memory inside glibc malloc (not a leak: malloc keeps it).");
-    for (const auto& p : processes) {
-      if (p.heap_free_bytes) f.sample(process_labels(p), *p.heap_free_bytes);
-    }
-  }
-  {
-    Family f(out, "leakprobe_heap_releasable_bytes", "gauge",
-             "What malloc_trim(0) would give back, estimated (leakprobe trim PID does it).");
-    for (const auto& p : processes) {
-      if (p.releasable_bytes) f.sample(process_labels(p), *p.releasable_bytes);
-    }
-  }
+  process_gauge(out, processes, "leakprobe_process_resident_bytes",
+                "Resident memory of the profiled process (VmRSS), in bytes.",
+                &ProcessMetrics::resident_bytes);
+  process_gauge(out, processes, "leakprobe_heap_live_bytes",
+                "Heap bytes live in the process, as the probe recorded them (recording only).",
+                &ProcessMetrics::heap_live_bytes);
+  process_gauge(out, processes, "leakprobe_heap_live_objects",
+                "Heap blocks live in the process, as the probe recorded them (recording only).",
+                &ProcessMetrics::heap_live_objects);
+  process_gauge(out, processes, "leakprobe_heap_free_bytes",
+                "Free but resident memory inside glibc malloc (not a leak: malloc keeps it).",
+                &ProcessMetrics::heap_free_bytes);
+  process_gauge(out, processes, "leakprobe_heap_releasable_bytes",
+                "What malloc_trim(0) would give back, estimated (leakprobe trim PID does it).",
+                &ProcessMetrics::releasable_bytes);
   {
     // heapdiff's verdict on the RSS change since the exporter's first snapshot, as a state set.
     Family f(out, "leakprobe_memory_verdict", "gauge",
              "1 for heapdiff's verdict on the RSS change since the exporter started.");
     for (const auto& p : processes) {
       if (p.memory_verdict.empty()) continue;
-      for (const char* v :
-           {"live-heap-growth", "allocator-retention", "non-heap-growth", "no-growth"}) {
-        f.sample(process_labels(p) + ",verdict=\"" + v + "\"",
-                 static_cast<int64_t>(p.memory_verdict == v ? 1 : 0));
+      using V = analysis::MemoryVerdict;
+      for (V v : {V::kLiveHeapGrowth, V::kAllocatorRetention, V::kNonHeapGrowth, V::kNoGrowth}) {
+        const char* word = analysis::memory_verdict_name(v);  // the words heapdiff prints
+        f.sample(process_labels(p) + ",verdict=\"" + word + "\"",
+                 static_cast<int64_t>(p.memory_verdict == word ? 1 : 0));
       }
     }
   }
@@ -125,19 +120,11 @@ std::string render_prometheus(const std::vector<ProcessMetrics>& processes,
       }
     }
   }
-  {
-    Family f(out, "leakprobe_posix_timers", "gauge", "POSIX timers (timer_create) not deleted.");
-    for (const auto& p : processes) {
-      if (p.posix_timers) f.sample(process_labels(p), *p.posix_timers);
-    }
-  }
-  {
-    Family f(out, "leakprobe_threads", "gauge",
-             "Threads created with pthread_create that have not exited.");
-    for (const auto& p : processes) {
-      if (p.threads) f.sample(process_labels(p), *p.threads);
-    }
-  }
+  process_gauge(out, processes, "leakprobe_posix_timers",
+                "POSIX timers (timer_create) not deleted.", &ProcessMetrics::posix_timers);
+  process_gauge(out, processes, "leakprobe_threads",
+                "Threads created with pthread_create that have not exited.",
+                &ProcessMetrics::threads);
   {
     // A state set: one series per state, 1 for the current one, so an alert can match
     // state="failed" and a graph can stack them.
