@@ -6,6 +6,8 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "memory_limit.h"
+
 namespace leakprobe {
 namespace {
 
@@ -108,7 +110,7 @@ uint64_t stack_bytes(int depth) {
   return bucket + 8 + 64;
 }
 
-void fit_max_stacks(Settings* out, uint64_t memory_bytes) {
+void fit_max_stacks(Settings* out, uint64_t memory_bytes, bool cgroup) {
   if (memory_bytes == 0) return;  // unknown: nothing to tie the range to
   const uint64_t share = memory_bytes / kMaxStacksMemoryShare;
   const uint64_t fit = share / stack_bytes(out->tracker.depth);
@@ -122,8 +124,14 @@ void fit_max_stacks(Settings* out, uint64_t memory_bytes) {
                out->tracker.max_stacks * stack_bytes(out->tracker.depth) >> 20));
   snprintf(machine, sizeof(machine), "%llu", static_cast<unsigned long long>(memory_bytes >> 20));
   snprintf(used, sizeof(used), "%llu", static_cast<unsigned long long>(use));
-  append(out, {"LEAKPROBE_MAX_STACKS=", asked, " would let the stack table grow to ", table,
-               " MiB, more than an eighth of this machine's ", machine, " MiB; using ", used});
+  if (cgroup) {
+    append(out, {"LEAKPROBE_MAX_STACKS=", asked, " would let the stack table grow to ", table,
+                 " MiB, more than an eighth of the ", machine,
+                 " MiB this process's cgroup may use (its memory limit); using ", used});
+  } else {
+    append(out, {"LEAKPROBE_MAX_STACKS=", asked, " would let the stack table grow to ", table,
+                 " MiB, more than an eighth of this machine's ", machine, " MiB; using ", used});
+  }
   out->tracker.max_stacks = use;
 }
 
@@ -166,7 +174,9 @@ void parse_settings(const char* const* env, const char* cwd, Settings* out) {
     }
   }
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  fit_max_stacks(out, pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page : 0);
+  const MemoryLimit memory =
+      process_memory_limit("/", pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * page : 0);
+  fit_max_stacks(out, memory.bytes, memory.cgroup);
 }
 
 }  // namespace leakprobe

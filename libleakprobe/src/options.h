@@ -51,10 +51,11 @@ struct Settings {
 // The most a stack can cost in the stack table at `depth` frames (bucket, index, hash slots).
 uint64_t stack_bytes(int depth);
 // LEAKPROBE_MAX_STACKS is tied to memory: a table that could outgrow this share of the
-// machine's physical memory is cut to fit (never below the setting's minimum), with one line
-// in out->warnings. `memory_bytes` 0: unknown, left alone. parse_settings calls it.
+// memory the process may use (physical memory, or its cgroup's limit when that is smaller:
+// `cgroup` true, memory_limit.h) is cut to fit (never below the setting's minimum), with one
+// line in out->warnings. `memory_bytes` 0: unknown, left alone. parse_settings calls it.
 inline constexpr uint64_t kMaxStacksMemoryShare = 8;
-void fit_max_stacks(Settings* out, uint64_t memory_bytes);
+void fit_max_stacks(Settings* out, uint64_t memory_bytes, bool cgroup = false);
 
 int default_signal();  // the default_text of LEAKPROBE_SIGNAL, parsed: SIGRTMIN+7
 
