@@ -11,14 +11,10 @@ void PeakWatch::init(unsigned growth_pct) {
   reset();
 }
 
-void PeakWatch::published(const char* path, uint64_t live, char* previous, size_t size) {
-  if (size) previous[0] = '\0';
-  if (newest_[0] && size) {
-    strncpy(previous, newest_, size - 1);
-    previous[size - 1] = '\0';
-  }
-  strncpy(newest_, path, sizeof(newest_) - 1);
-  newest_[sizeof(newest_) - 1] = '\0';
+void PeakWatch::published(const PeakFile& file, uint64_t live, PeakFile* previous) {
+  *previous = newest_;
+  newest_ = file;
+  newest_.path[sizeof(newest_.path) - 1] = '\0';
   newest_bytes_ = live;
   // No overflow: live is at most the address space (2^47), growth at most 1000 %.
   threshold_ = live + live * growth_pct_ / 100;

@@ -5,6 +5,8 @@
 // so the allocation paths pay nothing for it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +14,14 @@
 namespace leakprobe {
 
 class StackTable;
+
+// A peak snapshot on disk: its path and the identity (device, inode) it was published with,
+// so that replacing it deletes only that very file (retention.h: remove_if_same_file).
+struct PeakFile {
+  char path[PATH_MAX] = {};
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
 
 class PeakWatch {
  public:
@@ -25,18 +35,18 @@ class PeakWatch {
   // Is a peak snapshot due now that `live` bytes are live?
   bool due(uint64_t live) const { return on() && live >= kFloorBytes && live > threshold_; }
 
-  // The peak snapshot `path` was published with `live` bytes live. `previous` receives the
-  // path of the peak snapshot it replaces ("" if none), for the caller to remove: only the
-  // newest is kept.
-  void published(const char* path, uint64_t live, char* previous, size_t size);
+  // The peak snapshot `file` was published with `live` bytes live. `previous` receives the
+  // peak snapshot it replaces (path "" if none), for the caller to remove: only the newest is
+  // kept.
+  void published(const PeakFile& file, uint64_t live, PeakFile* previous);
 
   // The newest peak snapshot's path, "" before the first.
-  const char* newest() const { return newest_; }
+  const char* newest() const { return newest_.path; }
   uint64_t newest_bytes() const { return newest_bytes_; }
 
   // Forget everything (a forked child starts its own peaks).
   void reset() {
-    newest_[0] = '\0';
+    newest_ = PeakFile{};
     newest_bytes_ = 0;
     threshold_ = 0;
   }
@@ -45,7 +55,7 @@ class PeakWatch {
   unsigned growth_pct_ = 0;
   uint64_t threshold_ = 0;  // a peak snapshot is due above this
   uint64_t newest_bytes_ = 0;
-  char newest_[PATH_MAX] = {};
+  PeakFile newest_;
 };
 
 // Bytes live over every recorded stack (sampled snapshots: the sampled bytes). Lock-free:

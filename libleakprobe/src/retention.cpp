@@ -25,14 +25,18 @@ bool Retention::init(unsigned keep) {
   return true;
 }
 
+bool remove_if_same_file(const char* path, dev_t dev, ino_t ino) {
+  struct stat st;
+  // Gone, replaced or renamed over by someone else: not ours to delete any more.
+  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
+    return false;
+  return unlink(path) == 0;
+}
+
 void Retention::remove_if_ours(const Entry& e, const char* dir, int pid) {
   char path[PATH_MAX];
   if (!snapshot_path(path, dir, "", pid, e.sequence, "")) return;
-  struct stat st;
-  // Gone, replaced or renamed over by someone else: not ours to delete any more.
-  if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != e.dev || st.st_ino != e.ino)
-    return;
-  unlink(path);
+  remove_if_same_file(path, e.dev, e.ino);
 }
 
 void Retention::on_interval_published(const PublishResult& r, const char* dir, int pid) {

@@ -14,6 +14,11 @@
 
 namespace leakprobe {
 
+// Deletes `path` only if it is still the regular file (device `dev`, inode `ino`) the probe
+// published there; gone, renamed over or replaced by someone else's file: left alone. True if
+// deleted. Interval retention and the peak snapshot's replacement both delete through it.
+bool remove_if_same_file(const char* path, dev_t dev, ino_t ino);
+
 class Retention {
  public:
   // `keep` >= 2. The bookkeeping is mapped here (keep entries, touched only as used); false

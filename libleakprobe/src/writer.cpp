@@ -169,9 +169,14 @@ void Writer::check_peak() {
   if (!peak_.due(live)) return;
   const PublishResult r = snapshot(format::kTriggerPeak, -1);
   if (!r.ok) return;  // said once by say_failure
-  char previous[PATH_MAX];
-  peak_.published(r.path, live, previous, sizeof(previous));
-  if (previous[0]) unlink(previous);
+  PeakFile now, previous;
+  memcpy(now.path, r.path, sizeof(now.path));
+  now.dev = r.dev;
+  now.ino = r.ino;
+  peak_.published(now, live, &previous);
+  // Only if it is still the file we published: one renamed away to keep it, or another
+  // file put under its name, stays.
+  if (previous.path[0]) remove_if_same_file(previous.path, previous.dev, previous.ino);
 }
 
 // One line: what failed, where, the system's reason, and what to do about it.

@@ -115,3 +115,24 @@ TEST_F(RetentionTest, AChildStartsCountingAfresh) {
   r.on_interval_published(publish(6), dir_.c_str(), kPid);
   EXPECT_TRUE(exists(1) && exists(2) && exists(5) && exists(6)) << "the parent's files stay";
 }
+
+// The check both deletions go through (interval retention and the peak snapshot's
+// replacement): only the very file published under that name is deleted.
+TEST_F(RetentionTest, RemoveIfSameFileDeletesOnlyThatFile) {
+  const PublishResult a = publish(1);
+  EXPECT_TRUE(leakprobe::remove_if_same_file(path(1).c_str(), a.dev, a.ino));
+  EXPECT_FALSE(exists(1));
+  EXPECT_FALSE(leakprobe::remove_if_same_file(path(1).c_str(), a.dev, a.ino)) << "gone";
+
+  const PublishResult b = publish(2);
+  // Replaced under the same name (cp + mv: a new inode), as a user keeping a copy might.
+  std::ofstream(dir_ + "/copy") << "someone's\n";
+  ASSERT_EQ(rename((dir_ + "/copy").c_str(), path(2).c_str()), 0);
+  EXPECT_FALSE(leakprobe::remove_if_same_file(path(2).c_str(), b.dev, b.ino));
+  EXPECT_TRUE(exists(2));
+  // A symlink to the very file is not the file.
+  const PublishResult c = publish(3);
+  ASSERT_EQ(symlink(path(3).c_str(), path(4).c_str()), 0);
+  EXPECT_FALSE(leakprobe::remove_if_same_file(path(4).c_str(), c.dev, c.ino));
+  EXPECT_TRUE(exists(3));
+}
