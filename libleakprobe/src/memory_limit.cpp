@@ -58,8 +58,8 @@ uint64_t tighter(uint64_t a, uint64_t b) {
 uint64_t walk_up(const char* root, const char* mount, const char* cgroup, size_t cgroup_len,
                  const char* file) {
   char dir[PATH_MAX];
-  const int n = snprintf(dir, sizeof(dir), "%s/%s%.*s", root, mount, static_cast<int>(cgroup_len),
-                         cgroup);
+  const int n =
+      snprintf(dir, sizeof(dir), "%s/%s%.*s", root, mount, static_cast<int>(cgroup_len), cgroup);
   if (n < 0 || static_cast<size_t>(n) >= sizeof(dir)) return 0;
   const size_t base = strlen(root) + 1 + strlen(mount);  // dir[base..] is the cgroup path
   uint64_t limit = 0;
@@ -105,8 +105,8 @@ uint64_t cgroup_memory_limit(const char* root) {
     char* nl = strchr(line, '\n');
     const size_t len = nl ? static_cast<size_t>(nl - line) : strlen(line);
     const char* c1 = static_cast<const char*>(memchr(line, ':', len));
-    const char* c2 = c1 ? static_cast<const char*>(memchr(c1 + 1, ':', len - (c1 + 1 - line)))
-                        : nullptr;
+    const char* c2 =
+        c1 ? static_cast<const char*>(memchr(c1 + 1, ':', len - (c1 + 1 - line))) : nullptr;
     if (c2 && c2[1] == '/') {
       const char* cgroup = c2 + 1;
       const size_t cgroup_len = len - static_cast<size_t>(cgroup - line);
@@ -114,8 +114,8 @@ uint64_t cgroup_memory_limit(const char* root) {
       if (controllers == 0 && c1 - line == 1 && line[0] == '0') {
         limit = tighter(limit, walk_up(r, "sys/fs/cgroup", cgroup, cgroup_len, "memory.max"));
       } else if (names_memory(c1 + 1, controllers)) {
-        limit = tighter(limit, walk_up(r, "sys/fs/cgroup/memory", cgroup, cgroup_len,
-                                       "memory.limit_in_bytes"));
+        limit = tighter(
+            limit, walk_up(r, "sys/fs/cgroup/memory", cgroup, cgroup_len, "memory.limit_in_bytes"));
       }
     }
     if (!nl) break;

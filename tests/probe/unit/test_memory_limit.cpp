@@ -89,8 +89,7 @@ TEST(CgroupMemoryLimit, V1MemoryControllerAndItsUnlimitedValue) {
   ASSERT_TRUE(r.ok());
   r.write("proc/self/cgroup",
           "9:name=systemd:/\n8:pids:/\n4:cpuacct,memory:/process_api/7ef5\n3:cpuset:/\n0::/\n");
-  r.write("sys/fs/cgroup/memory/process_api/7ef5/memory.limit_in_bytes",
-          "9223372036854771712\n");
+  r.write("sys/fs/cgroup/memory/process_api/7ef5/memory.limit_in_bytes", "9223372036854771712\n");
   r.write("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
   EXPECT_EQ(cgroup_memory_limit(r.root()), 0u) << "v1's 'unlimited'";
   r.write("sys/fs/cgroup/memory/process_api/memory.limit_in_bytes", "2147483648\n");
