@@ -1,4 +1,4 @@
-// Resource growth as analyze() decides it (tools/analysis/src/resources.cpp), on small
+// Resource growth as analyze() decides it (tools/analysis/src/analyze/resources.cpp), on small
 // synthetic snapshots with resource sections.
 #include <gtest/gtest.h>
 
