@@ -7,11 +7,10 @@
 #include "alloc_api.h"
 #include "forwarding.h"
 #include "guard.h"
+#include "interposer.h"
 #include "real_alloc.h"
 #include "sampler.h"
 #include "tracker.h"
-
-#define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

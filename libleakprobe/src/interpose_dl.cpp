@@ -12,33 +12,22 @@
 #include <atomic>
 
 #include "guard.h"
+#include "interposer.h"
 #include "log.h"
 #include "rule_cache.h"
 #include "tracker.h"
 
-#define LP_EXPORT extern "C" __attribute__((visibility("default")))
-
 namespace {
 
 using dlclose_fn = int (*)(void*);
-std::atomic<dlclose_fn> g_next_dlclose{nullptr};
+LP_NEXT_SLOT(dlclose, dlclose_fn);
 
-dlclose_fn next_dlclose() {
-  dlclose_fn f = g_next_dlclose.load(std::memory_order_acquire);
-  if (!f) {
-    leakprobe::Guard g;  // dlsym may allocate
-    f = reinterpret_cast<dlclose_fn>(dlsym(RTLD_NEXT, "dlclose"));
-    g_next_dlclose.store(f, std::memory_order_release);
-  }
-  return f;
-}
-
-__attribute__((constructor)) void resolve_dlclose() { next_dlclose(); }
+__attribute__((constructor)) void resolve_dlclose() { LP_NEXT(dlclose); }
 
 }  // namespace
 
 LP_EXPORT int dlclose(void* handle) {
-  dlclose_fn real = next_dlclose();
+  auto real = LP_NEXT(dlclose);
   if (!real) return -1;
   int rc = real(handle);
   leakprobe::rule_cache_invalidate();
@@ -59,7 +48,7 @@ void* dlopen_unavailable(const char*, int) { return nullptr; }
 
 __attribute__((constructor)) void resolve_dlopen() {
   leakprobe::Guard g;  // dlsym may allocate
-  leakprobe_next_dlopen.store(reinterpret_cast<dlopen_fn>(dlsym(RTLD_NEXT, "dlopen")),
+  leakprobe_next_dlopen.store(leakprobe::next_definition<dlopen_fn>("dlopen"),
                               std::memory_order_release);
 }
 

@@ -24,11 +24,9 @@
 #include <cstdio>
 
 #include "guard.h"
-#include "next_symbol.h"
+#include "interposer.h"
 #include "resource_gate.h"
 #include "resource_table.h"
-
-#define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
 // The fortified entry points glibc's headers call when _FORTIFY_SOURCE is on in the host.
 extern "C" int __open_2(const char*, int);
@@ -77,10 +75,6 @@ void duplicated(int fd, int old) {
 // open's optional third argument, read only when the flags say it is there (as glibc does).
 bool needs_mode(int flags) { return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE; }
 
-#define LP_NEXT(name) leakprobe::next_symbol(g_next_##name, #name)
-#define LP_SLOT(name, type) \
-  std::atomic<type> g_next_##name { nullptr }
-
 using open_fn = int (*)(const char*, int, ...);
 using openat_fn = int (*)(int, const char*, int, ...);
 using open2_fn = int (*)(const char*, int);
@@ -111,43 +105,43 @@ using close_range_fn = int (*)(unsigned, unsigned, int);
 using closefrom_fn = void (*)(int);
 using recvmsg_fn = ssize_t (*)(int, msghdr*, int);
 
-LP_SLOT(open, open_fn);
-LP_SLOT(open64, open_fn);
-LP_SLOT(openat, openat_fn);
-LP_SLOT(openat64, openat_fn);
-LP_SLOT(__open_2, open2_fn);
-LP_SLOT(__open64_2, open2_fn);
-LP_SLOT(__openat_2, openat2_fn);
-LP_SLOT(__openat64_2, openat2_fn);
-LP_SLOT(creat, creat_fn);
-LP_SLOT(creat64, creat_fn);
-LP_SLOT(fopen, fopen_fn);
-LP_SLOT(fopen64, fopen_fn);
-LP_SLOT(fdopen, fdopen_fn);
-LP_SLOT(fclose, fclose_fn);
-LP_SLOT(socket, socket_fn);
-LP_SLOT(socketpair, socketpair_fn);
-LP_SLOT(accept, accept_fn);
-LP_SLOT(accept4, accept4_fn);
-LP_SLOT(pipe, pipe_fn);
-LP_SLOT(pipe2, pipe2_fn);
-LP_SLOT(dup, dup_fn);
-LP_SLOT(dup2, dup2_fn);
-LP_SLOT(dup3, dup3_fn);
-LP_SLOT(fcntl, fcntl_fn);
-LP_SLOT(fcntl64, fcntl_fn);
-LP_SLOT(eventfd, eventfd_fn);
-LP_SLOT(timerfd_create, timerfd_fn);
-LP_SLOT(epoll_create, epoll_create_fn);
-LP_SLOT(epoll_create1, epoll_create_fn);
-LP_SLOT(signalfd, signalfd_fn);
-LP_SLOT(inotify_init, inotify_init_fn);
-LP_SLOT(inotify_init1, inotify_init1_fn);
-LP_SLOT(memfd_create, memfd_fn);
-LP_SLOT(close, close_fn);
-LP_SLOT(close_range, close_range_fn);
-LP_SLOT(closefrom, closefrom_fn);
-LP_SLOT(recvmsg, recvmsg_fn);
+LP_NEXT_SLOT(open, open_fn);
+LP_NEXT_SLOT(open64, open_fn);
+LP_NEXT_SLOT(openat, openat_fn);
+LP_NEXT_SLOT(openat64, openat_fn);
+LP_NEXT_SLOT(__open_2, open2_fn);
+LP_NEXT_SLOT(__open64_2, open2_fn);
+LP_NEXT_SLOT(__openat_2, openat2_fn);
+LP_NEXT_SLOT(__openat64_2, openat2_fn);
+LP_NEXT_SLOT(creat, creat_fn);
+LP_NEXT_SLOT(creat64, creat_fn);
+LP_NEXT_SLOT(fopen, fopen_fn);
+LP_NEXT_SLOT(fopen64, fopen_fn);
+LP_NEXT_SLOT(fdopen, fdopen_fn);
+LP_NEXT_SLOT(fclose, fclose_fn);
+LP_NEXT_SLOT(socket, socket_fn);
+LP_NEXT_SLOT(socketpair, socketpair_fn);
+LP_NEXT_SLOT(accept, accept_fn);
+LP_NEXT_SLOT(accept4, accept4_fn);
+LP_NEXT_SLOT(pipe, pipe_fn);
+LP_NEXT_SLOT(pipe2, pipe2_fn);
+LP_NEXT_SLOT(dup, dup_fn);
+LP_NEXT_SLOT(dup2, dup2_fn);
+LP_NEXT_SLOT(dup3, dup3_fn);
+LP_NEXT_SLOT(fcntl, fcntl_fn);
+LP_NEXT_SLOT(fcntl64, fcntl_fn);
+LP_NEXT_SLOT(eventfd, eventfd_fn);
+LP_NEXT_SLOT(timerfd_create, timerfd_fn);
+LP_NEXT_SLOT(epoll_create, epoll_create_fn);
+LP_NEXT_SLOT(epoll_create1, epoll_create_fn);
+LP_NEXT_SLOT(signalfd, signalfd_fn);
+LP_NEXT_SLOT(inotify_init, inotify_init_fn);
+LP_NEXT_SLOT(inotify_init1, inotify_init1_fn);
+LP_NEXT_SLOT(memfd_create, memfd_fn);
+LP_NEXT_SLOT(close, close_fn);
+LP_NEXT_SLOT(close_range, close_range_fn);
+LP_NEXT_SLOT(closefrom, closefrom_fn);
+LP_NEXT_SLOT(recvmsg, recvmsg_fn);
 
 int do_fcntl(fcntl_fn real, int fd, int cmd, void* arg) {
   int rc = real(fd, cmd, arg);
@@ -195,62 +189,71 @@ void resolve_fd_functions() {
 }
 }  // namespace leakprobe
 
-#define LP_OPEN_BODY(name, call_with_mode, call_without) \
-  int fd;                                                \
-  if (needs_mode(flags)) {                               \
-    va_list ap;                                          \
-    va_start(ap, flags);                                 \
-    mode_t mode = static_cast<mode_t>(va_arg(ap, int));  \
-    va_end(ap);                                          \
-    fd = call_with_mode;                                 \
-  } else {                                               \
-    fd = call_without;                                   \
-  }                                                      \
-  created(fd, ResourceKind::kFile);                      \
-  return fd;
+namespace {
 
-LP_EXPORT int open(const char* path, int flags, ...){
-    LP_OPEN_BODY(open, LP_NEXT(open)(path, flags, mode), LP_NEXT(open)(path, flags))} LP_EXPORT
-    int open64(const char* path, int flags,
-               ...){LP_OPEN_BODY(open64, LP_NEXT(open64)(path, flags, mode),
-                                 LP_NEXT(open64)(path, flags))} LP_EXPORT
-    int openat(int dir, const char* path, int flags,
-               ...){LP_OPEN_BODY(openat, LP_NEXT(openat)(dir, path, flags, mode),
-                                 LP_NEXT(openat)(dir, path, flags))} LP_EXPORT
-    int openat64(int dir, const char* path, int flags,
-                 ...){LP_OPEN_BODY(openat64, LP_NEXT(openat64)(dir, path, flags, mode),
-                                   LP_NEXT(openat64)(dir, path, flags))}
+// The four open entry points and their fortified forms: one body, the next definition's
+// descriptor is a file.
+int opened(int fd) {
+  created(fd, ResourceKind::kFile);
+  return fd;
+}
+
+// open's optional third argument, read only when the flags say it is there (as glibc does);
+// the next definition is then called with it, or without it as the host called us.
+template <typename Next, typename... Lead>
+int open_file(Next next, int flags, va_list ap, Lead... lead) {
+  if (!needs_mode(flags)) return opened(next(lead..., flags));
+  const mode_t mode = static_cast<mode_t>(va_arg(ap, int));
+  return opened(next(lead..., flags, mode));
+}
+
+}  // namespace
+
+LP_EXPORT int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const int fd = open_file(LP_NEXT(open), flags, ap, path);
+  va_end(ap);
+  return fd;
+}
+LP_EXPORT int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const int fd = open_file(LP_NEXT(open64), flags, ap, path);
+  va_end(ap);
+  return fd;
+}
+LP_EXPORT int openat(int dir, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const int fd = open_file(LP_NEXT(openat), flags, ap, dir, path);
+  va_end(ap);
+  return fd;
+}
+LP_EXPORT int openat64(int dir, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  const int fd = open_file(LP_NEXT(openat64), flags, ap, dir, path);
+  va_end(ap);
+  return fd;
+}
 
 LP_EXPORT int __open_2(const char* path, int flags) {
-  int fd = LP_NEXT(__open_2)(path, flags);
-  created(fd, ResourceKind::kFile);
-  return fd;
+  return opened(LP_NEXT(__open_2)(path, flags));
 }
 LP_EXPORT int __open64_2(const char* path, int flags) {
-  int fd = LP_NEXT(__open64_2)(path, flags);
-  created(fd, ResourceKind::kFile);
-  return fd;
+  return opened(LP_NEXT(__open64_2)(path, flags));
 }
 LP_EXPORT int __openat_2(int dir, const char* path, int flags) {
-  int fd = LP_NEXT(__openat_2)(dir, path, flags);
-  created(fd, ResourceKind::kFile);
-  return fd;
+  return opened(LP_NEXT(__openat_2)(dir, path, flags));
 }
 LP_EXPORT int __openat64_2(int dir, const char* path, int flags) {
-  int fd = LP_NEXT(__openat64_2)(dir, path, flags);
-  created(fd, ResourceKind::kFile);
-  return fd;
+  return opened(LP_NEXT(__openat64_2)(dir, path, flags));
 }
 
-LP_EXPORT int creat(const char* path, mode_t mode) {
-  int fd = LP_NEXT(creat)(path, mode);
-  created(fd, ResourceKind::kFile);
-  return fd;
-}
+LP_EXPORT int creat(const char* path, mode_t mode) { return opened(LP_NEXT(creat)(path, mode)); }
 LP_EXPORT int creat64(const char* path, mode_t mode) {
-  int fd = LP_NEXT(creat64)(path, mode);
-  created(fd, ResourceKind::kFile);
-  return fd;
+  return opened(LP_NEXT(creat64)(path, mode));
 }
 
 // glibc's stdio opens through its internal open, which no interposer sees: recorded here.

@@ -4,44 +4,31 @@
 // Every other signal is forwarded untouched. sigset()/sigvec() are not interposed: a host
 // using them for our signal takes it from the kernel's point of view, only the writer
 // thread might then still receive a delivery (documented in docs/settings.md).
-#include <dlfcn.h>
-
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 
 #include "guard.h"
+#include "interposer.h"
 #include "libc_private.h"
 #include "signal_trigger.h"
-
-#define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 
 using sighandler_fn = void (*)(int);
-using signal_fn = sighandler_fn (*)(int, sighandler_fn);
 
 // signal() and sysv_signal() have no exported internal alias to call for the signals we
 // do not touch; resolved at load (below) or on first use if something calls them before
-// our constructor ran (dlsym may allocate: the guard keeps that untracked).
-signal_fn next_fn(std::atomic<signal_fn>& slot, const char* name) {
-  signal_fn f = slot.load(std::memory_order_acquire);
-  if (!f) {
-    leakprobe::Guard g;
-    f = reinterpret_cast<signal_fn>(dlsym(RTLD_NEXT, name));
-    slot.store(f, std::memory_order_release);
-  }
-  return f;
-}
-
-std::atomic<signal_fn> g_next_signal{nullptr};
-std::atomic<signal_fn> g_next_sysv_signal{nullptr};
+// our constructor ran.
+using signal_fn = sighandler_fn (*)(int, sighandler_fn);
+LP_NEXT_SLOT(signal, signal_fn);
+LP_NEXT_SLOT(sysv_signal, signal_fn);
 
 // Resolved at load time too: hosts re-arm SysV-style handlers by calling signal() from
 // inside the handler, where a first dlsym() (locks, possibly malloc) could deadlock.
 __attribute__((constructor)) void resolve_signal_functions() {
-  next_fn(g_next_signal, "signal");
-  next_fn(g_next_sysv_signal, "sysv_signal");
+  LP_NEXT(signal);
+  LP_NEXT(sysv_signal);
 }
 
 // signal() on our signal, with the semantics glibc gives it (BSD: restart, the signal
@@ -86,7 +73,7 @@ LP_EXPORT int sigaction(int sig, const struct sigaction* act, struct sigaction* 
 
 LP_EXPORT sighandler_fn signal(int sig, sighandler_fn handler) {
   if (leakprobe::signal_trigger().is_ours(sig)) return own_signal(sig, handler, true);
-  signal_fn next = next_fn(g_next_signal, "signal");
+  auto next = LP_NEXT(signal);
   if (!next) {
     errno = ENOSYS;
     return SIG_ERR;
@@ -98,7 +85,7 @@ LP_EXPORT sighandler_fn bsd_signal(int sig, sighandler_fn handler) { return sign
 
 LP_EXPORT sighandler_fn sysv_signal(int sig, sighandler_fn handler) {
   if (leakprobe::signal_trigger().is_ours(sig)) return own_signal(sig, handler, false);
-  signal_fn next = next_fn(g_next_sysv_signal, "sysv_signal");
+  auto next = LP_NEXT(sysv_signal);
   if (!next) {
     errno = ENOSYS;
     return SIG_ERR;

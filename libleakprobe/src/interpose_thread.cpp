@@ -9,18 +9,16 @@
 #include <cerrno>
 
 #include "guard.h"
+#include "interposer.h"
 #include "log.h"
-#include "next_symbol.h"
 #include "resource_gate.h"
 #include "resource_table.h"
-
-#define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 
 using leakprobe::ResourceTable;
 using create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
-std::atomic<create_fn> g_next_pthread_create{nullptr};
+LP_NEXT_SLOT(pthread_create, create_fn);
 
 pthread_key_t g_key;
 std::atomic<bool> g_key_ok{false};
@@ -49,7 +47,7 @@ void* thread_start(void* p) {
 namespace leakprobe {
 // From the constructor. Without the key no exit could be seen: threads are then not tracked.
 void init_thread_tracking() {
-  next_symbol(g_next_pthread_create, "pthread_create");
+  LP_NEXT(pthread_create);
   if (pthread_key_create(&g_key, on_thread_exit) == 0) {
     g_key_ok.store(true, std::memory_order_release);
   } else {
@@ -60,7 +58,7 @@ void init_thread_tracking() {
 
 LP_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*fn)(void*),
                              void* arg) noexcept {
-  create_fn real = leakprobe::next_symbol(g_next_pthread_create, "pthread_create");
+  auto real = LP_NEXT(pthread_create);
   // The probe's own threads are created with the guard held and never counted.
   ResourceTable* t = leakprobe::guard_held() ? nullptr : leakprobe::resources_for_create();
   if (!t || !g_key_ok.load(std::memory_order_acquire)) return real(th, attr, fn, arg);

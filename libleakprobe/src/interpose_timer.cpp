@@ -7,29 +7,27 @@
 #include <atomic>
 
 #include "guard.h"
-#include "next_symbol.h"
+#include "interposer.h"
 #include "resource_gate.h"
 #include "resource_table.h"
-
-#define LP_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 using create_fn = int (*)(clockid_t, sigevent*, timer_t*);
 using delete_fn = int (*)(timer_t);
-std::atomic<create_fn> g_next_timer_create{nullptr};
-std::atomic<delete_fn> g_next_timer_delete{nullptr};
+LP_NEXT_SLOT(timer_create, create_fn);
+LP_NEXT_SLOT(timer_delete, delete_fn);
 
 }  // namespace
 
 namespace leakprobe {
 void resolve_timer_functions() {
-  next_symbol(g_next_timer_create, "timer_create");
-  next_symbol(g_next_timer_delete, "timer_delete");
+  LP_NEXT(timer_create);
+  LP_NEXT(timer_delete);
 }
 }  // namespace leakprobe
 
 LP_EXPORT int timer_create(clockid_t clock, sigevent* ev, timer_t* id) noexcept {
-  int rc = leakprobe::next_symbol(g_next_timer_create, "timer_create")(clock, ev, id);
+  int rc = LP_NEXT(timer_create)(clock, ev, id);
   if (rc == 0 && !leakprobe::guard_held())
     if (leakprobe::ResourceTable* t = leakprobe::resources_for_create()) {
       leakprobe::Guard g;
@@ -41,5 +39,5 @@ LP_EXPORT int timer_create(clockid_t clock, sigevent* ev, timer_t* id) noexcept 
 // Released before the real call: once deleted, the id can be handed out again.
 LP_EXPORT int timer_delete(timer_t id) noexcept {
   if (leakprobe::ResourceTable* t = leakprobe::resources_for_release()) t->timer_deleted(id);
-  return leakprobe::next_symbol(g_next_timer_delete, "timer_delete")(id);
+  return LP_NEXT(timer_delete)(id);
 }

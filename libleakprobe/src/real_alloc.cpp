@@ -1,6 +1,5 @@
 #include "real_alloc.h"
 
-#include <dlfcn.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 
 #include "forwarding.h"
 #include "host_allocator.h"
+#include "interposer.h"
 #include "log.h"
 
 namespace leakprobe {
@@ -40,7 +40,7 @@ struct PoolHeader {
 
 template <typename F>
 void resolve(F& slot, const char* name) {
-  slot = reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+  slot = next_definition<F>(name);
 }
 
 void resolve_each(RealAlloc* r) {
