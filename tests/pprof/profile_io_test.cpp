@@ -11,6 +11,8 @@
 #include <fstream>
 #include <string>
 
+#include "leakprobe/pprof/profile_stream.h"
+
 namespace fs = std::filesystem;
 using leakprobe::pprof::Profile;
 using leakprobe::pprof::StringTable;
@@ -182,6 +184,157 @@ TEST(Profile, ValidationNamesTheBrokenReference) {
     EXPECT_FALSE(leakprobe::pprof::validate_profile(p, error));
   }
 }
+
+// The streaming reader (profile_stream.h): samples folded by stack as they arrive, whatever
+// the order of the fields, with the whole-message reader's checks and messages.
+namespace stream {
+
+using leakprobe::pprof::FoldedProfile;
+using leakprobe::pprof::MemorySource;
+
+bool read_folded(const std::string& bytes, FoldedProfile& out, std::string& error,
+                 size_t max = leakprobe::pprof::kMaxProfileBytes) {
+  MemorySource source(bytes);
+  return leakprobe::pprof::read_folded_profile(source, out, error, max);
+}
+
+// `p` with its samples serialized before every other field: a producer may write them first.
+std::string samples_first(const Profile& p) {
+  Profile samples, rest = p;
+  *samples.mutable_sample() = p.sample();
+  rest.clear_sample();
+  return samples.SerializeAsString() + rest.SerializeAsString();
+}
+
+TEST(Stream, FoldsIdenticalStacksAndSumsTheirValues) {
+  Profile p = sample_profile();
+  for (int i = 0; i < 1000; ++i) *p.add_sample() = p.sample(0);  // the same stack again
+  std::string gz, error;
+  ASSERT_TRUE(leakprobe::pprof::serialize_gzipped(p, gz, error)) << error;
+  FoldedProfile f;
+  ASSERT_TRUE(read_folded(gz, f, error)) << error;
+  EXPECT_EQ(f.sample_count, 1002u);
+  ASSERT_EQ(f.samples.size(), 2u);
+  EXPECT_EQ(f.samples[0].location_ids, (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(f.samples[0].values, (std::vector<int64_t>{3 * 1001, 3072 * 1001}));
+  EXPECT_EQ(f.samples[0].samples, 1001u);
+  EXPECT_EQ(f.samples[1].values, (std::vector<int64_t>{1, 512}));
+  EXPECT_EQ(f.samples[1].first, 1u);
+  EXPECT_EQ(f.tables.sample_size(), 0);
+  EXPECT_EQ(f.tables.location_size(), 3);
+  EXPECT_EQ(f.tables.period(), 524288);
+  EXPECT_FALSE(f.negative);
+}
+
+TEST(Stream, SamplesBeforeTheTablesTheyReferTo) {
+  const std::string raw = samples_first(sample_profile());
+  FoldedProfile f;
+  std::string error;
+  ASSERT_TRUE(read_folded(raw, f, error)) << error;
+  ASSERT_EQ(f.samples.size(), 2u);
+  EXPECT_EQ(leakprobe::pprof::string_at(f.tables, f.tables.function(0).name()), "main.leak");
+  // Gzipped in two members, split inside a sample: the same.
+  std::string a, b;
+  ASSERT_TRUE(leakprobe::pprof::gzip(raw.substr(0, 7), a, error));
+  ASSERT_TRUE(leakprobe::pprof::gzip(raw.substr(7), b, error));
+  FoldedProfile g;
+  ASSERT_TRUE(read_folded(a + b, g, error)) << error;
+  EXPECT_EQ(g.samples.size(), 2u);
+  EXPECT_EQ(g.samples[0].values, f.samples[0].values);
+}
+
+TEST(Stream, ChecksTheSamplesOnceTheTablesHaveArrived) {
+  std::string error;
+  FoldedProfile f;
+  {
+    Profile p = sample_profile();
+    p.mutable_sample(1)->add_location_id(99);
+    EXPECT_FALSE(read_folded(samples_first(p), f, error));
+    EXPECT_EQ(error, "invalid pprof profile: sample 1 refers to undefined location 99");
+  }
+  {
+    Profile p = sample_profile();
+    p.mutable_sample(1)->add_value(7);
+    EXPECT_FALSE(read_folded(samples_first(p), f, error));
+    EXPECT_EQ(error,
+              "invalid pprof profile: sample 1 has 3 values, the profile has 2 sample types");
+  }
+  {
+    // Two samples of one stack with different value counts: one of them is wrong.
+    Profile p = sample_profile();
+    *p.add_sample() = p.sample(0);
+    p.mutable_sample(2)->add_value(7);
+    EXPECT_FALSE(read_folded(p.SerializeAsString(), f, error));
+    EXPECT_EQ(error,
+              "invalid pprof profile: sample 2 has 3 values, the profile has 2 sample types");
+  }
+  {
+    Profile p = sample_profile();
+    auto* label = p.mutable_sample(1)->add_label();
+    label->set_key(1);
+    label->set_str(5000);
+    EXPECT_FALSE(read_folded(p.SerializeAsString(), f, error));
+    EXPECT_EQ(error, "invalid pprof profile: sample 1 has a label outside the string table");
+    label->set_str(-1);
+    EXPECT_FALSE(read_folded(p.SerializeAsString(), f, error));
+    EXPECT_EQ(error, "invalid pprof profile: sample 1 has a label outside the string table");
+  }
+  {
+    Profile p = sample_profile();
+    p.mutable_function(1)->set_name(10000);
+    EXPECT_FALSE(read_folded(samples_first(p), f, error));
+    EXPECT_NE(error.find("string table"), std::string::npos) << error;
+  }
+}
+
+TEST(Stream, NegativeValuesAndOverflowingSumsAreReportedNotHidden) {
+  Profile p = sample_profile();
+  p.mutable_sample(1)->set_value(0, -5);
+  FoldedProfile f;
+  std::string error;
+  ASSERT_TRUE(read_folded(p.SerializeAsString(), f, error)) << error;
+  EXPECT_TRUE(f.negative);
+  EXPECT_EQ(f.negative_sample, 1u);
+  EXPECT_EQ(f.negative_column, 0);
+  EXPECT_EQ(f.negative_value, -5);
+  Profile q = sample_profile();
+  q.mutable_sample(0)->set_value(1, INT64_MAX);
+  ASSERT_TRUE(read_folded(q.SerializeAsString(), f, error)) << error;
+  ASSERT_EQ(f.overflowed.size(), 2u);
+  EXPECT_FALSE(f.overflowed[0]);
+  EXPECT_TRUE(f.overflowed[1]) << "INT64_MAX + 512";
+}
+
+TEST(Stream, BadBytesLimitsAndCutsGetTheWholeReadersMessages) {
+  FoldedProfile f;
+  std::string error;
+  EXPECT_FALSE(read_folded("", f, error));
+  EXPECT_EQ(error, "empty file, not a pprof profile");
+  EXPECT_FALSE(read_folded(std::string("\xff\xff\xff\xff\xff", 5), f, error));
+  EXPECT_EQ(error, "not a pprof profile (protobuf decoding failed)");
+  const std::string raw = sample_profile().SerializeAsString();
+  EXPECT_FALSE(read_folded(raw.substr(0, raw.size() - 3), f, error)) << "cut inside a field";
+  EXPECT_EQ(error, "not a pprof profile (protobuf decoding failed)");
+  EXPECT_FALSE(read_folded(raw, f, error, raw.size() - 1));
+  EXPECT_NE(error.find("exceeds the limit"), std::string::npos) << error;
+  std::string gz;
+  ASSERT_TRUE(leakprobe::pprof::gzip(raw, gz, error));
+  EXPECT_FALSE(read_folded(gz.substr(0, gz.size() - 10), f, error));
+  EXPECT_EQ(error, "gzip: truncated stream");
+  EXPECT_FALSE(read_folded(gz, f, error, raw.size() - 1));
+  EXPECT_NE(error.find("decompressed size exceeds the limit"), std::string::npos) << error;
+  EXPECT_FALSE(read_folded(gz + "junk", f, error));
+  EXPECT_EQ(error, "junk after the gzip stream");
+  // A group (wire type 3) was never part of profile.proto.
+  EXPECT_FALSE(read_folded(raw + std::string("\x7b\x7c", 2), f, error));
+  // The whole-message reader accepts what this one does, with the same samples.
+  Profile whole;
+  ASSERT_TRUE(leakprobe::pprof::parse_profile(gz, whole, error)) << error;
+  ASSERT_TRUE(read_folded(gz, f, error)) << error;
+  EXPECT_EQ(static_cast<int>(f.sample_count), whole.sample_size());
+}
+
+}  // namespace stream
 
 TEST(StringTable, InternsAndKeepsIndexZeroEmpty) {
   Profile p;

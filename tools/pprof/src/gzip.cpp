@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "leakprobe/pprof/profile_io.h"
+#include "leakprobe/pprof/profile_stream.h"
 
 namespace leakprobe::pprof {
 namespace {
@@ -26,6 +27,8 @@ std::string zlib_message(const z_stream& zs, int rc) {
 
 // zlib counts in uInt; feed at most this much per call so multi-GiB inputs stay correct.
 constexpr size_t kChunk = size_t{1} << 20;
+// Compressed input read at a time by GunzipSource.
+constexpr size_t kInputBuffer = size_t{1} << 16;
 
 }  // namespace
 
@@ -34,64 +37,105 @@ bool is_gzip(std::string_view bytes) {
          static_cast<unsigned char>(bytes[1]) == 0x8b;
 }
 
-bool gunzip(std::string_view in, std::string& out, std::string& error, size_t max_out) {
-  out.clear();
-  size_t pos = 0;
-  // One iteration per gzip member: gzip(1) concatenates members, and so may a tool that
-  // appends to a file.
-  while (pos < in.size()) {
-    if (!is_gzip(in.substr(pos))) {
-      error = pos == 0 ? "not gzip data" : "junk after the gzip stream";
-      return false;
-    }
-    z_stream zs{};
-    if (inflateInit2(&zs, 15 + 16) != Z_OK) {
-      error = "gzip: cannot initialise zlib";
-      return false;
-    }
-    char buf[1 << 16];
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-      if (zs.avail_in == 0 && pos < in.size()) {
-        const size_t n = std::min(kChunk, in.size() - pos);
-        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + pos));
-        zs.avail_in = static_cast<uInt>(n);
-        pos += n;
-      }
-      zs.next_out = reinterpret_cast<Bytef*>(buf);
-      zs.avail_out = sizeof buf;
-      rc = inflate(&zs, Z_NO_FLUSH);
-      if (rc != Z_OK && rc != Z_STREAM_END) {
-        // Z_BUF_ERROR with no input left means the stream ended early.
-        error = "gzip: " + ((rc == Z_BUF_ERROR && zs.avail_in == 0 && pos >= in.size())
-                                ? std::string("truncated stream")
-                                : zlib_message(zs, rc));
-        inflateEnd(&zs);
-        return false;
-      }
-      const size_t produced = sizeof buf - zs.avail_out;
-      if (out.size() + produced > max_out) {
-        error =
-            "gzip: decompressed size exceeds the limit of " + std::to_string(max_out) + " bytes";
-        inflateEnd(&zs);
-        return false;
-      }
-      out.append(buf, produced);
-      if (rc == Z_OK && produced == 0 && zs.avail_in == 0 && pos >= in.size()) {
-        error = "gzip: truncated stream";
-        inflateEnd(&zs);
-        return false;
-      }
-    }
-    // Input zlib was given but did not consume belongs to the next member.
-    pos -= zs.avail_in;
-    inflateEnd(&zs);
+GunzipSource::GunzipSource(ByteSource& in, size_t max_out)
+    : in_(in), max_out_(max_out), zs_(std::make_unique<z_stream>()), buf_(kInputBuffer) {}
+
+GunzipSource::~GunzipSource() {
+  if (active_) inflateEnd(zs_.get());
+}
+
+// Moves the unread input to the front and reads more behind it.
+bool GunzipSource::fill(std::string& error) {
+  if (start_ > 0) {
+    std::copy(buf_.begin() + static_cast<long>(start_), buf_.begin() + static_cast<long>(end_),
+              buf_.begin());
+    end_ -= start_;
+    start_ = 0;
   }
-  if (in.empty()) {
-    error = "not gzip data";
-    return false;
+  size_t got = 0;
+  if (!in_.read(buf_.data() + end_, buf_.size() - end_, &got, error)) return false;
+  if (got == 0) in_eof_ = true;
+  end_ += got;
+  return true;
+}
+
+bool GunzipSource::read(char* out, size_t cap, size_t* got, std::string& error) {
+  *got = 0;
+  z_stream& zs = *zs_;
+  cap = std::min(cap, kChunk);
+  // One member after the other: gzip(1) concatenates members, and so may a tool that appends
+  // to a file.
+  while (!done_) {
+    if (!active_) {
+      while (end_ - start_ < 2 && !in_eof_) {
+        if (!fill(error)) return false;
+      }
+      if (end_ == start_) {
+        if (members_ == 0) {
+          error = "not gzip data";
+          return false;
+        }
+        done_ = true;
+        break;
+      }
+      if (!is_gzip(std::string_view(buf_.data() + start_, end_ - start_))) {
+        error = members_ == 0 ? "not gzip data" : "junk after the gzip stream";
+        return false;
+      }
+      zs = z_stream{};
+      if (inflateInit2(&zs, 15 + 16) != Z_OK) {
+        error = "gzip: cannot initialise zlib";
+        return false;
+      }
+      active_ = true;
+    }
+    if (start_ == end_ && !in_eof_ && !fill(error)) return false;
+    zs.next_in = reinterpret_cast<Bytef*>(buf_.data() + start_);
+    zs.avail_in = static_cast<uInt>(end_ - start_);
+    zs.next_out = reinterpret_cast<Bytef*>(out);
+    zs.avail_out = static_cast<uInt>(cap);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    start_ = end_ - zs.avail_in;
+    const size_t produced = cap - zs.avail_out;
+    if (rc != Z_OK && rc != Z_STREAM_END) {
+      // Z_BUF_ERROR with no input left means the stream ended early.
+      error = "gzip: " + ((rc == Z_BUF_ERROR && start_ == end_ && in_eof_)
+                              ? std::string("truncated stream")
+                              : zlib_message(zs, rc));
+      return false;
+    }
+    if (produced > max_out_ - produced_) {
+      error = "gzip: decompressed size exceeds the limit of " + std::to_string(max_out_) + " bytes";
+      return false;
+    }
+    produced_ += produced;
+    if (rc == Z_STREAM_END) {
+      inflateEnd(&zs);
+      active_ = false;
+      ++members_;
+    } else if (produced == 0 && start_ == end_ && in_eof_) {
+      error = "gzip: truncated stream";
+      return false;
+    }
+    if (produced > 0) {
+      *got = produced;
+      return true;
+    }
   }
   return true;
+}
+
+bool gunzip(std::string_view in, std::string& out, std::string& error, size_t max_out) {
+  out.clear();
+  MemorySource source(in);
+  GunzipSource gz(source, max_out);
+  char buf[1 << 16];
+  for (;;) {
+    size_t got = 0;
+    if (!gz.read(buf, sizeof buf, &got, error)) return false;
+    if (got == 0) return true;
+    out.append(buf, got);
+  }
 }
 
 bool gzip(std::string_view in, std::string& out, std::string& error) {

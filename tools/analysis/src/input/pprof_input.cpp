@@ -15,6 +15,7 @@
 #include "leakprobe/analysis/parser.h"
 #include "leakprobe/analysis/report_pprof.h"
 #include "leakprobe/pprof/profile_io.h"
+#include "leakprobe/pprof/profile_stream.h"
 
 namespace leakprobe::analysis {
 namespace {
@@ -70,10 +71,15 @@ bool looks_like_pprof(std::string_view first_bytes) {
   return byte(i + 1) == 0x08 || byte(i + 1) == 0x10;
 }
 
-Result<Snapshot> parse_pprof(std::string_view bytes, std::string name, size_t max_bytes) {
-  pp::Profile p;
+namespace {
+
+// The profile is read as a stream, its samples folded by stack (profile_stream.h): memory
+// follows the distinct stacks kept, not the samples read.
+Result<Snapshot> read_pprof(pp::ByteSource& source, std::string name, size_t max_bytes) {
+  pp::FoldedProfile folded;
   std::string error;
-  if (!pp::parse_profile(bytes, p, error, max_bytes)) return Error{name + ": " + error};
+  if (!pp::read_folded_profile(source, folded, error, max_bytes)) return Error{name + ": " + error};
+  const pp::Profile& p = folded.tables;
 
   Snapshot snap;
   snap.name = std::move(name);
@@ -190,10 +196,29 @@ Result<Snapshot> parse_pprof(std::string_view bytes, std::string name, size_t ma
     snap.named_frames.emplace(address, std::move(named));
   }
 
-  snap.stacks.reserve(static_cast<size_t>(p.sample_size()));
-  for (const auto& s : p.sample()) {
+  // A count or size is never negative; a value over 2^63 - 1 (a uint64 written as int64)
+  // reads as one. Either would print as nonsense and steer the gate, so it is refused.
+  if (folded.negative) {
+    return Error{snap.name + ": sample " + std::to_string(folded.negative_sample + 1) +
+                 " has the value " + std::to_string(folded.negative_value) + " for " +
+                 pp::string_at(p, p.sample_type(folded.negative_column).type()) +
+                 ": negative, or over 2^63-1 (9223372036854775807); a heap or count "
+                 "profile has neither"};
+  }
+  // With no negative value, no stack's sum can overflow unless its column's total does.
+  for (int column : {col.live_objs, col.live_bytes, col.alloc_objs, col.alloc_bytes, col.count}) {
+    if (column >= 0 && static_cast<size_t>(column) < folded.overflowed.size() &&
+        folded.overflowed[static_cast<size_t>(column)]) {
+      return Error{snap.name +
+                   ": the sample values add up to more than 2^63-1 "
+                   "(9223372036854775807): not a real heap"};
+    }
+  }
+
+  snap.stacks.reserve(folded.samples.size());
+  for (pp::FoldedSample& s : folded.samples) {
     StackSample sample;
-    auto value = [&s](int index) { return index >= 0 ? s.value(index) : int64_t{0}; };
+    auto value = [&s](int index) { return index >= 0 ? s.values[static_cast<size_t>(index)] : 0; };
     if (col.count >= 0) {
       sample.counts.live_objs = value(col.count);
     } else {
@@ -202,32 +227,24 @@ Result<Snapshot> parse_pprof(std::string_view bytes, std::string name, size_t ma
       sample.counts.alloc_objs = value(col.alloc_objs);
       sample.counts.alloc_bytes = value(col.alloc_bytes);
     }
-    // A count or size is never negative; a value over 2^63 - 1 (a uint64 written as int64)
-    // reads as one. Either would print as nonsense and steer the gate, so it is refused.
-    for (int i = 0; i < s.value_size(); ++i) {
-      if (s.value(i) < 0) {
-        return Error{snap.name + ": sample " + std::to_string(snap.stacks.size() + 1) +
-                     " has the value " + std::to_string(s.value(i)) + " for " +
-                     pp::string_at(p, p.sample_type(i).type()) +
-                     ": negative, or over 2^63-1 (9223372036854775807); a heap or count "
-                     "profile has neither"};
-      }
-    }
-    sample.addrs.reserve(static_cast<size_t>(s.location_id_size()));
-    for (uint64_t id : s.location_id()) sample.addrs.push_back(address_of.at(id));  // validated
-    Counts sum = snap.totals;
-    if (__builtin_add_overflow(sum.live_objs, sample.counts.live_objs, &sum.live_objs) ||
-        __builtin_add_overflow(sum.live_bytes, sample.counts.live_bytes, &sum.live_bytes) ||
-        __builtin_add_overflow(sum.alloc_objs, sample.counts.alloc_objs, &sum.alloc_objs) ||
-        __builtin_add_overflow(sum.alloc_bytes, sample.counts.alloc_bytes, &sum.alloc_bytes)) {
-      return Error{snap.name +
-                   ": the sample values add up to more than 2^63-1 "
-                   "(9223372036854775807): not a real heap"};
-    }
-    snap.totals = sum;
+    sample.addrs.reserve(s.location_ids.size());
+    for (uint64_t id : s.location_ids) sample.addrs.push_back(address_of.at(id));  // validated
+    // Cannot overflow: every column used has a total that fits (checked above).
+    snap.totals.live_objs += sample.counts.live_objs;
+    snap.totals.live_bytes += sample.counts.live_bytes;
+    snap.totals.alloc_objs += sample.counts.alloc_objs;
+    snap.totals.alloc_bytes += sample.counts.alloc_bytes;
+    std::vector<uint64_t>().swap(s.location_ids);  // the stack's ids are not needed twice
     snap.stacks.push_back(std::move(sample));
   }
   return snap;
+}
+
+}  // namespace
+
+Result<Snapshot> parse_pprof(std::string_view bytes, std::string name, size_t max_bytes) {
+  pp::MemorySource source(bytes);
+  return read_pprof(source, std::move(name), max_bytes);
 }
 
 Result<Snapshot> load_input(const std::string& path, uint64_t max_bytes) {
@@ -252,20 +269,10 @@ Result<Snapshot> load_input(const std::string& path, uint64_t max_bytes) {
   if (!looks_like_pprof(bytes)) return load_snapshot_fd(fd, path, max_bytes, bytes);
 
   const size_t limit = static_cast<size_t>(std::min<uint64_t>(max_bytes, pp::kMaxProfileBytes));
-  for (;;) {
-    if (bytes.size() > limit) {
-      return Error{path + ": larger than " + std::to_string(limit) +
-                   " bytes, the most heapdiff reads (--max-input)"};
-    }
-    const ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r == 0) break;
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Error{path + ": read error: " + std::strerror(errno)};
-    }
-    bytes.append(buf, static_cast<size_t>(r));
-  }
-  return parse_pprof(bytes, path, limit);
+  // Read as it is decoded, never whole: the file (compressed) and its content are each
+  // bounded by `limit`.
+  pp::FdSource source(fd, std::move(bytes), limit);
+  return read_pprof(source, path, limit);
 }
 
 }  // namespace leakprobe::analysis

@@ -2,9 +2,10 @@
 // tools/pprof/proto/profile.proto) plus the few things every reader and writer of a .pb.gz
 // needs around them: gzip, content detection, size limits, validation and a string table.
 //
-// Readers (heapdiff's pprof input): read_profile_file() or parse_profile(), then index the
-// profile's tables freely: a profile that passed validate_profile() has every string index in
-// range and every id it refers to defined.
+// Readers: read_profile_file() or parse_profile(), then index the profile's tables freely: a
+// profile that passed validate_profile() has every string index in range and every id it
+// refers to defined. These hold every sample in memory; heapdiff's pprof input reads through
+// profile_stream.h instead, which folds samples by stack as they arrive.
 // Writers (heapdiff --pprof): fill a Profile with a StringTable, then write_profile_file().
 //
 // No function throws or asserts on bad input: errors come back as `false` plus a message in
