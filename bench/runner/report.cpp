@@ -283,6 +283,8 @@ void snapshot_table(const Results& r, std::ostringstream& out) {
       {"file_bytes", "snapshot file size, bytes"},
       {"max_malloc_block_us", "longest malloc/free of another thread during the write, µs"},
       {"baseline_max_malloc_us", "same loop, same duration, no snapshot (noise floor), µs"},
+      {"age_census_us", "age census (live blocks by age), CPU µs of the writer"},
+      {"age_max_shard_hold_us", "longest the age census held one pointer-map shard, CPU µs"},
       {"probe_bytes", "probe's own memory (`probe-bytes`), bytes"},
       {"probe_bytes_per_live", "probe-bytes / live allocations (incl. stack table), B"},
       {"marginal_bytes_per_alloc", "probe bytes per added live allocation (stack table fixed), B"},

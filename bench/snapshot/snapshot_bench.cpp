@@ -5,7 +5,7 @@
 // Prints
 //   RESULT snapshot stacks=... live=... write_s=... file_bytes=... probe_bytes=...
 //          probe_bytes_per_live=... marginal_bytes_per_alloc=... max_malloc_block_us=...
-//          baseline_max_malloc_us=... ...
+//          baseline_max_malloc_us=... age_census_us=... age_max_shard_hold_us=...
 // marginal_bytes_per_alloc = (probe_bytes after phase 2 - after phase 1) / blocks added: the
 // probe's cost per live allocation with the stack table held constant. The baseline is the
 // same latency loop over the same duration with no snapshot running, because on a shared
@@ -233,6 +233,11 @@ int main(int argc, char** argv) {
       .add("max_malloc_block_us", max_us)
       .add("malloc_calls_during_write", calls_during)
       .add("baseline_max_malloc_us", latency.max_us());
+  // The age census's own account (CPU time, so the shared machine's scheduling is not in it):
+  // what it cost, and the longest it kept one shard of the pointer map from malloc and free.
+  if (second.facts.age_census_us >= 0)
+    line.add("age_census_us", second.facts.age_census_us)
+        .add("age_max_shard_hold_us", second.facts.age_max_hold_us);
   if (second.facts.probe_bytes >= 0 && first.facts.probe_bytes >= 0) {
     const long long added = live - o.stacks;
     line.add("probe_bytes", second.facts.probe_bytes)

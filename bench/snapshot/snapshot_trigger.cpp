@@ -24,6 +24,12 @@ SnapshotFacts read_snapshot_facts(const std::string& path) {
   f.file_bytes = st.st_size;
   const std::string probe_key =
       std::string(leakprobe::format::kMetaPrefix) + leakprobe::format::kKeyProbeBytes + ":";
+  const std::string age_key =
+      std::string(leakprobe::format::kMetaPrefix) + leakprobe::format::kKeyAge + ":";
+  auto number_after = [](const std::string& text, const std::string& name) {
+    const size_t at = text.find(" " + name + "=");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + name.size() + 2));
+  };
   std::string line;
   bool header = false;
   try {
@@ -37,6 +43,9 @@ SnapshotFacts read_snapshot_facts(const std::string& path) {
         header = true;
       } else if (line.rfind(probe_key, 0) == 0) {
         f.probe_bytes = std::stoll(line.substr(probe_key.size()));
+      } else if (line.rfind(age_key, 0) == 0) {
+        f.age_census_us = number_after(line, "census-us");
+        f.age_max_hold_us = number_after(line, "max-hold-us");
       } else if (line.rfind(leakprobe::format::kMapsSentinel, 0) == 0) {
         break;
       } else if (!line.empty() && line[0] != '#') {

@@ -13,6 +13,10 @@ struct SnapshotFacts {
   long long live_objects = 0;  // header total
   long long stack_lines = 0;
   long long probe_bytes = -1;  // -1: the probe did not write the key
+  // The age census (docs/snapshot-format.md, "Age of live memory"): its CPU cost and the
+  // longest it held one shard of the pointer map; -1: no census line.
+  long long age_census_us = -1;
+  long long age_max_hold_us = -1;
   std::string error;
 };
 

@@ -24,9 +24,13 @@ uint64_t next_gen(uint64_t e) {
 }
 
 // Timer ids are small integers (kernel timers) or pointers (glibc's SIGEV_THREAD records);
-// the pointer map keeps 0 for "empty" and hashes away the low 4 bits.
+// the pointer map keeps 0 for "empty", hashes away the low 4 bits and compares keys on their
+// low PointerMap::kKeyBits: fold what lies above into those, and never give 0.
 const void* timer_key(const void* id) {
-  return reinterpret_cast<const void*>((reinterpret_cast<uintptr_t>(id) + 1) << 4);
+  constexpr int kRoom = PointerMap::kKeyBits - 4;
+  uint64_t k = reinterpret_cast<uintptr_t>(id) + 1;
+  k = (k ^ (k >> kRoom)) & ((uint64_t{1} << kRoom) - 1);
+  return reinterpret_cast<const void*>((k ? k : 1) << 4);
 }
 
 enum : uint32_t { kFree = 0, kPending = 1, kRunning = 2 };

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "age_census.h"
 #include "arena.h"
 #include "leakprobe/snapshot_format.h"
 #include "memory_census.h"
@@ -18,6 +19,10 @@
 namespace leakprobe {
 
 namespace fmt = format;
+
+namespace {
+const AgeHistory kNoHistory;
+}
 
 void Out::flush() {
   if (used_ && ok_) ok_ = sink(buf_, used_);
@@ -289,6 +294,59 @@ bool copy_file(Out& out, const char* path) {
   return true;
 }
 
+// The age header lines (format::kKeyAge, kKeyAgeCutoff).
+void age_meta(Out& out, const AgeCensus& census, const AgeHistory* history) {
+  meta_key(out, fmt::kKeyAge);
+  out.put("buckets=");
+  for (int i = 0; i < fmt::kAgeBuckets - 1; ++i) {
+    if (i) out.put_char(',');
+    out.put_u64(fmt::kAgeBucketLimitS[i]);
+  }
+  out.put(" resolution=");
+  out.put_u64(census.resolution_s());
+  out.put(" census-us=");
+  out.put_u64(census.cpu_us());
+  out.put(" max-hold-us=");
+  out.put_u64(census.max_hold_us());
+  out.put_char('\n');
+  for (int i = 0; history && i < history->size(); ++i) {
+    const AgeCutoff& c = history->at(i);
+    meta_key(out, fmt::kKeyAgeCutoff);
+    out.put_u64(c.sequence);
+    out.put_char(' ');
+    put_time(out, c.time_sec, c.time_usec);
+    out.put_char('\n');
+  }
+}
+
+void objs_bytes(Out& out, uint64_t objs, uint64_t bytes) {
+  out.put_u64(objs);
+  out.put_char(':');
+  out.put_u64(bytes);
+}
+
+// "# leakprobe.age-stack: ..." after a stack line (format::kKeyAgeStack).
+void age_line(Out& out, const StackAge& a, int cutoffs) {
+  meta_key(out, fmt::kKeyAgeStack);
+  for (int i = 0; i < fmt::kAgeBuckets; ++i) {
+    if (i) out.put_char(' ');
+    objs_bytes(out, a.objs[i], a.bytes[i]);
+  }
+  out.put_char(' ');
+  out.put(fmt::kAgeMean);
+  out.put_u64(a.mean_s());
+  for (int c = 0; c < cutoffs; ++c) {
+    if (c == 0) {
+      out.put_char(' ');
+      out.put(fmt::kAgeBefore);
+    } else {
+      out.put_char(',');
+    }
+    objs_bytes(out, a.before_objs[c], a.before_bytes[c]);
+  }
+  out.put_char('\n');
+}
+
 }  // namespace
 
 bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
@@ -318,6 +376,13 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
     tot_ab += r.alloc_bytes;
     truncated += b->truncated;
   }
+
+  // After the counters, so the ages describe the same moment as closely as a pass over the
+  // pointer map allows (the counters are not frozen meanwhile: see format::kKeyAgeStack).
+  AgeCensus census;
+  const bool aged = census.take(t, *(info.age_history ? info.age_history : &kNoHistory));
+  if (info.age_census_ms) *info.age_census_ms = aged ? census.now_ms() : -1;
+  const int cutoffs = aged && info.age_history ? info.age_history->size() : 0;
 
   const Options& o = t.options();
   out.put(fmt::kHeaderPrefix);
@@ -354,6 +419,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
   recording_meta(out, t);
   incomplete_lines(out, t);
+  if (aged) age_meta(out, census, info.age_history);
   if (info.memory) write_memory_section(out, t, info.foreign_malloc);
   BuildIdCtx ctx{&out, exe};
   dl_iterate_phdr(emit_build_id, &ctx);
@@ -366,7 +432,9 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
       out.put_hex(r.bucket->frames[f]);
     }
     out.put_char('\n');
+    if (const StackAge* a = aged ? census.of(r.bucket->index) : nullptr) age_line(out, *a, cutoffs);
   }
+  census.release();
   unmap_pages(rows, rows_bytes);
   write_resource_sections(out, resources());
 

@@ -9,6 +9,7 @@
 namespace leakprobe {
 
 class Tracker;
+class AgeHistory;
 
 class Out {
  public:
@@ -58,6 +59,12 @@ struct SnapshotInfo {
   // The memory section (memory_census.h): off in unit tests that drive a Tracker without
   // LD_PRELOAD, whose process-wide figures would be the test runner's.
   bool memory = false;
+  // Earlier snapshots of this process the age lines count survivors against (age_census.h);
+  // nullptr: none.
+  const AgeHistory* age_history = nullptr;
+  // Set by write_snapshot: the tracker's clock (Tracker::now_ms) when the age census began,
+  // for the writer to add this snapshot to its history; -1 if no census was taken.
+  int64_t* age_census_ms = nullptr;
 };
 
 // Writes the whole snapshot of `t`: header with totals, metadata (incl. build-ids of every

@@ -26,7 +26,20 @@ int64_t wall_clock_us() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
+
+int64_t coarse_mono_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 }  // namespace
+
+uint32_t Tracker::now_s() const {
+  const int64_t s = (coarse_mono_ns() - start_mono_ns_) / 1000000000;
+  return s <= 0 ? 0 : s >= UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(s);
+}
+
+int64_t Tracker::now_ms() const { return (coarse_mono_ns() - start_mono_ns_) / 1000000; }
 
 Tracker* create_tracker(const Options& opts, bool record_heap) {
   // Placement into static storage: the tracker must not come from the interposed malloc,
@@ -49,6 +62,7 @@ Tracker* create_tracker(const Options& opts, bool record_heap) {
 
 bool Tracker::init(const Options& opts) {
   opts_ = opts;
+  start_mono_ns_ = coarse_mono_ns();
   unwind_init(opts_.verify_unwind);
   if (!stacks_.init(opts_.max_stacks, &arena_) || !ptrs_.init()) {
     log_line("cannot map memory for the tables; not tracking");
@@ -140,7 +154,7 @@ Bucket* Tracker::intern(size_t size, const uintptr_t* frames, int depth, bool tr
 
 void Tracker::record_bucket(const void* p, size_t size, Bucket* b) {
   if (filter_) filter_slot(p).fetch_add(1, std::memory_order_relaxed);
-  if (!ptrs_.insert(p, pack(b, size))) {
+  if (!ptrs_.insert(p, pack(b, size), now_s())) {
     if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
     note_incomplete(Gap::kOutOfMemory,
                     "cannot grow the pointer map: some blocks are not recorded, and snapshots "
@@ -167,7 +181,7 @@ Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
   ReallocTicket t;
   if (!ever_recorded()) return t;
   if (filter_ && filter_slot(old).load(std::memory_order_relaxed) == 0) return t;
-  if (ptrs_.take(old, &t.old)) {
+  if (ptrs_.take(old, &t.old, &t.old_s)) {
     t.tracked = true;
     if (filter_) filter_slot(old).fetch_sub(1, std::memory_order_relaxed);
     bucket_of(t.old)->on_free(size_of(t.old), slack_of(old, size_of(t.old)));
@@ -182,7 +196,7 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
     // Failed: the old block is still the program's, exactly as before.
     if (t.tracked) {
       if (filter_) filter_slot(old).fetch_add(1, std::memory_order_relaxed);
-      if (ptrs_.insert(old, t.old)) {
+      if (ptrs_.insert(old, t.old, t.old_s)) {
         bucket_of(t.old)->undo_free(size_of(t.old), slack_of(old, size_of(t.old)));
       } else {
         note_incomplete(Gap::kOutOfMemory,

@@ -78,7 +78,8 @@ class Tracker {
   // back if the real realloc failed, or records the new block.
   struct ReallocTicket {
     bool tracked = false;
-    uint64_t old = 0;  // the old block's packed pointer-map value
+    uint64_t old = 0;    // the old block's packed pointer-map value
+    uint32_t old_s = 0;  // and when it was allocated (seconds since start)
   };
   ReallocTicket realloc_begin(const void* old);
   void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size);
@@ -93,7 +94,21 @@ class Tracker {
   void set_usable_size(size_t (*fn)(void*)) { usable_size_ = fn; }
 
   const StackTable& stacks() const { return stacks_; }
+  const PointerMap& pointers() const { return ptrs_; }
   size_t live_pointers() const { return ptrs_.size(); }
+
+  // The clock of the blocks' allocation times (age_census.h): seconds since the tracker
+  // started, on the coarse monotonic clock (a vDSO read of the kernel's tick, no system call:
+  // it is paid once per recorded block, next to a stack walk). Monotonic, so a wall-clock
+  // step never makes a block younger or older.
+  uint32_t now_s() const;
+  // The same clock in milliseconds, for the snapshot's "now" and its cutoffs.
+  int64_t now_ms() const;
+  // Unit tests of ages: moves the clock's zero back, as if `seconds` had passed.
+  void advance_clock_for_tests(int64_t seconds) { start_mono_ns_ -= seconds * 1000000000; }
+  // Unpacks a pointer-map value (age_census.cpp reads copied entries).
+  uint32_t stack_index_of(uint64_t v) const { return static_cast<uint32_t>(v >> kSizeBits); }
+  static uint64_t size_of(uint64_t v) { return v & kMaxSize; }
   // The probe's own memory: everything mapped (tables, arena) plus this object.
   uint64_t probe_bytes() const;
 
@@ -123,7 +138,6 @@ class Tracker {
     return (uint64_t{b->index} << kSizeBits) | size;
   }
   Bucket* bucket_of(uint64_t v) const { return stacks_.at(static_cast<uint32_t>(v >> kSizeBits)); }
-  static uint64_t size_of(uint64_t v) { return v & kMaxSize; }
   // record_alloc in two steps: the stack's bucket
   // (nullptr, after saying why, if the block is not recorded), then the block itself.
   Bucket* intern(size_t size, const uintptr_t* frames, int depth, bool truncated);
@@ -157,6 +171,7 @@ class Tracker {
   std::atomic<bool> ever_recorded_{false};
   std::atomic<int64_t> recording_since_us_{0};
   std::atomic<int64_t> recording_first_switch_us_{0};
+  int64_t start_mono_ns_ = 0;  // now_s()'s zero
   std::atomic<int64_t> gap_since_[static_cast<int>(Gap::kCount)] = {};
   std::atomic<bool> gap_said_[static_cast<int>(Gap::kCount)] = {};
   std::atomic<bool> huge_said_{false};

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "age_census.h"
 #include "control_socket.h"
 #include "fd_reserve.h"
 #include "guard.h"
@@ -82,8 +83,9 @@ class Writer {
   bool locked_for_fork_ = false;  // only touched by the forking thread, under atfork
   pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
   std::atomic<bool> failure_said_{false};
-  Retention retention_;  // LEAKPROBE_KEEP, for interval snapshots
-  PeakWatch peak_;       // LEAKPROBE_PEAK; touched by the writer thread only
+  Retention retention_;     // LEAKPROBE_KEEP, for interval snapshots
+  PeakWatch peak_;          // LEAKPROBE_PEAK; touched by the writer thread only
+  AgeHistory age_history_;  // earlier snapshots the age lines count survivors against
 };
 
 Writer g_writer;
@@ -91,6 +93,7 @@ Writer g_writer;
 struct WriteCtx {
   const char* trigger;
   timespec now;
+  int64_t age_census_ms = -1;  // write_snapshot's, for the age history
 };
 
 int64_t now_ms() {
@@ -111,6 +114,8 @@ bool Writer::write_content(int fd, unsigned sequence, void* p) {
   info.time_usec = ctx->now.tv_nsec / 1000;
   info.foreign_malloc = foreign_malloc();
   info.memory = true;
+  info.age_history = &g_writer.age_history_;
+  info.age_census_ms = &ctx->age_census_ms;
   FdOut out(fd);
   return write_snapshot(out, *g_writer.tracker_, info);
 }
@@ -351,10 +356,14 @@ PublishResult Writer::snapshot_locked(const char* trigger) {
   PublishResult r =
       publish_snapshot(config_.output_dir, pid_, pid_ns_, next_sequence_, write_content, &ctx);
   if (own_process && trigger != format::kTriggerExit) fd_reserve_fill();
-  if (r.ok)
+  if (r.ok) {
     next_sequence_ = r.sequence + 1;
-  else
+    if (ctx.age_census_ms >= 0)
+      age_history_.add(
+          AgeCutoff{r.sequence, ctx.now.tv_sec, ctx.now.tv_nsec / 1000, ctx.age_census_ms});
+  } else {
     say_failure(r);
+  }
   return r;
 }
 
@@ -418,6 +427,7 @@ void Writer::restart_in_child() {
   pid_ = getpid();
   pid_ns_ = own_pid_namespace();  // a child of unshare(CLONE_NEWPID) lives in a new one
   next_sequence_ = 1;
+  age_history_.reset();  // the parent's snapshots are not this process image's
   retention_.reset_in_child();
   peak_.reset();  // the parent's peak files are the parent's
   failure_said_.store(false);

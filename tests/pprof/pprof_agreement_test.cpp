@@ -319,6 +319,14 @@ TEST_F(LeakprobeSnapshots, AgreeWithPprof) {
   std::ifstream in(snaps[1]);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("# leakprobe.section: unix\n"), std::string::npos);
+  // ... and an age line after each heap stack line (the age of live memory), which pprof
+  // must skip too.
+  EXPECT_NE(text.find("# leakprobe.age: buckets="), std::string::npos);
+  const size_t age = text.find("\n# leakprobe.age-stack: ");
+  ASSERT_NE(age, std::string::npos);
+  const size_t line = text.rfind('\n', age - 1);
+  EXPECT_NE(text.substr(line + 1, age - line - 1).find("] @ 0x"), std::string::npos)
+      << "the age line follows a stack line";
   expect_agreement(snaps[0], snaps[1]);
   json resources = heapdiff(snaps[0], snaps[1], "function")["resources"];
   ASSERT_EQ(resources.size(), 1u) << resources.dump();

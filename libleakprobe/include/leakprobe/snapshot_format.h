@@ -107,6 +107,41 @@ inline constexpr const char kKeyMemoryArena[] = "memory.arena";
 inline constexpr const char kKeyMemoryTopResident[] = "memory.top-resident";
 inline constexpr const char kKeyMemoryCensusUs[] = "memory.census-us";
 
+// Age of live memory (docs/snapshot-format.md, "Age of live memory"): how long ago the live
+// blocks of each stack were allocated, from the allocation times the probe keeps per block.
+//   "# leakprobe.age: buckets=60,3600,86400 resolution=<s> census-us=<us> max-hold-us=<us>"
+//     in the header: the census was taken; bucket limits in seconds; the coarsest unit an
+//     allocation time was kept in; what the census cost (CPU microseconds of the writing
+//     thread) and the longest it held one shard of the table (what a malloc may have waited).
+//     Absent (older probes, gperftools, a census that could not map memory): age unknown.
+//   "# leakprobe.age-cutoff: <sequence> <time>" (0 to kAgeMaxCutoffs lines, oldest first):
+//     earlier snapshots of this process image (its first and the most recent ones, `sequence`
+//     and `time` as they wrote them) against which the stack lines count survivors.
+//   "# leakprobe.age-stack: <o>:<b> <o>:<b> <o>:<b> <o>:<b> mean=<s>[ before=<o>:<b>,...]"
+//     right after each heap stack line (pprof skips '#' lines): live objects:bytes younger
+//     than 60 s, than 1 h, than 1 day, and older; the byte-weighted mean age in seconds (the
+//     object mean when the bytes are 0); per age-cutoff, in its order, the live objects:bytes
+//     allocated before that snapshot was written (the blocks it saw that are still live).
+//   Counted in one pass over the live blocks apart from the stack line's counters: on a busy
+//   process the buckets' sum may differ a little from the line's live figures.
+inline constexpr const char kKeyAge[] = "age";
+inline constexpr const char kKeyAgeCutoff[] = "age-cutoff";
+inline constexpr const char kKeyAgeStack[] = "age-stack";
+inline constexpr int kAgeBuckets = 4;
+inline constexpr int kAgeMaxCutoffs = 4;
+inline constexpr unsigned kAgeBucketLimitS[kAgeBuckets - 1] = {60, 3600, 86400};
+// The buckets' names in reports (JSON keys of live_bytes_by_age, text, HTML).
+inline constexpr const char* const kAgeBucketNames[kAgeBuckets] = {"under_1m", "under_1h",
+                                                                   "under_1d", "over_1d"};
+inline constexpr const char kAgeMean[] = "mean=";
+inline constexpr const char kAgeBefore[] = "before=";
+// Which bucket an age (seconds) falls in.
+inline constexpr int age_bucket(uint64_t age_s) {
+  int i = 0;
+  while (i < kAgeBuckets - 1 && age_s >= kAgeBucketLimitS[i]) ++i;
+  return i;
+}
+
 inline constexpr const char kTriggerSignal[] = "signal";
 inline constexpr const char kTriggerInterval[] = "interval";
 inline constexpr const char kTriggerExit[] = "exit";

@@ -47,7 +47,11 @@ bool parse_snapshot(const std::string& text, Snapshot* out, std::string* error) 
       if (line == leakprobe::format::kTrailer) return fail("trailer before the maps");
       if (std::regex_match(line, m, kMeta)) {
         out->meta.emplace(m[1], m[2]);
-        if (m[1] == leakprobe::format::kKeySection) {
+        if (m[1] == leakprobe::format::kKeyAgeStack) {
+          if (out->stacks.empty() || !out->stacks.back().age.empty())
+            return fail("age line not right after a stack line");
+          out->stacks.back().age = m[2];
+        } else if (m[1] == leakprobe::format::kKeySection) {
           if (!section.empty()) return fail("section inside a section");
           section = m[2];
         } else if (m[1] == leakprobe::format::kKeyEndSection) {

@@ -14,6 +14,7 @@ struct StackLine {
   int64_t live_objs = 0, live_bytes = 0;
   uint64_t alloc_objs = 0, alloc_bytes = 0;
   std::vector<uint64_t> frames;  // leaf first
+  std::string age;               // the age-stack line after it ("" if none)
 };
 
 // One line of a resource section ("tcp", "thread", ...): live and created counts.

@@ -88,3 +88,75 @@ TEST(PointerMap, ConcurrentThreadsOnDisjointPointers) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(m->size(), 0u);
 }
+
+// The allocation time rides in the key's top bits (pointer_map.h): it comes back with the
+// value, never disturbs a lookup, and survives growth and backward-shift deletion.
+TEST(PointerMap, KeepsEachEntrysAllocationTime) {
+  auto m = std::make_unique<PointerMap>();
+  ASSERT_TRUE(m->init());
+  const uint32_t kBig = 5000;
+  for (uintptr_t i = 0; i < kBig; ++i) ASSERT_TRUE(m->insert(ptr(i), value(i, i), 1000 + i));
+  for (uintptr_t i = 0; i < kBig; i += 2) {  // holes everywhere: backward shifts move entries
+    uint64_t v = 0;
+    uint32_t at = 0;
+    ASSERT_TRUE(m->take(ptr(i), &v, &at));
+    EXPECT_EQ(at, 1000 + i);
+  }
+  for (uintptr_t i = 1; i < kBig; i += 2) {
+    uint64_t v = 0;
+    uint32_t at = 0;
+    ASSERT_TRUE(m->take(ptr(i), &v, &at));
+    EXPECT_EQ(v, value(i, i));
+    EXPECT_EQ(at, 1000 + i);
+  }
+}
+
+// A process that runs past 18 h: the shard doubles its unit and halves what it holds, so
+// every time comes back rounded down to the new unit, never wrapped or reordered.
+TEST(PointerMap, CoarsensItsUnitWhenATimeNoLongerFits) {
+  auto m = std::make_unique<PointerMap>();
+  ASSERT_TRUE(m->init());
+  const uint32_t day = 86400, week = 7 * day;
+  ASSERT_TRUE(m->insert(ptr(1), 1, 7));
+  ASSERT_TRUE(m->insert(ptr(2), 2, day + 3));   // > 0xffff s: this shard goes to 2 s units
+  ASSERT_TRUE(m->insert(ptr(3), 3, week + 1));  // 16 s units
+  uint64_t v = 0;
+  uint32_t at = 0;
+  ASSERT_TRUE(m->take(ptr(3), &v, &at));
+  EXPECT_LE(at, week + 1);
+  EXPECT_GT(at + 16, week + 1);
+  // Keys hash to shards: the first two may sit in other shards with finer units. Either
+  // way: rounded down, within that shard's unit (at most 16 s here).
+  ASSERT_TRUE(m->take(ptr(2), &v, &at));
+  EXPECT_LE(at, day + 3);
+  EXPECT_GT(at + 16, day + 3);
+  ASSERT_TRUE(m->take(ptr(1), &v, &at));
+  EXPECT_LE(at, 7u);
+  EXPECT_EQ(m->size(), 0u);
+}
+
+// Only the low 48 bits name the block; a stamp never makes two pointers collide or one miss.
+TEST(PointerMap, CopyShardHandsOutEveryLiveEntryOnce) {
+  auto m = std::make_unique<PointerMap>();
+  ASSERT_TRUE(m->init());
+  const size_t n = 20000;
+  for (uintptr_t i = 0; i < n; ++i) ASSERT_TRUE(m->insert(ptr(i), value(i, 1), 60 + i % 100));
+  std::vector<leakprobe::PtrEntry> buf(n);
+  size_t seen = 0;
+  for (int s = 0; s < PointerMap::kShards; ++s) {
+    unsigned shift = 99;
+    EXPECT_EQ(m->copy_shard(s, buf.data(), 0, &shift) == PointerMap::kTooSmall,
+              m->shard_size(s) > 0);
+    size_t k = m->copy_shard(s, buf.data(), buf.size(), &shift);
+    ASSERT_NE(k, PointerMap::kTooSmall);
+    EXPECT_EQ(shift, 0u);
+    for (size_t j = 0; j < k; ++j) {
+      const uint64_t key = buf[j].key & PointerMap::kKeyMask;
+      const uintptr_t i = (key - 0x10000) / 16;
+      EXPECT_EQ(buf[j].value, value(i, 1));
+      EXPECT_EQ(PointerMap::alloc_s_of(buf[j], shift), 60 + i % 100);
+    }
+    seen += k;
+  }
+  EXPECT_EQ(seen, n);
+}

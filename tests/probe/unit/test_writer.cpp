@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "age_census.h"
 #include "snapshot_file.h"
 #include "snapshot_reader.h"
 #include "snapshot_writer.h"
@@ -338,4 +339,68 @@ TEST(SnapshotWriter, RecordingOnFromTheStartHasNoChangeLine) {
   Snapshot s = write_and_parse(*t, info);
   EXPECT_EQ(recording_line(s).first, "on");
   EXPECT_EQ(s.meta.count("recording-changed"), 0u);
+}
+
+// The age of live memory (format::kKeyAge*): each stack line is followed by its blocks by
+// age bucket, the byte-weighted mean age and, per earlier snapshot in the history, what of
+// it is still live. The clock is moved, the blocks go through the real map and census.
+TEST(SnapshotWriter, AgeLinesCountLiveBlocksByAgeAndSurvivorsOfEarlierSnapshots) {
+  Options o;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  const uintptr_t old_stack[] = {0x401000}, young_stack[] = {0x402000}, gone[] = {0x403000};
+  t->record_alloc(reinterpret_cast<void*>(0x10000), 1000, old_stack, 1, false);
+  t->record_alloc(reinterpret_cast<void*>(0x20000), 3000, old_stack, 1, false);
+  t->record_alloc(reinterpret_cast<void*>(0x30000), 64, gone, 1, false);
+  t->advance_clock_for_tests(2 * 86400);  // two days later: a first snapshot
+  leakprobe::AgeHistory history;
+  history.add(leakprobe::AgeCutoff{1, 1795777200, 0, t->now_ms()});
+  t->advance_clock_for_tests(4);  // a multiple of the unit below, so ages come out exact
+  t->record_free(reinterpret_cast<void*>(0x30000));
+  t->record_alloc(reinterpret_cast<void*>(0x40000), 500, young_stack, 1, false);
+  t->record_alloc(reinterpret_cast<void*>(0x50000), 4000, old_stack, 1, false);  // young
+  t->advance_clock_for_tests(30);
+
+  leakprobe::SnapshotInfo info;
+  info.age_history = &history;
+  int64_t census_ms = -2;
+  info.age_census_ms = &census_ms;
+  Snapshot s = write_and_parse(*t, info);
+  EXPECT_EQ(s.get("age").substr(0, 35), "buckets=60,3600,86400 resolution=4 ")
+      << "2 days passed: 1 s units no longer fit 16 bits, nor 2 s ones";
+  EXPECT_EQ(s.get("age-cutoff"), "1 1795777200.000000");
+  EXPECT_GE(census_ms, 2 * 86400 * 1000);
+  int seen = 0;
+  for (const auto& l : s.stacks) {
+    if (l.frames == std::vector<uint64_t>{0x401000}) {
+      ++seen;
+      // 2 blocks 2 days old (4000 B), 1 block 30 s old (4000 B): the mean is byte-weighted.
+      const uint64_t mean = (4000 * (2 * 86400 + 34) + 4000 * 30) / 8000;
+      EXPECT_EQ(l.age, "1:4000 0:0 0:0 2:4000 mean=" + std::to_string(mean) + " before=2:4000");
+    } else if (l.frames == std::vector<uint64_t>{0x402000}) {
+      ++seen;
+      EXPECT_EQ(l.age, "1:500 0:0 0:0 0:0 mean=30 before=0:0");
+    } else if (l.frames == std::vector<uint64_t>{0x403000}) {
+      ++seen;
+      EXPECT_EQ(l.age, "0:0 0:0 0:0 0:0 mean=0 before=0:0") << "freed: nothing live";
+    }
+  }
+  EXPECT_EQ(seen, 3);
+}
+
+// Without a history (the first snapshot) there is no before= list, and blocks from the same
+// second as now are younger than a minute.
+TEST(SnapshotWriter, AgeLinesWithoutHistory) {
+  Options o;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  const uintptr_t a[] = {0x401000};
+  t->record_alloc(reinterpret_cast<void*>(0x10000), 77, a, 1, false);
+  leakprobe::SnapshotInfo info;
+  Snapshot s = write_and_parse(*t, info);
+  EXPECT_NE(s.get("age").find("buckets=60,3600,86400 resolution=1 census-us="), std::string::npos);
+  EXPECT_NE(s.get("age").find(" max-hold-us="), std::string::npos);
+  EXPECT_EQ(s.meta.count("age-cutoff"), 0u);
+  ASSERT_EQ(s.stacks.size(), 1u);
+  EXPECT_EQ(s.stacks[0].age, "1:77 0:0 0:0 0:0 mean=0");
 }
