@@ -76,7 +76,7 @@ class AgeCensus {
  private:
   StackAge* stats_ = nullptr;
   size_t stats_bytes_ = 0;
-  size_t stacks_ = 0;          // stats_ holds stacks_ + 1 entries; the last: overflow's
+  size_t stacks_ = 0;  // stats_ holds stacks_ + 1 entries; the last: overflow's
   uint32_t overflow_index_ = 0;
   uint32_t resolution_s_ = 1;
   int64_t now_ms_ = 0;
