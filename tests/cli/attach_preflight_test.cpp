@@ -106,11 +106,20 @@ TEST(AttachPreflight, YamaPtraceScope) {
 
 TEST(AttachPreflight, ProbeAlreadyLoadedPointsToEnable) {
   ProcessView v = attachable();
+  v.probe_preloaded = true;
   v.map_paths.push_back("/usr/lib/x86_64-linux-gnu/libleakprobe.so");
   expect_refused(v, "already has the probe loaded: `leakprobe enable 4242`");
   v = attachable();
+  v.probe_preloaded = true;
   v.map_paths.push_back("/opt/lp/lib/libleakprobe.so (deleted)");
   expect_refused(v, "leakprobe enable 4242");
+}
+
+// A probe an earlier attach loaded (and a detach left mapped, dormant) is attached again.
+TEST(AttachPreflight, ProbeLeftByAnEarlierAttachPasses) {
+  ProcessView v = attachable();
+  v.map_paths.push_back("/usr/lib/x86_64-linux-gnu/libleakprobe.so");
+  EXPECT_TRUE(judge_attach(v).ok);
 }
 
 TEST(AttachPreflight, AnotherTracer) {

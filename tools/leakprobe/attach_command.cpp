@@ -1,16 +1,26 @@
 #include "leakprobe/cli/attach_command.h"
 
+#include <errno.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "leakprobe/cli/attach_injector.h"
 #include "leakprobe/cli/attach_preflight.h"
+#include "leakprobe/cli/launcher.h"
+#include "leakprobe/cli/run_as.h"
 #include "leakprobe/settings.h"
 
 namespace leakprobe::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -23,16 +33,68 @@ int parse_pid_text(const std::string& text) {
   return pid > 0 ? pid : -1;
 }
 
-// True when the probe came in through LD_PRELOAD (`leakprobe run`, a systemd drop-in): such a
-// probe cannot be taken out again, only switched off.
-bool preloaded(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string entry;
-  while (std::getline(in, entry, '\0')) {
-    if (entry.rfind("LD_PRELOAD=", 0) == 0 && entry.find("libleakprobe") != std::string::npos)
-      return true;
+std::string self_exe_path() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec).string();
+}
+
+std::string basename_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The probe mapped in `pid`, as /proc/PID/maps names it (without " (deleted)"), or "".
+std::string mapped_probe(const ProcessView& v) {
+  for (const auto& p : v.map_paths) {
+    if (basename_of(p).rfind("libleakprobe.so", 0) != 0) continue;
+    static const std::string kDeleted = " (deleted)";
+    if (p.size() > kDeleted.size() &&
+        p.compare(p.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0)
+      return p.substr(0, p.size() - kDeleted.size());
+    return p;
   }
-  return false;
+  return {};
+}
+
+// True when `path` names the same file here and inside the target (its mount namespace may
+// differ: a container). The path is handed to the target's dlopen and probe as is.
+bool same_file_in_target(int pid, const std::string& path) {
+  struct stat here {
+  }, there{};
+  if (::stat(path.c_str(), &here) != 0) return false;
+  if (::stat(("/proc/" + std::to_string(pid) + "/root" + path).c_str(), &there) != 0) return false;
+  return here.st_dev == there.st_dev && here.st_ino == there.st_ino;
+}
+
+// The user the target runs as now (its effective ids), for its snapshot directory.
+RunAs target_user(const ProcessView& v) {
+  RunAs who;
+  who.known = true;
+  who.uid = v.status.uid[1];
+  std::ifstream in("/proc/" + std::to_string(v.pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Gid:", 0) == 0) {
+      std::istringstream f(line.substr(4));
+      gid_t real = 0, effective = 0;
+      f >> real >> effective;
+      who.gid = effective;
+    }
+  }
+  if (const passwd* pw = ::getpwuid(who.uid)) {
+    who.name = pw->pw_name;
+  } else {
+    who.name = std::to_string(who.uid);
+  }
+  who.why = "the user pid " + std::to_string(v.pid) + " runs as";
+  return who;
+}
+
+std::string comm_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string c;
+  std::getline(in, c);
+  return c;
 }
 
 }  // namespace
@@ -40,28 +102,54 @@ bool preloaded(int pid) {
 AttachCommand::AttachCommand(CLI::App& app) {
   attach_ = app.add_subcommand(
       "attach",
-      "Check whether the probe can be loaded into the running process PID (no restart, same "
-      "pid); refuses, before touching it, whatever cannot work or be safe");
+      "Load the probe into the running process PID and start recording there: no restart, "
+      "same pid, no gdb");
   attach_->add_option("pid", pid_text_, "Process id")->required();
   attach_->add_option("-o,--output", output_dir_,
-                      "Directory for its snapshots, as the process sees it [default: its "
-                      "working directory]");
+                      "Directory for its snapshots (it must exist, and the process's user must be "
+                      "able to write there) [default: its working directory]");
   attach_->add_option("--sample-bytes", sample_bytes_,
                       "Record a sample: about one allocation per N bytes allocated [default: "
                       "exact]");
+  attach_
+      ->add_option("--timeout", timeout_seconds_,
+                   "Longest wait for one step (a thread to stop, the loader or the probe's "
+                   "setup to return) before everything is put back [default: 20]")
+      ->check(CLI::Range(0.1, 3600.0));
   attach_->add_flag("--check", check_only_,
                     "Only run the checks: exit 0 if PID could be attached, 1 with the reason if "
-                    "not");
+                    "not; nothing is done to the process");
   attach_->footer(
-      "This version runs the checks only: loading the probe into a running process is not built "
-      "yet. Start the program with `leakprobe run` (docs/guide.md).");
+      "What it does: holds every thread with ptrace for a moment (no signal is sent), waits "
+      "until none is inside malloc or the dynamic loader, makes one thread call "
+      "dlopen(libleakprobe.so) and leakprobe_attach(), puts that thread's registers and stack "
+      "back, and lets all go; system calls they were waiting in resume. On any failure or "
+      "timeout everything is put back and the process runs on unchanged. It cannot see blocks "
+      "allocated before the attach, nor calls through function pointers taken before it. "
+      "`leakprobe detach PID` undoes it. Needs the process's user with ptrace allowed "
+      "(kernel.yama.ptrace_scope), or root. x86_64 only. See docs/guide.md.");
 
   detach_ = app.add_subcommand(
-      "detach", "Stop recording in a process the probe was attached to, and put its calls back");
+      "detach",
+      "Stop recording in a process the probe was attached to and put its calls back; the probe "
+      "stays mapped, dormant, and can be attached again");
   detach_->add_option("pid", pid_text_, "Process id")->required();
+  detach_
+      ->add_option("--timeout", timeout_seconds_,
+                   "Longest wait for one step before everything is put back [default: 20]")
+      ->check(CLI::Range(0.1, 3600.0));
 }
 
 int AttachCommand::run() const { return *attach_ ? attach() : detach(); }
+
+namespace {
+InjectOptions inject_options(double timeout_seconds) {
+  InjectOptions o;
+  o.call_timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  o.stop_timeout = std::min(o.call_timeout, std::chrono::milliseconds(2000));
+  return o;
+}
+}  // namespace
 
 int AttachCommand::attach() const {
   const int pid = parse_pid_text(pid_text_);
@@ -69,10 +157,10 @@ int AttachCommand::attach() const {
     std::cerr << "leakprobe attach: '" << pid_text_ << "' is not a process id\n";
     return 2;
   }
+  uint64_t sample_bytes = 0;
   if (!sample_bytes_.empty()) {
     const auto& s = settings::setting(settings::kSampleBytes);
-    uint64_t parsed = 0;
-    const auto verdict = settings::parse_setting(s, sample_bytes_.c_str(), &parsed);
+    const auto verdict = settings::parse_setting(s, sample_bytes_.c_str(), &sample_bytes);
     if (verdict != settings::Verdict::kOk) {
       char why[160];
       settings::describe_refusal(s, verdict, why, sizeof(why));
@@ -80,18 +168,22 @@ int AttachCommand::attach() const {
       return 2;
     }
   }
+  std::string output;
   if (!output_dir_.empty()) {
     std::error_code ec;
-    if (!std::filesystem::is_directory(output_dir_, ec)) {
+    if (!fs::is_directory(output_dir_, ec)) {
       std::cerr << "leakprobe attach: --output: " << output_dir_ << " is not a directory\n";
       return 2;
     }
+    output = fs::absolute(output_dir_, ec).lexically_normal().string();
+    if (output.size() > 1 && output.back() == '/') output.pop_back();
   }
   if (pid == ::getpid()) {
     std::cerr << "leakprobe attach: pid " << pid << " is this command itself\n";
     return 1;
   }
-  const Verdict verdict = judge_attach(read_process_view(pid));
+  const ProcessView view = read_process_view(pid);
+  const Verdict verdict = judge_attach(view);
   if (!verdict.ok) {
     std::cerr << "leakprobe attach: " << verdict.reason << "\n";
     return 1;
@@ -100,10 +192,85 @@ int AttachCommand::attach() const {
     std::cout << "pid " << pid << ": every check passed; nothing was done to it\n";
     return 0;
   }
-  std::cerr << "leakprobe attach: pid " << pid
-            << " passes every check, but this version cannot load the probe into a running "
-               "process yet; nothing was done to it. Start the program with `leakprobe run`\n";
+#if !defined(__x86_64__)
+  std::cerr << "leakprobe attach: loading the probe into a running process is built for x86_64 "
+               "only; start the program with `leakprobe run` instead\n";
   return 1;
+#else
+  const std::string library = find_probe_library(self_exe_path());
+  if (library.empty()) {
+    std::cerr << "leakprobe attach: cannot find libleakprobe.so; set LEAKPROBE_LIBRARY to its "
+                 "path\n";
+    return 1;
+  }
+  const std::string p = "pid " + std::to_string(pid);
+  if (const std::string mapped = mapped_probe(view); !mapped.empty() && mapped != library) {
+    std::cerr << "leakprobe attach: " << p << " has another copy of the probe loaded (" << mapped
+              << ", not " << library
+              << "): use the leakprobe that attached it, or LEAKPROBE_LIBRARY=" << mapped << "\n";
+    return 1;
+  }
+  if (!same_file_in_target(pid, library)) {
+    std::cerr << "leakprobe attach: " << p << " does not see " << library
+              << " at that path (another mount namespace, e.g. a container): install leakprobe "
+                 "inside it, or attach from there\n";
+    return 1;
+  }
+  if (output.empty()) {
+    std::error_code ec;
+    output = fs::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec).string();
+    if (output.empty() || output.find(" (deleted)") != std::string::npos) {
+      std::cerr << "leakprobe attach: cannot tell the working directory of " << p
+                << ": give --output DIR\n";
+      return 1;
+    }
+  }
+  if (!same_file_in_target(pid, output)) {
+    std::cerr << "leakprobe attach: " << p << " does not see " << output
+              << " at that path (another mount namespace): give --output a directory it sees\n";
+    return 1;
+  }
+  const RunAs who = target_user(view);
+  if (const std::string error = prepare_output_dir(output, who); !error.empty()) {
+    std::cerr << "leakprobe attach: " << error
+              << (output_dir_.empty() ? " (give --output DIR)" : "") << "\n";
+    return 1;
+  }
+  std::string config =
+      std::string(settings::setting(settings::kOutputDir).name) + "=" + output + "\n";
+  if (sample_bytes)
+    config += std::string(settings::setting(settings::kSampleBytes).name) + "=" +
+              std::to_string(sample_bytes) + "\n";
+
+  const InjectResult result = inject_attach(pid, library, config, inject_options(timeout_seconds_));
+  if (!result.ok) {
+    std::cerr << "leakprobe attach: " << result.message
+              << (result.message.find("nothing was done") == std::string::npos
+                      ? "; the process was put back as it was"
+                      : "")
+              << "\n";
+    return 1;
+  }
+  if (result.probe_code == -EALREADY || result.probe_code == -EBUSY) {
+    std::cerr << "leakprobe attach: " << p << " is already recording (attached earlier): "
+              << "`leakprobe snapshot " << pid << "` takes a snapshot, `leakprobe detach " << pid
+              << "` undoes the attach\n";
+    return 1;
+  }
+  if (result.probe_code != 0) {
+    std::cerr << "leakprobe attach: the probe loaded in " << p << " refused to start ("
+              << std::strerror(-result.probe_code)
+              << "; the process's stderr says why); it stays there, dormant\n";
+    return 1;
+  }
+  std::cout << "attached to " << p << " (" << comm_of(pid) << "): recording "
+            << (sample_bytes ? "a sample (about one allocation per " +
+                                   std::to_string(sample_bytes) + " bytes)"
+                             : std::string("every allocation"))
+            << " from now on; snapshots go to " << output << "; `leakprobe snapshot " << pid
+            << "` takes one, `leakprobe detach " << pid << "` undoes the attach\n";
+  return 0;
+#endif
 }
 
 int AttachCommand::detach() const {
@@ -112,34 +279,58 @@ int AttachCommand::detach() const {
     std::cerr << "leakprobe detach: '" << pid_text_ << "' is not a process id\n";
     return 2;
   }
-  std::ifstream maps_file("/proc/" + std::to_string(pid) + "/maps");
-  if (!std::filesystem::exists("/proc/" + std::to_string(pid) + "/status")) {
+  if (!fs::exists("/proc/" + std::to_string(pid) + "/status")) {
     std::cerr << "leakprobe detach: no process with pid " << pid << "\n";
     return 1;
   }
-  std::ostringstream maps;
-  maps << maps_file.rdbuf();
-  if (maps.str().empty()) {
+  const ProcessView view = read_process_view(pid);
+  if (!view.maps_readable) {
     std::cerr << "leakprobe detach: cannot read /proc/" << pid
               << "/maps: run it as the process's user or as root\n";
     return 1;
   }
-  if (!maps_show_probe(parse_map_paths(maps.str()))) {
+  const std::string mapped = mapped_probe(view);
+  if (mapped.empty()) {
     std::cerr << "leakprobe detach: pid " << pid << " has no probe loaded: nothing to detach\n";
     return 1;
   }
-  if (preloaded(pid)) {
+  if (view.probe_preloaded) {
     std::cerr << "leakprobe detach: pid " << pid
               << " was started with the probe preloaded, not attached, so it stays; "
                  "`leakprobe disable "
               << pid << "` stops recording\n";
     return 1;
   }
-  std::cerr << "leakprobe detach: pid " << pid
-            << " has the probe loaded, but this version cannot take an attached probe out; "
-               "`leakprobe disable "
-            << pid << "` stops recording\n";
+#if !defined(__x86_64__)
+  std::cerr << "leakprobe detach: built for x86_64 only\n";
   return 1;
+#else
+  // The same refusals as attach where they apply: another tracer, seccomp, permissions.
+  const Verdict verdict = judge_attach(view);
+  if (!verdict.ok) {
+    std::cerr << "leakprobe detach: " << verdict.reason << "\n";
+    return 1;
+  }
+  const InjectResult result = inject_detach(pid, mapped, inject_options(timeout_seconds_));
+  if (!result.ok) {
+    std::cerr << "leakprobe detach: " << result.message
+              << (result.message.find("nothing was done") == std::string::npos
+                      ? "; the process was put back as it was"
+                      : "")
+              << "\n";
+    return 1;
+  }
+  if (result.probe_code != 0) {
+    std::cerr << "leakprobe detach: the probe in pid " << pid << " refused ("
+              << std::strerror(-result.probe_code) << ")\n";
+    return 1;
+  }
+  std::cout << "detached from pid " << pid
+            << ": every call is back as it was; the probe stays mapped, dormant; `leakprobe "
+               "attach "
+            << pid << "` attaches it again\n";
+  return 0;
+#endif
 }
 
 }  // namespace leakprobe::cli

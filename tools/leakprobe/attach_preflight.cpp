@@ -10,61 +10,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "leakprobe/cli/mapped_file.h"
+
 namespace leakprobe::cli {
 
 namespace {
-
-// A read-only mapping of a whole file; every access goes through in_bounds.
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      error_ = std::string("cannot open: ") + std::strerror(errno);
-      return;
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-      error_ = "not a regular, non-empty file";
-    } else {
-      void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        error_ = std::string("cannot map: ") + std::strerror(errno);
-      } else {
-        data_ = static_cast<const unsigned char*>(p);
-        size_ = static_cast<size_t>(st.st_size);
-      }
-    }
-    ::close(fd);
-  }
-  ~MappedFile() {
-    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const std::string& error() const { return error_; }
-  bool in_bounds(uint64_t offset, uint64_t length) const {
-    return data_ && offset <= size_ && length <= size_ - offset;
-  }
-  template <typename T>
-  const T* at(uint64_t offset) const {
-    return in_bounds(offset, sizeof(T)) ? reinterpret_cast<const T*>(data_ + offset) : nullptr;
-  }
-  // A NUL-terminated string inside [table, table + table_size), or "" if it runs off the end.
-  std::string string_at(uint64_t table, uint64_t table_size, uint64_t index) const {
-    if (!in_bounds(table, table_size) || index >= table_size) return {};
-    const char* s = reinterpret_cast<const char*>(data_ + table + index);
-    const size_t room = static_cast<size_t>(table_size - index);
-    const size_t len = ::strnlen(s, room);
-    return len == room ? std::string() : std::string(s, len);
-  }
-
- private:
-  const unsigned char* data_ = nullptr;
-  size_t size_ = 0;
-  std::string error_;
-};
 
 bool read_file(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -226,6 +176,16 @@ bool maps_show_probe(const std::vector<std::string>& map_paths) {
   return false;
 }
 
+bool environ_preloads_probe(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string entry;
+  while (std::getline(in, entry, '\0')) {
+    if (entry.rfind("LD_PRELOAD=", 0) == 0 && entry.find("libleakprobe") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
 ProcessView read_process_view(int pid) {
   ProcessView v;
   v.pid = pid;
@@ -273,6 +233,7 @@ ProcessView read_process_view(int pid) {
     v.map_paths = parse_map_paths(text);
   }
   v.exe = inspect_elf(dir + "/exe");
+  v.probe_preloaded = maps_show_probe(v.map_paths) && environ_preloads_probe(pid);
   // The target's own files, through its root: it may live in another mount namespace.
   std::string libc, libdl;
   for (const auto& p : v.map_paths) {
@@ -333,7 +294,7 @@ Verdict judge_attach(const ProcessView& v) {
               "/maps: the kernel does not let this user inspect " + p +
               ", so it would not let it attach either");
 
-  if (maps_show_probe(v.map_paths))
+  if (maps_show_probe(v.map_paths) && v.probe_preloaded)
     return no(p + " already has the probe loaded: `leakprobe enable " + std::to_string(v.pid) +
               "` starts recording there");
   if (v.status.tracer_pid != 0)

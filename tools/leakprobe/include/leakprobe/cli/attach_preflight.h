@@ -57,7 +57,14 @@ struct ProcessView {
   std::string libc_path;       // the mapped libc (or libdl) that provides dlopen, if found
   ElfFacts libc;
   bool libc_found = false;
+  // The probe came in through LD_PRELOAD (`leakprobe run`, a systemd drop-in), from
+  // /proc/PID/environ: such a probe can be switched off, never taken out. One mapped without
+  // it was attached earlier (dlopen) and may be attached again.
+  bool probe_preloaded = false;
 };
+
+// True when /proc/PID/environ preloads libleakprobe.
+bool environ_preloads_probe(int pid);
 
 ProcessView read_process_view(int pid);
 

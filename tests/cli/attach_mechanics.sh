@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# `leakprobe attach` / `detach` themselves, with a stand-in library that exports the probe's two
+# entry points and only records that they were called (attach_stand_in.c): what the injection
+# does to a process, apart from what the probe then does in it (issue 18).
+#  1. python3 with threads blocked in epoll_wait, read, accept, nanosleep, futex (raw libc calls
+#     through ctypes, where an EINTR shows) and threading.Event/time.sleep: after attach, after
+#     detach and after attaching again, every call completes with its right result.
+#  2. The probe refusing (-EPERM) and the probe never returning (--timeout): one line, exit 1,
+#     and the process works on as before; the attach after that succeeds.
+#  3. A C program counting SIGUSR1 (handler without SA_RESTART, main thread in read) while two
+#     threads churn malloc: 12 attach/detach cycles while signals are sent one at a time, each
+#     waited for: none is lost, no EINTR comes without its signal, the churn goes on.
+# Usage: attach_mechanics.sh LEAKPROBE_CLI STAND_IN_LIBRARY SIGNAL_COUNTER BLOCKED_CALLS_PY
+set -u
+cli=$1
+stand_in=$2
+counter=$3
+blocked_py=$4
+. "$(dirname "$0")/testlib.sh"
+export LEAKPROBE_LIBRARY=$stand_in
+work=$(mktemp -d)
+chmod 0755 "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
+# ptrace must be allowed here (root in CI; a user with ptrace_scope 0 elsewhere).
+sleep 30 & probe_target=$!; pids+=("$probe_target")
+if ! "$cli" attach --check "$probe_target" >/dev/null 2>"$work/check.err"; then
+  echo "SKIP: ptrace is not available here: $(cat "$work/check.err")"; exit 77
+fi
+
+# --- 1. blocked system calls -------------------------------------------------------------
+mkfifo "$work/py.in"
+python3 "$blocked_py" <"$work/py.in" >"$work/py.out" 2>"$work/py.err" &
+py=$!; pids+=("$py")
+exec 7>"$work/py.in"
+wait_for grep -q '^READY ' "$work/py.out" || fail "python target not ready: $(cat "$work/py.err")"
+[ "$(awk '/^READY/ {print $2}' "$work/py.out")" = "$py" ] || fail "python target pid mismatch"
+threads_before=$(ls "/proc/$py/task" | wc -l)
+
+round=0
+# check_round WHAT: wakes every waiter and expects each to report ok.
+check_round() {
+  round=$((round + 1))
+  echo go >&7
+  wait_for_long() { local i; for i in $(seq 1 200); do "$@" && return 0; sleep 0.1; done; return 1; }
+  wait_for_long grep -q "^ROUND $round DONE" "$work/py.out" ||
+    fail "$1: round $round never finished: $(tail -12 "$work/py.out") $(cat "$work/py.err")"
+  local lines
+  lines=$(awk -v r="$round" '/^ROUND / { n = $2; next } n == r - 1 && / (ok|FAIL) /' "$work/py.out")
+  [ "$(printf '%s\n' "$lines" | grep -c ' ok ')" = 7 ] || fail "$1: not every blocked call completed right: $lines"
+  wait_for grep -q "^BLOCKED $round" "$work/py.out" || fail "$1: threads not blocked again"
+  sleep 0.3
+  pass "$1: epoll_wait, read, accept, nanosleep, futex, Event.wait and sleep all completed right"
+}
+
+expect_rc 0 "$cli" attach -o "$work" "$py"
+expect_contains "$out" "attached to pid $py (python3): recording every allocation" "attach"
+[ "$(cat "$work/stand_in.attached")" = "attach $py" ] || fail "leakprobe_attach was not called once"
+grep -q "$stand_in" "/proc/$py/maps" || fail "the library is not mapped"
+check_round "after attach"
+
+expect_rc 0 "$cli" detach "$py"
+expect_contains "$out" "detached from pid $py" "detach"
+[ "$(cat "$work/stand_in.detached")" = "detach $py" ] || fail "leakprobe_detach was not called once"
+check_round "after detach"
+
+expect_rc 0 "$cli" attach -o "$work" --sample-bytes 512k "$py"
+expect_contains "$out" "about one allocation per 524288 bytes" "re-attach, sampled"
+[ "$(grep -c "attach $py" "$work/stand_in.attached")" = 2 ] || fail "the second attach did not reach the library"
+expect_rc 1 "$cli" attach -o "$work" "$py"
+expect_contains "$err" "is already recording (attached earlier)" "attach twice"
+check_round "after attaching again"
+expect_rc 0 "$cli" detach "$py"
+
+# --- 2. failures inside the target put it back ----------------------------------------
+touch "$work/refuse"
+expect_rc 1 "$cli" attach -o "$work" "$py"
+expect_contains "$err" "refused to start (Operation not permitted" "the probe refusing"
+rm "$work/refuse"
+check_round "after the probe refused"
+
+touch "$work/hang"
+expect_rc 1 "$cli" attach -o "$work" --timeout 1 "$py"
+expect_contains "$err" "did not return within 1000 ms; the process was put back as it was" "timeout"
+[ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "timeout: more than one line: $err"
+rm "$work/hang"
+check_round "after a timed-out attach"
+[ "$(ls "/proc/$py/task" | wc -l)" = "$threads_before" ] || fail "the thread count changed"
+state=$(awk '/^State:/ {print $2}' "/proc/$py/status")
+tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$py/status")
+[ "$tracer" = 0 ] || fail "pid $py is still traced by $tracer"
+case "$state" in T|t|Z|X) fail "pid $py is in state $state" ;; esac
+expect_rc 0 "$cli" attach -o "$work" "$py"
+pass "after a refusal and a timeout the process is untraced, running, and attaches again"
+echo quit >&7
+exec 7>&-
+
+# --- 3. signals during attach ------------------------------------------------------------
+"$counter" "$work/count" >"$work/sig.out" 2>&1 &
+sig=$!; pids+=("$sig")
+wait_for grep -q '^READY ' "$work/sig.out" || fail "signal counter not ready"
+wait_for test -s "$work/count" || fail "signal counter not counting"
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i += 2) if ($i == k) print $(i + 1) }' "$work/count"; }
+sent=0
+send_one() {
+  sent=$((sent + 1))
+  kill -USR1 "$sig"
+  local i
+  for i in $(seq 1 500); do
+    [ "$(field usr1)" -ge "$sent" ] 2>/dev/null && return 0
+    sleep 0.01
+  done
+  return 1
+}
+(
+  for c in $(seq 1 12); do
+    "$cli" attach -o "$work" "$sig" >>"$work/cycles.out" 2>&1 || { echo "attach $c failed" >>"$work/cycles.err"; }
+    "$cli" detach "$sig" >>"$work/cycles.out" 2>&1 || { echo "detach $c failed" >>"$work/cycles.err"; }
+  done
+  echo done >"$work/cycles.done"
+) &
+cycler=$!
+churn_start=$(field churn)
+while [ ! -f "$work/cycles.done" ] || [ "$sent" -lt 100 ]; do
+  send_one || fail "SIGUSR1 number $sent was lost (the program counted $(field usr1))"
+  [ "$sent" -lt 5000 ] || fail "the cycles never finished: $(cat "$work/cycles.out")"
+done
+wait "$cycler"
+[ ! -s "$work/cycles.err" ] || fail "cycles failed: $(cat "$work/cycles.err") $(tail -5 "$work/cycles.out")"
+[ "$(grep -c "attach $sig" "$work/stand_in.attached")" = 12 ] || fail "not 12 attaches reached the library"
+[ "$(field usr1)" = "$sent" ] || fail "sent $sent SIGUSR1, counted $(field usr1)"
+[ "$(field eintr)" -le "$sent" ] || fail "read saw $(field eintr) EINTR for $sent signals"
+[ "$(field other)" = 0 ] || fail "read returned something other than EINTR"
+[ "$(field churn)" -gt "$churn_start" ] || fail "the malloc churners stopped"
+pass "12 attach/detach cycles under $sent SIGUSR1, each counted once; $(field eintr) EINTR, none unasked; malloc churn went on"
+echo "attach mechanics hold"
