@@ -87,9 +87,9 @@ TEST(AttachSafety, AThreadInsideMallocOrTheLoaderMeansWait) {
 }
 
 TEST(AttachSafety, PrefersAThreadWaitingInARestartableCall) {
-  std::vector<ThreadView> threads = {thread(1, 0x100), thread(2, 0x200, SYS_nanosleep, -kERestartRestartBlock),
-                                     thread(3, 0x300, SYS_epoll_wait, -EINTR),
-                                     thread(4, 0x400, SYS_read, -kERestartSys)};
+  std::vector<ThreadView> threads = {
+      thread(1, 0x100), thread(2, 0x200, SYS_nanosleep, -kERestartRestartBlock),
+      thread(3, 0x300, SYS_epoll_wait, -EINTR), thread(4, 0x400, SYS_read, -kERestartSys)};
   auto v = judge_threads(threads, kUnsafe);
   ASSERT_TRUE(v.safe);
   EXPECT_EQ(threads[v.executor].tid, 3);
@@ -107,7 +107,8 @@ TEST(AttachSafety, PrefersAThreadWaitingInARestartableCall) {
 
 TEST(TargetSymbols, ParsesMaps) {
   const auto maps = parse_maps(
-      "7f00a000-7f00b000 r-xp 00002000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+      "7f00a000-7f00b000 r-xp 00002000 08:01 1234                       "
+      "/usr/lib/x86_64-linux-gnu/libc.so.6\n"
       "7ffc0000-7ffc2000 rw-p 00000000 00:00 0                          [stack]\n"
       "7f00c000-7f00d000 rw-p 00000000 00:00 0 \n"
       "garbage\n");

@@ -22,9 +22,7 @@ std::string basename_of(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-bool starts_with(const std::string& s, const char* prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
 // While threads are held, a Ctrl-C or a TERM must not kill us half-way: the kernel would let
 // the threads go with an injected call's registers. They wait until everything is put back.
@@ -84,15 +82,17 @@ TargetCode survey(pid_t pid) {
       // Their whole code: the loader's lock is taken all over it, an allocator's locks too,
       // and the probe's own (a thread held in a hook) would be taken again by attach/detach.
       for (auto r : m.text) {
-        r.what = (loader ? "the dynamic loader (" : allocator ? "the allocator (" : "the probe (") +
+        r.what = (loader      ? "the dynamic loader ("
+                  : allocator ? "the allocator ("
+                              : "the probe (") +
                  name + ")";
         code.unsafe.push_back(r);
       }
       continue;
     }
     if (!m.ok) {
-      if (libc) code.error = "cannot read the C library of pid " + std::to_string(pid) + ": " +
-                             m.error;
+      if (libc)
+        code.error = "cannot read the C library of pid " + std::to_string(pid) + ": " + m.error;
       continue;
     }
     if (libc) {
@@ -101,11 +101,11 @@ TargetCode survey(pid_t pid) {
       // The loader's entry points in libc, and what holds the locks dlopen needs: the loader
       // lock (dl_iterate_phdr runs a callback under it), the stack cache (pthread_create),
       // every arena lock (fork).
-      add_function_ranges(m,
-                          {"dlopen", "dlmopen", "dlclose", "dlsym", "dlvsym", "dladdr", "dladdr1",
-                           "dlinfo", "dlerror", "dl_iterate_phdr", "pthread_create", "fork",
-                           "_Fork"},
-                          code.unsafe);
+      add_function_ranges(
+          m,
+          {"dlopen", "dlmopen", "dlclose", "dlsym", "dlvsym", "dladdr", "dladdr1", "dlinfo",
+           "dlerror", "dl_iterate_phdr", "pthread_create", "fork", "_Fork"},
+          code.unsafe);
     }
     if (!code.dlopen && m.address_of("dlopen")) {
       code.dlopen = m.address_of("dlopen");
@@ -159,8 +159,7 @@ InjectResult at_safe_point(pid_t pid, const std::vector<AddressRange>& unsafe,
   for (int attempt = 0; attempt < options.attempts; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(options.retry_pause);
     PtraceSession session(pid, options.stop_timeout);
-    if (std::string error = session.hold_all(); !error.empty())
-      return {false, error, 0};
+    if (std::string error = session.hold_all(); !error.empty()) return {false, error, 0};
     const std::vector<ThreadView> views = view_threads(session, maps);
     const SafetyVerdict verdict = judge_threads(views, unsafe);
     if (!verdict.safe) {

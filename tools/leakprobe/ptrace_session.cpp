@@ -190,8 +190,7 @@ std::string PtraceSession::release() {
     // With a signal to deliver, the registers go back verbatim: the kernel then applies the
     // handler's SA_RESTART rule to the interrupted call, exactly as without us. Without one,
     // the call is set to resume now (and an epoll EINTR we caused is undone).
-    if (!deliver)
-      set |= resume_interrupted_call(regs, !signal_pending_for(pid_, t.tid));
+    if (!deliver) set |= resume_interrupted_call(regs, !signal_pending_for(pid_, t.tid));
     if (set && ::ptrace(PTRACE_SETREGS, t.tid, nullptr, &regs) != 0 && errno != ESRCH)
       note(os_error("PTRACE_SETREGS", t.tid));
     if (::ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(long{deliver})) != 0 &&

@@ -36,8 +36,7 @@ RemoteCaller::RemoteCaller(PtraceSession& session, HeldThread& thread)
   // Extended state first: the callee is free to use every vector register.
   xstate_.resize(64 * 1024);
   iovec iov{xstate_.data(), xstate_.size()};
-  if (::ptrace(PTRACE_GETREGSET, thread_.tid, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) ==
-      0) {
+  if (::ptrace(PTRACE_GETREGSET, thread_.tid, reinterpret_cast<void*>(NT_X86_XSTATE), &iov) == 0) {
     xstate_.resize(iov.iov_len);
   } else {
     xstate_.resize(sizeof(user_fpregs_struct));
@@ -134,8 +133,8 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    const Stop stop = session_.wait_stop(
-        thread_.tid, left.count() > 0 ? left : std::chrono::milliseconds(0));
+    const Stop stop =
+        session_.wait_stop(thread_.tid, left.count() > 0 ? left : std::chrono::milliseconds(0));
     if (stop.kind == StopKind::kGone) {
       thread_.gone = true;
       result.error = "the process exited during the attach";
@@ -224,13 +223,13 @@ std::string RemoteCaller::restore() {
           ::ptrace(PTRACE_SETREGSET, thread_.tid, reinterpret_cast<void*>(NT_X86_XSTATE), &iov));
     }
     if (rc != 0 && error.empty())
-      error = "cannot put the floating-point registers of thread " +
-              std::to_string(thread_.tid) + " back";
+      error = "cannot put the floating-point registers of thread " + std::to_string(thread_.tid) +
+              " back";
   }
   // The general registers go back in the session's release(), which also sets a stopped
   // system call to resume; the saved set is thread_.regs, never changed.
-  if (thread_.regs_replaced &&
-      ::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &thread_.regs) != 0 && error.empty())
+  if (thread_.regs_replaced && ::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &thread_.regs) != 0 &&
+      error.empty())
     error = "cannot put the registers of thread " + std::to_string(thread_.tid) + " back";
   return error;
 }

@@ -23,9 +23,7 @@ bool eintr_on_stop(long nr) {
 }
 }  // namespace
 
-bool in_system_call(const user_regs_struct& regs) {
-  return static_cast<long>(regs.orig_rax) >= 0;
-}
+bool in_system_call(const user_regs_struct& regs) { return static_cast<long>(regs.orig_rax) >= 0; }
 
 bool resume_interrupted_call(user_regs_struct& regs, bool also_eintr) {
   if (!in_system_call(regs)) return false;

@@ -155,16 +155,21 @@ LoadedModule load_module(pid_t pid, const std::vector<MapEntry>& maps, const std
   return m;
 }
 
-AddressRange allocator_text(const std::vector<ElfFunction>& functions,
-                            const std::string& module) {
-  static const std::set<std::string> kAllocator = {
-      "malloc",         "free",          "calloc",          "realloc",
-      "reallocarray",   "memalign",      "posix_memalign",  "aligned_alloc",
-      "valloc",         "pvalloc",       "cfree",           "malloc_usable_size",
-      "malloc_trim",    "mallopt",       "mallinfo",        "mallinfo2",
-      "malloc_stats",   "malloc_info",   "__libc_malloc",   "__libc_free",
-      "__libc_calloc",  "__libc_realloc", "__libc_memalign", "__libc_valloc",
-      "__libc_pvalloc", "__libc_mallinfo", "__libc_mallopt", "__default_morecore"};
+AddressRange allocator_text(const std::vector<ElfFunction>& functions, const std::string& module) {
+  static const std::set<std::string> kAllocator = {"malloc",          "free",
+                                                   "calloc",          "realloc",
+                                                   "reallocarray",    "memalign",
+                                                   "posix_memalign",  "aligned_alloc",
+                                                   "valloc",          "pvalloc",
+                                                   "cfree",           "malloc_usable_size",
+                                                   "malloc_trim",     "mallopt",
+                                                   "mallinfo",        "mallinfo2",
+                                                   "malloc_stats",    "malloc_info",
+                                                   "__libc_malloc",   "__libc_free",
+                                                   "__libc_calloc",   "__libc_realloc",
+                                                   "__libc_memalign", "__libc_valloc",
+                                                   "__libc_pvalloc",  "__libc_mallinfo",
+                                                   "__libc_mallopt",  "__default_morecore"};
   uint64_t lo = UINT64_MAX, hi = 0;
   for (const auto& f : functions) {
     if (!kAllocator.count(f.name)) continue;

@@ -18,8 +18,8 @@ namespace leakprobe::cli {
 
 struct HeldThread {
   pid_t tid = 0;
-  bool gone = false;         // exited while held
-  user_regs_struct regs{};   // as found at the stop (never changed here)
+  bool gone = false;           // exited while held
+  user_regs_struct regs{};     // as found at the stop (never changed here)
   bool regs_replaced = false;  // someone SETREGS'd it: put `regs` back on release
   // A signal-delivery-stop found instead of our interrupt: the signal is handed back on
   // release, untouched (PTRACE_DETACH's data; the kernel still has its siginfo).

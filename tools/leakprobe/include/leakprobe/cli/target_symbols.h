@@ -49,8 +49,8 @@ struct LoadedModule {
   std::string error;
   std::string path;
   uint64_t base = 0;
-  std::vector<ElfFunction> functions;  // value = run-time address
-  std::vector<AddressRange> text;      // its executable mappings
+  std::vector<ElfFunction> functions;                  // value = run-time address
+  std::vector<AddressRange> text;                      // its executable mappings
   uint64_t address_of(const std::string& name) const;  // 0 if absent
 };
 LoadedModule load_module(pid_t pid, const std::vector<MapEntry>& maps, const std::string& path);
