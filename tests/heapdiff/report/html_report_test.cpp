@@ -99,7 +99,7 @@ TEST(FlameTree, JsonCannotCloseTheScriptElement) {
   s.delta = Counts{1, 64, 1, 64};
   cs.stacks.push_back(s);
   std::ostringstream json;
-  write_flame_json(json, build_flame_tree(cs, 0));
+  write_flame_json(json, build_flame_tree(cs, 0), NamePrinter(Analysis{}, false));
   EXPECT_EQ(json.str().find("</script"), std::string::npos);
   EXPECT_NE(json.str().find("evil\\u003c/script\\u003e"), std::string::npos);
   EXPECT_NE(json.str().find("a\\\"b\\\\c.cpp:1"), std::string::npos);

@@ -158,15 +158,16 @@ void Collector::collect() {
       m.heap_live_objects = latest->totals.live_objs;
       la::MemoryAccount now;
       if (latest->memory.present()) {
-        now = la::account_memory(latest->memory, latest->totals.live_bytes, latest->sampling > 0);
+        now = la::account_memory(latest->memory, latest->totals.live_bytes,
+                                 la::is_sampled(latest->sampling));
         if (now.heap_known) {
           m.heap_free_bytes = static_cast<int64_t>(now.heap_free());
           m.releasable_bytes = static_cast<int64_t>(now.releasable);
         }
       }
       if (t->base && t->base->memory.present() && latest->memory.present()) {
-        const la::MemoryAccount base =
-            la::account_memory(t->base->memory, t->base->totals.live_bytes, t->base->sampling > 0);
+        const la::MemoryAccount base = la::account_memory(
+            t->base->memory, t->base->totals.live_bytes, la::is_sampled(t->base->sampling));
         m.memory_verdict =
             la::memory_verdict_name(la::compare_memory(base, now, latest->pid).verdict);
       }

@@ -412,7 +412,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
     auto account = [](const Snapshot& s) {
       return account_memory(s.memory,
                             static_cast<uint64_t>(std::max<int64_t>(0, s.totals.live_bytes)),
-                            s.sampling > 1);
+                            is_sampled(s.sampling));
     };
     out.memory = compare_memory(account(*snapshots.front()), account(*snapshots.back()),
                                 snapshots.back()->pid);

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <unordered_map>
 
-#include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/site.h"
 #include "leakprobe/analysis/units.h"
 
@@ -196,20 +195,15 @@ FlameTree build_flame_tree(const ChangedStacks& changes, double min_share) {
   return t;
 }
 
-void write_flame_json(std::ostream& out, const FlameTree& t) {
+void write_flame_json(std::ostream& out, const FlameTree& t, const NamePrinter& name) {
   out << "{\"rows\":[";
   for (size_t i = 0; i < t.rows.size(); ++i) {
     const Row& r = t.rows[i];
     if (i > 0) out << ',';
     out << '[';
-    if (r.function.empty()) {
-      put_string(out, module_offset(r.module, r.offset));
-      out << ",\"\"";
-    } else {
-      put_string(out, short_function_name(r.function));
-      out << ',';
-      put_string(out, r.function);
-    }
+    put_string(out, frame_name(r, name));
+    out << ',';
+    put_string(out, r.function);
     out << ',';
     put_string(out, r.file.empty() ? std::string() : r.file + ":" + std::to_string(r.line));
     out << ',';

@@ -41,12 +41,33 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-std::string row_html(const Row& r) {
+// What tells look-alike rows apart and who calls an unnamed function (SiteLabel::tell, note).
+std::string note_html(const SiteLabel& l) {
+  const std::string note = l.tell + l.note;
+  return note.empty() ? note : " <span class=\"loc\">" + esc(note.substr(1)) + "</span>";
+}
+
+std::string row_html(const Row& r, const NamePrinter& name) {
   std::string out = r.inlined ? "<span class=\"inl\">[inlined]</span> " : "";
   if (r.function.empty()) return out + esc(module_offset(r.module, r.offset, true));
-  out += "<span class=\"fn\">" + esc(short_function_name(r.function)) + "</span>";
+  out += "<span class=\"fn\">" + esc(name(r.function)) + "</span>";
   if (!r.file.empty()) out += " — " + esc(r.file) + ":" + std::to_string(r.line);
   return out + " <span class=\"mod\">(" + esc(module_offset(r.module, r.offset, true)) + ")</span>";
+}
+
+std::string site_html(const SiteLabel& l, const std::string& full_function,
+                      const std::string& full_location) {
+  if (l.kind != SiteLabel::Kind::kFunction) {
+    return "<span class=\"fn\">" + esc(l.function) + "</span>" + note_html(l);
+  }
+  std::string out =
+      "<span class=\"fn\" title=\"" + esc(full_function) + "\">" + esc(l.function) + "</span>";
+  if (!l.location.empty()) {
+    out += " <span class=\"loc\"";
+    if (!l.location_is_offset) out += " title=\"" + esc(full_location) + "\"";
+    out += ">" + esc(l.location) + "</span>";
+  }
+  return out + note_html(l);
 }
 
 // A small line chart of `values` (one per snapshot), scaled to their own range.
@@ -83,6 +104,7 @@ namespace {
 
 using html::esc;
 using html::row_html;
+using html::site_html;
 using html::sparkline;
 
 // Narrower than this share of the whole change, a call is merged with its narrow siblings:
@@ -101,29 +123,10 @@ std::string utc(double t) {
 // Growth red, shrinkage blue, as in differential flame graphs.
 const char* sign_class(int64_t v) { return v > 0 ? "grew" : v < 0 ? "shrank" : "same"; }
 
-// The table's site: the entry's key, as the text report prints it (short function name and
-// the file's last two path components, NamePrinter's names); full names in the tooltip.
-std::string site_html(const GroupKey& k, const NamePrinter& name) {
-  if (k.kind == GroupKey::Kind::kAddress || k.kind == GroupKey::Kind::kNoFrames) {
-    return "<span class=\"fn\">" + esc(k.text()) + "</span>";
-  }
-  std::string out =
-      "<span class=\"fn\" title=\"" + esc(k.function) + "\">" + esc(name(k.function)) + "</span>";
-  if (k.kind == GroupKey::Kind::kLocation) {
-    out += " <span class=\"loc\" title=\"" + esc(k.file) + ":" + std::to_string(k.line) + "\">" +
-           esc(short_path(k.file, 2)) + ":" + std::to_string(k.line) + "</span>";
-  }
-  if (k.kind == GroupKey::Kind::kFunctionAddress) {
-    out += " <span class=\"loc\">at +" + format_hex(k.offset) + "</span>";
-  }
-  return out;
-}
-
-// The same note as the text report's (site_tell, site_note): what tells look-alike rows apart, and
-// who calls an unnamed function.
-std::string site_note_html(const Entry& e, const NamePrinter& name) {
-  const std::string note = site_tell(e, name) + site_note(e, name);
-  return note.empty() ? note : " <span class=\"loc\">" + esc(note.substr(1)) + "</span>";
+// The heap table's site: its label, the key's full function and file:line on hover.
+std::string entry_site_html(const Entry& e, const NamePrinter& name) {
+  const GroupKey& k = e.key;
+  return site_html(site_label(e, name), k.function, k.file + ":" + std::to_string(k.line));
 }
 
 std::vector<int64_t> live_bytes(const std::vector<Counts>& series) {
@@ -297,8 +300,7 @@ void write_table(std::ostream& out, const Analysis& a) {
           << d.alloc_objs - d.live_objs << "</td>";
     }
     out << "<td class=\"site\">"
-        << "<details><summary>" << site_html(e.key, name) << site_note_html(e, name)
-        << "</summary>";
+        << "<details><summary>" << entry_site_html(e, name) << "</summary>";
     if (a.options.by != GroupBy::kStack) {
       out << "<p>" << e.stacks << " stack" << (e.stacks == 1 ? "" : "s")
           << "; the one that grew most:</p>";
@@ -306,7 +308,7 @@ void write_table(std::ostream& out, const Analysis& a) {
     out << "<ol class=\"stack\">";
     for (size_t k = 0; k < e.frames.size(); ++k) {
       out << "<li" << (k == e.site_frame ? " class=\"site-row\"" : "") << ">"
-          << row_html(e.frames[k]) << "</li>";
+          << row_html(e.frames[k], name) << "</li>";
     }
     out << "</ol>";
     if (e.folded > 0) {
@@ -346,7 +348,7 @@ void write_html_report(std::ostream& out, const Analysis& a, const ReportContext
   out << "<footer>leakprobe heapdiff. Flame graph by d3-flame-graph 5.0.0 (Apache-2.0) on d3 "
          "7.9.0 (ISC).</footer>\n";
   out << "<script id=\"flame-data\" type=\"application/json\">";
-  write_flame_json(out, tree);
+  write_flame_json(out, tree, NamePrinter(a, /*full=*/false));
   out << "</script>\n";
   write_script(out, html_assets::kD3);
   write_script(out, html_assets::kFlameGraph);

@@ -3,7 +3,6 @@
 // content as the text report's resource part.
 #include <string>
 
-#include "leakprobe/analysis/names.h"
 #include "report_html_parts.h"
 
 namespace leakprobe::analysis::html {
@@ -17,17 +16,10 @@ std::string series_text(const std::vector<int64_t>& v) {
   return out;
 }
 
-std::string site_html(const ResourceEntry& e) {
-  if (e.inherited) return "descriptors open before the probe loaded (inherited)";
+// The resource table's site: its label, the site's full function and file:line on hover.
+std::string resource_site_html(const ResourceEntry& e, const NamePrinter& name) {
   const Row& s = e.site;
-  if (s.function.empty()) return "<span class=\"fn\">" + esc(e.key) + "</span>";
-  std::string out = "<span class=\"fn\" title=\"" + esc(s.function) + "\">" +
-                    esc(short_function_name(s.function)) + "</span>";
-  if (!s.file.empty()) {
-    out += " <span class=\"loc\" title=\"" + esc(s.file) + ":" + std::to_string(s.line) + "\">" +
-           esc(short_path(s.file, 2)) + ":" + std::to_string(s.line) + "</span>";
-  }
-  return out;
+  return site_html(site_label(e, name), s.function, s.file + ":" + std::to_string(s.line));
 }
 
 const char* sign_class(int64_t v) { return v > 0 ? "grew" : v < 0 ? "shrank" : "same"; }
@@ -43,6 +35,7 @@ void write_resources(std::ostream& out, const Analysis& a) {
     out << "<p class=\"empty\">Not compared: " << esc(r.why_not) << "</p></section>\n";
     return;
   }
+  const NamePrinter name(a, /*full=*/false);
   out << "<table class=\"resource-totals\"><thead><tr><th>kind</th><th>live per snapshot</th>"
          "<th>Δ</th></tr></thead><tbody>\n";
   for (const ResourceKindTotals& t : r.totals) {
@@ -90,12 +83,13 @@ void write_resources(std::ostream& out, const Analysis& a) {
         << e.delta_created() << "</td><td class=\"num\">" << e.delta_created() - e.delta()
         << "</td><td class=\"site\">";
     if (e.frames.empty()) {
-      out << site_html(e);
+      out << resource_site_html(e, name);
     } else {
-      out << "<details><summary>" << site_html(e) << "</summary><ol class=\"stack\">";
+      out << "<details><summary>" << resource_site_html(e, name)
+          << "</summary><ol class=\"stack\">";
       for (size_t k = 0; k < e.frames.size(); ++k) {
         out << "<li" << (k == e.site_frame ? " class=\"site-row\"" : "") << ">"
-            << row_html(e.frames[k]) << "</li>";
+            << row_html(e.frames[k], name) << "</li>";
       }
       out << "</ol></details>";
     }

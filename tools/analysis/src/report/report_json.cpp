@@ -23,6 +23,20 @@ json row_json(const Row& r) {
               {"unnamed", r.unnamed}};
 }
 
+// The site as every writer prints it (site_label.h), short names: the text report's table
+// without --full-names.
+json label_json(const SiteLabel& l) {
+  auto trimmed = [](const std::string& part) { return part.empty() ? part : part.substr(1); };
+  const char* kind = l.kind == SiteLabel::Kind::kFunction  ? "function"
+                     : l.kind == SiteLabel::Kind::kAddress ? "address"
+                                                           : "none";
+  return json{{"kind", kind},
+              {"function", l.function},
+              {"location", l.location},
+              {"tell", trimmed(l.tell)},
+              {"note", trimmed(l.note)}};
+}
+
 const char* distinction_name(Distinction::Kind k) {
   return k == Distinction::Kind::kOffset ? "offset" : "caller";
 }
@@ -109,6 +123,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   doc["mode"] = a.trend_mode ? "trend" : a.one_snapshot ? "live" : "diff";
   // "heap", or a count profile's kind ("goroutine"): its count is in the *_objects fields.
   doc["kind"] = a.kind;
+  const NamePrinter name(a, /*full=*/false);
   json inputs = json::array();
   for (const InputInfo& in : a.inputs) {
     inputs.push_back({{"file", in.name},
@@ -230,6 +245,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
         {"file", e.site.file},         {"line", e.site.line},
         {"module", e.site.module},     {"offset", format_hex(e.site.offset)},
         {"unnamed", e.site.unnamed}};
+    je["label"] = label_json(site_label(e, name));
     je["named_caller"] = e.named_caller.empty() ? json(nullptr) : json(e.named_caller);
     if (e.distinction.kind == Distinction::Kind::kNone) {
       je["distinct_by"] = nullptr;
@@ -285,6 +301,7 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
         {"function", e.site.function}, {"short_function", short_function_name(e.site.function)},
         {"file", e.site.file},         {"line", e.site.line},
         {"module", e.site.module},     {"offset", format_hex(e.site.offset)}};
+    je["label"] = label_json(site_label(e, name));
     je["site_frame"] = e.site_frame;
     json frames = json::array();
     for (const Row& row : e.frames) frames.push_back(row_json(row));

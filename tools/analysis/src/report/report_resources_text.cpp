@@ -2,7 +2,6 @@
 // mqtt.cpp:36", after the heap part. Renders Analysis::resources; decides nothing.
 #include <ostream>
 
-#include "leakprobe/analysis/names.h"
 #include "leakprobe/analysis/report.h"
 #include "leakprobe/analysis/units.h"
 
@@ -11,32 +10,15 @@ namespace {
 
 std::string signed_count(int64_t v) { return (v > 0 ? "+" : "") + std::to_string(v); }
 
-std::string function_name(const std::string& f, const ReportContext& ctx) {
-  return ctx.full_names ? f : short_function_name(f);
-}
-
-// "repro::connect_client mqtt.cpp:36", the function alone, module+offset, or why there is
-// no stack.
-std::string site_text(const ResourceEntry& e, const ReportContext& ctx) {
-  if (e.inherited) return "descriptors open before the probe loaded (inherited)";
-  const Row& s = e.site;
-  if (s.function.empty()) return e.key;  // module file name + offset
-  std::string out = function_name(s.function, ctx);
-  if (!s.file.empty()) {
-    out += " " + (ctx.full_names ? s.file : short_path(s.file, 2)) + ":" + std::to_string(s.line);
-  }
-  return out;
-}
-
-void write_row(std::ostream& out, const Row& r, bool is_site, const ReportContext& ctx) {
+void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter& name) {
   out << (is_site ? "   -> " : "      ") << (r.inlined ? "[inlined] " : "");
   if (r.function.empty()) {
-    out << r.module << "+" << format_hex(r.offset) << "\n";
+    out << module_offset(r.module, r.offset, true) << "\n";
     return;
   }
-  out << function_name(r.function, ctx);
+  out << name(r.function);
   if (!r.file.empty()) out << " — " << r.file << ":" << r.line;
-  out << "  (" << r.module << "+" << format_hex(r.offset) << ")\n";
+  out << "  (" << module_offset(r.module, r.offset, true) << ")\n";
 }
 
 std::string series_text(const std::vector<int64_t>& v) {
@@ -78,6 +60,7 @@ void write_resources_text(std::ostream& out, const Analysis& a, const ReportCont
     return;
   }
   if (!ctx.brief) write_resource_totals(out, r, a.interval_trusted());
+  const NamePrinter name(a, ctx.full_names);
   if (r.entries.empty() && !a.interval_trusted()) {
     // Resources are tracked only while recording: the same interval problem applies.
     out << "  resource growth unknown: the interval cannot be trusted (UNTRUSTED above)\n";
@@ -92,7 +75,7 @@ void write_resources_text(std::ostream& out, const Analysis& a, const ReportCont
       << (a.trend_mode ? ", suspects first," : "") << " by Δ live:\n";
   for (const ResourceEntry& e : r.entries) {
     out << "  " << signed_count(e.delta()) << " " << resource_noun(e.kind, e.delta()) << " from "
-        << site_text(e, ctx);
+        << site_label(e, name).text();
     if (a.trend_mode) out << "  [" << trend_name(e.trend) << "]";
     out << "  (live " << series_text(e.live) << "; " << e.delta_created() << " created, "
         << e.delta_created() - e.delta() << " released in between)\n";
@@ -104,7 +87,7 @@ void write_resources_text(std::ostream& out, const Analysis& a, const ReportCont
     out << "\nresource #" << i + 1 << " " << signed_count(e.delta()) << " "
         << resource_noun(e.kind, e.delta()) << ", created here:\n";
     for (size_t k = 0; k < e.frames.size(); ++k)
-      write_row(out, e.frames[k], k == e.site_frame, ctx);
+      write_row(out, e.frames[k], k == e.site_frame, name);
   }
 }
 

@@ -169,8 +169,7 @@ void write_folded_wrappers(std::ostream& out, const Analysis& a, const ReportCon
   }
 }
 
-std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
-                          size_t width);
+std::string site_key_text(const SiteLabel& l, size_t width);
 
 // At most `width` columns of a name. What tells names apart is at their end in an unnamed
 // function's label (".../libfoo.so!fn@0x21af0") and in module+0xoffset, so those lose their
@@ -181,52 +180,42 @@ std::string cut_name(const std::string& s, size_t width, bool tail_matters) {
   return "…" + tail(s, width - 1);
 }
 
-// The table's site column, the entry's key: "function  file:line" with the file cut to its
-// last two path components (whole with --full-names), the function alone, or module+0xoffset
-// without symbols; then what tells it apart from a row with the same key, which is never cut
-// (issue 24: "fn@0x21…" and "handle__connect at +0…" told nothing apart), and the unnamed
-// note, which gives way first. A row may then run past the table's width.
-std::string site_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
-                      size_t width) {
-  const std::string tell = site_tell(e, name);
-  const std::string note = site_note(e, name);
-  if (width == std::string::npos) return site_key_text(e, ctx, name, width) + tell + note;
-  const size_t tell_cols = display_width(tell);
-  const size_t note_cols = display_width(note);
+// The table's site column, the entry's label (site_label): "function  file:line" with the
+// file cut to its last two path components (whole with --full-names), the function alone, or
+// module+0xoffset without symbols; then what tells it apart from a row with the same key, which
+// is never cut (issue 24: "fn@0x21…" and "handle__connect at +0…" told nothing apart), and the
+// unnamed note, which gives way first. A row may then run past the table's width.
+std::string site_text(const SiteLabel& l, size_t width) {
+  if (width == std::string::npos) return site_key_text(l, width) + l.tell + l.note;
+  const size_t tell_cols = display_width(l.tell);
+  const size_t note_cols = display_width(l.note);
   if (width >= tell_cols + note_cols + 24) {
-    return site_key_text(e, ctx, name, width - tell_cols - note_cols) + tell + note;
+    return site_key_text(l, width - tell_cols - note_cols) + l.tell + l.note;
   }
   constexpr size_t kMinKey = 16;
   std::string out =
-      site_key_text(e, ctx, name, width >= tell_cols + kMinKey ? width - tell_cols : kMinKey) +
-      tell;
+      site_key_text(l, width >= tell_cols + kMinKey ? width - tell_cols : kMinKey) + l.tell;
   const size_t used = display_width(out);
-  if (!note.empty() && used + 8 <= width) out += ellipsize(note, width - used);
+  if (!l.note.empty() && used + 8 <= width) out += ellipsize(l.note, width - used);
   return out;
 }
 
-std::string site_key_text(const Entry& e, const ReportContext& ctx, const NamePrinter& name,
-                          size_t width) {
-  const GroupKey& k = e.key;
-  if (k.kind == GroupKey::Kind::kAddress || k.kind == GroupKey::Kind::kNoFrames) {
-    return cut_name(k.text(), width, k.kind == GroupKey::Kind::kAddress);
-  }
-  std::string function = name(k.function);
-  if (k.kind == GroupKey::Kind::kFunction) return cut_name(function, width, k.unnamed);
-  if (k.kind == GroupKey::Kind::kFunctionAddress) {
+std::string site_key_text(const SiteLabel& l, size_t width) {
+  if (l.location.empty()) return cut_name(l.function, width, l.tail_tells_apart);
+  if (l.location_is_offset) {
     // The same notation as two entries told apart by their offset (site_tell); the offset is
     // what differs, so only the function gives way.
-    const std::string at = " at +" + format_hex(k.offset);
+    const std::string at = " " + l.location;
     const size_t at_cols = display_width(at);
-    return cut_name(function,
+    return cut_name(l.function,
                     width == std::string::npos ? width
                     : width > at_cols + 8      ? width - at_cols
                                                : 8,
-                    k.unnamed) +
+                    l.tail_tells_apart) +
            at;
   }
-  std::string location =
-      (ctx.full_names ? k.file : short_path(k.file, 2)) + ":" + std::to_string(k.line);
+  std::string function = l.function;
+  std::string location = l.location;
   if (width == std::string::npos ||
       display_width(function) + 2 + display_width(location) <= width) {
     return function + "  " + location;
@@ -278,12 +267,12 @@ void write_row(std::ostream& out, const Row& r, bool is_site, const NamePrinter&
   // shown but are not where the program asked for the memory.
   out << (is_site ? "   -> " : "      ") << (r.inlined ? "[inlined] " : "");
   if (r.function.empty()) {
-    out << r.module << "+" << format_hex(r.offset) << "\n";
+    out << module_offset(r.module, r.offset, true) << "\n";
     return;
   }
   out << name(r.function);
   if (!r.file.empty()) out << " — " << r.file << ":" << r.line;
-  out << "  (" << r.module << "+" << format_hex(r.offset) << ")\n";
+  out << "  (" << module_offset(r.module, r.offset, true) << ")\n";
 }
 
 // The key line of a grouped entry (--by function, --by line).
@@ -371,7 +360,7 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
         << (a.trend_mode ? pad(std::string(trend_name(e.trend)), 10, false) : "")
         << pad(format_count(e.delta().live_objs, true), 9, true)
         << pad(std::to_string(e.series.back().live_objs), 9, true) << "  "
-        << site_text(e, ctx, name, site_width) << "\n";
+        << site_text(site_label(e, name), site_width) << "\n";
   }
   if (ctx.brief) return;
   for (size_t i = 0; i < a.entries.size(); ++i) {
@@ -511,7 +500,7 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
         << (a.same_process ? pad(std::to_string(ed.alloc_objs), 9, true) +
                                  pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true)
                            : std::string())
-        << "  " << site_text(e, ctx, name, site_width) << "\n";
+        << "  " << site_text(site_label(e, name), site_width) << "\n";
   }
 
   if (ctx.brief) return;

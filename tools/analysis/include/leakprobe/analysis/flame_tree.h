@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "leakprobe/analysis/changed_stacks.h"
+#include "leakprobe/analysis/site_label.h"
 
 namespace leakprobe::analysis {
 
@@ -39,6 +40,7 @@ FlameTree build_flame_tree(const ChangedStacks& changes, double min_share);
 // file:line, module+offset, inlined],...],"tree":{"r":row,"v":width,"b":net bytes,"o":net
 // objects,"k":stacks,"m":merged,"s":1 if site,"c":[...]}}. '<', '>' and '&' are escaped so the
 // text can sit inside a <script> element.
-void write_flame_json(std::ostream& out, const FlameTree& tree);
+// The short function is frame_name(), as the report's tables name the same function.
+void write_flame_json(std::ostream& out, const FlameTree& tree, const NamePrinter& name);
 
 }  // namespace leakprobe::analysis

@@ -1,6 +1,9 @@
-// How a site prints, decided once for every writer (text, HTML; JSON carries the same parts as
-// fields): the function's name as shown, what tells look-alike rows apart, and the note on an
-// unnamed function. A writer only lays these out (and escapes them for HTML).
+// How a site prints, decided once for every writer (anchor: pprof's NodeInfo.NameComponents,
+// which every pprof output goes through): site_label() gives the function's name as shown,
+// where in it, what tells look-alike rows apart, and the note on an unnamed function. The text
+// and HTML tables, the resource tables and JSON's "label" lay out these fields and nothing
+// else (the text table cuts them to its width, HTML escapes them and shows full names on
+// hover); the flame graph and the pprof export name a frame with frame_name().
 #pragma once
 
 #include <cstdint>
@@ -14,11 +17,13 @@ namespace leakprobe::analysis {
 // How function names print. Short by default; when two different functions of the report
 // would print the same short name (overloads, two instantiations of one template), those keep
 // their template arguments, and if that is not enough, their whole (alias-rewritten) name.
+// The functions considered are the sites of the listed heap and resource entries.
 class NamePrinter {
  public:
-  // `full`: whole demangled names (--full-names).
+  // `full`: whole demangled names and whole paths (--full-names).
   NamePrinter(const Analysis& a, bool full);
   std::string operator()(const std::string& function) const;
+  bool full() const { return full_; }
 
  private:
   bool full_;
@@ -31,6 +36,35 @@ class NamePrinter {
 // (" (unnamed, called from retain_store)"). Plain text: the HTML writer escapes it.
 std::string site_tell(const Entry& e, const NamePrinter& name);
 std::string site_note(const Entry& e, const NamePrinter& name);
+
+struct SiteLabel {
+  enum class Kind {
+    kFunction,  // a named (or unnamed-but-labelled, "fn@0x…") function
+    kAddress,   // no symbol: `function` is module+0xoffset, the module's file name
+    kNone,      // no frames: `function` says so ("[no frames]", inherited descriptors)
+  };
+  Kind kind = Kind::kNone;
+  std::string function;  // NamePrinter's name, module+0xoffset, or why there is no function
+  // "dir/file.c:12" (the file's last two path components; the whole path with full names),
+  // "at +0x1a" (--by line without a line table: the call's offset), or empty.
+  std::string location;
+  bool location_is_offset = false;  // "at +0x1a": the offset is what tells the rows apart
+  std::string tell;                 // site_tell: " at +0x1a", " via handle_connect"; never cut
+  std::string note;  // site_note: " (unnamed, called from retain_store)"; gives way first
+  // What tells two such names apart is at their end (an unnamed function's label, an
+  // address): a writer that must shorten the name cuts its beginning.
+  bool tail_tells_apart = false;
+
+  // One line: function, location, tell and note, as the resource table and tests print it.
+  std::string text() const;
+};
+
+SiteLabel site_label(const Entry& e, const NamePrinter& name);
+SiteLabel site_label(const ResourceEntry& e, const NamePrinter& name);
+
+// A frame of a stack, as the flame graph names it (and the pprof export, which has no short
+// names): NamePrinter's name, or module+0xoffset (the module's file name) without a symbol.
+std::string frame_name(const Row& r, const NamePrinter& name);
 
 // An input's sampling as reports print it: "exact" or "sampled/N" (is_sampled).
 std::string sampling_text(int64_t sampling);
