@@ -180,11 +180,16 @@ void ControlSocket::handle_client(int c) {
     ok = requests_.peak(text, sizeof(text));
   } else if (strcmp(req, format::kControlRequestTrim) == 0 && requests_.trim) {
     ok = requests_.trim(text, sizeof(text));
+  } else if (strcmp(req, format::kControlRequestDetach) == 0) {
+    ok = requests_.detach && requests_.detach(text, sizeof(text));
+    if (!requests_.detach)
+      snprintf(text, sizeof(text),
+               "the probe was preloaded, not attached: nothing to put back (use disable)");
   } else {
     ok = false;
     snprintf(text, sizeof(text),
              "unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\", "
-             "\"status\" or \"trim\")");
+             "\"status\", \"trim\" or \"detach\")");
   }
   reply(c, ok ? format::kControlReplyOk : format::kControlReplyError, text);
 }

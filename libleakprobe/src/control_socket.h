@@ -22,6 +22,8 @@ struct ControlRequests {
   // "peak": the newest peak snapshot's path (LEAKPROBE_PEAK), or why there is none.
   bool (*peak)(char* reply, size_t size) = nullptr;
   bool (*trim)(char* reply, size_t size) = nullptr;  // "trim": malloc_trim(0), RSS before/after
+  // "detach": an attached probe puts the calls back (attach.h); nullptr when preloaded.
+  bool (*detach)(char* reply, size_t size) = nullptr;
 };
 
 class ControlSocket {

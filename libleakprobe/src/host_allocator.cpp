@@ -256,4 +256,11 @@ bool resolve_host_allocator(RealAlloc* out) {
 
 const char* foreign_allocator() { return g_foreign[0] ? g_foreign : nullptr; }
 
+void forget_foreign_allocator() { g_foreign[0] = '\0'; }
+
+void* host_definition(const char* name) {
+  link_map* obj = nullptr;
+  return host_definition(name, &obj);
+}
+
 }  // namespace leakprobe

@@ -35,4 +35,12 @@ void fill_allocator_gaps(RealAlloc* r);
 // the program calls the probe's. Valid once resolve_host_allocator has run.
 const char* foreign_allocator();
 
+// Attach mode: the program's calls reach the probe through rewritten GOT slots, so the
+// allocator found above is the one it calls through us, not a foreign one.
+void forget_foreign_allocator();
+
+// The definition of `name` the program's calls reach (the global lookup scope's, looking
+// through an executable's canonical PLT stub), or nullptr. Takes dlsym's locks.
+void* host_definition(const char* name);
+
 }  // namespace leakprobe

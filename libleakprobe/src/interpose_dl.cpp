@@ -10,7 +10,10 @@
 #include <dlfcn.h>
 
 #include <atomic>
+#include <cstdint>
 
+#include "attach.h"
+#include "got_patch.h"
 #include "guard.h"
 #include "interposer.h"
 #include "log.h"
@@ -54,10 +57,24 @@ __attribute__((constructor)) void resolve_dlopen() {
 
 }  // namespace
 
-// The dlopen below calls this only for RTLD_DEEPBIND or before the constructor ran; it
-// returns the function to jump to with the caller's own arguments and return address.
-extern "C" __attribute__((visibility("hidden"), used)) dlopen_fn leakprobe_dlopen_slow(
-    const char* file, int mode) {
+// Set while the probe is attached (attach.h): every dlopen then takes the slow path below, so
+// the modules it loads get their calls rewritten.
+extern "C" {
+__attribute__((visibility("hidden"), used)) std::atomic<uint8_t> leakprobe_dlopen_watch{0};
+}
+
+// What the assembly does next: jump to `jump` with the caller's own arguments and return
+// address, or (jump null) return `handle`, the dlopen already done.
+struct DlopenStep {
+  dlopen_fn jump;
+  void* handle;
+};
+static_assert(sizeof(DlopenStep) == 2 * sizeof(void*));  // returned in rax:rdx
+
+// The dlopen below calls this only for RTLD_DEEPBIND, before the constructor ran, or while
+// attached. `caller` is the host's return address.
+extern "C" __attribute__((visibility("hidden"), used)) DlopenStep leakprobe_dlopen_slow(
+    const char* file, int mode, const void* caller) {
   if (!leakprobe_next_dlopen.load(std::memory_order_acquire)) resolve_dlopen();
   if (mode & RTLD_DEEPBIND) {
     static std::atomic<bool> said{false};
@@ -69,12 +86,25 @@ extern "C" __attribute__((visibility("hidden"), used)) dlopen_fn leakprobe_dlope
       t->note_incomplete(leakprobe::Tracker::Gap::kDeepbindFrees, nullptr);
   }
   dlopen_fn f = leakprobe_next_dlopen.load(std::memory_order_acquire);
-  return f ? f : dlopen_unavailable;
+  if (!f) return DlopenStep{dlopen_unavailable, nullptr};
+  // Attached: call the real dlopen from here and rewrite what it loaded before the caller
+  // gets the handle, when that cannot change which file is loaded (got_patch.h). Otherwise
+  // the jump keeps glibc's view of the caller, and the writer's tick rewrites the new
+  // modules within 200 ms.
+  if (leakprobe::attach_state() == leakprobe::AttachState::kAttached &&
+      leakprobe::got::dlopen_caller_independent(file, caller)) {
+    void* handle = f(file, mode);
+    leakprobe::attach_after_dlopen();
+    return DlopenStep{nullptr, handle};
+  }
+  return DlopenStep{f, nullptr};
 }
 
 #if defined(__x86_64__)
-// dlopen(file, mode): straight on to the real dlopen unless mode has RTLD_DEEPBIND (0x8) or
-// the real one is not known yet; then leakprobe_dlopen_slow first, arguments kept around it.
+// dlopen(file, mode): straight on to the real dlopen unless mode has RTLD_DEEPBIND (0x8), the
+// real one is not known yet, or the probe is attached; then leakprobe_dlopen_slow(file, mode,
+// return address) first, arguments kept around it, and either the jump it names or (rax 0)
+// the handle it returned in rdx.
 asm(R"(
   .text
   .globl dlopen
@@ -87,6 +117,8 @@ dlopen:
   jz 1f
   testl $8, %esi
   jnz 1f
+  cmpb $0, leakprobe_dlopen_watch(%rip)
+  jnz 1f
   jmp *%rax
 1:
   pushq %rdi
@@ -95,6 +127,7 @@ dlopen:
   .cfi_adjust_cfa_offset 8
   subq $8, %rsp
   .cfi_adjust_cfa_offset 8
+  movq 24(%rsp), %rdx
   call leakprobe_dlopen_slow
   addq $8, %rsp
   .cfi_adjust_cfa_offset -8
@@ -102,7 +135,12 @@ dlopen:
   .cfi_adjust_cfa_offset -8
   popq %rdi
   .cfi_adjust_cfa_offset -8
+  testq %rax, %rax
+  jz 2f
   jmp *%rax
+2:
+  movq %rdx, %rax
+  ret
   .cfi_endproc
   .size dlopen, .-dlopen
 )");

@@ -445,12 +445,19 @@ void memory_census_init() {
   if (g_info_stream) setvbuf(g_info_stream, g_info_buffer, _IOFBF, sizeof(g_info_buffer));
 }
 
-void memory_note_recording_started() {
-  if (g_before.known) return;
+void memory_note_recording_started(bool again) {
+  if (g_before.known && !again) return;
   const struct mallinfo2 mi = mallinfo2();
   g_before.bytes = mi.uordblks + mi.hblkhd;
   g_before.since = time(nullptr);
   g_before.known = true;
+}
+
+bool memory_before_recording(uint64_t* bytes, int64_t* since) {
+  if (!g_before.known) return false;
+  *bytes = g_before.bytes;
+  *since = static_cast<int64_t>(g_before.since);
+  return true;
 }
 
 void write_memory_section(Out& out, const Tracker& t, const char* foreign_malloc) {

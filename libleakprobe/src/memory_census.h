@@ -25,7 +25,14 @@ void memory_census_init();
 
 // Recording was switched on for the first time: remember malloc's in-use bytes now, the
 // heap that was live before recording (never freed through a path the probe saw as recorded).
-void memory_note_recording_started();
+// `again`: an attach (leakprobe_attach) starts a new recording over a heap the probe never
+// saw, so the figure is taken anew each time.
+void memory_note_recording_started(bool again = false);
+
+// What memory_note_recording_started remembered: false if recording never started. The
+// memory section's before-recording line and the attach line both read it, so the two
+// always agree.
+bool memory_before_recording(uint64_t* bytes, int64_t* since);
 
 // Writes the memory section's "# leakprobe.memory.*" lines for `t`. With a foreign
 // allocator (`foreign_malloc`: the file whose malloc the program calls, or the probe forwards

@@ -121,6 +121,13 @@ void PointerMap::lock_all() {
 void PointerMap::unlock_all() {
   for (Shard& s : shards_) s.lock.unlock();
 }
+void PointerMap::clear_locked() {
+  for (Shard& s : shards_) {
+    for (size_t i = 0; i <= s.mask; ++i) s.slots[i] = PtrEntry{0, 0};
+    s.count = 0;
+  }
+}
+
 void PointerMap::reset_locks_in_child() {
   for (Shard& s : shards_) s.lock.reset();
 }

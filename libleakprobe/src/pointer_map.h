@@ -64,6 +64,9 @@ class PointerMap {
   void lock_all();
   void unlock_all();
   void reset_locks_in_child();
+  // Empties every shard; the caller holds them all (lock_all). A new attach after a detach:
+  // the blocks still listed were freed while the probe was not looking.
+  void clear_locked();
 
   static uint64_t hash(uintptr_t p) {
     uint64_t h = p >> 4;  // malloc alignment: the low bits carry no information

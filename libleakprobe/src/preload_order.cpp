@@ -1,6 +1,8 @@
 #include "preload_order.h"
 
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
+#include <link.h>
 #include <unistd.h>
 
 #include <climits>
@@ -37,5 +39,23 @@ bool check_preload_order() {
 }
 
 const char* foreign_malloc() { return foreign_allocator(); }
+
+bool loaded_after_start() {
+  if (!foreign_allocator()) return false;  // the program calls our malloc: preloaded
+  Dl_info info{};
+  link_map* self = nullptr;
+  link_map* libc = nullptr;
+  if (!dladdr1(reinterpret_cast<void*>(&loaded_after_start), &info, reinterpret_cast<void**>(&self),
+               RTLD_DL_LINKMAP) ||
+      !dladdr1(reinterpret_cast<void*>(&gnu_get_libc_version), &info,
+               reinterpret_cast<void**>(&libc), RTLD_DL_LINKMAP) ||
+      !self || !libc)
+    return false;
+  for (link_map* lm = _r_debug.r_map; lm; lm = lm->l_next) {
+    if (lm == self) return false;  // before libc: loaded with the program
+    if (lm == libc) return true;
+  }
+  return false;
+}
 
 }  // namespace leakprobe

@@ -15,4 +15,11 @@ bool check_preload_order();
 // ours. Snapshots carry it (format::kKeyForeignMalloc) so heapdiff can warn.
 const char* foreign_malloc();
 
+// True if the probe was dlopen()ed into a process that was already running (`leakprobe
+// attach`), not preloaded: the program's malloc is not the probe's, and the probe's object
+// comes after libc's in the link map list (a preloaded object, even behind another
+// allocator in LD_PRELOAD, comes before every library the program needs). Such a probe stays
+// inert until leakprobe_attach(). Valid once the real allocator is resolved.
+bool loaded_after_start();
+
 }  // namespace leakprobe

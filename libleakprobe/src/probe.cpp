@@ -1,11 +1,14 @@
 // The probe's lifecycle in a host process: settings, tracker, writer, fork and exit hooks,
 // started once from the library constructor.
+#include "probe.h"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "attach.h"
 #include "control_socket.h"
 #include "fd_scan.h"
 #include "fork.h"
@@ -36,6 +39,8 @@ Settings g_settings;  // plain data: no constructor work, no destructor at exit
 // Distinct creating stacks of descriptors, timers and threads kept (a few hundred in a broker).
 constexpr size_t kResourceStacks = 1 << 16;
 
+}  // namespace
+
 void print_warnings(const char* warnings) {
   const char* line = warnings;
   while (*line) {
@@ -51,7 +56,12 @@ void print_warnings(const char* warnings) {
   }
 }
 
-void at_exit() { writer_at_exit(); }
+namespace {
+
+void at_exit() {
+  // After `leakprobe detach` the process is to run as if never attached: no file at exit.
+  if (attach_state() != AttachState::kDetached) writer_at_exit();
+}
 
 // " (signal 41, control socket @leakprobe.<ns>.<pid>)": only what works now. What could not
 // be set up (or was turned off) has had its own line already, or was asked for.
@@ -68,20 +78,16 @@ void announce_triggers(char* out, size_t size) {
     snprintf(out, size, " (control socket @%s)", control.name());
 }
 
-__attribute__((constructor)) void start_probe() {
-  Guard g;
-  log_remember_stderr();  // before anything is said: see log.h
-  real_alloc();           // resolve now, while the process is still single-threaded
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");
-  parse_settings(environ, cwd, &g_settings);
-  print_warnings(g_settings.warnings);
+}  // namespace
+
+bool start_probe_parts(const Settings& settings, StartMode how) {
   // Before anything of the probe's own is opened (the unwinder's pipe, the control socket,
-  // the descriptor reserve): what is open now was the host's before the probe loaded.
-  if (g_settings.tracker.resources) {
+  // the descriptor reserve): what is open now was the host's before the probe loaded (or
+  // before the attach).
+  if (settings.tracker.resources) {
     resolve_fd_functions();
     resolve_timer_functions();
-    if (ResourceTable* r = create_resources(kResourceStacks, g_settings.tracker.depth)) {
+    if (ResourceTable* r = create_resources(kResourceStacks, settings.tracker.depth)) {
       record_inherited_fds(*r);
       init_thread_tracking();
     }
@@ -89,36 +95,62 @@ __attribute__((constructor)) void start_probe() {
   // Dormant (LEAKPROBE_ENABLED=0) still starts everything: the tracker records nothing until
   // `leakprobe enable PID` arrives on the control socket, which needs the writer thread.
   memory_census_init();
-  // Before the tracker starts recording: the heap live now is the host's start-up.
-  if (g_settings.tracker.enabled) memory_note_recording_started();
+  // Before the tracker starts recording: the heap live now is the host's start-up (or, when
+  // attaching, everything the process allocated before the attach).
+  if (settings.tracker.enabled) memory_note_recording_started(how == StartMode::kAttach);
   // Another allocator serves the program's malloc: the heap stays unrecorded from the start
-  // (a block recorded through the few calls that do reach us would be freed unseen).
-  const bool foreign = check_preload_order();
-  Tracker* t = create_tracker(g_settings.tracker, !foreign);
-  if (!t) return;
+  // (a block recorded through the few calls that do reach us would be freed unseen). When
+  // attaching, the program's calls reach us through the rewritten slots whichever allocator
+  // it uses.
+  const bool foreign = how == StartMode::kPreload && check_preload_order();
+  Tracker* t = create_tracker(settings.tracker, !foreign);
+  if (!t) return false;
   if (foreign) t->note_incomplete(Tracker::Gap::kForeignMalloc, nullptr);  // said just above
   t->set_usable_size(real_alloc().malloc_usable_size);
   install_fork_handlers();
-  writer_start(t, g_settings.writer);
+  writer_start(t, settings.writer);
   atexit(at_exit);
-  if (!g_settings.quiet) {
-    char pid[24], tail[160];
-    fmt_u64(pid, static_cast<uint64_t>(getpid()));
-    announce_triggers(tail, sizeof(tail));
-    if (g_settings.tracker.enabled) {
-      log_line("profiling pid ", pid, ", snapshots in ", g_settings.writer.output_dir, tail);
-    } else {
-      char how[112];
-      if (control_socket().fd() >= 0)
-        snprintf(how, sizeof(how),
-                 " (LEAKPROBE_ENABLED=0): recording nothing until `leakprobe enable %d`", getpid());
-      else
-        snprintf(how, sizeof(how),
-                 " (LEAKPROBE_ENABLED=0): recording nothing, and without its control socket "
-                 "nothing can enable it");
-      log_line("loaded dormant in pid ", pid, how, tail);
-    }
+  return true;
+}
+
+void announce_start(const Settings& settings, const char* attached) {
+  if (settings.quiet) return;
+  char pid[24], tail[160];
+  fmt_u64(pid, static_cast<uint64_t>(getpid()));
+  announce_triggers(tail, sizeof(tail));
+  if (settings.tracker.enabled) {
+    log_line(attached ? attached : "profiling pid ", pid, ", snapshots in ",
+             settings.writer.output_dir, tail);
+  } else {
+    char how[112];
+    if (control_socket().fd() >= 0)
+      snprintf(how, sizeof(how),
+               " (LEAKPROBE_ENABLED=0): recording nothing until `leakprobe enable %d`", getpid());
+    else
+      snprintf(how, sizeof(how),
+               " (LEAKPROBE_ENABLED=0): recording nothing, and without its control socket "
+               "nothing can enable it");
+    log_line("loaded dormant in pid ", pid, how, tail);
   }
+}
+
+namespace {
+
+__attribute__((constructor)) void start_probe() {
+  Guard g;
+  real_alloc();  // resolve now, while the process is still single-threaded
+  // dlopen()ed into a running process (`leakprobe attach`): nothing visible happens until
+  // leakprobe_attach() is called; no thread, no socket, no line.
+  if (loaded_after_start()) {
+    attach_note_loaded_after_start();
+    return;
+  }
+  log_remember_stderr();  // before anything is said: see log.h
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof(cwd))) strcpy(cwd, "/tmp");
+  parse_settings(environ, cwd, &g_settings);
+  print_warnings(g_settings.warnings);
+  if (start_probe_parts(g_settings, StartMode::kPreload)) announce_start(g_settings, nullptr);
 }
 
 }  // namespace

@@ -227,6 +227,28 @@ void recording_meta(Out& out, const Tracker& t) {
   }
 }
 
+// `attached`: an attached probe's start and the heap it never saw (format::kKeyAttached).
+void attached_meta(Out& out, const Tracker& t) {
+  const int64_t since = t.attached_since_us();
+  if (!since) return;
+  meta_key(out, fmt::kKeyAttached);
+  out.put(fmt::kAttachedSince);
+  out.put_char('=');
+  put_time_us(out, since);
+  bool first = false;
+  uint64_t before = 0;
+  int64_t before_since = 0;
+  // The memory section's before-recording figure, so the two lines never disagree.
+  if (memory_before_recording(&before, &before_since))
+    pair(out, &first, fmt::kAttachedHeapLive, before);
+  if (t.counts_unrecorded()) {
+    const Tracker::Unrecorded u = t.unrecorded_frees();
+    pair(out, &first, fmt::kAttachedUnrecordedFrees, u.frees);
+    pair(out, &first, fmt::kAttachedUnrecordedBytes, u.bytes);
+  }
+  out.put_char('\n');
+}
+
 void counts(Out& out, int64_t lo, int64_t lb, uint64_t ao, uint64_t ab) {
   out.put_i64(lo);
   out.put(": ");
@@ -418,6 +440,7 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   unwind_meta(out, unwind_stats());
   if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
   recording_meta(out, t);
+  attached_meta(out, t);
   incomplete_lines(out, t);
   if (aged) age_meta(out, census, info.age_history);
   if (info.memory) write_memory_section(out, t, info.foreign_malloc);

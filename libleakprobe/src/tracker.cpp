@@ -171,7 +171,10 @@ bool Tracker::record_free(const void* p) {
 
 bool Tracker::free_tracked(const void* p) {
   uint64_t v;
-  if (!ptrs_.take(p, &v)) return false;
+  if (!ptrs_.take(p, &v)) {
+    count_unrecorded(p);  // still the caller's block: its usable size can be read
+    return false;
+  }
   if (filter_) filter_slot(p).fetch_sub(1, std::memory_order_relaxed);
   bucket_of(v)->on_free(size_of(v), slack_of(p, size_of(v)));
   return true;
@@ -185,12 +188,24 @@ Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
     t.tracked = true;
     if (filter_) filter_slot(old).fetch_sub(1, std::memory_order_relaxed);
     bucket_of(t.old)->on_free(size_of(t.old), slack_of(old, size_of(t.old)));
+  } else if (counts_unrecorded()) {
+    // Counted once the real realloc has succeeded (realloc_end): a failed one leaves the
+    // block where it was. Its usable size must be read now, while the block still exists.
+    t.unrecorded = true;
+    t.unrecorded_bytes = usable_size_ ? usable_size_(const_cast<void*>(old)) : 0;
   }
   return t;
 }
 
 void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* result,
                           size_t size) {
+  if (t.unrecorded && (result || size == 0)) {
+    // A block from before the attach: the real realloc released it (moved or resized in
+    // place); from here the result is a block of ours, recorded at this stack.
+    Shared& c = unrecorded_[(reinterpret_cast<uintptr_t>(old) >> 4) % kUnrecordedShards];
+    c.frees.fetch_add(1, std::memory_order_relaxed);
+    c.bytes.fetch_add(t.unrecorded_bytes, std::memory_order_relaxed);
+  }
   if (!result) {
     if (size == 0) return;  // glibc: realloc(p, 0) freed p and returns NULL
     // Failed: the old block is still the program's, exactly as before.
@@ -207,6 +222,40 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
     return;
   }
   on_alloc(result, size);
+}
+
+void Tracker::note_attached(int64_t since_us, bool count_unrecorded) {
+  for (Shared& c : unrecorded_) {
+    c.frees.store(0, std::memory_order_relaxed);
+    c.bytes.store(0, std::memory_order_relaxed);
+  }
+  count_unrecorded_.store(count_unrecorded, std::memory_order_relaxed);
+  attached_since_us_.store(since_us ? since_us : wall_clock_us(), std::memory_order_relaxed);
+}
+
+Tracker::Unrecorded Tracker::unrecorded_frees() const {
+  Unrecorded u{0, 0};
+  for (const Shared& c : unrecorded_) {
+    u.frees += c.frees.load(std::memory_order_relaxed);
+    u.bytes += c.bytes.load(std::memory_order_relaxed);
+  }
+  return u;
+}
+
+void Tracker::forget_all_blocks() {
+  lock_for_fork();
+  ptrs_.clear_locked();
+  if (filter_)
+    for (size_t i = 0; i < kFilterSlots; ++i) filter_[i].store(0, std::memory_order_relaxed);
+  // Buckets are shared with lock-free readers; only their atomic counters are written.
+  for (Bucket* b = const_cast<Bucket*>(stacks_.first()); b; b = b->next) {
+    b->alloc_objs.store(0, std::memory_order_relaxed);
+    b->alloc_bytes.store(0, std::memory_order_relaxed);
+    b->freed_objs.store(0, std::memory_order_relaxed);
+    b->freed_bytes.store(0, std::memory_order_relaxed);
+    b->live_slack.store(0, std::memory_order_relaxed);
+  }
+  unlock_after_fork();
 }
 
 uint64_t Tracker::probe_bytes() const { return mapped_bytes() + sizeof(Tracker); }

@@ -78,8 +78,10 @@ class Tracker {
   // back if the real realloc failed, or records the new block.
   struct ReallocTicket {
     bool tracked = false;
-    uint64_t old = 0;    // the old block's packed pointer-map value
-    uint32_t old_s = 0;  // and when it was allocated (seconds since start)
+    bool unrecorded = false;        // not in the map, and counts_unrecorded(): see below
+    uint64_t old = 0;               // the old block's packed pointer-map value
+    uint32_t old_s = 0;             // and when it was allocated (seconds since start)
+    uint64_t unrecorded_bytes = 0;  // its usable size, read before the real realloc
   };
   ReallocTicket realloc_begin(const void* old);
   void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size);
@@ -123,6 +125,22 @@ class Tracker {
   int64_t incomplete_since(Gap gap) const {
     return gap_since_[static_cast<int>(gap)].load(std::memory_order_relaxed);
   }
+
+  // Attach mode (leakprobe_attach): recording began in a process that had run for a while.
+  // `since_us` (wall clock) is when; 0 means preloaded. With `count_unrecorded`, every free
+  // (and moving realloc) of a block the map does not hold is counted: a block from before
+  // the attach, or from a call the rewritten slots do not cover. Off in sampled mode, where
+  // most such frees never reach the map (the page filter sends them on first).
+  void note_attached(int64_t since_us, bool count_unrecorded);
+  int64_t attached_since_us() const { return attached_since_us_.load(std::memory_order_relaxed); }
+  bool counts_unrecorded() const { return count_unrecorded_.load(std::memory_order_relaxed); }
+  struct Unrecorded {
+    uint64_t frees, bytes;  // bytes: the allocator's usable size of each such block
+  };
+  Unrecorded unrecorded_frees() const;
+  // Forgets every recorded block and zeroes every stack's counters: a new attach after a
+  // detach, whose frees the probe no longer saw. Takes every table lock (fork's order).
+  void forget_all_blocks();
 
   // fork: prepare holds every lock, parent/child release them.
   void lock_for_fork();
@@ -175,6 +193,22 @@ class Tracker {
   std::atomic<int64_t> gap_since_[static_cast<int>(Gap::kCount)] = {};
   std::atomic<bool> gap_said_[static_cast<int>(Gap::kCount)] = {};
   std::atomic<bool> huge_said_{false};
+  void count_unrecorded(const void* p) {
+    if (!count_unrecorded_.load(std::memory_order_relaxed)) return;
+    Shared& c = unrecorded_[(reinterpret_cast<uintptr_t>(p) >> 4) % kUnrecordedShards];
+    c.frees.fetch_add(1, std::memory_order_relaxed);
+    if (usable_size_)
+      c.bytes.fetch_add(usable_size_(const_cast<void*>(p)), std::memory_order_relaxed);
+  }
+  // Frees of pre-attach blocks come from every thread at once right after an attach: spread
+  // over cache lines so they do not all bounce one.
+  static constexpr size_t kUnrecordedShards = 16;
+  struct alignas(64) Shared {
+    std::atomic<uint64_t> frees{0}, bytes{0};
+  };
+  Shared unrecorded_[kUnrecordedShards];
+  std::atomic<bool> count_unrecorded_{false};
+  std::atomic<int64_t> attached_since_us_{0};
 };
 
 // The one state object; nullptr until the probe has started (or when it was never enabled).

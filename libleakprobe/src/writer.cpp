@@ -89,6 +89,7 @@ class Writer {
 };
 
 Writer g_writer;
+AttachHooks g_attach;  // set before the writer thread starts, never changed after
 
 struct WriteCtx {
   const char* trigger;
@@ -147,6 +148,10 @@ bool Writer::status(char* reply, size_t size) {
     snprintf(reply + used, size - used, " %s%d", format::kControlStatusSignal, trigger.signal());
   else
     snprintf(reply + used, size - used, " %soff", format::kControlStatusSignal);
+  if (const char* word = g_attach.attach_word ? g_attach.attach_word() : nullptr) {
+    used = strlen(reply);
+    snprintf(reply + used, size - used, " %s%s", format::kControlStatusAttach, word);
+  }
   return true;
 }
 
@@ -243,7 +248,8 @@ void Writer::loop() {
       wait_ms = deadline - now_ms();
       if (wait_ms < 0) wait_ms = 0;
     }
-    if (trigger.on() && (wait_ms < 0 || wait_ms > kSignalTickMs)) wait_ms = kSignalTickMs;
+    if ((trigger.on() || g_attach.tick) && (wait_ms < 0 || wait_ms > kSignalTickMs))
+      wait_ms = kSignalTickMs;
     const bool watch_peak = peak_.on() && tracker_->recording();
     if (watch_peak && (wait_ms < 0 || wait_ms > kPeakTickMs)) wait_ms = kPeakTickMs;
     if (paused_ms > 0 && (wait_ms < 0 || wait_ms > paused_ms)) wait_ms = paused_ms;
@@ -265,6 +271,7 @@ void Writer::loop() {
     if (n > 0 && nfds && fds[0].revents &&
         control.serve(fds[0].revents) == ControlSocket::Served::kRetryLater)
       socket_paused_until = now_ms() + kSocketPauseMs;
+    if (g_attach.tick) g_attach.tick();
     if (watch_peak) check_peak();
     if (interval && now_ms() >= deadline) {
       // A dormant probe that never recorded has nothing to say: no empty files every tick.
@@ -284,7 +291,7 @@ void Writer::loop() {
 bool Writer::start_thread() {
   if (config_.control_socket)
     control_socket().open(pid_, ControlRequests{request_snapshot, recording_switch, status,
-                                                peak_request, trim_request});
+                                                peak_request, trim_request, g_attach.detach});
 
   // The thread inherits the creating thread's mask: block everything around the create so
   // that no host signal is ever delivered to (and lost in) the writer.
@@ -435,6 +442,8 @@ void Writer::restart_in_child() {
 }
 
 }  // namespace
+
+void writer_set_attach_hooks(const AttachHooks& hooks) { g_attach = hooks; }
 
 bool writer_start(Tracker* t, const WriterConfig& config) { return g_writer.start(t, config); }
 PublishResult writer_snapshot(const char* trigger, int wait_ms) {

@@ -4,12 +4,26 @@
 // a snapshot is snapshot_writer's job; where it goes is snapshot_file's.
 #pragma once
 
+#include <cstddef>
+
 #include "options.h"
 #include "snapshot_file.h"
 
 namespace leakprobe {
 
 class Tracker;
+
+// Attach mode (attach.cpp) plugs in here, so that the writer needs nothing of it otherwise:
+// `tick` runs on the writer thread at least every 200 ms (modules loaded since the attach get
+// their calls rewritten), `detach` serves the control socket's "detach" request, and
+// `attach_word` ("attached"/"detached", or nullptr) ends the status reply. Set before
+// writer_start.
+struct AttachHooks {
+  void (*tick)() = nullptr;
+  bool (*detach)(char* reply, size_t size) = nullptr;
+  const char* (*attach_word)() = nullptr;
+};
+void writer_set_attach_hooks(const AttachHooks& hooks);
 
 // Starts the writer for `t` under `config`: creates the output directory, installs the
 // signal trigger, opens the control socket and starts the thread (all signals blocked,

@@ -80,6 +80,20 @@ inline constexpr const char kRecordingSince[] = " since ";    // between state a
 // Present only once recording has been switched (enable/disable) at least once: when it was
 // first switched. Absent: the state in `recording` has held since the probe started.
 inline constexpr const char kKeyRecordingChanged[] = "recording-changed";
+// Present only when the probe was attached to a running process (`leakprobe attach PID`)
+// instead of preloaded: "since=<unix time> heap-live=<bytes> unrecorded-frees=<n>
+// unrecorded-freed-bytes=<bytes>". since: when this recording was attached (seconds with a
+// 6-digit fraction, like `time`). heap-live: malloc's in-use bytes then, the same figure as
+// memory.before-recording's bytes (absent if recording did not start at the attach).
+// unrecorded-frees/-freed-bytes: frees (and moving reallocs) since then of blocks the probe
+// never saw allocated, i.e. the pre-attach heap going away (usable bytes); absent in sampled
+// mode, where such frees are not looked up. Blocks from before the attach are never in the
+// stack lines.
+inline constexpr const char kKeyAttached[] = "attached";
+inline constexpr const char kAttachedSince[] = "since";
+inline constexpr const char kAttachedHeapLive[] = "heap-live";
+inline constexpr const char kAttachedUnrecordedFrees[] = "unrecorded-frees";
+inline constexpr const char kAttachedUnrecordedBytes[] = "unrecorded-freed-bytes";
 // One line per reason the snapshot is known to miss something: "<reason> since <unix time>"
 // (e.g. stack-table-full, deepbind-frees, foreign-malloc; reasons: docs/snapshot-format.md).
 // heapdiff treats any of them as "this interval cannot be trusted".
@@ -222,6 +236,12 @@ inline constexpr const char kFileSuffix[] = ".heap";
 // is the process it asked for.
 //   "trim\n"     -> "ok rss-before=<bytes> rss-after=<bytes> released=<0|1>": the probe's
 //                   thread called malloc_trim(0) (`leakprobe trim PID`)
+//   "detach\n"   -> "ok detached restored=<n>": an attached probe (`leakprobe attach`) put
+//                   back the <n> call slots it had rewritten and stopped recording; the
+//                   library stays loaded, dormant, until leakprobe_attach() is called again.
+//                   A preloaded probe answers "error ..." (it has nothing to put back: use
+//                   disable).
+// "status" of an attached probe ends with " attach=attached" or " attach=detached".
 inline constexpr const char kControlSocketPrefix[] = "leakprobe.";
 inline constexpr const char kControlRequestSnapshot[] = "snapshot\n";
 inline constexpr const char kControlRequestEnable[] = "enable\n";
@@ -231,6 +251,8 @@ inline constexpr const char kControlRequestStatus[] = "status\n";
 // saying there is none yet and why.
 inline constexpr const char kControlRequestPeak[] = "peak\n";
 inline constexpr const char kControlRequestTrim[] = "trim\n";
+inline constexpr const char kControlRequestDetach[] = "detach\n";
+inline constexpr const char kControlStatusAttach[] = "attach=";
 inline constexpr const char kControlReplyOk[] = "ok ";
 inline constexpr const char kControlReplyError[] = "error ";
 inline constexpr const char kControlStatusKept[] = "kept=";

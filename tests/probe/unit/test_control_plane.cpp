@@ -76,8 +76,11 @@ TEST(ControlSocket, AnswersASnapshotRequestThroughItsCallback) {
   EXPECT_EQ(g_snapshots, 1);
   EXPECT_EQ(ask(cs, "bogus\n"),
             "error unknown request (expected \"snapshot\", \"peak\", \"enable\", \"disable\", "
-            "\"status\" or \"trim\")\n");
+            "\"status\", \"trim\" or \"detach\")\n");
   EXPECT_EQ(g_snapshots, 1);
+  // A preloaded probe has no detach to offer: a clear answer, not "unknown request".
+  EXPECT_EQ(ask(cs, "detach\n"),
+            "error the probe was preloaded, not attached: nothing to put back (use disable)\n");
   // Without recording callbacks (as here) those requests are unknown too.
   EXPECT_EQ(ask(cs, "enable\n").rfind("error unknown request", 0), 0u);
   close(cs.fd());

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "got_patch.h"
 #include "host_allocator.h"
 
 using leakprobe::RealAlloc;
@@ -119,3 +120,13 @@ TEST(HostAllocator, WithoutAnyAlignedPrimitiveAlignedRequestsFailCleanly) {
 }
 
 }  // namespace
+
+// Attach mode's dlopen (got_patch.h): the probe may call dlopen for the host only where the
+// caller's object cannot change which file is loaded.
+TEST(DlopenCaller, IndependentOnlyWhereTheCallerCannotMatter) {
+  const void* caller = reinterpret_cast<const void*>(&leakprobe::got::dlopen_caller_independent);
+  EXPECT_TRUE(leakprobe::got::dlopen_caller_independent(nullptr, caller));
+  EXPECT_TRUE(leakprobe::got::dlopen_caller_independent("/usr/lib/x/libx.so", caller));
+  EXPECT_FALSE(leakprobe::got::dlopen_caller_independent("$ORIGIN/libx.so", caller));
+  EXPECT_FALSE(leakprobe::got::dlopen_caller_independent("/a/$LIB/libx.so", caller));
+}
