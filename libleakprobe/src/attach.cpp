@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -238,8 +238,9 @@ extern "C" int leakprobe_attach(const char* config) {
     set_state(AttachState::kDetached);
     t->set_recording(false);
     pthread_mutex_unlock(&g_lock);
-    log_line("attach: no module calls any function the probe records through a GOT slot "
-             "(a static program?); not attaching");
+    log_line(
+        "attach: no module calls any function the probe records through a GOT slot "
+        "(a static program?); not attaching");
     return -ENOSYS;
   }
   char head[160];

@@ -46,8 +46,8 @@ size_t page_size() {
 
 bool grow_records() {
   const size_t cap = g_cap ? g_cap * 2 : 4096;
-  void* p = mmap(nullptr, cap * sizeof(Rec), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+  void* p =
+      mmap(nullptr, cap * sizeof(Rec), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return false;
   if (g_recs) {
     memcpy(p, g_recs, g_nrecs * sizeof(Rec));
@@ -62,12 +62,12 @@ bool grow_records() {
 uintptr_t dyn_ptr(const link_map* lm, ElfW(Addr) p) { return p < lm->l_addr ? p + lm->l_addr : p; }
 
 struct Dynamic {
-  const ElfW(Sym)* symtab = nullptr;
+  const ElfW(Sym) * symtab = nullptr;
   const char* strtab = nullptr;
   const uint32_t* gnu_hash = nullptr;
-  const ElfW(Rela)* rela = nullptr;
+  const ElfW(Rela) * rela = nullptr;
   size_t relasz = 0;
-  const ElfW(Rela)* jmprel = nullptr;
+  const ElfW(Rela) * jmprel = nullptr;
   size_t pltrelsz = 0;
   bool plt_is_rela = true;
 };
@@ -136,8 +136,8 @@ bool relro_range(const link_map* lm, const void* map_start, uintptr_t* start, ui
   const auto* eh = static_cast<const ElfW(Ehdr)*>(map_start);
   if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_phentsize != sizeof(ElfW(Phdr)))
     return false;
-  const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(static_cast<const char*>(map_start) +
-                                                       eh->e_phoff);
+  const auto* ph =
+      reinterpret_cast<const ElfW(Phdr)*>(static_cast<const char*>(map_start) + eh->e_phoff);
   const uintptr_t page = page_size();
   for (int i = 0; i < eh->e_phnum; ++i) {
     if (ph[i].p_type != PT_GNU_RELRO) continue;
@@ -172,9 +172,8 @@ bool bound_as_expected(const Hook& h, uintptr_t value, uint32_t type, const dl_f
   return type == R_X86_64_JUMP_SLOT && value >= start && value < end;
 }
 
-void patch_relocs(const link_map* lm, const Dynamic& d, const ElfW(Rela)* rel, size_t bytes,
-                  const dl_find_object& fo, uintptr_t ro_start, uintptr_t ro_end,
-                  PassResult* r) {
+void patch_relocs(const link_map* lm, const Dynamic& d, const ElfW(Rela) * rel, size_t bytes,
+                  const dl_find_object& fo, uintptr_t ro_start, uintptr_t ro_end, PassResult* r) {
   if (!rel || !d.symtab || !d.strtab) return;
   const size_t n = bytes / sizeof(ElfW(Rela));
   for (size_t i = 0; i < n; ++i) {
@@ -296,8 +295,8 @@ bool dlopen_caller_independent(const char* file, const void* caller) {
   dl_find_object fo{};
   CallerCheck c{nullptr, strchr(file, '/') == nullptr, false};
   // glibc takes an address it cannot place as the main program's.
-  c.caller = _dl_find_object(const_cast<void*>(caller), &fo) == 0 ? fo.dlfo_link_map
-                                                                  : _r_debug.r_map;
+  c.caller =
+      _dl_find_object(const_cast<void*>(caller), &fo) == 0 ? fo.dlfo_link_map : _r_debug.r_map;
   if (!c.caller) return false;
   dl_iterate_phdr(caller_callback, &c);
   return c.independent;

@@ -53,10 +53,10 @@ size_t hook_count();
 void* own_function(const char* name);
 
 struct PassResult {
-  size_t modules = 0;   // modules looked at
-  size_t written = 0;   // slots rewritten (patch) or put back (restore) in this pass
-  size_t skipped = 0;   // slots of a hooked name bound elsewhere (left alone)
-  size_t failed = 0;    // slots mprotect refused
+  size_t modules = 0;  // modules looked at
+  size_t written = 0;  // slots rewritten (patch) or put back (restore) in this pass
+  size_t skipped = 0;  // slots of a hooked name bound elsewhere (left alone)
+  size_t failed = 0;   // slots mprotect refused
 };
 
 // Rewrites every slot not already ours. Idempotent: the dlopen wrapper and the writer's tick

@@ -3,7 +3,9 @@
 // src/alloc-override.c.
 //
 // - LP_EXPORT: a definition that takes the host's calls to a C library name. The probe is
-//   built with hidden visibility, so only these are in its dynamic symbol table.
+//   built with hidden visibility, so only these are in its dynamic symbol table. Attach mode
+//   reads that table to know which calls to rewrite (got_patch.h): a new LP_EXPORT is
+//   covered there with nothing else to list.
 // - next_symbol(): the function an interposer forwards to, the next definition in lookup
 //   order (glibc's, or another preloaded library's), resolved with dlsym(RTLD_NEXT) on first
 //   use and kept. dlsym may allocate and take locks, so the probe resolves all of them from
