@@ -86,6 +86,17 @@ TEST(AttachSafety, AThreadInsideMallocOrTheLoaderMeansWait) {
   EXPECT_EQ(v.why, "thread 3 is in a call from the dynamic loader (ld.so)");
 }
 
+TEST(AttachSafety, TheProbesOwnWaitingThreadsDoNotBlock) {
+  std::vector<AddressRange> unsafe = kUnsafe;
+  unsafe.push_back({0xb000, 0xc000, "the probe (libleakprobe.so)", true});
+  ThreadView writer = thread(5, 0x100, SYS_nanosleep, -kERestartRestartBlock);
+  writer.stack_words = {0xb400};  // its frames in the probe, waiting in libc
+  EXPECT_TRUE(judge_threads({thread(1, 0x100), writer}, unsafe).safe);
+  auto v = judge_threads({thread(1, 0x100), thread(6, 0xb123)}, unsafe);
+  EXPECT_FALSE(v.safe);  // but a thread running the probe's code is waited for
+  EXPECT_EQ(v.why, "thread 6 is inside the probe (libleakprobe.so)");
+}
+
 TEST(AttachSafety, PrefersAThreadWaitingInARestartableCall) {
   std::vector<ThreadView> threads = {
       thread(1, 0x100), thread(2, 0x200, SYS_nanosleep, -kERestartRestartBlock),

@@ -6,9 +6,13 @@
 #
 #   run_scenario.sh --work DIR --probe LIB --heapdiff EXE [--cli EXE] --repro EXE
 #                   --mode leak|twin [--target repro|broker] [--warmup W] [--iterations N]
-#                   [--fd-kind socket|timerfd] [--floor BYTES] [--control]
+#                   [--fd-kind socket|timerfd] [--floor BYTES] [--control] [--attach]
 #                   [-- CHECK_REPORT_ARGS...]
 #
+# --attach starts the target (reproducer or broker) without the probe and loads it with
+#   `leakprobe attach` after warm-up (needs --cli and ptrace rights): every assertion then holds
+#   for growth after the attach; the snapshots must carry the attached header line, and
+#   `leakprobe detach` must succeed at the end.
 # --target broker snapshots the broker (session pile-up) instead of the reproducer.
 # --control additionally proves the checker can fail: it re-runs it with a wrong expected
 #   site, and a twin-mode check on the leaky report, and requires both to be rejected.
@@ -21,7 +25,7 @@ repo=$(cd "$here/../.." && pwd)
 source "$repo/scripts/lib/broker.sh"
 
 work="" probe="" heapdiff="" cli="" repro="" mode="" target=repro
-warmup=20 iterations=200 fd_kind="" floor=8192 control=0
+warmup=20 iterations=200 fd_kind="" floor=8192 control=0 attach=0
 check_args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
     --fd-kind) fd_kind=$2; shift 2 ;;
     --floor) floor=$2; shift 2 ;;
     --control) control=1; shift ;;
+    --attach) attach=1; shift ;;
     --) shift; check_args=("$@"); break ;;
     *) echo "run_scenario: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -46,6 +51,21 @@ for required in work probe heapdiff repro mode; do
 done
 case $mode in leak|twin) ;; *) echo "run_scenario: --mode leak|twin" >&2; exit 2 ;; esac
 case $target in repro|broker) ;; *) echo "run_scenario: --target repro|broker" >&2; exit 2 ;; esac
+if [ "$attach" = 1 ]; then
+  if [ -z "$cli" ]; then echo "run_scenario: --attach needs --cli" >&2; exit 2; fi
+  export LEAKPROBE_LIBRARY=$probe  # attach loads the very probe the other scenarios preload
+  if ! nm -D --defined-only "$probe" 2>/dev/null | grep -q ' leakprobe_attach$'; then
+    echo "SKIP: $probe exports no leakprobe_attach (the probe's attach mode is not built)"
+    exit 77
+  fi
+  sleep 30 &
+  if ! "$cli" attach --check $! >/dev/null 2>&1; then
+    kill $!
+    echo "SKIP: ptrace is not available here"
+    exit 77
+  fi
+  kill $!
+fi
 
 rm -rf "$work"
 mkdir -p "$work/snapshots"
@@ -71,7 +91,9 @@ die() { echo "run_scenario: $*" >&2; exit 1; }
 probe_env=(LD_PRELOAD="$probe" LEAKPROBE_OUTPUT_DIR="$snapshots" LEAKPROBE_AT_EXIT=0)
 broker_args=(--conf "max_queued_messages 0" --conf "max_queued_bytes 0")
 if [ "$target" = broker ]; then
-  for v in "${probe_env[@]}"; do broker_args+=(--env "$v"); done
+  if [ "$attach" = 0 ]; then
+    for v in "${probe_env[@]}"; do broker_args+=(--env "$v"); done
+  fi
   # The broker runs as Debian ships it: started as root it drops to its own user, so the
   # snapshots go to a directory of that user's, as an operator preloading by hand makes it.
   broker_snapshot_dir "$snapshots" || die "cannot prepare the broker's snapshot directory"
@@ -111,7 +133,7 @@ count_fds() {
 
 fixed=()
 if [ "$mode" = twin ]; then fixed=(--fixed); fi
-if [ "$target" = broker ]; then repro_env=(); else repro_env=("${probe_env[@]}"); fi
+if [ "$target" = broker ] || [ "$attach" = 1 ]; then repro_env=(); else repro_env=("${probe_env[@]}"); fi
 coproc REPRO {
   exec env "${repro_env[@]}" "$repro" --port "$BROKER_PORT" --warmup "$warmup" \
     --iterations "$iterations" --sync --checkpoints 2 "${fixed[@]}" 2>"$work/repro.stderr"
@@ -143,6 +165,14 @@ done
 grep -q '^WARM' "$work/repro.stdout" || die "reproducer never got through warm-up"
 if [ "$target" = broker ]; then snap_pid=$BROKER_PID; else snap_pid=$repro_pid; fi
 
+if [ "$attach" = 1 ]; then
+  # Started without the probe: load it now, into the same pid, and record from here on. As
+  # root the broker has dropped to its user; attach gives it the snapshot directory.
+  [ "$target" = broker ] || mkdir -p "$snapshots"
+  "$cli" attach -o "$snapshots" "$snap_pid" >"$work/attach.out" 2>&1 ||
+    die "leakprobe attach $snap_pid failed: $(cat "$work/attach.out")"
+  cat "$work/attach.out"
+fi
 read -r sockets_a timers_a < <(count_fds "$repro_pid")
 read -r broker_sockets_a _ < <(count_fds "$BROKER_PID")
 take_snapshot "$snap_pid" "$work/A.heap"
@@ -155,6 +185,15 @@ expect_line DONE >/dev/null
 read -r sockets_b timers_b < <(count_fds "$repro_pid")
 read -r broker_sockets_b _ < <(count_fds "$BROKER_PID")
 take_snapshot "$snap_pid" "$work/B.heap"
+if [ "$attach" = 1 ]; then
+  for f in A B; do
+    grep -q '^# leakprobe.attached: since=' "$work/$f.heap" ||
+      die "$f.heap has no attached header line"
+  done
+  "$cli" detach "$snap_pid" >"$work/detach.out" 2>&1 ||
+    die "leakprobe detach $snap_pid failed: $(cat "$work/detach.out")"
+  cat "$work/detach.out"
+fi
 echo go >&"$repro_in"
 for _ in $(seq 1 100); do kill -0 "$repro_pid" 2>/dev/null || break; sleep 0.1; done
 repro_rc=0

@@ -14,6 +14,7 @@
 
 #include "leakprobe/cli/attach_injector.h"
 #include "leakprobe/cli/attach_preflight.h"
+#include "leakprobe/cli/control_client.h"
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/run_as.h"
 #include "leakprobe/settings.h"
@@ -23,6 +24,9 @@ namespace leakprobe::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The probe's control request (format::kControlRequestDetach once the probe side lands it).
+constexpr char kDetachRequest[] = "detach\n";
 
 int parse_pid_text(const std::string& text) {
   if (text.empty() || text.size() > 9) return -1;
@@ -106,8 +110,8 @@ AttachCommand::AttachCommand(CLI::App& app) {
       "same pid, no gdb");
   attach_->add_option("pid", pid_text_, "Process id")->required();
   attach_->add_option("-o,--output", output_dir_,
-                      "Directory for its snapshots (it must exist, and the process's user must be "
-                      "able to write there) [default: its working directory]");
+                      "Directory for its snapshots, as the process sees it; created (0700) for the "
+                      "process's user if missing [default: its working directory]");
   attach_->add_option("--sample-bytes", sample_bytes_,
                       "Record a sample: about one allocation per N bytes allocated [default: "
                       "exact]");
@@ -171,7 +175,7 @@ int AttachCommand::attach() const {
   std::string output;
   if (!output_dir_.empty()) {
     std::error_code ec;
-    if (!fs::is_directory(output_dir_, ec)) {
+    if (fs::exists(output_dir_, ec) && !fs::is_directory(output_dir_, ec)) {
       std::cerr << "leakprobe attach: --output: " << output_dir_ << " is not a directory\n";
       return 2;
     }
@@ -225,15 +229,21 @@ int AttachCommand::attach() const {
       return 1;
     }
   }
+  // A missing directory is created for the process's user (0700), as `leakprobe run` does.
+  const RunAs who = target_user(view);
+  if (std::string error = prepare_output_dir(output, who); !error.empty()) {
+    // Its advice names `run`'s --output-owner, which attach has no use for: the owner is the
+    // process's user.
+    const std::string run_only = ", or choose the owner with --output-owner USER";
+    if (const auto at = error.find(run_only); at != std::string::npos)
+      error.erase(at, run_only.size());
+    std::cerr << "leakprobe attach: " << error
+              << (output_dir_.empty() ? " (give --output DIR)" : "") << "\n";
+    return 1;
+  }
   if (!same_file_in_target(pid, output)) {
     std::cerr << "leakprobe attach: " << p << " does not see " << output
               << " at that path (another mount namespace): give --output a directory it sees\n";
-    return 1;
-  }
-  const RunAs who = target_user(view);
-  if (const std::string error = prepare_output_dir(output, who); !error.empty()) {
-    std::cerr << "leakprobe attach: " << error
-              << (output_dir_.empty() ? " (give --output DIR)" : "") << "\n";
     return 1;
   }
   std::string config =
@@ -249,6 +259,11 @@ int AttachCommand::attach() const {
                       ? "; the process was put back as it was"
                       : "")
               << "\n";
+    return 1;
+  }
+  if (result.probe_code == -EEXIST) {
+    std::cerr << "leakprobe attach: " << p << " has the probe preloaded: `leakprobe enable " << pid
+              << "` starts recording there\n";
     return 1;
   }
   if (result.probe_code == -EALREADY || result.probe_code == -EBUSY) {
@@ -301,8 +316,30 @@ int AttachCommand::detach() const {
               << pid << "` stops recording\n";
     return 1;
   }
+  // The probe's own control socket first: the probe puts its calls back from its own thread,
+  // and nothing is stopped at all. Without a socket (LEAKPROBE_CONTROL=0, or a probe older than
+  // the request), the same through ptrace: one remote call of leakprobe_detach().
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds_ * 1000));
+  const ControlReply reply = control_request(pid, kDetachRequest, timeout);
+  if (reply.ok) {
+    std::string calls;
+    if (const auto at = reply.text.find("restored="); at != std::string::npos)
+      calls =
+          " (" + reply.text.substr(at + 9, reply.text.find(' ', at) - at - 9) + " calls put back)";
+    std::cout << "detached from pid " << pid << calls
+              << ": every call is back as it was; the probe stays mapped, dormant; `leakprobe "
+                 "attach "
+              << pid << "` attaches it again\n";
+    return 0;
+  }
+  if (reply.refused && reply.error.find("unknown request") == std::string::npos) {
+    std::cerr << "leakprobe detach: the probe in pid " << pid << " refused: " << reply.error
+              << "\n";
+    return 1;
+  }
 #if !defined(__x86_64__)
-  std::cerr << "leakprobe detach: built for x86_64 only\n";
+  std::cerr << "leakprobe detach: the probe in pid " << pid
+            << " has no control socket, and detaching through ptrace is built for x86_64 only\n";
   return 1;
 #else
   // The same refusals as attach where they apply: another tracer, seccomp, permissions.

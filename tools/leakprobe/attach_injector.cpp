@@ -80,12 +80,15 @@ TargetCode survey(pid_t pid) {
     LoadedModule m = load_module(pid, code.maps, e.path);
     if (loader || allocator || probe) {
       // Their whole code: the loader's lock is taken all over it, an allocator's locks too,
-      // and the probe's own (a thread held in a hook) would be taken again by attach/detach.
+      // and the probe's own (a thread held in a hook) would be taken again by attach/detach;
+      // the probe's only where a thread executes, since its own threads always have its
+      // frames on their stacks while they wait.
       for (auto r : m.text) {
         r.what = (loader      ? "the dynamic loader ("
                   : allocator ? "the allocator ("
                               : "the probe (") +
                  name + ")";
+        r.rip_only = probe;
         code.unsafe.push_back(r);
       }
       continue;

@@ -8,9 +8,10 @@ namespace leakprobe::cli {
 
 namespace {
 
-const AddressRange* inside(uint64_t address, const std::vector<AddressRange>& unsafe) {
+const AddressRange* inside(uint64_t address, const std::vector<AddressRange>& unsafe,
+                           bool on_stack) {
   for (const auto& r : unsafe) {
-    if (r.contains(address)) return &r;
+    if (r.contains(address) && !(on_stack && r.rip_only)) return &r;
   }
   return nullptr;
 }
@@ -31,12 +32,12 @@ SafetyVerdict judge_threads(const std::vector<ThreadView>& threads,
                             const std::vector<AddressRange>& unsafe) {
   SafetyVerdict v;
   for (const auto& t : threads) {
-    if (const AddressRange* r = inside(t.regs.rip, unsafe)) {
+    if (const AddressRange* r = inside(t.regs.rip, unsafe, false)) {
       v.why = "thread " + std::to_string(t.tid) + " is inside " + r->what;
       return v;
     }
     for (uint64_t w : t.stack_words) {
-      if (const AddressRange* r = inside(w, unsafe)) {
+      if (const AddressRange* r = inside(w, unsafe, true)) {
         v.why = "thread " + std::to_string(t.tid) + " is in a call from " + r->what;
         return v;
       }

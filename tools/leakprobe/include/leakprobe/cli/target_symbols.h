@@ -39,6 +39,9 @@ ElfImage read_elf_image(const std::string& path);
 struct AddressRange {
   uint64_t lo = 0, hi = 0;  // [lo, hi)
   std::string what;         // for messages: "malloc (libc.so.6)"
+  // Unsafe only to be executing in, not to have on the stack: the probe's own threads always
+  // have its frames there, waiting in a system call without a lock held.
+  bool rip_only = false;
   bool contains(uint64_t a) const { return a >= lo && a < hi; }
 };
 
