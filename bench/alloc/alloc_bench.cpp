@@ -18,10 +18,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -146,14 +148,33 @@ double cpu_seconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
+// The threads wait for the start in a condition variable, not a spin on an atomic: a spin's
+// length depends on the scheduler, and under callgrind it added millions of instructions that
+// differed from run to run, drowning the per-pair counts.
+struct StartGate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = false;
+  void wait() {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [this] { return open; });
+  }
+  void start() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
+
 // Returns the number of pairs done.
-// `stop` is read only after `go` is seen, which publishes the value main wrote into it.
-__attribute__((noinline)) long long run_thread(const Options& o, int index, std::atomic<bool>& go,
+// `stop` is read only after the gate opened, which publishes the value main wrote into it.
+__attribute__((noinline)) long long run_thread(const Options& o, int index, StartGate& go,
                                                const Clock::time_point& stop) {
   std::vector<void*> ring(o.ring, nullptr);
   Xorshift rng{0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1)};
-  while (!go.load(std::memory_order_acquire)) {
-  }
+  go.wait();
   const size_t mask = o.ring - 1;
   long long done = 0;
   for (;;) {
@@ -184,7 +205,7 @@ __attribute__((noinline)) long long run_thread(const Options& o, int index, std:
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  std::atomic<bool> go{false};
+  StartGate go;
   std::vector<long long> done(static_cast<size_t>(o.threads), 0);
   std::vector<std::thread> threads;
   const auto budget = std::chrono::duration_cast<Clock::duration>(
@@ -198,7 +219,7 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   const double cpu_start = cpu_seconds();
   stop = start + budget;
-  go.store(true, std::memory_order_release);
+  go.start();
   for (auto& th : threads) th.join();
   const double wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu_s = cpu_seconds() - cpu_start;
