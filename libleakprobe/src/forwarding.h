@@ -7,6 +7,9 @@
 // date costs a load and a compare. malloc forwards unless kRealNotReady or kRecording is set,
 // free unless kRealNotReady or kEverRecorded is; in sampled mode both also have a short cut
 // (interpose.cpp). Anything else takes the full path, which decides as before.
+// A forwarding free must never hand a bootstrap pool block to libc; while no pool block was
+// ever handed out (kPoolUsed clear: the usual case, the real allocator is found without
+// allocating), it need not even compare the address with the pool's.
 #pragma once
 
 #include <atomic>
@@ -20,6 +23,7 @@ enum ForwardBit : uint8_t {
   kRecording = 2,     // new blocks are recorded: malloc has work
   kEverRecorded = 4,  // some block may be in the pointer map: free has work
   kSampled = 8,       // sampled mode: g_sample_filter is set (never cleared)
+  kPoolUsed = 16,     // a bootstrap pool block was handed out: free must look for pool blocks
 };
 
 // The sampled-free filter (tracker.h): one count per 4 KiB page of address space (modulo

@@ -98,12 +98,16 @@ LP_EXPORT void* malloc(size_t n) {
 LP_EXPORT void free(void* p) {
   using namespace leakprobe;
   const uint8_t bits = detail::g_forward_bits.load(std::memory_order_acquire);
+  // Nothing recorded and no pool block ever handed out (the dormant probe's every free):
+  // only forward.
+  if (__builtin_expect((bits & (kRealNotReady | kEverRecorded | kPoolUsed)) == 0, 1))
+    return detail::g_real.free(p);
   // Nothing recorded, or (sampled mode) no sampled block live on p's page: only forward.
-  if (__builtin_expect((bits & (kRealNotReady | kEverRecorded)) == 0, 1) ||
+  if ((bits & (kRealNotReady | kEverRecorded)) == 0 ||
       ((bits & (kSampled | kRealNotReady)) == kSampled &&
        detail::g_sample_filter[sample_filter_index(p)].load(std::memory_order_relaxed) == 0)) {
     // Pool blocks live forever; never hand them to libc (api::free's first rule).
-    if (!is_pool_ptr(p)) detail::g_real.free(p);
+    if (!(bits & kPoolUsed) || !is_pool_ptr(p)) detail::g_real.free(p);
     return;
   }
   free_slow(p);

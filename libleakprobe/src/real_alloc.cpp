@@ -76,6 +76,8 @@ void* pool_alloc(size_t size, size_t align) {
       _exit(127);
     }
     if (g_pool_used.compare_exchange_weak(old, end, std::memory_order_relaxed)) {
+      // Before the block exists for anyone: a free of it must look at the pool (forwarding.h).
+      if (old == 0) forward_bits_set(kPoolUsed);
       auto* h = reinterpret_cast<PoolHeader*>(g_pool + start - sizeof(PoolHeader));
       h->size = size;
       return g_pool + start;  // static storage: already zero
