@@ -5,6 +5,7 @@
 #include "guard.h"
 #include "resource_table.h"
 #include "tracker.h"
+#include "walk_cache.h"
 #include "writer.h"
 
 namespace leakprobe {
@@ -35,6 +36,7 @@ void parent() {
 }
 
 void child() {
+  walk_cache_after_fork_in_child();
   if (ResourceTable* r = resources())
     r->reset_after_fork_in_child(reinterpret_cast<uintptr_t>(pthread_self()));
   if (Tracker* t = tracker()) {

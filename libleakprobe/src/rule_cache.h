@@ -48,7 +48,9 @@ struct alignas(16) Slot {
 extern Slot g_slots[1u << kSlotBits];
 extern std::atomic<uint64_t> g_generation;  // already shifted: generation << 48
 extern std::atomic<uint64_t> g_misses;      // rules compiled (rare: a shared add is fine)
-PackedRule miss(uintptr_t pc, uint64_t key, Slot* s);
+// Out of line and cold: inlined (link-time optimisation did), the .eh_frame decoder's
+// registers crowded the walk's loop into spilling its state on every frame.
+__attribute__((noinline, cold)) PackedRule miss(uintptr_t pc, uint64_t key, Slot* s);
 // The packed form of a rule for `pc` (a rule too big for it becomes unsupported).
 PackedRule pack(const FrameRule& r, uintptr_t pc);
 }  // namespace rule_cache_detail

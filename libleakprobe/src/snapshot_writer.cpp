@@ -182,6 +182,7 @@ void unwind_meta(Out& out, const UnwindStats& u) {
     pair(out, &first, "rule_hits",
          u.rule_lookups > u.rule_misses ? u.rule_lookups - u.rule_misses : 0);
     pair(out, &first, "rule_misses", u.rule_misses);
+    pair(out, &first, "frames_reused", u.frames_reused);
     out.put_char('\n');
   }
   if (!u.verifying) return;

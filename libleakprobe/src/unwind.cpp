@@ -12,6 +12,7 @@
 #include "thread_stack.h"
 #include "unwind_verify.h"
 #include "walk.h"
+#include "walk_cache.h"
 
 namespace leakprobe {
 namespace {
@@ -84,12 +85,17 @@ class StackReader {
   }
 
   // x86_64 loads need no alignment, and inside the thread's stack any word is mapped.
+  // The slow path gets a word of its own: were `v` (the walk's pc or RBP) handed to an
+  // out-of-line call, the walk would keep it in memory instead of a register.
   bool read(uintptr_t addr, uintptr_t* v) {
     if (__builtin_expect(addr - lo_ <= span_, 1)) {
       *v = *reinterpret_cast<const volatile uintptr_t*>(addr);
       return true;
     }
-    return read_elsewhere(addr, v);
+    uintptr_t word;
+    if (!read_elsewhere(addr, &word)) return false;
+    *v = word;
+    return true;
   }
 
  private:
@@ -140,16 +146,21 @@ class ThreadEnv {
 constexpr uint32_t kFlushWalks = 256;
 std::atomic<uint64_t> g_walks{0};
 std::atomic<uint64_t> g_rule_lookups{0};
+std::atomic<uint64_t> g_frames_reused{0};
 __thread uint32_t t_walks __attribute__((tls_model("initial-exec"))) = 0;
-__thread uint64_t t_rule_lookups __attribute__((tls_model("initial-exec"))) = 0;
+__thread uint32_t t_rule_lookups __attribute__((tls_model("initial-exec"))) = 0;
+__thread uint32_t t_frames_reused __attribute__((tls_model("initial-exec"))) = 0;
 
-inline void count_walk(uint64_t lookups) {
-  t_rule_lookups += lookups;
+inline void count_walk(const Walk& w) {
+  t_rule_lookups += static_cast<uint32_t>(w.rules);
+  t_frames_reused += static_cast<uint32_t>(w.reused);
   if (__builtin_expect(++t_walks < kFlushWalks, 1)) return;
   g_walks.fetch_add(t_walks, std::memory_order_relaxed);
   g_rule_lookups.fetch_add(t_rule_lookups, std::memory_order_relaxed);
+  g_frames_reused.fetch_add(t_frames_reused, std::memory_order_relaxed);
   t_walks = 0;
   t_rule_lookups = 0;
+  t_frames_reused = 0;
 }
 
 void count_stop(const Walk& w) {
@@ -180,6 +191,7 @@ void unwind_init(bool verify_unwind) {
     g_self_end = s.end;
   }
   thread_stack_init();
+  walk_cache_init();
   // The constructor's thread (the main thread) is set up here, where it holds no lock.
   thread_stack_setup();
   if (verify_unwind) g_verifying = verify_unwind_init(g_self_end ? &in_probe : nullptr);
@@ -208,9 +220,18 @@ __attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* tru
       thread_stack_setup();
   }
   ThreadEnv env(sp);
-  Walk w = walk(env, pc, sp, bp, out, depth);
+  // The thread's previous walk, unless the rules changed since (a module was unloaded).
+  WalkCache* cache = thread_walk_cache();
+  if (cache) {
+    const uint64_t generation = rule_cache_generation();
+    if (__builtin_expect(cache->tag != generation, 0)) {
+      cache->clear();
+      cache->tag = generation;
+    }
+  }
+  Walk w = walk(env, pc, sp, bp, out, depth, cache);
   count_stop(w);
-  count_walk(static_cast<uint64_t>(w.rules));
+  count_walk(w);
   *truncated = w.truncated;
   if (__builtin_expect(g_verifying, 0)) verify_unwind(out, w.n, w.truncated, depth);
   return w.n;
@@ -227,6 +248,7 @@ UnwindStats unwind_stats() {
   s.walks = g_walks.load(std::memory_order_relaxed);
   s.rule_lookups = g_rule_lookups.load(std::memory_order_relaxed);
   s.rule_misses = rule_cache_misses();
+  s.frames_reused = g_frames_reused.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -38,6 +38,7 @@ struct UnwindStats {
   uint64_t walks = 0;
   uint64_t rule_lookups = 0;
   uint64_t rule_misses = 0;
+  uint64_t frames_reused = 0;  // frames the walk cache took from the thread's earlier walks
   // Verification mode only.
   bool verifying = false;
   uint64_t verified = 0;

@@ -47,8 +47,10 @@ inline constexpr const char kKeyUnwindStops[] = "unwind-stops";
 // LEAKPROBE_VERIFY_UNWIND=1 only: "stacks=N same=N shorter=N longer=N different=N", every
 // stack compared with libunwind's (shorter: ours is a prefix of libunwind's).
 inline constexpr const char kKeyUnwindVerify[] = "unwind-verify";
-// How the unwinder's frame-rule cache fared: "walks=N rule_hits=N rule_misses=N" (walks and
-// hits are added up per thread every 256 walks, so they may lag by that much per thread).
+// How the unwinder's caches fared: "walks=N rule_hits=N rule_misses=N frames_reused=N" (all
+// but misses are added up per thread every 256 walks, so they may lag by that much per thread;
+// frames_reused: frames the per-thread walk cache took from an earlier walk instead of
+// deriving them from a rule).
 inline constexpr const char kKeyUnwindCache[] = "unwind-cache";
 // Present only when the program's malloc is not the probe's (another allocator came first in
 // LD_PRELOAD, or the program links its own): the path of the file whose malloc it calls. Such

@@ -1,0 +1,85 @@
+#include "walk_cache.h"
+
+#include <pthread.h>
+
+#include <atomic>
+
+#include "arena.h"
+
+namespace leakprobe {
+namespace {
+
+constexpr int kSlots = 256;
+static_assert(sizeof(WalkCache) <= 4096, "a cache fits one page");
+
+pthread_key_t g_key;
+std::atomic<bool> g_key_ok{false};
+std::atomic<WalkCache*> g_caches{nullptr};  // kSlots caches, mapped at the first claim
+std::atomic<bool> g_mapping{false};         // one thread maps, the others walk uncached meanwhile
+std::atomic<uint8_t> g_used[kSlots];
+
+// nullptr: not claimed yet; kNone: none to be had (all taken, or the thread is exiting).
+WalkCache* const kNone = reinterpret_cast<WalkCache*>(uintptr_t{1});
+__thread WalkCache* t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
+
+int slot_of(const WalkCache* c) {
+  return static_cast<int>(c - g_caches.load(std::memory_order_acquire));
+}
+
+void on_thread_exit(void* p) {
+  // A free of the thread's own after this walks uncached (no second claim from a destructor).
+  t_cache = kNone;
+  if (p) g_used[slot_of(static_cast<WalkCache*>(p))].store(0, std::memory_order_release);
+}
+
+WalkCache* claim() {
+  if (!g_key_ok.load(std::memory_order_acquire)) return kNone;
+  WalkCache* caches = g_caches.load(std::memory_order_acquire);
+  if (!caches) {
+    bool expected = false;
+    if (!g_mapping.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+      return nullptr;  // another thread is mapping: ask again next time
+    caches = static_cast<WalkCache*>(map_pages(sizeof(WalkCache) * kSlots));
+    if (!caches) return kNone;  // g_mapping stays set: nobody tries again
+    g_caches.store(caches, std::memory_order_release);
+  }
+  for (int i = 0; i < kSlots; ++i) {
+    uint8_t free_slot = 0;
+    if (g_used[i].load(std::memory_order_relaxed) == 0 &&
+        g_used[i].compare_exchange_strong(free_slot, 1, std::memory_order_acquire)) {
+      WalkCache* c = &caches[i];
+      c->clear();
+      if (pthread_setspecific(g_key, c) != 0) {
+        g_used[i].store(0, std::memory_order_release);
+        return kNone;
+      }
+      return c;
+    }
+  }
+  return kNone;
+}
+
+}  // namespace
+
+void walk_cache_init() {
+  if (g_key_ok.load(std::memory_order_relaxed)) return;
+  if (pthread_key_create(&g_key, on_thread_exit) == 0)
+    g_key_ok.store(true, std::memory_order_release);
+}
+
+WalkCache* thread_walk_cache() {
+  WalkCache* c = t_cache;
+  if (__builtin_expect(c != nullptr, 1)) return c == kNone ? nullptr : c;
+  c = claim();
+  if (c) t_cache = c;
+  return c == kNone ? nullptr : c;
+}
+
+void walk_cache_after_fork_in_child() {
+  WalkCache* mine = t_cache;
+  const int keep = mine && mine != kNone ? slot_of(mine) : -1;
+  for (int i = 0; i < kSlots; ++i)
+    if (i != keep) g_used[i].store(0, std::memory_order_relaxed);
+}
+
+}  // namespace leakprobe
