@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "resource_table.h"
+#include "text_out.h"
 
 namespace leakprobe {
 namespace {
@@ -76,17 +77,8 @@ int scan_open_fds(uint64_t* bits, int nbits) {
 format::ResourceKind classify_fd(int fd) {
   using K = format::ResourceKind;
   const int saved_errno = errno;
-  char path[32] = "/proc/self/fd/";
-  char num[16];
-  int n = 0;
-  unsigned v = static_cast<unsigned>(fd);
-  do {
-    num[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  size_t p = strlen(path);
-  while (n) path[p++] = num[--n];
-  path[p] = '\0';
+  char path[16 + kMaxDecimal] = "/proc/self/fd/";
+  format_decimal(path + strlen(path), static_cast<unsigned>(fd));
   char link[256];
   ssize_t len = readlink(path, link, sizeof(link) - 1);
   K kind = K::kOtherFd;

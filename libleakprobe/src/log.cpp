@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "text_out.h"
+
 namespace leakprobe {
 namespace {
 
@@ -72,14 +74,7 @@ void log_once(std::atomic<bool>& flag, const char* a, const char* b, const char*
 }
 
 const char* fmt_u64(char* buf, uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  for (int i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
-  buf[n] = '\0';
+  format_decimal(buf, v);
   return buf;
 }
 

@@ -15,8 +15,8 @@
 #include "arena.h"
 #include "leakprobe/snapshot_format.h"
 #include "real_alloc.h"
-#include "snapshot_writer.h"
 #include "stack_table.h"
+#include "text_out.h"
 #include "tracker.h"
 
 namespace leakprobe {
@@ -419,12 +419,6 @@ Tops measure_tops(const Census& c, uint64_t main_top) {
   return t;
 }
 
-void line_start(Out& out, const char* key) {
-  out.put(fmt::kMetaPrefix);
-  out.put(key);
-  out.put(": ");
-}
-
 void field(Out& out, const char* name, uint64_t v, bool last = false) {
   out.put(name);
   out.put_char('=');
@@ -491,7 +485,7 @@ void write_memory_section(Out& out, const Tracker& t, const char* foreign_malloc
   }
 
   if (maps_ok) {
-    line_start(out, fmt::kKeyMemoryRss);
+    meta_key(out, fmt::kKeyMemoryRss);
     field(out, "total", c.total);
     field(out, "heap", c.heap);
     field(out, "arena-heaps", c.arena_heaps);
@@ -501,26 +495,26 @@ void write_memory_section(Out& out, const Tracker& t, const char* foreign_malloc
     field(out, "probe", probe, unlisted == 0);
     if (unlisted) field(out, "probe-unlisted", unlisted, true);
   }
-  line_start(out, fmt::kKeyMemoryRecorded);
+  meta_key(out, fmt::kKeyMemoryRecorded);
   field(out, "blocks", blocks);
   field(out, "requested", requested);
   field(out, "usable", requested + slack, true);
   if (g_before.known) {
-    line_start(out, fmt::kKeyMemoryBeforeRecording);
+    meta_key(out, fmt::kKeyMemoryBeforeRecording);
     field(out, "bytes", g_before.bytes);
     field(out, "since", static_cast<uint64_t>(g_before.since), true);
   }
   if (foreign_malloc) {
-    line_start(out, fmt::kKeyMemoryAllocator);
+    meta_key(out, fmt::kKeyMemoryAllocator);
     out.put("foreign ");
     out.put(foreign_malloc);
     out.put_char('\n');
-    line_start(out, fmt::kKeyMemoryCensusUs);
+    meta_key(out, fmt::kKeyMemoryCensusUs);
     field(out, "total", now_us() - t0);
     field(out, "maps", t1 - t0 - c.mincore_us, true);
     return;
   }
-  line_start(out, fmt::kKeyMemoryAllocator);
+  meta_key(out, fmt::kKeyMemoryAllocator);
   out.put("glibc ");
   out.put(gnu_get_libc_version());
   out.put_char('\n');
@@ -528,7 +522,7 @@ void write_memory_section(Out& out, const Tracker& t, const char* foreign_malloc
   const uint64_t t2 = now_us();
   const struct mallinfo2 mi = mallinfo2();
   const uint64_t t3 = now_us();
-  line_start(out, fmt::kKeyMemoryMallinfo);
+  meta_key(out, fmt::kKeyMemoryMallinfo);
   field(out, "arena", mi.arena);
   field(out, "ordblks", mi.ordblks);
   field(out, "smblks", mi.smblks);
@@ -555,13 +549,13 @@ void write_memory_section(Out& out, const Tracker& t, const char* foreign_malloc
 
   if (maps_ok) {
     const Tops tops = measure_tops(c, mi.keepcost);
-    line_start(out, fmt::kKeyMemoryTopResident);
+    meta_key(out, fmt::kKeyMemoryTopResident);
     field(out, "bytes", tops.resident);
     field(out, "main", tops.main);
     field(out, "measured", tops.measured);
     field(out, "arenas", tops.arenas, true);
   }
-  line_start(out, fmt::kKeyMemoryCensusUs);
+  meta_key(out, fmt::kKeyMemoryCensusUs);
   field(out, "total", now_us() - t0);
   field(out, "maps", t_probe - t0 - c.mincore_us);
   field(out, "heap-mincore", c.mincore_us);

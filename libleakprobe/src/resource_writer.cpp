@@ -4,28 +4,12 @@
 #include "fd_scan.h"
 #include "leakprobe/snapshot_format.h"
 #include "resource_table.h"
-#include "snapshot_writer.h"
+#include "text_out.h"
 
 namespace leakprobe {
 namespace {
 
 namespace fmt = format;
-
-void meta_u64(Out& out, const char* key, uint64_t v) {
-  out.put(fmt::kMetaPrefix);
-  out.put(key);
-  out.put(": ");
-  out.put_u64(v);
-  out.put_char('\n');
-}
-
-void meta_str(Out& out, const char* key, const char* v) {
-  out.put(fmt::kMetaPrefix);
-  out.put(key);
-  out.put(": ");
-  out.put(v);
-  out.put_char('\n');
-}
 
 // Descriptors closed where no interposer sees it are dropped, and the ones opened there are
 // counted, before anything is written: both need the kernel's list, which only this (slow,
@@ -42,8 +26,8 @@ void reconcile(Out& out, ResourceTable& t) {
     if (scan_open_fds(open_fd, kBits) >= 0) {
       uint64_t untracked = 0;
       uint64_t released = t.reconcile(before, open_fd, kBits, &untracked);
-      meta_u64(out, fmt::kKeyUntrackedFds, untracked);
-      meta_u64(out, fmt::kKeyUnseenCloses, released);
+      meta(out, fmt::kKeyUntrackedFds, untracked);
+      meta(out, fmt::kKeyUnseenCloses, released);
     }
   }
   unmap_pages(before, copy_bytes);
@@ -53,7 +37,7 @@ void reconcile(Out& out, ResourceTable& t) {
 }  // namespace
 
 void write_resource_sections(Out& out, ResourceTable* t) {
-  meta_u64(out, fmt::kKeyResources, t ? 1 : 0);
+  meta(out, fmt::kKeyResources, t ? 1 : 0);
   if (!t) return;
   reconcile(out, *t);
   const Bucket* head = t->first_bucket();
@@ -68,7 +52,7 @@ void write_resource_sections(Out& out, ResourceTable* t) {
       const uint64_t live_objs =
           static_cast<uint64_t>(live.objs) > created ? created : static_cast<uint64_t>(live.objs);
       if (!open) {
-        meta_str(out, fmt::kKeySection, fmt::kResourceSectionNames[k]);
+        meta(out, fmt::kKeySection, fmt::kResourceSectionNames[k]);
         open = true;
       }
       out.put(fmt::kSectionLinePrefix);
@@ -83,7 +67,7 @@ void write_resource_sections(Out& out, ResourceTable* t) {
       }
       out.put_char('\n');
     }
-    if (open) meta_str(out, fmt::kKeyEndSection, fmt::kResourceSectionNames[k]);
+    if (open) meta(out, fmt::kKeyEndSection, fmt::kResourceSectionNames[k]);
   }
 }
 

@@ -24,78 +24,6 @@ namespace {
 const AgeHistory kNoHistory;
 }
 
-void Out::flush() {
-  if (used_ && ok_) ok_ = sink(buf_, used_);
-  used_ = 0;
-}
-
-void Out::put(const char* s, size_t n) {
-  while (n) {
-    if (used_ == sizeof(buf_)) flush();
-    size_t k = sizeof(buf_) - used_;
-    if (k > n) k = n;
-    memcpy(buf_ + used_, s, k);
-    used_ += k;
-    s += k;
-    n -= k;
-  }
-}
-
-void Out::put(const char* s) { put(s, strlen(s)); }
-
-void Out::put_char(char c) {
-  if (used_ == sizeof(buf_)) flush();
-  buf_[used_++] = c;
-}
-
-void Out::put_u64(uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v);
-  while (n) put_char(tmp[--n]);
-}
-
-void Out::put_i64(int64_t v) {
-  if (v < 0) {
-    put_char('-');
-    put_u64(static_cast<uint64_t>(-(v + 1)) + 1);
-  } else {
-    put_u64(static_cast<uint64_t>(v));
-  }
-}
-
-void Out::put_hex(uint64_t v) {
-  char tmp[16];
-  int n = 0;
-  do {
-    tmp[n++] = "0123456789abcdef"[v & 15];
-    v >>= 4;
-  } while (v);
-  put("0x", 2);
-  while (n) put_char(tmp[--n]);
-}
-
-bool Out::finish() {
-  flush();
-  return ok_;
-}
-
-bool FdOut::sink(const char* data, size_t n) {
-  while (n) {
-    ssize_t w = write(fd_, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
 namespace {
 
 // Counters copied once, so the header totals are exactly the sum of the lines even while
@@ -107,24 +35,6 @@ struct Row {
   uint64_t alloc_objs;
   uint64_t alloc_bytes;
 };
-
-void meta_key(Out& out, const char* key) {
-  out.put(fmt::kMetaPrefix);
-  out.put(key);
-  out.put(": ");
-}
-
-void meta_u64(Out& out, const char* key, uint64_t v) {
-  meta_key(out, key);
-  out.put_u64(v);
-  out.put_char('\n');
-}
-
-void meta_str(Out& out, const char* key, const char* v) {
-  meta_key(out, key);
-  out.put(v);
-  out.put_char('\n');
-}
 
 // One "incomplete: <reason> since <T>" line per gap the tracker noted (format::kKeyIncomplete).
 void incomplete_lines(Out& out, const Tracker& t) {
@@ -423,23 +333,23 @@ bool write_snapshot(Out& out, const Tracker& t, const SnapshotInfo& info) {
   ssize_t elen = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   exe[elen > 0 ? elen : 0] = '\0';
 
-  meta_u64(out, fmt::kKeyFormat, fmt::kVersion);
-  meta_u64(out, fmt::kKeyPid, static_cast<uint64_t>(info.pid));
-  if (info.ppid) meta_u64(out, fmt::kKeyParentPid, static_cast<uint64_t>(info.ppid));
-  if (info.pid_namespace) meta_u64(out, fmt::kKeyPidNamespace, info.pid_namespace);
-  meta_str(out, fmt::kKeyExe, exe);
+  meta(out, fmt::kKeyFormat, fmt::kVersion);
+  meta(out, fmt::kKeyPid, static_cast<uint64_t>(info.pid));
+  if (info.ppid) meta(out, fmt::kKeyParentPid, static_cast<uint64_t>(info.ppid));
+  if (info.pid_namespace) meta(out, fmt::kKeyPidNamespace, info.pid_namespace);
+  meta(out, fmt::kKeyExe, exe);
   meta_key(out, fmt::kKeyTime);
   put_time(out, info.time_sec, info.time_usec);
   out.put_char('\n');
-  meta_u64(out, fmt::kKeySequence, info.sequence);
-  meta_str(out, fmt::kKeyTrigger, info.trigger);
-  meta_u64(out, fmt::kKeySampling, o.sample_bytes);
-  meta_u64(out, fmt::kKeyDepth, static_cast<uint64_t>(o.depth));
-  meta_u64(out, fmt::kKeyStacks, used);
-  meta_u64(out, fmt::kKeyTruncated, truncated);
-  meta_u64(out, fmt::kKeyProbeBytes, t.probe_bytes());
+  meta(out, fmt::kKeySequence, info.sequence);
+  meta(out, fmt::kKeyTrigger, info.trigger);
+  meta(out, fmt::kKeySampling, o.sample_bytes);
+  meta(out, fmt::kKeyDepth, static_cast<uint64_t>(o.depth));
+  meta(out, fmt::kKeyStacks, used);
+  meta(out, fmt::kKeyTruncated, truncated);
+  meta(out, fmt::kKeyProbeBytes, t.probe_bytes());
   unwind_meta(out, unwind_stats());
-  if (info.foreign_malloc) meta_str(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
+  if (info.foreign_malloc) meta(out, fmt::kKeyForeignMalloc, info.foreign_malloc);
   recording_meta(out, t);
   attached_meta(out, t);
   incomplete_lines(out, t);

@@ -1,51 +1,16 @@
-// Renders a snapshot (docs/snapshot-format.md) without allocating: a fixed buffer flushed
-// to a sink. FdOut writes to a raw fd inside the host; unit tests subclass Out to collect
-// the text in memory.
+// Renders a snapshot (docs/snapshot-format.md) without allocating, through the probe's text
+// sink (text_out.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "text_out.h"
+
 namespace leakprobe {
 
 class Tracker;
 class AgeHistory;
-
-class Out {
- public:
-  void put(const char* s);
-  void put(const char* s, size_t n);
-  void put_char(char c);
-  void put_u64(uint64_t v);
-  void put_i64(int64_t v);
-  void put_hex(uint64_t v);  // "0x..." lowercase, as pprof's stack-line regex expects
-  // Flushes what is buffered; false if any write so far failed.
-  bool finish();
-  bool ok() const { return ok_; }
-
- protected:
-  // Not virtual: a virtual destructor would drag operator delete (and libstdc++) into the
-  // preloaded library. Outs are only ever destroyed as their concrete type.
-  ~Out() = default;
-  // Writes all n bytes or returns false.
-  virtual bool sink(const char* data, size_t n) = 0;
-
- private:
-  void flush();
-  char buf_[16384];
-  size_t used_ = 0;
-  bool ok_ = true;
-};
-
-class FdOut final : public Out {
- public:
-  explicit FdOut(int fd) : fd_(fd) {}
-  ~FdOut() = default;
-
- private:
-  bool sink(const char* data, size_t n) override;
-  int fd_;
-};
 
 struct SnapshotInfo {
   int pid = 0;
