@@ -18,15 +18,13 @@
 #include "leakprobe/cli/launcher.h"
 #include "leakprobe/cli/run_as.h"
 #include "leakprobe/settings.h"
+#include "leakprobe/snapshot_format.h"
 
 namespace leakprobe::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// The probe's control request (format::kControlRequestDetach once the probe side lands it).
-constexpr char kDetachRequest[] = "detach\n";
 
 int parse_pid_text(const std::string& text) {
   if (text.empty() || text.size() > 9) return -1;
@@ -320,7 +318,7 @@ int AttachCommand::detach() const {
   // and nothing is stopped at all. Without a socket (LEAKPROBE_CONTROL=0, or a probe older than
   // the request), the same through ptrace: one remote call of leakprobe_detach().
   const auto timeout = std::chrono::milliseconds(static_cast<long>(timeout_seconds_ * 1000));
-  const ControlReply reply = control_request(pid, kDetachRequest, timeout);
+  const ControlReply reply = control_request(pid, format::kControlRequestDetach, timeout);
   if (reply.ok) {
     std::string calls;
     if (const auto at = reply.text.find("restored="); at != std::string::npos)
