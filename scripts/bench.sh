@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The overhead benchmark, fully automatic: builds the probe and the benchmark
-# programs (RelWithDebInfo), runs both workloads under every profiler side by side
+# programs (RelWithDebInfo), profiles the probe's configurations with perf (its share of the
+# samples of both alloc loops and of the broker under each workload: printed beside every
+# ratio), runs both workloads under every profiler side by side
 # (interleaved repetitions), measures snapshot size vs run length and a 1M-allocation snapshot,
 # then replaces the generated section of docs/performance.md with the fresh tables and prints
 # them. Benchmarks never fail on timing: the exit code only says whether the run itself worked.
@@ -28,8 +30,49 @@ if ! cmake --build "$build" -j2 --target leakprobe; then
 fi
 
 section=$(mktemp)
-trap 'rm -f "$section"' EXIT
-"$build/bench/runner/bench_runner" --build-dir "$build" --markdown "$section" "$@"
+work=$(mktemp -d)
+trap 'rm -rf "$section" "$work"' EXIT
+
+# The probe's share of the samples by profile (perf record -e cpu-clock, self time in
+# libleakprobe.so) per workload and probe configuration: steadier than time ratios on a shared
+# machine. The runner prints each beside its ratios and in the goals.
+lib=$build/libleakprobe/libleakprobe.so
+shares=$work/shares.txt
+case " $* " in
+  *" --smoke "*) scale=40; pairs=20000 ;;
+  *" --quick "*) scale=4; pairs=400000 ;;
+  *) scale=1; pairs=1000000 ;;
+esac
+runner_args=()
+if command -v perf >/dev/null && [ -f "$lib" ]; then
+  echo "# workload configuration percent (scripts/bench.sh, load average $(cut -d' ' -f1-3 /proc/loadavg))" >"$shares"
+  for cfg in lp-exact lp-sampled lp-dormant; do
+    mode=()
+    case $cfg in
+      lp-sampled) mode=(LEAKPROBE_SAMPLE_BYTES=524288) ;;
+      lp-dormant) mode=(LEAKPROBE_ENABLED=0) ;;
+    esac
+    for sizes in normal small; do
+      name=alloc; [ "$sizes" = small ] && name=alloc-small
+      perf record -q -e cpu-clock -F 1999 -o "$work/alloc.perf" -- \
+        env -u LEAKPROBE_BENCH_BUILD_DIR LD_PRELOAD="$lib" LEAKPROBE_OUTPUT_DIR="$work" \
+        LEAKPROBE_QUIET=1 "${mode[@]}" "$build/bench/alloc/bench_alloc" --pairs "$pairs" \
+        --sizes "$sizes" >/dev/null 2>"$work/alloc.perf.log" || continue
+      perf report -i "$work/alloc.perf" --stdio --no-children --sort dso 2>/dev/null |
+        awk -v w="$name" -v c="$cfg" '/^ +[0-9.]+%/ { pct = $1; sub("%", "", pct);
+               if ($2 ~ /libleakprobe/) probe += pct }
+             END { printf "%s %s %.2f\n", w, c, probe }' >>"$shares"
+      rm -f "$work"/leakprobe.*.heap
+    done
+    LEAKPROBE_BENCH_BUILD_DIR=$build "$here/scripts/profile_broker.sh" --config "$cfg" \
+      --scale "$scale" | awk '$1 == "probe_share" { print $2, $3, $4 }' >>"$shares" ||
+      echo "bench.sh: profiling the broker under $cfg failed" >&2
+  done
+  runner_args+=(--profile-shares "$shares")
+else
+  echo "bench.sh: perf or the probe is missing: the probe's share of the samples is not measured" >&2
+fi
+"$build/bench/runner/bench_runner" --build-dir "$build" --markdown "$section" "${runner_args[@]}" "$@"
 
 # Replace only our generated section; every other part of the file (the heapdiff section,
 # the hand-written analysis) is kept as it is.

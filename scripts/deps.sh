@@ -19,6 +19,8 @@ packages=(
   debuginfod curl
   libcpp-httplib-dev prometheus
   lintian man-db  # the install test runs lintian on the .debs; man checks the man pages
+  linux-perf  # bench.sh and profile_broker.sh: the probe's share of the samples
+  valgrind strace  # callgrind instruction counts and syscall counts (docs/performance-probe-notes.md)
 )
 
 missing=()

@@ -6,6 +6,10 @@
 #
 # Usage: scripts/profile_broker.sh [--config none|lp-exact|lp-sampled|lp-dormant]
 #                                  [--workloads twopub,fanout,churn,retained] [--keep DIR]
+#                                  [--scale N]
+#   --scale N: 1/N of the full run's message counts (scripts/bench.sh --quick/--smoke).
+# Besides the report, one line per workload "probe_share <workload> <config> <percent>" for
+# scripts/bench.sh.
 # Environment: LEAKPROBE_BENCH_BUILD_DIR (default: build-bench), as scripts/bench.sh.
 # Needs perf (Debian: linux-perf) and the bench programs built (scripts/bench.sh builds them).
 set -euo pipefail
@@ -14,14 +18,17 @@ build=${LEAKPROBE_BENCH_BUILD_DIR:-$here/build-bench}
 config=lp-exact
 workloads=twopub,fanout,churn,retained
 keep=
+scale=1
 while [ $# -gt 0 ]; do
   case $1 in
     --config) config=$2; shift 2 ;;
     --workloads) workloads=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
     *) echo "profile_broker.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
+case $scale in ''|*[!0-9]*|0) echo "profile_broker.sh: --scale must be a positive integer" >&2; exit 2 ;; esac
 case $config in none|lp-exact|lp-sampled|lp-dormant) ;;
   *) echo "profile_broker.sh: unknown configuration $config" >&2; exit 2 ;; esac
 command -v perf >/dev/null || { echo "profile_broker.sh: perf not found (apt-get install linux-perf)" >&2; exit 1; }
@@ -82,8 +89,11 @@ for w in ${workloads//,/ }; do
   perf record -q -e cpu-clock -F 2000 -g -p "$broker" -o "$work/$w.perf.data" 2>"$work/$w.perf.log" &
   perf_pid=$!
   sleep 0.3
-  # shellcheck disable=SC2086  # the counts are separate arguments
-  "$load" --workload "$w" --port "$port" --broker-pgid "$broker" ${counts[$w]} >"$work/$w.load.txt"
+  args=()
+  for a in ${counts[$w]}; do
+    case $a in --*) args+=("$a") ;; *) args+=("$(( a / scale > 20 ? a / scale : 20 ))") ;; esac
+  done
+  "$load" --workload "$w" --port "$port" --broker-pgid "$broker" "${args[@]}" >"$work/$w.load.txt"
   kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; perf_pid=
   kill "$broker"; wait "$broker" 2>/dev/null || true; broker=
   cpu=$(grep -Eo 'broker_cpu_us_per_msg=[0-9.]+' "$work/$w.load.txt" | cut -d= -f2 | paste -sd/ || true)
@@ -108,4 +118,8 @@ for w in ${workloads//,/ }; do
            if (dso ~ /libleakprobe/) probe += pct;
            if (dso ~ /kernel/) kernel += pct; }
          END { printf "probe (libleakprobe): %.1f%%; kernel: %.1f%%\n", probe, kernel }'
+  perf report -i "$work/$w.perf.data" --stdio --no-children --sort dso 2>/dev/null |
+    awk -v w="$w" -v c="$config" '/^ +[0-9.]+%/ { pct = $1; sub("%", "", pct);
+           if ($2 ~ /libleakprobe/) probe += pct }
+         END { printf "probe_share %s %s %.2f\n", w, c, probe }'
 done

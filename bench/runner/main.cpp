@@ -29,6 +29,7 @@ struct Options {
   std::string build_dir;
   std::string work_dir;
   std::string markdown_out;
+  std::string profile_shares;  // scripts/bench.sh's perf measurements (results.h)
   bool quick = false;
   bool smoke = false;   // tiny sizes: proves every piece works, measures nothing
   bool strict = false;  // exit 1 if any run failed
@@ -42,7 +43,8 @@ struct Options {
   std::fprintf(stderr,
                "bench_runner: %s\n"
                "usage: bench_runner --build-dir DIR [--work-dir DIR] [--quick | --smoke]\n"
-               "       [--reps N] [--markdown FILE] [--configs a,b,...] [--skip-alloc]\n"
+               "       [--reps N] [--markdown FILE] [--profile-shares FILE]\n"
+               "       [--configs a,b,...] [--skip-alloc]\n"
                "       [--workloads twopub,fanout,churn,retained]\n"
                "       [--skip-broker] [--skip-extras] [--strict]\n",
                why.c_str());
@@ -63,6 +65,8 @@ Options parse(int argc, char** argv) {
       o.work_dir = value();
     } else if (a == "--markdown") {
       o.markdown_out = value();
+    } else if (a == "--profile-shares") {
+      o.profile_shares = value();
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--smoke") {
@@ -186,6 +190,17 @@ int main(int argc, char** argv) {
   Results results;
   results.mode = o.smoke ? "smoke" : o.quick ? "quick" : "full";
   results.reps = o.reps;
+  if (!o.profile_shares.empty()) {
+    std::ifstream in(o.profile_shares);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string error;
+    if (!in || !parse_profile_shares(text.str(), &results.probe_share, &error)) {
+      std::fprintf(stderr, "bench_runner: %s: %s\n", o.profile_shares.c_str(),
+                   in ? error.c_str() : "cannot read it");
+      return 2;
+    }
+  }
   results.started_utc = utc_now();
   results.load_before = loadavg();
   results.alloc.pairs = o.smoke ? 20'000 : o.quick ? 100'000 : 1'000'000;

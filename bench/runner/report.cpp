@@ -19,6 +19,31 @@ std::optional<Summary> summarize(std::vector<double> values) {
   return s;
 }
 
+bool parse_profile_shares(const std::string& text,
+                          std::map<std::string, std::map<std::string, double>>* shares,
+                          std::string* error) {
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string workload, config, pct, extra;
+    fields >> workload >> config >> pct;
+    char* end = nullptr;
+    const double v = pct.empty() ? -1 : std::strtod(pct.c_str(), &end);
+    if (workload.empty() || config.empty() || pct.empty() || *end != '\0' || v < 0 || v > 100 ||
+        (fields >> extra)) {
+      *error = "line " + std::to_string(n) + ": \"" + line +
+               "\" is not \"<workload> <configuration> <percent in 0..100>\"";
+      return false;
+    }
+    (*shares)[workload][config] = v;
+  }
+  return true;
+}
+
 namespace {
 
 struct Metric {
@@ -98,6 +123,27 @@ std::optional<Summary> metric_summary(const Results& r, const std::string& metri
   return summarize(c->second);
 }
 
+// The probe's share of `workload`'s samples under `config`, as " · probe 12.3%" (empty when
+// not measured).
+std::string share_note(const Results& r, const std::string& workload, const std::string& config) {
+  auto w = r.probe_share.find(workload);
+  if (w == r.probe_share.end()) return "";
+  auto c = w->second.find(config);
+  if (c == w->second.end()) return "";
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(1);
+  o << " · probe " << c->second << "%";
+  return o.str();
+}
+
+// The broker workload a report row (twopub-qos0, fanout, ...) belongs to.
+std::string workload_of_row(const Results& r, const std::string& row) {
+  for (const auto& w : r.broker_workloads)
+    if (row.rfind(w.name, 0) == 0) return w.name;
+  return row;
+}
+
 // Ratio of the config's median to the unprofiled median.
 std::optional<double> ratio_to_none(const Results& r, const std::string& metric,
                                     const std::string& config) {
@@ -125,8 +171,8 @@ void metric_table(const Results& r, const Metric& m, std::ostringstream& out) {
     }
     auto q = ratio_to_none(r, m.key, c.name);
     out << num(s->median * m.display_scale) << " | " << num(s->min * m.display_scale) << "–"
-        << num(s->max * m.display_scale) << " | " << (q ? ratio(*q) : "–") << " | " << s->n
-        << " |\n";
+        << num(s->max * m.display_scale) << " | " << (q ? ratio(*q) : "–")
+        << share_note(r, m.workload, c.name) << " | " << s->n << " |\n";
   }
 }
 
@@ -156,7 +202,11 @@ void broker_matrix(const Results& r, const std::string& field, const std::string
         continue;
       }
       auto q = ratio_to_none(r, key, c->name);
-      out << " " << (q ? ratio(*q) : "–") << " (" << num(s->median * scale) << unit << ") |";
+      // The probe's share of the CPU samples belongs beside CPU and throughput, not memory.
+      const std::string share =
+          field == "vmhwm_kb" ? "" : share_note(r, workload_of_row(r, col), c->name);
+      out << " " << (q ? ratio(*q) : "–") << share << " (" << num(s->median * scale) << unit
+          << ") |";
     }
     out << "\n";
   }
@@ -343,27 +393,60 @@ struct GoalRow {
   std::string cells[3];  // exact, sampled, dormant
 };
 
-// The cost goals: ratios of medians to none in this run, every broker workload.
+// "12.3% (fanout), 10.1% (twopub): met" for the probe's share of the samples of
+// `workloads` under `config`, against at most `target` percent.
+std::string share_cell(const Results& r, const std::vector<std::string>& workloads,
+                       const std::string& config, double target) {
+  std::string cell;
+  double worst = -1;
+  for (const auto& w : workloads) {
+    auto it = r.probe_share.find(w);
+    if (it == r.probe_share.end() || !it->second.count(config)) continue;
+    const double v = it->second.at(config);
+    cell += (cell.empty() ? "" : ", ") + num(v) + "% (" + w + ")";
+    worst = std::max(worst, v);
+  }
+  if (worst < 0) return "not measured";
+  return cell + ": " +
+         (worst <= target ? std::string("met") : "missed by " + num(worst - target) + " points");
+}
+
+// The cost goals (issue 19's table): ratios of medians to none in this run, every broker
+// workload, and the probe's share of the samples by profile.
 std::vector<GoalRow> cost_goals(const Results& r) {
   std::vector<GoalRow> g;
   for (const auto& row : r.broker_rows) {
     const std::string key = row + ":cpu_us_per_msg";
     g.push_back({"broker CPU per delivered message, " + row,
-                 {goal_cell(r, key, "lp-exact", 1.30, false, "heaptrack"),
+                 {goal_cell(r, key, "lp-exact", 1.25, false, "heaptrack"),
                   goal_cell(r, key, "lp-sampled", 1.05, false),
-                  goal_cell(r, key, "lp-dormant", 1.02, false)}});
+                  goal_cell(r, key, "lp-dormant", 1.05, false)}});
   }
   for (const auto& row : r.broker_rows) {
     const std::string key = row + ":msgs_per_s";
     g.push_back(
         {"broker throughput, " + row,
-         {goal_cell(r, key, "lp-exact", 0.90, true), goal_cell(r, key, "lp-sampled", 0.97, true),
-          goal_cell(r, key, "lp-dormant", 0.99, true)}});
+         {goal_cell(r, key, "lp-exact", 0.85, true), goal_cell(r, key, "lp-sampled", 0.97, true),
+          goal_cell(r, key, "lp-dormant", 0.97, true)}});
   }
-  g.push_back({"alloc loop time",
-               {goal_cell(r, "ns_per_pair", "lp-exact", 2.0, false),
-                goal_cell(r, "ns_per_pair", "lp-sampled", 1.2, false),
-                goal_cell(r, "ns_per_pair", "lp-dormant", 1.02, false)}});
+  g.push_back({"tight small-block alloc loop, CPU time",
+               {goal_cell(r, "small_cpu_ns_per_pair", "lp-exact", 2.5, false),
+                goal_cell(r, "small_cpu_ns_per_pair", "lp-sampled", 1.10, false),
+                goal_cell(r, "small_cpu_ns_per_pair", "lp-dormant", 1.05, false)}});
+  // CPU time where the run measured it (wall time on a shared machine measures neighbours).
+  const std::string alloc = r.series.count("cpu_ns_per_pair") ? "cpu_ns_per_pair" : "ns_per_pair";
+  g.push_back(
+      {"alloc loop",
+       {goal_cell(r, alloc, "lp-exact", 2.5, false), goal_cell(r, alloc, "lp-sampled", 1.05, false),
+        goal_cell(r, alloc, "lp-dormant", 1.03, false)}});
+  g.push_back({"probe's share of the tight loop's samples (perf record)",
+               {share_cell(r, {"alloc-small"}, "lp-exact", 55),
+                share_cell(r, {"alloc-small"}, "lp-sampled", 3),
+                share_cell(r, {"alloc-small"}, "lp-dormant", 1.5)}});
+  g.push_back({"probe's share of the broker's samples, fanout and twopub",
+               {share_cell(r, {"fanout", "twopub"}, "lp-exact", 12),
+                share_cell(r, {"fanout", "twopub"}, "lp-sampled", 2),
+                share_cell(r, {"fanout", "twopub"}, "lp-dormant", 1)}});
   GoalRow mem{"probe memory per live allocation", {"", "", ""}};
   auto s = snapshot_metric(r, "marginal_bytes_per_alloc");
   auto live = snapshot_metric(r, "live");
@@ -494,9 +577,13 @@ std::string render_markdown(const Results& r) {
   for (const Config& c : r.configs) out << "| " << c.name << " | " << c.description << " |\n";
 
   out << "\n### Cost goals, ratios of medians to the unprofiled run of this same run\n\n"
-      << "Targets: broker CPU per delivered message ≤ 1.30× and below heaptrack (exact), "
-         "≤ 1.05× (sampled), ≤ 1.02× (dormant); throughput ≥ 0.90× / 0.97× / 0.99×; alloc loop "
-         "≤ 2.0× / 1.2× / 1.02×; probe memory ≤ 48 B per live allocation (exact).\n\n"
+      << "Targets (exact / sampled / dormant): broker CPU per delivered message ≤ 1.25× and "
+         "below heaptrack / ≤ 1.05× / ≤ 1.05×; throughput ≥ 0.85× / 0.97× / 0.97×; tight "
+         "small-block loop ≤ 2.5× / 1.10× / 1.05×; alloc loop ≤ 2.5× / 1.05× / 1.03× (CPU "
+         "time); the probe's share of the tight loop's samples ≤ 55% / 3% / 1.5% and of the "
+         "broker's (fanout, twopub) ≤ 12% / 2% / 1%; probe memory ≤ 48 B per live allocation "
+         "(exact). A share beside a ratio (\"· probe 12%\") is the profile of that workload "
+         "under that configuration.\n\n"
       << "| goal | exact | sampled (512 KiB) | dormant |\n|---|---|---|---|\n";
   for (const GoalRow& g : cost_goals(r))
     out << "| " << g.what << " | " << g.cells[0] << " | " << g.cells[1] << " | " << g.cells[2]
@@ -517,6 +604,28 @@ std::string render_markdown(const Results& r) {
   }
 
   out << "\n### Measurements\n";
+  if (!r.probe_share.empty()) {
+    // Profiles are steadier than time ratios on a shared machine: what fraction of the
+    // workload's CPU samples fell into the probe's own code.
+    out << "\n**The probe's share of the samples** (`perf record -e cpu-clock`, self time in "
+           "libleakprobe.so; the broker's samples for broker workloads; scripts/bench.sh, "
+           "before the timed runs)\n\n| workload |";
+    std::vector<std::string> cfgs;
+    for (const Config& c : r.configs)
+      if (c.name.rfind("lp-", 0) == 0) cfgs.push_back(c.name);
+    for (const auto& c : cfgs) out << " " << c << " |";
+    out << "\n|---|";
+    for (size_t i = 0; i < cfgs.size(); ++i) out << "---:|";
+    out << "\n";
+    for (const auto& [w, by_config] : r.probe_share) {
+      out << "| " << w << " |";
+      for (const auto& c : cfgs) {
+        auto it = by_config.find(c);
+        out << " " << (it == by_config.end() ? "–" : num(it->second) + "%") << " |";
+      }
+      out << "\n";
+    }
+  }
   broker_tables(r, out);
   if (r.series.count("ns_per_pair")) {
     out << "\n### alloc loop\n";

@@ -17,6 +17,12 @@ struct Summary {
 
 std::optional<Summary> summarize(std::vector<double> values);
 
+// One "<workload> <configuration> <percent>" line per measurement ('#' lines and blank lines
+// skipped) into results.probe_share. False, with the line in `error`, on anything else.
+bool parse_profile_shares(const std::string& text,
+                          std::map<std::string, std::map<std::string, double>>* shares,
+                          std::string* error);
+
 // values[metric][config] = one value per successful repetition.
 using Series = std::map<std::string, std::map<std::string, std::vector<double>>>;
 
@@ -53,6 +59,10 @@ struct Results {
   std::vector<UptimeRun> uptime;
   std::vector<RunResult> snapshot_runs;  // bench_snapshot under lp-exact
   std::vector<std::string> snapshot_args;
+  // The probe's share of the samples (perf record -e cpu-clock: self time in libleakprobe.so)
+  // per workload ("alloc", "alloc-small", or a broker workload's name) and configuration, in
+  // percent. Measured by scripts/bench.sh before the runner and read with --profile-shares.
+  std::map<std::string, std::map<std::string, double>> probe_share;
   std::vector<std::string> failures;
   std::vector<std::string> notes;  // e.g. repetitions skipped to stay within the time budget
 };
