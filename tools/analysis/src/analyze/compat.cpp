@@ -7,10 +7,13 @@
 namespace leakprobe::analysis {
 namespace {
 
-std::string sampling_text(int64_t sampling) {
-  return sampling <= 0 ? std::string("exact (heapprofile)")
-                       : "sampled every " + std::to_string(sampling) + " bytes (heap_v2/" +
-                             std::to_string(sampling) + ")";
+// What the file says its sampling is, for the refusal (the reports' sampling_text() says only
+// "exact" or "sampled/N").
+std::string sampling_description(int64_t sampling) {
+  const std::string header = "heap_v2/" + std::to_string(sampling);
+  if (!is_sampled(sampling))
+    return sampling <= 0 ? "exact (heapprofile)" : "exact (" + header + ")";
+  return "sampled every " + std::to_string(sampling) + " bytes (" + header + ")";
 }
 
 }  // namespace
@@ -32,8 +35,8 @@ std::optional<Error> check_compatible(const std::vector<const Snapshot*>& snapsh
     }
     if (first.sampling != s.sampling) {
       return Error{first.name + " and " + s.name + " use different sampling rates (" +
-                   sampling_text(first.sampling) + " vs " + sampling_text(s.sampling) +
-                   "); their numbers cannot be compared"};
+                   sampling_description(first.sampling) + " vs " +
+                   sampling_description(s.sampling) + "); their numbers cannot be compared"};
     }
   }
   return std::nullopt;

@@ -656,7 +656,7 @@ Result<Snapshot> Parser::finish() {
                       " section (" + std::to_string(line_no_) + " lines read)");
   }
   if (meta_sampling_ && *meta_sampling_ != snap_.sampling &&
-      !(*meta_sampling_ <= 1 && snap_.sampling <= 1)) {
+      (is_sampled(*meta_sampling_) || is_sampled(snap_.sampling))) {
     return whole_file("leakprobe.sampling " + std::to_string(*meta_sampling_) +
                       " disagrees with the header's sampling rate " +
                       std::to_string(snap_.sampling));
