@@ -79,6 +79,40 @@ TEST(Parser, ReadsLeakprobeSnapshotWithMetadata) {
   EXPECT_EQ(s.find_mapping(0x1000), nullptr);
 }
 
+// An attached probe's `attached` line; absent (preloaded) it stays empty.
+TEST(Parser, ReadsTheAttachedLine) {
+  EXPECT_FALSE(parse_snapshot(kLeakprobe, "a.heap").value().attached);
+  std::string text = kLeakprobe;
+  const std::string after = "# leakprobe.probe-bytes: 4718592\n";
+  text.insert(text.find(after) + after.size(),
+              "# leakprobe.attached: since=1795777100.250000 heap-live=3221225472 "
+              "unrecorded-frees=17 unrecorded-freed-bytes=4096 a-future-field=x\n");
+  Result<Snapshot> r = parse_snapshot(text, "a.heap");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r.value().attached);
+  const AttachInfo& at = *r.value().attached;
+  EXPECT_DOUBLE_EQ(at.since, 1795777100.25);
+  EXPECT_EQ(at.heap_live, 3221225472);
+  EXPECT_EQ(at.unrecorded_frees, 17);
+  EXPECT_EQ(at.unrecorded_freed_bytes, 4096);
+  // Sampled mode writes no unrecorded-* fields.
+  text = kLeakprobe;
+  text.insert(text.find(after) + after.size(), "# leakprobe.attached: since=1795777100.25\n");
+  r = parse_snapshot(text, "a.heap");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r.value().attached->unrecorded_frees);
+  EXPECT_FALSE(r.value().attached->heap_live);
+  // Without since, or with a field that is not a number: a clear error.
+  for (const char* bad :
+       {"# leakprobe.attached: heap-live=1\n", "# leakprobe.attached: since=1 heap-live=lots\n"}) {
+    text = kLeakprobe;
+    text.insert(text.find(after) + after.size(), bad);
+    r = parse_snapshot(text, "a.heap");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().message.find("leakprobe.attached"), std::string::npos);
+  }
+}
+
 TEST(Parser, ReadsGperftoolsDumpAndTakesProgramFromFirstMapping) {
   const std::string text =
       "heap profile:    100:   500650 [   100:   500650] @ heapprofile\n"

@@ -219,7 +219,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
   for (const Snapshot* s : snapshots) {
     out.inputs.push_back(InputInfo{s->name, s->flavour, s->kind, s->sampling, s->pid, s->time,
                                    s->sequence, s->trigger, s->program(), s->stacks.size(),
-                                   s->totals});
+                                   s->totals, s->attached});
     if (other_process(*snapshots.front(), *s) && out.same_process) {
       out.same_process = false;
       Warning w;

@@ -456,6 +456,37 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
       std::optional<double> first = snap_.recording ? snap_.recording->first_switch : std::nullopt;
       snap_.recording = RecordingState{std::string(word), *t, first};
     }
+  } else if (key == fmt::kKeyAttached) {
+    // "since=<unix time> heap-live=<bytes> unrecorded-frees=<n> unrecorded-freed-bytes=<n>";
+    // names this reader does not know are skipped, as in the memory section.
+    AttachInfo info;
+    bool have_since = false;
+    Cursor c(value);
+    for (std::string_view tok = c.token(); !tok.empty(); tok = c.token()) {
+      const size_t eq = tok.find('=');
+      const std::string_view name = tok.substr(0, eq), v = tok.substr(eq + 1);
+      int64_t n = 0;
+      const bool number =
+          eq != std::string_view::npos && to_int64(v, n) == NumStatus::kOk && n >= 0;
+      if (name == fmt::kAttachedSince && eq != std::string_view::npos) {
+        have_since = parse_unix_time(v, info.since);
+        if (!have_since) break;
+      } else if (name == fmt::kAttachedHeapLive || name == fmt::kAttachedUnrecordedFrees ||
+                 name == fmt::kAttachedUnrecordedBytes) {
+        if (!number) {
+          have_since = false;
+          break;
+        }
+        (name == fmt::kAttachedHeapLive          ? info.heap_live
+         : name == fmt::kAttachedUnrecordedFrees ? info.unrecorded_frees
+                                                 : info.unrecorded_freed_bytes) = n;
+      }
+    }
+    if (!have_since) {
+      return at_line("malformed leakprobe.attached value '" + excerpt(value) +
+                     "' (expected 'since=<unix seconds> heap-live=<bytes> ...')");
+    }
+    snap_.attached = info;
   } else if (key == fmt::kKeyRecordingChanged) {
     double v = 0;
     if (!parse_unix_time(value, v)) {

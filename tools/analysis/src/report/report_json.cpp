@@ -115,6 +115,15 @@ json memory_json(const std::optional<MemoryReport>& r) {
               {"advice", advice}};
 }
 
+// An attached probe's `attached` line (docs/snapshot-format.md); null when preloaded.
+json attached_json(const std::optional<AttachInfo>& at) {
+  if (!at) return nullptr;
+  return {{"since", at->since},
+          {"heap_live_bytes", optional_json(at->heap_live)},
+          {"unrecorded_frees", optional_json(at->unrecorded_frees)},
+          {"unrecorded_freed_bytes", optional_json(at->unrecorded_freed_bytes)}};
+}
+
 }  // namespace
 
 void write_json_report(std::ostream& out, const Analysis& a, const ReportContext& /*ctx*/) {
@@ -139,7 +148,8 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
                       {"live_bytes", in.totals.live_bytes},
                       {"live_objects", in.totals.live_objs},
                       {"alloc_bytes", in.totals.alloc_bytes},
-                      {"alloc_objects", in.totals.alloc_objs}});
+                      {"alloc_objects", in.totals.alloc_objs},
+                      {"attached", attached_json(in.attached)}});
   }
   doc["inputs"] = inputs;
   // Cumulative allocation counters restart with a new process; say so instead of guessing.

@@ -89,6 +89,24 @@ const char* unit_name(GroupBy by) {
   return "stacks";
 }
 
+// An attached probe (`leakprobe attach`) saw nothing of the heap from before the attach: say
+// when recording began and how much was live then, so no one reads the stacks as all of it.
+void write_attached(std::ostream& out, const Analysis& a) {
+  const InputInfo* newest = nullptr;
+  for (const InputInfo& in : a.inputs)
+    if (in.attached) newest = &in;
+  if (!newest) return;
+  const AttachInfo& at = *newest->attached;
+  out << "  attached recording began " << utc(at.since)
+      << " (leakprobe attach): blocks from before are in no stack";
+  if (at.heap_live) out << "; " << format_bytes(*at.heap_live) << " was live then";
+  if (at.unrecorded_frees) {
+    out << "; " << *at.unrecorded_frees << " of those blocks freed since";
+    if (at.unrecorded_freed_bytes) out << " (" << format_bytes(*at.unrecorded_freed_bytes) << ")";
+  }
+  out << "\n";
+}
+
 void write_inputs(std::ostream& out, const Analysis& a) {
   if (a.inputs.empty()) return;
   for (size_t i = 0; i < a.inputs.size(); ++i) {
@@ -106,6 +124,7 @@ void write_inputs(std::ostream& out, const Analysis& a) {
   if (!a.inputs.empty() && !a.inputs.front().program.empty()) {
     out << "  program " << a.inputs.front().program << "\n";
   }
+  write_attached(out, a);
   if (!a.same_process) {
     std::string pids;
     std::optional<int64_t> previous;

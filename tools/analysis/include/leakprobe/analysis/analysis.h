@@ -82,7 +82,8 @@ struct InputInfo {
   std::optional<std::string> trigger;
   std::string program;
   size_t stacks = 0;
-  Counts totals;  // over all stacks, before filters
+  Counts totals;                       // over all stacks, before filters
+  std::optional<AttachInfo> attached;  // the probe was attached, not preloaded (Snapshot)
 };
 
 struct Analysis {

@@ -103,6 +103,15 @@ struct RecordingState {
   bool on() const { return state == "on"; }
 };
 
+// The probe's `attached` line (docs/snapshot-format.md): it was attached to a running process
+// (`leakprobe attach`), so the heap from before `since` is in no stack line.
+struct AttachInfo {
+  double since = 0;                         // unix seconds: when recording was attached
+  std::optional<int64_t> heap_live;         // malloc's bytes in use then
+  std::optional<int64_t> unrecorded_frees;  // frees since of blocks from before (exact mode)
+  std::optional<int64_t> unrecorded_freed_bytes;
+};
+
 // One `incomplete` line: something the snapshot is known to miss, from `since` on.
 struct IncompleteMark {
   std::string reason;  // "stack-table-full", "deepbind-frees", "foreign-malloc", ...
@@ -143,6 +152,7 @@ struct Snapshot {
   std::optional<std::string> foreign_malloc;
   std::optional<int64_t> probe_bytes;
   std::optional<RecordingState> recording;  // absent: older probes and gperftools dumps
+  std::optional<AttachInfo> attached;       // present only for an attached probe
   std::vector<IncompleteMark> incomplete;
   std::map<std::string, std::string> build_ids;  // path -> lowercase hex build-id
 
