@@ -32,18 +32,25 @@ bool StackTable::init(size_t max_stacks, Arena* arena) {
 }
 
 uint64_t StackTable::hash_frames(const uintptr_t* frames, uint32_t depth, bool truncated) {
-  // Each frame is mixed on its own (only the additions chain), so a 32-frame stack hashes in a
-  // few dozen cycles instead of 32 multiply latencies in a row. The per-frame mix must not be
-  // linear: with `frame * C` summed, the hash depended only on the sum of the addresses, and
-  // stacks built from the same functions in another order all collided (171 distinct hashes
-  // for 100k stacks). The xor-shift between the two multiplies breaks that, and the position
-  // goes into each term so a permutation of the same frames hashes differently.
-  uint64_t h = 0x9e3779b97f4a7c15ull * (depth * 2 + (truncated ? 1 : 0) + 1);
-  for (uint32_t i = 0; i < depth; ++i) {
-    uint64_t x = (frames[i] + (uint64_t{i} + 1) * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
-    x ^= x >> 32;
-    h += x * 0xc4ceb9fe1a85ec53ull;
+  // Runs on every recorded allocation over up to LEAKPROBE_DEPTH frames, so it must cost few
+  // instructions a frame: two xor-multiply chains (even and odd frames; two chains halve the
+  // multiply latency in a row), three instructions a frame, then a full avalanche at the end.
+  // Each step is a bijection of the running value for a given frame, so stacks that differ in
+  // one frame never collide, and frames mix with their position, so the same frames in
+  // another order do not either. (An earlier sum of `frame * C` depended only on the sum of
+  // the addresses: 171 distinct hashes for 100k stacks.) Equal hashes are compared frame by
+  // frame anyway (find).
+  uint64_t a = 0x9e3779b97f4a7c15ull * (depth * 2 + (truncated ? 1 : 0) + 1);
+  uint64_t b = a ^ 0x6a09e667f3bcc909ull;
+  uint32_t i = 0;
+  for (; i + 1 < depth; i += 2) {
+    a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+    b = (b ^ frames[i + 1]) * 0xc4ceb9fe1a85ec53ull;
   }
+  if (i < depth) a = (a ^ frames[i]) * 0xff51afd7ed558ccdull;
+  uint64_t h = a ^ ((b << 31) | (b >> 33));
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ull;
   h ^= h >> 33;
