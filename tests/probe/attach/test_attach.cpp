@@ -232,6 +232,31 @@ TEST_F(Attach, LibraryOpenedAfterAttachIsCovered) {
   EXPECT_EQ(p.detach(), 0);
 }
 
+// A dlopen whose file depends on its caller ($ORIGIN: relative to this program) is passed on
+// untouched, so glibc sees the real caller; the writer's tick rewrites the library it loaded
+// within a few hundred milliseconds.
+TEST_F(Attach, LibraryOpenedRelativeToItsCallerIsCoveredByTheTick) {
+  const std::string lib = DLOPEN_LIB;
+  const std::string exe = self_exe();
+  const std::string lib_dir = lib.substr(0, lib.rfind('/'));
+  ASSERT_EQ(lib_dir, exe.substr(0, exe.rfind('/'))) << "the build puts both in one directory";
+  Probe p = open_probe();
+  ASSERT_EQ(p.attach(config().c_str()), 0);
+  void* h = dlopen(("$ORIGIN" + lib.substr(lib.rfind('/'))).c_str(), RTLD_NOW);
+  ASSERT_NE(h, nullptr) << dlerror();
+  auto fn = reinterpret_cast<void* (*)()>(dlsym(h, "lib_alloc_50021"));
+  ASSERT_NE(fn, nullptr);
+  // Bounded: the tick is 200 ms; 5 s on a loaded machine.
+  int seen = 0;
+  for (int i = 0; i < 50 && seen == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fn();
+    seen = static_cast<int>(at_site(take_snapshot(), "lib_alloc_50021", lib).live_objs);
+  }
+  EXPECT_EQ(seen, 1) << "the library's malloc calls were never rewritten";
+  EXPECT_EQ(p.detach(), 0);
+}
+
 // The control socket's "detach": the CLI's way without ptrace.
 TEST_F(Attach, DetachOverTheControlSocket) {
   Probe p = open_probe();
