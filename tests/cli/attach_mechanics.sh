@@ -7,19 +7,25 @@
 #     detach and after attaching again, every call completes with its right result.
 #  2. The probe refusing (-EPERM) and the probe never returning (--timeout): one line, exit 1,
 #     and the process works on as before; the attach after that succeeds.
+#  4. (stand-in run) a thread waiting inside the dynamic loader (a constructor that blocks,
+#     during dlopen): attach refuses with one line instead of hanging on the loader lock, the
+#     process runs on, and once the constructor returns, the attach succeeds.
 #  3. A C program counting SIGUSR1 (handler without SA_RESTART, main thread in read) while two
 #     threads churn malloc: 12 attach/detach cycles while signals are sent one at a time, each
 #     waited for: none is lost, no EINTR comes without its signal, the churn goes on.
 # With `real` last, LIBRARY is the real libleakprobe.so: parts 1 and 3 again, the probe now
 # rewriting calls and recording (and snapshotting) while the threads wait and the signals come;
 # part 2 needs the stand-in's switches and is left out.
-# Usage: attach_mechanics.sh LEAKPROBE_CLI LIBRARY SIGNAL_COUNTER BLOCKED_CALLS_PY [real]
+# Usage: attach_mechanics.sh LEAKPROBE_CLI LIBRARY SIGNAL_COUNTER BLOCKED_CALLS_PY
+#          BLOCKING_CTOR_LIBRARY|real
 set -u
 cli=$1
 stand_in=$2
 counter=$3
 blocked_py=$4
-real=${5:-}
+real=""
+blocking_ctor=${5:-}
+if [ "$blocking_ctor" = real ]; then real=1; blocking_ctor=""; fi
 if [ -n "$real" ] && ! nm -D --defined-only "$stand_in" 2>/dev/null | grep -q ' leakprobe_attach$'; then
   echo "SKIP: $stand_in exports no leakprobe_attach"; exit 77
 fi
@@ -169,4 +175,36 @@ called attach "$sig" 12 "$work/sig.out" || fail "not 12 attaches reached the lib
 [ "$(field other)" = 0 ] || fail "read returned something other than EINTR"
 [ "$(field churn)" -gt "$churn_start" ] || fail "the malloc churners stopped"
 pass "12 attach/detach cycles under $sent SIGUSR1, each counted once; $(field eintr) EINTR, none unasked; malloc churn went on"
+
+# --- 4. a thread inside the dynamic loader ------------------------------------------------
+if [ -n "$blocking_ctor" ]; then
+  mkfifo "$work/ctor.fifo"
+  ATTACH_BLOCK_FD=3 python3 -c '
+import ctypes, sys, threading, time
+t = threading.Thread(target=ctypes.CDLL, args=(sys.argv[1],))
+print("LOADING", flush=True)  # before: the loading thread keeps the GIL while it waits
+t.start()
+t.join()
+print("LOADED", flush=True)
+while True:
+    time.sleep(0.05)
+' "$blocking_ctor" 3<>"$work/ctor.fifo" >"$work/ctor.out" 2>&1 &
+  loader=$!; pids+=("$loader")
+  wait_for grep -q LOADING "$work/ctor.out" || fail "the loader target did not start"
+  sleep 0.3
+  ! grep -q LOADED "$work/ctor.out" || fail "the constructor did not block: $(cat "$work/ctor.out")"
+  started=$(date +%s)
+  expect_rc 1 "$cli" attach -o "$work" --timeout 5 "$loader"
+  expect_contains "$err" "never came to a safe point in 40 tries" "thread in the loader"
+  expect_contains "$err" "in a call from the dynamic loader" "thread in the loader"
+  [ "$(printf '%s
+' "$err" | wc -l)" = 1 ] || fail "thread in the loader: more than one line: $err"
+  [ $(( $(date +%s) - started )) -lt 30 ] || fail "the refusal took more than 30 s"
+  grep -q "$stand_in" "/proc/$loader/maps" && fail "the library was loaded all the same"
+  [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$loader/status")" = 0 ] || fail "still traced"
+  echo x >"$work/ctor.fifo"
+  wait_for grep -q LOADED "$work/ctor.out" || fail "the constructor never returned after the refusal"
+  expect_rc 0 "$cli" attach -o "$work" "$loader"
+  pass "a thread inside the loader: refused ($refusal); once it left, attached"
+fi
 echo "attach mechanics hold"
