@@ -197,8 +197,8 @@ while True:
   expect_rc 1 "$cli" attach -o "$work" --timeout 5 "$loader"
   expect_contains "$err" "never came to a safe point in 40 tries" "thread in the loader"
   expect_contains "$err" "in a call from the dynamic loader" "thread in the loader"
-  [ "$(printf '%s
-' "$err" | wc -l)" = 1 ] || fail "thread in the loader: more than one line: $err"
+  [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] || fail "thread in the loader: more than one line: $err"
+  refusal=$err
   [ $(( $(date +%s) - started )) -lt 30 ] || fail "the refusal took more than 30 s"
   grep -q "$stand_in" "/proc/$loader/maps" && fail "the library was loaded all the same"
   [ "$(awk '/^TracerPid:/ { print $2 }' "/proc/$loader/status")" = 0 ] || fail "still traced"
