@@ -303,6 +303,10 @@ bool dlopen_caller_independent(const char* file, const void* caller) {
 }
 
 bool init_hooks(const void* self) {
+#if !defined(__x86_64__)
+  (void)self;
+  return false;  // the relocation types below are x86_64's: attach refuses elsewhere
+#endif
   Dl_info info{};
   link_map* lm = nullptr;
   if (!dladdr1(self, &info, reinterpret_cast<void**>(&lm), RTLD_DL_LINKMAP) || !lm) return false;

@@ -30,6 +30,11 @@
 //   still the one we rewrote (same dynamic section): a module closed and replaced is never
 //   written.
 //
+// The functions the probe forwards to are not read from the slots (several modules may hold
+// several values): the allocator is the process's own malloc's object (host_allocator.h), the
+// rest dlsym(RTLD_NEXT), which from a dlopen()ed probe searches its own dependencies, i.e.
+// libc. A wrapper of, say, socket() preloaded into the host is therefore passed by.
+//
 // Not seen, by construction: calls through function pointers taken before the attach
 // (ld.so's own __rtld_malloc, allocator tables like CRYPTO_set_mem_functions, a plugin that
 // saved dlsym(RTLD_DEFAULT, "malloc")), and calls inside libc that do not go through its

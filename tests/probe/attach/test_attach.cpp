@@ -136,6 +136,21 @@ TEST_F(Attach, RefusesUnknownSettingsBeforeStartingAnything) {
   EXPECT_EQ(p.detach(), -EINVAL);  // never attached
 }
 
+// A preloaded probe has nothing to attach: it says so and points to `enable`, and a
+// preloaded probe's constructor did start (it is not mistaken for a dlopen()ed one).
+TEST_F(Attach, PreloadedProbeRefusesAttach) {
+  const std::string script =
+      "import ctypes, sys\n"
+      "h = ctypes.CDLL('" PROBE_LIB
+      "')\n"
+      "sys.exit(0 if h.leakprobe_attach(b'LEAKPROBE_QUIET=1\\n') == -17 else 1)\n";
+  const RunResult r = run({"/usr/bin/python3", "-c", script}, dir_, {"LEAKPROBE_QUIET=0"});
+  EXPECT_TRUE(r.exited_ok()) << r.err;
+  EXPECT_NE(r.err.find("profiling pid"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("was preloaded into this process; nothing to attach"), std::string::npos)
+      << r.err;
+}
+
 // The leak after the attach is named with exact counts; the heap from before is not in the
 // stack lines, its frees (and a realloc of one of its blocks) are counted in `attached`.
 TEST_F(Attach, ExactCountsAfterAttachAndPreAttachFreesCounted) {
