@@ -2,19 +2,11 @@
 
 #include <cmath>
 #include <ctime>
-#include <new>
 
 namespace leakprobe {
 namespace detail {
-__thread Sampler* t_sampler __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread Sampler t_sampler __attribute__((tls_model("initial-exec")));
 }  // namespace detail
-
-namespace {
-// Placement storage: a TLS object with a constructor would need a (allocating) TLS
-// destructor registration.
-alignas(Sampler) __thread char t_sampler_storage[sizeof(Sampler)]
-    __attribute__((tls_model("initial-exec")));
-}  // namespace
 
 uint64_t Sampler::next_u64() {
   // xorshift64*: fast, no state beyond one word, good enough for sample gaps.
@@ -33,13 +25,12 @@ int64_t Sampler::next_gap(uint64_t mean_bytes) {
   return static_cast<int64_t>(gap) + 1;
 }
 
-Sampler& detail::make_thread_sampler() {
+void Sampler::seed_from_clock() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t seed = static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^
-                  reinterpret_cast<uintptr_t>(&t_sampler_storage);
-  t_sampler = new (t_sampler_storage) Sampler(seed);
-  return *t_sampler;
+  const uint64_t seed =
+      static_cast<uint64_t>(ts.tv_nsec) * 0x9e3779b97f4a7c15ull ^ reinterpret_cast<uintptr_t>(this);
+  rng_ = seed ? seed : 1;
 }
 
 }  // namespace leakprobe
