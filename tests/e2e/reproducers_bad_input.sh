@@ -32,5 +32,13 @@ for repro in "$@"; do
   expect 2 "cannot read config file" -- "$repro" --config "$work/missing.conf"
   expect 2 "unrecognised option" -- "$repro" --config "$work/bad.conf"
   expect 1 "failed: Connection refused" -- "$repro" --port "$closed_port" --iterations 1
+  # The session-burst gateway's own options.
+  case $(basename "$repro") in
+    repro_session_burst)
+      expect 2 "must be 1..65536" -- "$repro" --buffer-kib 0
+      expect 2 "must be 1..65536" -- "$repro" --buffer-kib 65537
+      expect 2 "devices >= 1" -- "$repro" --devices 0
+      ;;
+  esac
 done
 [ "$failures" -eq 0 ]
