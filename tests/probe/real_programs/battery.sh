@@ -11,6 +11,11 @@
 # With BATTERY_MODE=verify every case runs once more in that mode only:
 # LEAKPROBE_VERIFY_UNWIND=1, and every snapshot must say that each stack the probe's unwinder
 # took was the one libunwind gives (different=0 shorter=0 longer=0).
+# With BATTERY_MODE=attached (and BATTERY_CLI=the leakprobe command) every case runs started
+# without the probe and is given it by `leakprobe attach PID` while it runs (issue 18): same
+# exit status and stdout as without, complete snapshots; a program that ends before the attach
+# could be made is counted apart (most of them: they end within the ~0.1 s an attach takes),
+# and at least two runs must really be attached.
 # Bounded: every run has a timeout, the broker is stopped on any exit.
 set -u -o pipefail
 
@@ -22,6 +27,20 @@ PROBE_LIB=$(realpath "$PROBE_LIB") && SIGHOST=$(realpath "$SIGHOST") || exit 1
 if [ ! -f "$PROBE_LIB" ] || [ ! -x "$SIGHOST" ]; then
   echo "battery.sh: missing $PROBE_LIB or $SIGHOST" >&2
   exit 1
+fi
+if [ "$ONLY_MODE" = attached ]; then
+  if [ ! -x "${BATTERY_CLI:-}" ]; then
+    echo "battery.sh: BATTERY_MODE=attached needs BATTERY_CLI (the leakprobe command)" >&2
+    exit 1
+  fi
+  export LEAKPROBE_LIBRARY=$PROBE_LIB
+  sleep 30 &
+  if ! "$BATTERY_CLI" attach --check $! >/dev/null 2>&1; then
+    kill $!
+    echo "SKIP: ptrace is not available here"
+    exit 77
+  fi
+  kill $!
 fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -70,6 +89,35 @@ run_one() {
   wait "$sub"
   local status=$?
   echo "$status"
+}
+
+# run_attached OUTFILE SNAPDIR -- CMD...: like run_one without the probe, but attaches it to
+# the program as soon as the program runs (env has exec'd it), then waits for the end. Prints
+# "STATUS ATTACHED" (ATTACHED 1 when `leakprobe attach` succeeded). Attach failures other than
+# "the program was gone" are failures of the case.
+ATTACHED=0 GONE=0
+run_attached() {
+  local out=$1 snaps=$2
+  shift 3
+  local dir
+  dir=$(mktemp -d "$WORK/run.XXXXXX")
+  mkdir -p "$snaps"
+  chmod 0777 "$snaps"
+  (cd "$dir" && exec timeout -s KILL "$TIMEOUT" "$@" >"$out" 2>"$out.err" </dev/null) &
+  local sub=$! pid="" i attached=0
+  for i in $(seq 1 200); do
+    pid=$(pgrep -P "$sub" | head -n 1)
+    [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$(readlink -f "$(command -v timeout)")" ] && break
+    pid=""
+    sleep 0.005
+  done
+  if [ -n "$pid" ] && "$BATTERY_CLI" attach -o "$snaps" "$pid" >"$out.attach" 2>&1; then
+    attached=1
+  elif [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q 'no process with pid\|is exiting\|has no threads left\|exited during' "$out.attach"; then
+    attached=error
+  fi
+  wait "$sub"
+  echo "$? $attached"
 }
 
 # Normalises output that legitimately differs: ld.so --list shows load addresses that change
@@ -147,6 +195,27 @@ run_case() {
   ref_status=$(run_one "$base/ref.out" "$base/ref.snaps" LEAKPROBE_UNUSED=1 -- "$@")
   local mode
   for mode in $modes; do
+    if [ "$mode" = attached ]; then
+      local result status attached before=$failures
+      result=$(run_attached "$base/attached.out" "$base/attached.snaps" -- "$@")
+      status=${result% *} attached=${result#* }
+      case $attached in
+        1) ATTACHED=$((ATTACHED + 1)) ;;
+        0) GONE=$((GONE + 1)); echo "note [$CASE] not attached: $(head -c 300 "$base/attached.out.attach" 2>/dev/null)" >&2 ;;
+        *) fail "attached: leakprobe attach failed: $(cat "$base/attached.out.attach")" ;;
+      esac
+      [ "$status" = "$ref_status" ] || fail "attached: exit status $status, without the probe $ref_status"
+      if ! same_output "$norm" "$base/ref.out" "$base/attached.out"; then
+        fail "attached: stdout differs from the run without the probe:"
+        diff <(normalise "$norm" <"$base/ref.out") <(normalise "$norm" <"$base/attached.out") | head -n 10 >&2
+      fi
+      check_snaps "$base/attached.snaps" any
+      if [ "$failures" -eq "$before" ]; then
+        passes=$((passes + 1))
+        echo "ok   [$CASE] attached=$attached (status $status)"
+      fi
+      continue
+    fi
     local -a pvars=(LD_PRELOAD="$PROBE_LIB" LEAKPROBE_OUTPUT_DIR="$base/$mode.snaps"
                     LEAKPROBE_QUIET=1)
     [ "$mode" = sampled ] && pvars+=(LEAKPROBE_SAMPLE_BYTES=65536)
@@ -337,8 +406,9 @@ run_case sighost_sigwait exit exact exact "$SIGHOST" sigwait
 run_case sighost_sigaction exit exact exact "$SIGHOST" sigaction
 run_case sighost_signal exit exact exact "$SIGHOST" signal
 
-# MQTT clients against a private broker that is itself profiled.
-if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto}" ] &&
+# MQTT clients against a private broker that is itself profiled (attached mode: the broker
+# has its own attach tests, tests/cli/attach_mosquitto.sh).
+if [ "$ONLY_MODE" != attached ] && command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto}" ] &&
     [[ mosquitto =~ $FILTER || mqtt =~ $FILTER ]]; then
   CASE=mosquitto_broker
   # As Debian ships it, the broker drops to its own user when started as root: the snapshot
@@ -380,5 +450,12 @@ if command -v mosquitto_pub >/dev/null && [ -x "${MOSQUITTO:-/usr/sbin/mosquitto
 fi
 
 [ "$ONLY_MODE" = verify ] && echo "battery: $VERIFIED stacks compared with libunwind"
+if [ "$ONLY_MODE" = attached ]; then
+  echo "battery: $ATTACHED runs attached while running, $GONE ended before the attach"
+  # Most of these programs are done in less time than an attach takes; the ones that run for
+  # a second or more (python_busy_interval, python_emfile, ...) must have been attached.
+  [ "$ATTACHED" -ge 2 ] ||
+    fail "only $ATTACHED of $((ATTACHED + GONE)) runs were attached: the battery proves little"
+fi
 echo "battery: $passes runs passed, $failures failures"
 [ "$failures" -eq 0 ]
