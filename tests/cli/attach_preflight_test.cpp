@@ -116,6 +116,13 @@ TEST(AttachPreflight, ProbeAlreadyLoadedPointsToEnable) {
 }
 
 // A probe an earlier attach loaded (and a detach left mapped, dormant) is attached again.
+TEST(AttachPreflight, AProcessThatGaveBackItsMemoryIsExiting) {
+  ProcessView v = attachable();
+  v.memory_gone = true;
+  v.maps_readable = false;
+  expect_refused(v, "is exiting");
+}
+
 TEST(AttachPreflight, ProbeLeftByAnEarlierAttachPasses) {
   ProcessView v = attachable();
   v.map_paths.push_back("/usr/lib/x86_64-linux-gnu/libleakprobe.so");

@@ -228,7 +228,10 @@ ProcessView read_process_view(int pid) {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     v.tracer_name = text;
   }
-  if (read_file(dir + "/maps", text) && !text.empty()) {
+  const bool maps_opened = read_file(dir + "/maps", text);
+  // Readable but empty: the process has already given back its memory on its way out.
+  v.memory_gone = maps_opened && text.empty();
+  if (maps_opened && !text.empty()) {
     v.maps_readable = true;
     v.map_paths = parse_map_paths(text);
   }
@@ -262,6 +265,8 @@ Verdict judge_attach(const ProcessView& v) {
   if (!v.exists) return no("no process with pid " + std::to_string(v.pid));
   if (!v.status.parsed) return no("cannot read /proc/" + std::to_string(v.pid) + "/status");
   if (v.status.state == 'Z' || v.status.state == 'X')
+    return no(p + " is exiting: there is nothing left to attach to");
+  if (v.memory_gone && !v.kernel_thread)
     return no(p + " is exiting: there is nothing left to attach to");
   if (v.kernel_thread)
     return no(p + " is a kernel thread: no program runs there to load the probe into");

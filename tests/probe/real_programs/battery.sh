@@ -96,6 +96,11 @@ run_one() {
 # "STATUS ATTACHED" (ATTACHED 1 when `leakprobe attach` succeeded). Attach failures other than
 # "the program was gone" are failures of the case.
 ATTACHED=0 GONE=0
+still_running() {  # a zombie answers kill -0 too
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
 run_attached() {
   local out=$1 snaps=$2
   shift 3
@@ -113,7 +118,7 @@ run_attached() {
   done
   if [ -n "$pid" ] && "$BATTERY_CLI" attach -o "$snaps" "$pid" >"$out.attach" 2>&1; then
     attached=1
-  elif [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ! grep -q 'no process with pid\|is exiting\|has no threads left\|exited during' "$out.attach"; then
+  elif [ -n "$pid" ] && still_running "$pid" && ! grep -q 'no process with pid\|is exiting\|has no threads left\|exited during' "$out.attach"; then
     attached=error
   fi
   wait "$sub"

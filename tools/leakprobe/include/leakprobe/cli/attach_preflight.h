@@ -43,6 +43,7 @@ struct ProcessView {
   int pid = 0;
   bool exists = false;
   bool kernel_thread = false;
+  bool memory_gone = false;  // /proc/PID/maps readable and empty: on its way out
   StatusFields status;
   bool maps_readable = false;
   std::vector<std::string> map_paths;
