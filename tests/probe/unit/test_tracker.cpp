@@ -75,3 +75,38 @@ TEST(Tracker, SizesBeyondThePackedRangeAreNotRecordedAndSaidOnce) {
   EXPECT_EQ(t->stacks().first()->alloc_bytes.load(), (uint64_t{1} << 38) - 1);
   EXPECT_EQ(t->stacks().first()->live_bytes(), 0);
 }
+
+// Attach mode: frees (and successful reallocs) of blocks the map does not hold are counted
+// once note_attached asked for it, never attributed to a stack; a new attach forgets what an
+// earlier one recorded.
+TEST(Tracker, AttachCountsUnrecordedFreesAndForgetsOnReattach) {
+  Options o;
+  auto t = std::make_unique<Tracker>();
+  ASSERT_TRUE(t->init(o));
+  uintptr_t frame = 0x1234;
+  t->record_alloc(reinterpret_cast<void*>(0x1000), 10, &frame, 1, false);
+  EXPECT_FALSE(t->record_free(reinterpret_cast<void*>(0x2000)));
+  EXPECT_EQ(t->unrecorded_frees().frees, 0u) << "not counted before note_attached";
+  t->note_attached(0, true);
+  EXPECT_GT(t->attached_since_us(), 1700000000LL * 1000000);
+  EXPECT_FALSE(t->record_free(reinterpret_cast<void*>(0x2000)));
+  EXPECT_TRUE(t->record_free(reinterpret_cast<void*>(0x1000)));  // ours: not counted
+  // realloc of an unknown block: counted once the real realloc succeeded, not when it failed.
+  Tracker::ReallocTicket ticket = t->realloc_begin(reinterpret_cast<void*>(0x3000));
+  EXPECT_FALSE(ticket.tracked);
+  t->realloc_end(ticket, reinterpret_cast<void*>(0x3000), nullptr, 64);  // failed
+  ticket = t->realloc_begin(reinterpret_cast<void*>(0x3000));
+  t->realloc_end(ticket, reinterpret_cast<void*>(0x3000), reinterpret_cast<void*>(0x4000), 64);
+  EXPECT_EQ(t->unrecorded_frees().frees, 2u);
+  EXPECT_EQ(t->live_pointers(), 1u) << "the realloc's result is a block of ours";
+
+  t->forget_all_blocks();
+  EXPECT_EQ(t->live_pointers(), 0u);
+  for (const Bucket* b = t->stacks().first(); b; b = b->next) {
+    EXPECT_EQ(b->live_objs(), 0);
+    EXPECT_EQ(b->alloc_objs.load(), 0u);
+  }
+  t->note_attached(0, false);  // sampled mode: nothing counted
+  EXPECT_EQ(t->unrecorded_frees().frees, 0u);
+  EXPECT_FALSE(t->counts_unrecorded());
+}
