@@ -334,6 +334,21 @@ TEST(Stream, BadBytesLimitsAndCutsGetTheWholeReadersMessages) {
   EXPECT_EQ(static_cast<int>(f.sample_count), whole.sample_size());
 }
 
+// pprof producers write names as the binary has them; Go's reader never checks UTF-8, and
+// neither may ours: a Latin-1 file name made the whole profile "not a pprof profile".
+TEST(Stream, NamesThatAreNotUtf8AreRead) {
+  Profile p = sample_profile();
+  p.set_string_table(p.function(0).filename(), std::string("/src/caf\xe9/main.go"));
+  std::string gz, error;
+  ASSERT_TRUE(leakprobe::pprof::serialize_gzipped(p, gz, error)) << error;
+  Profile whole;
+  ASSERT_TRUE(leakprobe::pprof::parse_profile(gz, whole, error)) << error;
+  FoldedProfile f;
+  ASSERT_TRUE(read_folded(gz, f, error)) << error;
+  EXPECT_EQ(leakprobe::pprof::string_at(f.tables, f.tables.function(0).filename()),
+            "/src/caf\xe9/main.go");
+}
+
 }  // namespace stream
 
 TEST(StringTable, InternsAndKeepsIndexZeroEmpty) {
