@@ -30,7 +30,9 @@ constexpr int kExitGrowth = 1;
 constexpr int kExitError = 2;
 
 int fail(const std::string& message) {
-  std::cerr << "heapdiff: error: " << message << "\n";
+  // Messages quote the input (a pprof profile's sample type names, file names): never raw
+  // control characters to the terminal.
+  std::cerr << "heapdiff: error: " << la::terminal_safe(message) << "\n";
   return kExitError;
 }
 
