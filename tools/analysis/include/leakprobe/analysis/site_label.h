@@ -3,7 +3,8 @@
 // where in it, what tells look-alike rows apart, and the note on an unnamed function. The text
 // and HTML tables, the resource tables and JSON's "label" lay out these fields and nothing
 // else (the text table cuts them to its width, HTML escapes them and shows full names on
-// hover); the flame graph and the pprof export name a frame with frame_name().
+// hover). The flame graph names a frame with frame_name(); the pprof export gives pprof the
+// full name (pprof shortens names itself) or the same module+0xoffset (Row::label()).
 #pragma once
 
 #include <cstdint>
@@ -62,8 +63,8 @@ struct SiteLabel {
 SiteLabel site_label(const Entry& e, const NamePrinter& name);
 SiteLabel site_label(const ResourceEntry& e, const NamePrinter& name);
 
-// A frame of a stack, as the flame graph names it (and the pprof export, which has no short
-// names): NamePrinter's name, or module+0xoffset (the module's file name) without a symbol.
+// A frame of a stack, as the flame graph names it: NamePrinter's name, or module+0xoffset (the
+// module's file name, as Row::label() spells it) without a symbol.
 std::string frame_name(const Row& r, const NamePrinter& name);
 
 // An input's sampling as reports print it: "exact" or "sampled/N" (is_sampled).
