@@ -133,8 +133,9 @@ AttachCommand::AttachCommand(CLI::App& app) {
 
   detach_ = app.add_subcommand(
       "detach",
-      "Stop recording in a process the probe was attached to and put its calls back; the probe "
-      "stays mapped, dormant, and can be attached again");
+      "Stop recording in a process the probe was attached to and put its calls back (through "
+      "the probe's control socket; ptrace without one); the probe stays mapped, dormant, and "
+      "can be attached again");
   detach_->add_option("pid", pid_text_, "Process id")->required();
   detach_
       ->add_option("--timeout", timeout_seconds_,
