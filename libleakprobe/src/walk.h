@@ -39,45 +39,57 @@ struct Walk {
 
 // One state of a walk: the registers it tracks in a frame, and how the step out of that
 // frame went: where it read the caller's RBP (0: RBP was left as it is) | 1 if its CFA came
-// from RBP. A state's `step` is written when its step is taken.
+// from RBP, the CFA it landed at, and (in the pool) the state it landed in.
 struct CachedState {
   uintptr_t pc;  // a return address (every state but a walk's first)
   uintptr_t sp;
-  uintptr_t bp;
-  uintptr_t step;
+  uintptr_t bp;       // RBP in this state (what a CFA from RBP was computed with)
+  uintptr_t step;     // bp slot | from-RBP flag, of the step out of this state
+  uintptr_t next_sp;  // the CFA that step landed at (0: no step remembered)
+  uint32_t parent;    // the state it landed in: (pool slot + 1) * sizeof(CachedState); 0: none
+  uint32_t unused;
 };
 
-// Chains of states earlier walks of a thread passed through, stored root first: states[i+1]
-// and states[i] were consecutive states of one walk (states[i] the caller's), so each entry's
-// `step` says how that walk stepped from it to the entry below. states[hi - 1] is the previous
-// walk's first state, and the `prefix` entries below it the probe's own frames.
+// The states earlier walks of a thread passed through, each with the step out of it: a memo.
 //
 // Why reuse is exact: a step is a function of the state (pc, sp, bp), the frame rule for pc
 // and the stack words it reads (the return address at CFA-8 and, for some rules, the saved
-// RBP). So a remembered step is a memo that stays true: from a state with the same pc and sp
-// (and RBP, when the CFA comes from RBP), the step lands at the same CFA and reads the same
-// slots. When the new walk reaches a remembered state, it takes the remembered steps upwards
-// for as long as the return address slot still holds the remembered caller: one or two loads
-// a frame instead of a rule lookup and a derivation. The first slot that changed (the caller
-// returned and another call took its place) ends the reuse, and the walk derives the rest as
-// usual.
-// The same holds shifted: the probe's own frames sit at the same distances from the walk's
-// first state whatever the host's stack depth, so the `prefix` steps are checked at the
-// remembered offsets from the new starting sp (a CFA from RBP must then be shifted alike).
+// RBP). So a remembered step stays true: from a state with the same pc and sp (and RBP, when
+// the CFA comes from RBP) it lands at the same CFA and reads the same slots. When a walk
+// reaches a remembered state (found by sp and pc in `index`), it follows the remembered steps
+// upwards (`parent`) for as long as the state there is the one the step lands in (its sp is
+// the remembered CFA) and the return address slot still holds its pc: one or two loads a frame
+// instead of a rule lookup and a derivation. The first slot that changed (the caller returned
+// and another call took its place) ends the reuse, and the walk derives the rest as usual.
+// Any state of any earlier walk may be joined this way, so stacks that share callers with
+// some recent stack (not only the last one) reuse them; a slot taken over by another state
+// fails the sp or pc check, so eviction needs no bookkeeping beyond the index.
+// The probe's own frames sit at the same distances from the walk's first state whatever the
+// host's stack depth: the previous walk's `prefix` steps are checked at the remembered offsets
+// from the new starting sp (a CFA from RBP must then be shifted alike).
 // The rules must be the same too: the owner empties the cache when the rule cache's
 // generation changed (a module was unloaded).
-inline constexpr int kCacheStates = 120;
+inline constexpr int kCacheStates = 150;  // a ring: the oldest state gives way
+inline constexpr int kCacheIndex = 256;   // by sp and pc: pool slot + 1, 0 = empty
+inline constexpr int kPrefixStates = 8;
 struct WalkCache {
-  uint64_t tag = 0;  // the owner's: what the states also depend on (the rules' generation)
-  int lo = 0;        // states[lo, hi) hold the chains
-  int hi = 0;
-  int prefix = 0;  // states[hi - 1 - prefix] was the previous walk's first frame past the probe
+  uint64_t tag = 0;   // the owner's: what the states also depend on (the rules' generation)
+  uint32_t next = 0;  // the ring's next slot
+  int prefix = 0;     // prefix_states[0..prefix]: the previous walk's first states
+  CachedState prefix_states[kPrefixStates + 1];
+  uint16_t index[kCacheIndex];
   CachedState states[kCacheStates];
-  void clear() { lo = hi = prefix = 0; }
+  void clear() {
+    prefix = 0;
+    for (uint16_t& i : index) i = 0;
+  }
 };
 
-// States a walk records before it joins a remembered chain, and after it leaves one.
-inline constexpr int kWalkRecord = 48;
+namespace walk_detail {
+inline unsigned index_of(uintptr_t sp, uintptr_t pc) {
+  return static_cast<unsigned>(((sp >> 3) ^ pc) * 0x9E3779B97F4A7C15ull >> 56) & (kCacheIndex - 1);
+}
+}  // namespace walk_detail
 
 // Env provides:
 //   bool read(uintptr_t addr, uintptr_t* v)   a word of stack memory, false if unreadable
@@ -86,12 +98,10 @@ inline constexpr int kWalkRecord = 48;
 //   bool skip(uintptr_t pc) const              pc is the probe's own frame (dropped at the top)
 // Walks outward from (pc, sp, bp), a frame inside the probe, storing the return addresses of
 // the frames past the probe's own into out[0..depth). `cache` (may be null) is the calling
-// thread's: read for earlier walks' states, and left holding this walk's.
+// thread's: read for earlier walks' states, and left holding this walk's too.
 template <class Env>
 Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restrict out, int depth,
           WalkCache* __restrict cache = nullptr) {
-  // Restrict, local records, few live variables: stores must not make the compiler reload
-  // the reader's bounds and the walk's own state after every frame.
   Walk w;
   uintptr_t* op = out;  // the next return address goes here
   uintptr_t* const op_end = out + depth;
@@ -100,34 +110,29 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   int hops = 0;
   bool ended = false;  // false: the loop ran out of steps
   int step = 0;
-  // The walk records its states in rec: leaf first, rp the current state (while recording),
-  // rp_cap the last slot. A signal frame or an odd RBP slot stops the recording: only
-  // ordinary steps are memos. If it joins a remembered chain, rec[0, nn) are its states up to
-  // the one where it joined, and rec[nn] the one where it left the chain, then those below.
-  CachedState rec[kWalkRecord];
-  CachedState* rp = rec;
-  CachedState* rp_cap = rec + kWalkRecord - 1;
-  rp->pc = pc;
-  rp->sp = sp;
-  rp->bp = bp;
-  int nn = 0;
-  int first_out = 0;  // rec[first_out]: the first frame past the probe's (0: not recorded)
-  CachedState* const S = cache ? cache->states : nullptr;
-  const int lo = cache ? cache->lo : 0;
-  int k = cache ? cache->hi - 1 : -1;  // scanning down the chains: the first with sp >= sp
-  int joined = -1;                     // the walk joined a chain at states[joined]
-  int left = -1;                       // and left it at states[left] (its last state taken)
-  bool have_state = false;             // the loop starts in a state already reached
   int replayed = 0;
-  if (cache && cache->prefix > 0 && cache->hi - cache->lo > cache->prefix &&
-      S[cache->hi - 1].pc == pc && ((sp - S[cache->hi - 1].sp) & 1) == 0) {
+  // The probe's frames of this walk (for the next one's prefix), while in them.
+  CachedState pre[kPrefixStates + 1];
+  int npre = 0;
+  pre[0] = CachedState{pc, sp, bp, 0, 0, 0, 0};
+  bool pre_ok = true;  // every step so far ordinary, and room left
+  int first_out = 0;
+  // The pool slot of the current state (-1: not in the pool), and whether the walk may still
+  // record and join (not past a signal frame).
+  CachedState* const S = cache ? cache->states : nullptr;
+  int cur = -1;
+  bool memo = cache != nullptr;
+  bool have_state = false;  // the loop starts in a state already reached
+  if (cache && cache->prefix > 0 && cache->prefix_states[0].pc == pc &&
+      ((sp - cache->prefix_states[0].sp) & 1) == 0) {
     // The probe's own frames, shifted by the distance between the two starting points.
-    const uintptr_t delta = sp - S[cache->hi - 1].sp;
+    const CachedState* P = cache->prefix_states;
+    const uintptr_t delta = sp - P[0].sp;
     const int p = cache->prefix;
     int i = 1;
     for (; i <= p; ++i) {
-      const CachedState& from = S[cache->hi - i];
-      const CachedState& to = S[cache->hi - 1 - i];
+      const CachedState& from = P[i - 1];
+      const CachedState& to = P[i];
       const uintptr_t st = from.step;
       if ((st & 1) && bp != from.bp + delta) break;  // its CFA came from another RBP
       uintptr_t v;
@@ -138,17 +143,15 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         if (!env.read(shifted & ~uintptr_t{1}, &v)) break;
         bp = v;
       }
-      rp->step = shifted;
-      ++rp;
-      rp->pc = to.pc;
-      rp->sp = to.sp + delta;
-      rp->bp = bp;
+      pre[i - 1].step = shifted;
+      pre[i] = CachedState{to.pc, to.sp + delta, bp, 0, 0, 0, 0};
+      npre = i;
     }
     const int taken = i - 1;
     replayed = taken;
     if (taken) {
-      pc = rp->pc;
-      sp = rp->sp;
+      pc = pre[npre].pc;
+      sp = pre[npre].sp;
       adj = 1;
     }
     if (taken == p) {
@@ -173,6 +176,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
           ended = true;
           break;
         }
+        const uintptr_t from_state_bp = bp;
         uintptr_t bp_at = 0;
         if (rule_bits::bp_saved(r)) {
           bp_at = cfa + static_cast<uintptr_t>(rule_bits::bp_offset(r));
@@ -181,7 +185,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
             ended = true;
             break;
           }
-          if (__builtin_expect(bp_at & 1, 0)) rp_cap = rp;  // the flag bit is taken
+          if (__builtin_expect(bp_at & 1, 0)) memo = pre_ok = false;  // the flag bit is taken
         }
         if (__builtin_expect(!env.read(cfa - sizeof(uintptr_t), &pc), 0)) {
           w.stop = Stop::kUnknownStack;
@@ -190,12 +194,23 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         }
         sp = cfa;
         adj = 1;
-        if (__builtin_expect(rp != rp_cap, 1)) {
-          rp->step = bp_at | from_bp;
-          ++rp;
-          rp->pc = pc;
-          rp->sp = sp;
-          rp->bp = bp;
+        const uintptr_t info = bp_at | from_bp;
+        if (in_prefix) {
+          if (pre_ok && npre < kPrefixStates) {
+            pre[npre].step = info;
+            ++npre;
+            pre[npre] = CachedState{pc, sp, bp, 0, 0, 0, 0};
+          } else {
+            pre_ok = false;
+          }
+        }
+        if (cur >= 0) {
+          // Remember the step out of the pool state the walk was in (its parent is set below).
+          CachedState& c = S[cur];
+          c.bp = from_state_bp;
+          c.step = info;
+          c.next_sp = cfa;
+          c.parent = 0;
         }
       } else if (kind == RuleKind::kEnd) {
         ended = true;
@@ -229,21 +244,19 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         pc = next_pc;
         sp = next_sp;
         adj = 0;
-        // Only ordinary steps are remembered (the states so far stay), and compared with.
-        rp_cap = rp;
-        k = lo - 1;
+        // Only ordinary steps are remembered, and only states reached by them compared with.
+        memo = pre_ok = false;
+        cur = -1;
       }
     }
     if (pc == 0) {
-      // A state with no caller is not remembered: a later walk derives this end again.
-      if (rp != rec && rp->pc == 0 && rp->sp == sp && rp - rec > nn) --rp;
       ended = true;
       break;
     }
     if (in_prefix) {
       if (env.skip(pc)) continue;
       in_prefix = false;
-      if (rp != rec && rp->sp == sp) first_out = static_cast<int>(rp - rec);
+      if (pre_ok && npre > 0 && pre[npre].sp == sp) first_out = npre;
     }
     if (op == op_end) {
       w.truncated = true;
@@ -252,46 +265,62 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       break;
     }
     *op++ = pc;
-    // Past the probe's frames and not yet on a chain: did an earlier walk pass through this
-    // state? Then take its steps upwards for as long as each reads what it read then.
-    if (k >= lo) {
-      while (S[k].sp < sp)
-        if (--k < lo) break;
-      if (k >= lo && S[k].sp == sp && S[k].pc == pc && adj && k < cache->hi - 1 && rp->sp == sp &&
-          rp != rp_cap) {
-        joined = k;
-        int limit = static_cast<int>(op_end - op);
-        if (limit > kMaxWalkSteps - 1 - step) limit = kMaxWalkSteps - 1 - step;
-        const int stop_at = k - limit > lo ? k - limit : lo;
-        int t = k - 1;
-        for (; t >= stop_at; --t) {
-          const CachedState& from = S[t + 1];
-          const CachedState& to = S[t];
-          const uintptr_t st = from.step;
-          if ((st & 1) && bp != from.bp) break;  // its CFA came from another RBP
-          uintptr_t v;
-          if (!env.read(to.sp - sizeof(uintptr_t), &v) || v != to.pc) break;
-          if (st > 1) {
-            if (!env.read(st & ~uintptr_t{1}, &v)) break;
-            bp = v;
-          }
-          *op++ = to.pc;  // the same step as before: its caller is this walk's next frame
+    if (!memo) continue;
+    // This state in the pool: found (then follow the remembered steps up from it), or added.
+    const unsigned ix = walk_detail::index_of(sp, pc);
+    const unsigned found = cache->index[ix];
+    const int prev = cur;
+    if (found && S[found - 1].sp == sp && S[found - 1].pc == pc) {
+      cur = static_cast<int>(found) - 1;
+      if (prev >= 0) S[prev].parent = found * sizeof(CachedState);
+      int limit = static_cast<int>(op_end - op);
+      if (limit > kMaxWalkSteps - 1 - step) limit = kMaxWalkSteps - 1 - step;
+      // Byte offsets and pointers: no index arithmetic in the loop.
+      const char* const base = reinterpret_cast<const char*>(S) - sizeof(CachedState);
+      const CachedState* f = &S[cur];
+      uintptr_t* const op_from = op;
+      uintptr_t* const op_stop = op + limit;
+      while (op != op_stop) {
+        const uint32_t par = f->parent;
+        if (!par) break;
+        const CachedState* t = reinterpret_cast<const CachedState*>(base + par);
+        if (t->sp != f->next_sp) break;  // that slot holds another state now
+        const uintptr_t st = f->step;
+        if ((st & 1) && bp != f->bp) break;  // its CFA came from another RBP
+        uintptr_t v;
+        if (!env.read(t->sp - sizeof(uintptr_t), &v) || v != t->pc) break;
+        if (st > 1) {
+          if (!env.read(st & ~uintptr_t{1}, &v)) break;
+          bp = v;
         }
-        left = t + 1;
-        const int taken = k - left;
-        pc = S[left].pc;
-        sp = S[left].sp;
-        // rec[nn]: the state it leaves the chain in (its step is derived from here on).
-        nn = static_cast<int>(rp - rec) + 1;
-        ++rp;
-        rp->pc = pc;
-        rp->sp = sp;
-        rp->bp = bp;
+        *op++ = t->pc;  // the same step as before: its caller is this walk's next frame
+        f = t;
+      }
+      const int taken = static_cast<int>(op - op_from);
+      if (taken) {
+        cur = static_cast<int>(f - S);
+        pc = f->pc;
+        sp = f->sp;
         step += taken;
         replayed += taken;
         w.reused += taken;
-        k = lo - 1;  // the rest is derived, and recorded below states[left]
       }
+    } else {
+      // A new state: the ring's next slot (what was there drops out of the index).
+      const int slot = static_cast<int>(cache->next);
+      cache->next = cache->next + 1 == kCacheStates ? 0 : cache->next + 1;
+      CachedState& n = S[slot];
+      const unsigned old_ix = walk_detail::index_of(n.sp, n.pc);
+      if (cache->index[old_ix] == slot + 1) cache->index[old_ix] = 0;
+      n.pc = pc;
+      n.sp = sp;
+      n.bp = bp;
+      n.step = 0;
+      n.next_sp = 0;
+      n.parent = 0;
+      cache->index[ix] = static_cast<uint16_t>(slot + 1);
+      if (prev >= 0) S[prev].parent = static_cast<uint32_t>(slot + 1) * sizeof(CachedState);
+      cur = slot;
     }
   }
   if (!ended) {  // out of steps
@@ -302,42 +331,12 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   w.rules = step + (ended ? 1 : 0) - replayed;
   w.n = static_cast<int>(op - out);
   if (cache) {
-    const int n = static_cast<int>(rp - rec) + 1;  // states recorded
-    if (joined < 0) {
-      // A chain of its own, in the middle: room to grow both ways.
-      const int base = (kCacheStates - n) / 2;
-      for (int i = 0; i < n; ++i) S[base + n - 1 - i] = rec[i];
-      cache->lo = base;
-      cache->hi = base + n;
+    if (first_out > 0) {
+      for (int i = 0; i <= first_out; ++i) cache->prefix_states[i] = pre[i];
+      cache->prefix = first_out;
     } else {
-      // From states[left] down: the states derived after leaving the chain, if any (they
-      // replace what was remembered there; else the chain's rest stays, still a valid memo).
-      int new_lo = cache->lo;
-      if (n > nn + 1) {
-        const int below = n - nn - 1;
-        const int fit = below < left ? below : left;
-        S[left].step = rec[nn].step;  // derived with this walk's RBP
-        S[left].bp = rec[nn].bp;
-        for (int i = 1; i <= fit; ++i) S[left - i] = rec[nn + i];
-        new_lo = left - fit;
-      }
-      // Above states[joined]: this walk's states before it joined, moved down if needed.
-      int top = joined + nn;  // exclusive; rec[nn - 1] is states[joined] itself
-      if (top > kCacheStates) {
-        const int shift = top - kCacheStates;
-        int from = new_lo + shift;  // the lowest entries give way
-        if (from > joined) from = joined;
-        __builtin_memmove(&S[from - shift], &S[from],
-                          sizeof(CachedState) * static_cast<size_t>(joined + 1 - from));
-        joined -= shift;
-        new_lo = from - shift;
-        top = joined + nn;
-      }
-      for (int i = 0; i < nn - 1; ++i) S[joined + nn - 1 - i] = rec[i];
-      cache->lo = new_lo;
-      cache->hi = top;
+      cache->prefix = 0;
     }
-    cache->prefix = first_out;
   }
   return w;
 }

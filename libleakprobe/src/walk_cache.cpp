@@ -10,7 +10,7 @@ namespace leakprobe {
 namespace {
 
 constexpr int kSlots = 256;
-static_assert(sizeof(WalkCache) <= 4096, "a cache fits one page");
+static_assert(sizeof(WalkCache) <= 8192, "a cache fits two pages");
 
 pthread_key_t g_key;
 std::atomic<bool> g_key_ok{false};
