@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A target for `leakprobe attach`: threads blocked in epoll_wait, read, accept, nanosleep and
-futex when the attach comes, each through ctypes (the raw libc call: an EINTR comes back as -1,
+"""A target for `leakprobe attach`: threads blocked in epoll_wait, read, accept, recv on a
+socket with SO_RCVTIMEO, nanosleep and futex when the attach comes, each through ctypes (the raw libc call: an EINTR comes back as -1,
 where Python's own wrappers would retry it and hide it) and one through threading.Event (the
 way Python programs wait). Prints "READY <pid>" once every thread is blocked. Then, for each
 line "go" on stdin, wakes every waiter the ordinary way (a byte in a pipe, a connection, a
@@ -11,6 +11,7 @@ import ctypes
 import os
 import select
 import socket
+import struct
 import sys
 import threading
 import time
@@ -55,6 +56,14 @@ def read_thread(rfd):
     n = libc.read(rfd, buf, 5)
     err = ctypes.get_errno()
     report("read", n == 5 and buf.raw[:5] == b"hello", f"returned {n} errno {err} {buf.raw[:max(n, 0)]!r}")
+
+
+def recv_timeout_thread(sock):
+    buf = ctypes.create_string_buffer(16)
+    blocked.release()
+    n = libc.recv(sock.fileno(), buf, 4, 0)
+    err = ctypes.get_errno()
+    report("recv_rcvtimeo", n == 4 and buf.raw[:4] == b"ping", f"returned {n} errno {err}")
 
 
 def accept_thread(lsock):
@@ -108,12 +117,16 @@ def main():
         epfd = libc.epoll_create1(0)
         ev = EpollEvent(select.EPOLLIN, 7)
         libc.epoll_ctl(epfd, 1, ep_r, ctypes.byref(ev))  # EPOLL_CTL_ADD
+        near, far = socket.socketpair()
+        # A receive timeout: the kernel then answers a stop with EINTR, not a restart code.
+        near.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 60, 0))
         word = ctypes.c_int(0)
         event = threading.Event()
         threads = [
             threading.Thread(target=epoll_thread, args=(epfd, ep_r)),
             threading.Thread(target=read_thread, args=(rd_r,)),
             threading.Thread(target=accept_thread, args=(lsock,)),
+            threading.Thread(target=recv_timeout_thread, args=(near,)),
             threading.Thread(target=nanosleep_thread),
             threading.Thread(target=futex_thread, args=(word,)),
             threading.Thread(target=event_thread, args=(event,)),
@@ -131,6 +144,7 @@ def main():
         started = time.monotonic()
         os.write(ep_w, b"x")
         os.write(rd_w, b"hello")
+        far.send(b"ping")
         socket.create_connection(lsock.getsockname()).close()
         word.value = 1
         libc.syscall(SYS_futex, ctypes.byref(word), FUTEX_WAKE_PRIVATE, 1, None, None, 0)
@@ -147,6 +161,8 @@ def main():
         print(f"ROUND {rounds} DONE in {time.monotonic() - started:.2f}s", flush=True)
         for fd in (ep_r, ep_w, rd_r, rd_w, epfd):
             os.close(fd)
+        near.close()
+        far.close()
 
 
 main()

@@ -42,13 +42,16 @@ TEST(SyscallRestart, RestartBlockGoesThroughRestartSyscall) {
   EXPECT_EQ(r.rip, 0x1000u);
 }
 
-TEST(SyscallRestart, EintrOnlyForEpollAndOnlyWhenNoSignalIsPending) {
+TEST(SyscallRestart, EintrOnlyForCallsThatStopsInterruptAndOnlyWhenNoSignalIsPending) {
   user_regs_struct r = in_call(SYS_epoll_wait, -EINTR);
   EXPECT_FALSE(resume_interrupted_call(r, false));  // a signal may be why: leave it
   EXPECT_EQ(r.rip, 0x1002u);
   EXPECT_TRUE(resume_interrupted_call(r, true));
   EXPECT_EQ(r.rax, static_cast<unsigned long long>(SYS_epoll_wait));
-  r = in_call(SYS_read, -EINTR);  // read's EINTR is a handler's, never a stop's
+  r = in_call(SYS_recvfrom, -EINTR);  // a socket with SO_RCVTIMEO: the stop's EINTR
+  EXPECT_TRUE(resume_interrupted_call(r, true));
+  EXPECT_EQ(r.rax, static_cast<unsigned long long>(SYS_recvfrom));
+  r = in_call(SYS_connect, -EINTR);  // run again it would say EALREADY: left as it is
   EXPECT_FALSE(resume_interrupted_call(r, true));
 }
 

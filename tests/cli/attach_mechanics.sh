@@ -2,7 +2,8 @@
 # `leakprobe attach` / `detach` themselves, with a stand-in library that exports the probe's two
 # entry points and only records that they were called (attach_stand_in.c): what the injection
 # does to a process, apart from what the probe then does in it (issue 18).
-#  1. python3 with threads blocked in epoll_wait, read, accept, nanosleep, futex (raw libc calls
+#  1. python3 with threads blocked in epoll_wait, read, accept, recv with SO_RCVTIMEO, nanosleep,
+#     futex (raw libc calls
 #     through ctypes, where an EINTR shows) and threading.Event/time.sleep: after attach, after
 #     detach and after attaching again, every call completes with its right result.
 #  2. The probe refusing (-EPERM) and the probe never returning (--timeout): one line, exit 1,
@@ -77,10 +78,10 @@ check_round() {
     fail "$1: round $round never finished: $(tail -12 "$work/py.out") $(cat "$work/py.err")"
   local lines
   lines=$(awk -v r="$round" '/^ROUND / { n = $2; next } n == r - 1 && / (ok|FAIL) /' "$work/py.out")
-  [ "$(printf '%s\n' "$lines" | grep -c ' ok ')" = 7 ] || fail "$1: not every blocked call completed right: $lines"
+  [ "$(printf '%s\n' "$lines" | grep -c ' ok ')" = 8 ] || fail "$1: not every blocked call completed right: $lines"
   wait_for grep -q "^BLOCKED $round" "$work/py.out" || fail "$1: threads not blocked again"
   sleep 0.3
-  pass "$1: epoll_wait, read, accept, nanosleep, futex, Event.wait and sleep all completed right"
+  pass "$1: epoll_wait, read, accept, recv (SO_RCVTIMEO), nanosleep, futex, Event.wait and sleep all completed right"
 }
 
 expect_rc 0 "$cli" attach -o "$work" "$py"

@@ -6,9 +6,13 @@
 namespace leakprobe::cli {
 
 namespace {
-// The system calls that answer any stop with -EINTR rather than a restart code, and are safe
-// to run again from the start with the same arguments (a relative timeout starts over: the
-// wait may last up to the length of the attach longer, never shorter).
+// The system calls that answer any stop with -EINTR rather than a restart code (signal(7),
+// "Interruption of system calls and library functions by stop signals"), and are safe to run
+// again from the start with the same arguments: a plain -EINTR means nothing was transferred
+// yet (a partial read or send returns its count instead). A relative timeout starts over: the
+// wait may last up to the length of the attach longer, never shorter. The socket calls are
+// here for sockets with SO_RCVTIMEO/SO_SNDTIMEO; connect is not (run again, it would answer
+// EALREADY).
 bool eintr_on_stop(long nr) {
   switch (nr) {
     case SYS_epoll_wait:
@@ -16,6 +20,20 @@ bool eintr_on_stop(long nr) {
 #ifdef SYS_epoll_pwait2
     case SYS_epoll_pwait2:
 #endif
+    case SYS_rt_sigtimedwait:
+    case SYS_semop:
+    case SYS_semtimedop:
+    case SYS_accept:
+    case SYS_accept4:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_recvmmsg:
+    case SYS_sendto:
+    case SYS_sendmsg:
+    case SYS_read:
+    case SYS_readv:
+    case SYS_write:
+    case SYS_writev:
       return true;
     default:
       return false;

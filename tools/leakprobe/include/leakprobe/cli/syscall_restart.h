@@ -21,11 +21,11 @@ bool in_system_call(const user_regs_struct& regs);
 // runs again: rip back over the 2-byte `syscall` instruction, rax = the call's number again,
 // or __NR_restart_syscall for -ERESTART_RESTARTBLOCK (nanosleep, a futex wait with a timeout:
 // the kernel kept the time left in the thread's restart block). orig_rax becomes -1 so the
-// kernel does not restart it a second time. `also_eintr`: epoll_wait and its siblings return
-// -EINTR, not a restart code, whenever their thread is stopped, even by a tracer (signal(7),
-// "Interruption of system calls ... by stop signals"); the caller passes true only when no
-// signal is pending for the thread, so the EINTR can only be ours. Returns whether anything
-// changed.
+// kernel does not restart it a second time. `also_eintr`: epoll_wait, sigtimedwait, semop and
+// socket calls with a timeout return -EINTR, not a restart code, whenever their thread is
+// stopped, even by a tracer (signal(7), "Interruption of system calls ... by stop signals");
+// the caller passes true only when no signal is pending for the thread, so the EINTR can only
+// be ours. Returns whether anything changed.
 bool resume_interrupted_call(user_regs_struct& regs, bool also_eintr);
 
 // Prepares `regs` for a function call injected on the thread: orig_rax = -1, so that the
