@@ -156,6 +156,8 @@ void write_header(std::ostream& out, const Analysis& a) {
         << " objects</td></tr>\n";
   }
   out << "</tbody></table>\n";
+  if (const std::string attached = attached_text(a); !attached.empty())
+    out << "<p class=\"note\" data-code=\"attached\">Attached: " << esc(attached) << "</p>\n";
   if (!a.same_process) {
     out << "<p class=\"note\">Different processes (--allow-different-processes): live sizes "
            "only; allocation counters restart with each process, so allocs and frees are not "

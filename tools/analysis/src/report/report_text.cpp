@@ -89,22 +89,9 @@ const char* unit_name(GroupBy by) {
   return "stacks";
 }
 
-// An attached probe (`leakprobe attach`) saw nothing of the heap from before the attach: say
-// when recording began and how much was live then, so no one reads the stacks as all of it.
 void write_attached(std::ostream& out, const Analysis& a) {
-  const InputInfo* newest = nullptr;
-  for (const InputInfo& in : a.inputs)
-    if (in.attached) newest = &in;
-  if (!newest) return;
-  const AttachInfo& at = *newest->attached;
-  out << "  attached recording began " << utc(at.since)
-      << " (leakprobe attach): blocks from before are in no stack";
-  if (at.heap_live) out << "; " << format_bytes(*at.heap_live) << " was live then";
-  if (at.unrecorded_frees) {
-    out << "; " << *at.unrecorded_frees << " of those blocks freed since";
-    if (at.unrecorded_freed_bytes) out << " (" << format_bytes(*at.unrecorded_freed_bytes) << ")";
-  }
-  out << "\n";
+  const std::string text = attached_text(a);
+  if (!text.empty()) out << "  attached " << text << "\n";
 }
 
 void write_inputs(std::ostream& out, const Analysis& a) {
@@ -625,6 +612,24 @@ constexpr const char kDebugInfoFix[] =
     "; to get it, set DEBUGINFOD_URLS (e.g. https://debuginfod.debian.net) or install the "
     "-dbgsym packages from the debian-debug archive (`dpkg -S FILE` names a file's package: "
     "mosquitto's is mosquitto-dbgsym), or pass --debug-dir";
+
+// An attached probe (`leakprobe attach`) saw nothing of the heap from before the attach: say
+// when recording began and how much was live then, so no one reads the stacks as all of it.
+std::string attached_text(const Analysis& a) {
+  const InputInfo* newest = nullptr;
+  for (const InputInfo& in : a.inputs)
+    if (in.attached) newest = &in;
+  if (!newest) return "";
+  const AttachInfo& at = *newest->attached;
+  std::string text = "recording began " + utc(at.since) +
+                     " (leakprobe attach): blocks from before are in no stack";
+  if (at.heap_live) text += "; " + format_bytes(*at.heap_live) + " was live then";
+  if (at.unrecorded_frees) {
+    text += "; " + std::to_string(*at.unrecorded_frees) + " of those blocks freed since";
+    if (at.unrecorded_freed_bytes) text += " (" + format_bytes(*at.unrecorded_freed_bytes) + ")";
+  }
+  return text;
+}
 
 std::string warning_text(const Warning& w) {
   // Modules merged into one warning are listed by file name: the paths are in the report.

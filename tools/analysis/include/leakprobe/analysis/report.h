@@ -39,4 +39,9 @@ void write_html_report(std::ostream& out, const Analysis& analysis, const Report
 // One line for stderr, without the program name: "note: ..." or "warning: ...".
 std::string warning_text(const Warning& warning);
 
+// An attached probe's inputs (`leakprobe attach`): "recording began <time> (leakprobe attach):
+// blocks from before are in no stack; <bytes> was live then; ...", from the newest input that
+// says so; "" when no input was attached. The text and HTML reports print it as it is.
+std::string attached_text(const Analysis& a);
+
 }  // namespace leakprobe::analysis
