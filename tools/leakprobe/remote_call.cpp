@@ -143,17 +143,21 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
     if (stop.kind == StopKind::kTimeout || stop.kind == StopKind::kError) {
       // Stop it where it is; restore() puts it back where it was before the call.
       ::ptrace(PTRACE_INTERRUPT, thread_.tid, nullptr, nullptr);
-      for (int i = 0; i < 8; ++i) {
-        const Stop again = session_.wait_stop(thread_.tid, session_.step_timeout());
-        if (again.kind == StopKind::kSignal) {
-          siginfo_t info{};
-          if (::ptrace(PTRACE_GETSIGINFO, thread_.tid, nullptr, &info) == 0 &&
-              again.signal != SIGSEGV)
-            thread_.held_signals.push_back(info);
-          continue;  // still stopped: a delivery-stop holds it as well as our interrupt
-        }
-        if (again.kind == StopKind::kGone) thread_.gone = true;
-        break;
+      // Any stop holds it again: our interrupt, or a signal's delivery-stop (that signal is
+      // kept and handed back on release, unless it is our own return fault).
+      const Stop again = session_.wait_stop(thread_.tid, session_.step_timeout());
+      if (again.kind == StopKind::kSignal) {
+        siginfo_t info{};
+        if (::ptrace(PTRACE_GETSIGINFO, thread_.tid, nullptr, &info) == 0 &&
+            again.signal != SIGSEGV)
+          thread_.held_signals.push_back(info);
+      } else if (again.kind == StopKind::kGone) {
+        thread_.gone = true;
+      } else if (again.kind == StopKind::kTimeout || again.kind == StopKind::kError) {
+        result.error = "the call did not return within " + std::to_string(timeout.count()) +
+                       " ms, and thread " + std::to_string(thread_.tid) +
+                       " could not be stopped again to put it back";
+        return result;
       }
       result.error = "the call did not return within " + std::to_string(timeout.count()) + " ms";
       return result;
