@@ -63,3 +63,11 @@ pass "mosquitto's report opens and works in Chromium"
 python3 "$here/pprof_matches_report.py" "$heapdiff" "$s1" "$s2" "$out_dir/growth.pb.gz" \
   || fail "the pprof export does not match the report"
 pass "go tool pprof -top on the export names the report's sites"
+
+# The age of the broker's live blocks rides in the export as labels (mean_age in seconds,
+# oldest_age), which go tool pprof reads and shows per tag without changing its totals.
+tags=$(go tool pprof -tags "$out_dir/growth.pb.gz" 2>&1) || fail "go tool pprof -tags failed: $tags"
+echo "$tags" | grep -q "mean_age:" || fail "no mean_age tag in the pprof export: $tags"
+echo "$tags" | grep -q "oldest_age:" || fail "no oldest_age tag in the pprof export: $tags"
+echo "$tags" | grep -q "under_1m" || fail "the broker's blocks, seconds old, are not under_1m: $tags"
+pass "go tool pprof -tags reads the blocks' ages from the export"

@@ -155,7 +155,8 @@ fs::path write_empty_baseline(const fs::path& snapshot, const fs::path& out) {
       first = false;
     } else if (line.rfind("# leakprobe.stacks:", 0) == 0) {
       o << "# leakprobe.stacks: 0\n";
-    } else if (!std::regex_match(line, stack_line)) {
+    } else if (!std::regex_match(line, stack_line) &&
+               line.rfind("# leakprobe.age-stack:", 0) != 0) {  // it describes a stack line
       o << line << "\n";
     }
   }

@@ -2,6 +2,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "leakprobe/analysis/age.h"
 #include "leakprobe/analysis/analysis.h"
 #include "leakprobe/analysis/compat.h"
 #include "leakprobe/analysis/interval.h"
@@ -108,6 +109,8 @@ struct Group {
   const Row* site = nullptr;       // nullptr: the stack has no frames
   Trend trend = Trend::kStable;
   UncertaintyBuilder uncertainty;  // sampled inputs
+  AgeCounts age;                   // its stacks' in the last snapshot (MergedStack::last_age)
+  bool age_missing = false;        // some stack of it has no age line there
   Counts delta() const { return series.back() - series.front(); }
 };
 
@@ -246,6 +249,7 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
   check_interval(snapshots, out.warnings);
   if (snapshots.empty()) return out;
 
+  out.age = age_availability(snapshots, out.one_snapshot, out.same_process);
   const MergedProfile profile = merge_snapshots(snapshots);
   out.stacks_total = profile.stacks.size();
 
@@ -318,6 +322,8 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
     if (fresh) g.series.assign(n, Counts{});
     for (size_t i = 0; i < n; ++i) g.series[i] += stack.series[i];
     ++g.stacks;
+    if (stack.last_age) g.age += *stack.last_age;
+    g.age_missing = g.age_missing || stack.last_age_missing;
     if (counted) {
       g.uncertainty.add(stack.series.front(), stack.series.back(), snapshots.front()->sampling,
                         !out.same_process);
@@ -394,6 +400,16 @@ Result<Analysis> analyze(const std::vector<const Snapshot*>& given_in, const Sym
     e.site_frame = g.representative_site;
     if (e.site.unnamed) e.named_caller = named_caller(e.frames, e.site_frame);
     if (counted) e.sampled = g.uncertainty.result(e.delta().live_bytes, e.delta().live_objs);
+    if (out.age.known && !g.age_missing) {
+      e.age = EntryAge{g.age, g.age.mean_s(), g.age.oldest_bucket()};
+      const int64_t base = e.series.front().live_bytes;
+      if (out.age.still_live_known && base > 0) {
+        const size_t c = *out.age.cutoff;
+        const int64_t kept = c < g.age.before_bytes.size() ? g.age.before_bytes[c] : 0;
+        // Sampled inputs estimate both sides apart: never above all of it.
+        e.still_live = std::min(1.0, static_cast<double>(kept) / static_cast<double>(base));
+      }
+    }
     out.entries.push_back(std::move(e));
   }
   distinguish(out.entries);

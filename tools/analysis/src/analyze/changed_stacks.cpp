@@ -30,6 +30,7 @@ void ChangedStackCollector::add(const MergedStack& stack, size_t folded, size_t 
                                 const Counts& delta) {
   ChangedStack out;
   out.delta = delta;
+  if (!stack.last_age_missing) out.age = stack.last_age;
   out.site_row = static_cast<uint32_t>(site - folded);
   size_t skip = folded;
   for (uint32_t f : stack.frames) {

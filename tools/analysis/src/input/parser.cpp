@@ -196,6 +196,9 @@ class Parser {
   std::optional<Error> parse_resource_line(std::string_view line);
   std::optional<Error> parse_count_pair(Cursor& c, const char* what, int64_t& objs, int64_t& bytes);
   std::optional<Error> parse_meta(std::string_view line);
+  std::optional<Error> parse_age_header(std::string_view value);
+  std::optional<Error> parse_age_cutoff(std::string_view value);
+  std::optional<Error> parse_age_stack(std::string_view value);
   std::optional<Error> parse_maps_line(std::string_view line);
   std::optional<Error> add_to_totals(const Counts& c);
 
@@ -212,6 +215,11 @@ class Parser {
   std::string section_name_;
   bool in_resource_section_ = false;
   std::optional<int64_t> meta_sampling_;
+  // The last stack line's unsampling scale (1 when exact): its age line is scaled the same.
+  double last_scale_ = 1;
+  bool age_buckets_unknown_ = false;  // a newer probe's buckets: its age lines are skipped
+  bool last_line_was_stack_ = false;  // an age-stack line must follow its stack line at once
+  bool prev_was_stack_ = false;
 };
 
 std::optional<Error> Parser::parse_count_pair(Cursor& c, const char* what, int64_t& objs,
@@ -353,6 +361,12 @@ std::optional<Error> Parser::parse_resource_line(std::string_view line) {
 std::optional<Error> Parser::parse_stack_line(std::string_view line) {
   StackSample s;
   if (auto e = parse_sample(line, s.counts, s.addrs)) return e;
+  last_scale_ = 1;
+  if (is_sampled(snap_.sampling) && s.counts.live_objs > 0 && s.counts.live_bytes > 0) {
+    last_scale_ = format::unsample_scale(static_cast<double>(s.counts.live_objs),
+                                         static_cast<double>(s.counts.live_bytes),
+                                         static_cast<double>(snap_.sampling));
+  }
   if (is_sampled(snap_.sampling)) {
     s.counts.live_samples = s.counts.live_objs;
     unsample(s.counts.live_objs, s.counts.live_bytes, snap_.sampling);
@@ -360,6 +374,108 @@ std::optional<Error> Parser::parse_stack_line(std::string_view line) {
   }
   if (auto e = add_to_totals(s.counts)) return e;
   snap_.stacks.push_back(std::move(s));
+  last_line_was_stack_ = true;
+  return std::nullopt;
+}
+
+// "buckets=60,3600,86400 resolution=<s> ...": other buckets than this reader's mean a newer
+// probe; its age lines are skipped (age unknown) rather than misread.
+std::optional<Error> Parser::parse_age_header(std::string_view value) {
+  std::string expected = "buckets=";
+  for (int i = 0; i < fmt::kAgeBuckets - 1; ++i) {
+    if (i) expected += ',';
+    expected += std::to_string(fmt::kAgeBucketLimitS[i]);
+  }
+  Cursor c(value);
+  if (!c.consume(std::string_view(expected)) || !(c.rest().empty() || is_space(c.rest().front()))) {
+    age_buckets_unknown_ = true;
+    return std::nullopt;
+  }
+  AgeHeader h;
+  const size_t at = value.find(" resolution=");
+  if (at != std::string_view::npos) {
+    Cursor r(value.substr(at + std::strlen(" resolution=")));
+    int64_t v = 0;
+    if (to_int64(number_token(r), v) != NumStatus::kOk || v < 1)
+      return at_line("malformed leakprobe.age resolution in '" + excerpt(value) + "'");
+    h.resolution_s = static_cast<uint32_t>(std::min<int64_t>(v, UINT32_MAX));
+  }
+  if (!snap_.stacks.empty()) return at_line("leakprobe.age after the first stack line");
+  snap_.age = std::move(h);
+  return std::nullopt;
+}
+
+// "<sequence> <unix time>"
+std::optional<Error> Parser::parse_age_cutoff(std::string_view value) {
+  if (age_buckets_unknown_) return std::nullopt;
+  if (!snap_.age) return at_line("leakprobe.age-cutoff before leakprobe.age");
+  if (!snap_.stacks.empty()) return at_line("leakprobe.age-cutoff after the first stack line");
+  Cursor c(value);
+  AgeHeader::Cutoff cut;
+  if (to_int64(number_token(c), cut.sequence) != NumStatus::kOk || cut.sequence < 1 ||
+      !parse_unix_time(c.rest(), cut.time)) {
+    return at_line("malformed leakprobe.age-cutoff value '" + excerpt(value) +
+                   "' (expected '<sequence> <unix seconds>')");
+  }
+  if (snap_.age->cutoffs.size() >= static_cast<size_t>(fmt::kAgeMaxCutoffs))
+    return at_line("more than " + std::to_string(fmt::kAgeMaxCutoffs) +
+                   " leakprobe.age-cutoff lines");
+  snap_.age->cutoffs.push_back(cut);
+  return std::nullopt;
+}
+
+// "<o>:<b> <o>:<b> <o>:<b> <o>:<b> mean=<s>[ before=<o>:<b>,...]" after a stack line.
+std::optional<Error> Parser::parse_age_stack(std::string_view value) {
+  if (age_buckets_unknown_) return std::nullopt;
+  if (!snap_.age) return at_line("leakprobe.age-stack without a leakprobe.age line");
+  const size_t index = snap_.stacks.size() - 1;
+  if (snap_.stacks.empty() || !prev_was_stack_ ||
+      (index < snap_.stack_age_seen.size() && snap_.stack_age_seen[index]))
+    return at_line("leakprobe.age-stack not right after a stack line");
+  const double scale = last_scale_;
+  auto scaled = [scale](int64_t v) {
+    if (scale == 1) return v;
+    const double x = static_cast<double>(v) * scale;
+    return x < 9.2e18 ? static_cast<int64_t>(x) : static_cast<int64_t>(9.2e18);
+  };
+  AgeCounts a;
+  Cursor c(value);
+  for (int i = 0; i < fmt::kAgeBuckets; ++i) {
+    int64_t o = 0, b = 0;
+    if (parse_count_pair(c, "age bucket", o, b)) {
+      return at_line("malformed leakprobe.age-stack '" + excerpt(value) + "' (expected " +
+                     std::to_string(fmt::kAgeBuckets) +
+                     " buckets '<objects>:<bytes>', then mean=)");
+    }
+    a.objs[static_cast<size_t>(i)] = scaled(o);
+    a.bytes[static_cast<size_t>(i)] = scaled(b);
+  }
+  int64_t mean = 0;
+  if (!c.consume(std::string_view(fmt::kAgeMean)) ||
+      to_int64(number_token(c), mean) != NumStatus::kOk || mean < 0) {
+    return at_line("malformed leakprobe.age-stack mean in '" + excerpt(value) + "'");
+  }
+  a.byte_seconds = static_cast<double>(mean) * static_cast<double>(a.total_bytes());
+  a.obj_seconds = static_cast<double>(mean) * static_cast<double>(a.total_objs());
+  const size_t cutoffs = snap_.age->cutoffs.size();
+  if (cutoffs > 0) {
+    if (!c.consume(std::string_view(fmt::kAgeBefore)))
+      return at_line("leakprobe.age-stack without the before= list its age-cutoff lines call for");
+    for (size_t i = 0; i < cutoffs; ++i) {
+      if (i > 0 && !c.consume(','))
+        return at_line("leakprobe.age-stack has fewer before= pairs than age-cutoff lines");
+      int64_t o = 0, b = 0;
+      if (auto e = parse_count_pair(c, "age before", o, b)) return e;
+      a.before_bytes.push_back(scaled(b));
+    }
+  }
+  c.skip_spaces();
+  if (!c.rest().empty())
+    return at_line("unexpected text in leakprobe.age-stack: '" + excerpt(c.rest()) + "'");
+  snap_.stack_ages.resize(snap_.stacks.size());
+  snap_.stack_age_seen.resize(snap_.stacks.size());
+  snap_.stack_ages[index] = std::move(a);
+  snap_.stack_age_seen[index] = true;
   return std::nullopt;
 }
 
@@ -428,6 +544,12 @@ std::optional<Error> Parser::parse_meta(std::string_view line) {
     return integer(snap_.truncated_stacks);
   } else if (key == fmt::kKeyForeignMalloc) {
     snap_.foreign_malloc = std::string(value);
+  } else if (key == fmt::kKeyAge) {
+    return parse_age_header(value);
+  } else if (key == fmt::kKeyAgeCutoff) {
+    return parse_age_cutoff(value);
+  } else if (key == fmt::kKeyAgeStack) {
+    return parse_age_stack(value);
   } else if (key == fmt::kKeyRecording || key == fmt::kKeyIncomplete) {
     // "<word> since <unix time>"; the time is optional for incomplete marks.
     const std::string_view since = fmt::kRecordingSince;
@@ -628,6 +750,8 @@ std::optional<Error> Parser::line(std::string_view raw, bool cut) {
   }
   if (line.empty()) return std::nullopt;
   last_nonempty_ = line == fmt::kTrailer ? std::string_view(fmt::kTrailer) : std::string_view();
+  prev_was_stack_ = last_line_was_stack_;
+  last_line_was_stack_ = false;
   if (line.front() == '#') {
     if (starts_with(line, fmt::kMetaPrefix)) {
       if (line == fmt::kTrailer) saw_trailer_ = true;

@@ -121,10 +121,21 @@ MergedProfile merge_snapshots(const std::vector<const Snapshot*>& snapshots) {
       }
       auto [sit, sinserted] = stack_ids.emplace(frames, static_cast<uint32_t>(out.stacks.size()));
       if (sinserted) {
-        out.stacks.push_back({frames, std::vector<Counts>(snapshots.size())});
+        out.stacks.push_back({frames, std::vector<Counts>(snapshots.size()), {}});
       }
       // Distinct raw stacks can normalise to the same one (e.g. a library mapped twice).
-      out.stacks[sit->second].series[si] += sample.counts;
+      MergedStack& merged = out.stacks[sit->second];
+      merged.series[si] += sample.counts;
+      if (si + 1 == snapshots.size() && snap.age) {
+        const size_t i = static_cast<size_t>(&sample - snap.stacks.data());
+        if (i >= snap.stack_age_seen.size() || !snap.stack_age_seen[i]) {
+          merged.last_age_missing = true;
+        } else if (merged.last_age) {
+          *merged.last_age += snap.stack_ages[i];
+        } else {
+          merged.last_age = snap.stack_ages[i];
+        }
+      }
     }
   }
   return out;

@@ -35,6 +35,26 @@ std::string format_count(int64_t n, bool signed_) {
   return (signed_ && n > 0 ? "+" : "") + std::to_string(n);
 }
 
+std::string format_age(double seconds) {
+  const auto s = static_cast<long long>(seconds < 0 ? 0 : seconds + 0.5);
+  char buf[48];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%llds", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  } else if (s < 86400) {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+  }
+  return buf;
+}
+
+const char* age_bucket_label(int bucket) {
+  static const char* const kLabels[] = {"<1m", "<1h", "<1d", ">1d"};
+  return bucket >= 0 && bucket < 4 ? kLabels[bucket] : "-";
+}
+
 std::string format_hex(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));

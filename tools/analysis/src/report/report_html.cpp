@@ -135,6 +135,23 @@ std::vector<int64_t> live_bytes(const std::vector<Counts>& series) {
   return out;
 }
 
+// The live bytes by age bucket, as the mean-age cell's tooltip.
+std::string age_title(const Entry& e) {
+  if (!e.age) return "";
+  std::string t = " title=\"live";
+  for (int b = 0; b < format::kAgeBuckets; ++b) {
+    t += std::string(b ? ", " : " ") + esc(age_bucket_label(b)) + " " +
+         format_bytes(e.age->counts.bytes[static_cast<size_t>(b)]);
+  }
+  return t + "\"";
+}
+
+std::string percent(double share) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.0f%%", share * 100);
+  return buf;
+}
+
 void write_header(std::ostream& out, const Analysis& a) {
   const std::string program = a.inputs.empty() ? std::string() : a.inputs.front().program;
   out << "<header><h1>heapdiff <span class=\"prog\">" << esc(program.empty() ? "?" : program)
@@ -162,6 +179,13 @@ void write_header(std::ostream& out, const Analysis& a) {
     out << "<p class=\"note\">Different processes (--allow-different-processes): live sizes "
            "only; allocation counters restart with each process, so allocs and frees are not "
            "shown.</p>\n";
+  }
+  if (!a.counts_only() && !a.age.known) {
+    out << "<p class=\"note age-unknown\">Age of live memory unknown: " << esc(a.age.unknown_why)
+        << ".</p>\n";
+  } else if (!a.counts_only() && !a.one_snapshot && a.age.known && !a.age.still_live_known) {
+    out << "<p class=\"note age-unknown\">Still-live share unknown: "
+        << esc(a.age.still_live_unknown_why) << ".</p>\n";
   }
   for (const Warning& w : a.warnings) {
     // Interval problems first and loud: the page must not look like a clean result.
@@ -274,6 +298,12 @@ void write_table(std::ostream& out, const Analysis& a) {
       << "<table class=\"entries\"><thead><tr><th>rank</th>"
       << (a.trend_mode ? "<th>trend</th><th>live bytes per snapshot</th>" : "")
       << "<th>Δ live</th><th>Δ objs</th>" << (a.same_process ? "<th>allocs</th><th>frees</th>" : "")
+      << (a.age.known ? "<th title=\"byte-weighted mean age of its live blocks\">mean age</th>"
+                        "<th title=\"the oldest age bucket holding a live block\">oldest</th>"
+                      : "")
+      << (a.age.still_live_known ? "<th title=\"of the bytes live in the first snapshot, the "
+                                   "share still live in the last\">still live</th>"
+                                 : "")
       << "<th>site</th></tr>"
       << "</thead><tbody>\n";
   const NamePrinter name(a, /*full=*/false);
@@ -300,6 +330,15 @@ void write_table(std::ostream& out, const Analysis& a) {
     if (a.same_process) {
       out << "<td class=\"num\">" << d.alloc_objs << "</td><td class=\"num\">"
           << d.alloc_objs - d.live_objs << "</td>";
+    }
+    if (a.age.known) {
+      out << "<td class=\"num age\"" << age_title(e) << ">"
+          << (e.age && e.age->mean_s ? format_age(*e.age->mean_s) : "-")
+          << "</td><td class=\"num\">" << esc(e.age ? age_bucket_label(e.age->oldest_bucket) : "-")
+          << "</td>";
+    }
+    if (a.age.still_live_known) {
+      out << "<td class=\"num\">" << (e.still_live ? percent(*e.still_live) : "-") << "</td>";
     }
     out << "<td class=\"site\">"
         << "<details><summary>" << entry_site_html(e, name) << "</summary>";

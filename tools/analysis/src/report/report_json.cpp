@@ -1,5 +1,6 @@
 // The machine-readable report; every field is documented in docs/heapdiff.md. Numbers are
 // exact (no KiB rounding) so CI scripts and tests can compare them.
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "leakprobe/analysis/names.h"
@@ -156,6 +157,14 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
   doc["same_process"] = a.same_process;
   // Where the RSS is and the kind of growth (null without memory sections in both files).
   doc["memory"] = memory_json(a.memory);
+  // The age of live memory: whether the last input says how old its blocks are (the entries'
+  // mean_age_s, live_bytes_by_age) and whether it counts the first's still-live blocks.
+  doc["age"] = {{"known", a.age.known},
+                {"unknown_why", a.age.known ? json(nullptr) : json(a.age.unknown_why)},
+                {"still_live_known", a.age.still_live_known},
+                {"still_live_unknown_why", a.age.still_live_known || a.one_snapshot
+                                               ? json(nullptr)
+                                               : json(a.age.still_live_unknown_why)}};
   const Options& options = a.options;
   doc["options"] = {{"sort", sort_name(options.sort)},
                     {"by", by_name(options.by)},
@@ -241,6 +250,28 @@ void write_json_report(std::ostream& out, const Analysis& a, const ReportContext
     }
     je["live_bytes"] = series_bytes;
     je["live_objects"] = series_objs;
+    // The age of its live blocks in the last snapshot; null where unknown ("age" says why).
+    if (e.age) {
+      json by_bytes, by_objs;
+      for (int b = 0; b < format::kAgeBuckets; ++b) {
+        by_bytes[format::kAgeBucketNames[b]] = e.age->counts.bytes[static_cast<size_t>(b)];
+        by_objs[format::kAgeBucketNames[b]] = e.age->counts.objs[static_cast<size_t>(b)];
+      }
+      je["mean_age_s"] = e.age->mean_s ? json(std::llround(*e.age->mean_s)) : json(nullptr);
+      je["oldest_age"] = e.age->oldest_bucket >= 0
+                             ? json(format::kAgeBucketNames[e.age->oldest_bucket])
+                             : json(nullptr);
+      je["live_bytes_by_age"] = by_bytes;
+      je["live_objects_by_age"] = by_objs;
+    } else {
+      je["mean_age_s"] = nullptr;
+      je["oldest_age"] = nullptr;
+      je["live_bytes_by_age"] = nullptr;
+      je["live_objects_by_age"] = nullptr;
+    }
+    // Diffs: of the bytes live in the first snapshot, the percentage still live in the last.
+    je["still_live_pct"] =
+        e.still_live ? json(std::round(*e.still_live * 1000) / 10) : json(nullptr);
     if (a.trend_mode) {
       je["trend"] = std::string(trend_name(e.trend));
       json per = json::array();

@@ -396,6 +396,54 @@ void write_count_report(std::ostream& out, const Analysis& a, const ReportContex
 
 }  // namespace
 
+namespace {
+
+std::string age_mean_text(const Entry& e) {
+  return e.age && e.age->mean_s ? format_age(*e.age->mean_s) : "-";
+}
+
+std::string oldest_text(const Entry& e) {
+  return e.age ? age_bucket_label(e.age->oldest_bucket) : "-";
+}
+
+std::string percent_text(double share) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.0f%%", share * 100);
+  return buf;
+}
+
+std::string still_live_text(const Entry& e) {
+  return e.still_live ? percent_text(*e.still_live) : "-";
+}
+
+// The detail's age lines: the mean, the live bytes by bucket, and in a diff the share of the
+// first snapshot's blocks still live.
+void write_entry_age(std::ostream& out, const Analysis& a, const Entry& e) {
+  if (!e.age) return;
+  out << "    age: ";
+  if (e.age->mean_s) {
+    out << "mean " << format_age(*e.age->mean_s) << ", oldest "
+        << age_bucket_label(e.age->oldest_bucket) << "; live";
+    for (int b = 0; b < format::kAgeBuckets; ++b) {
+      out << (b ? ", " : " ") << age_bucket_label(b) << " "
+          << format_bytes(e.age->counts.bytes[static_cast<size_t>(b)]);
+    }
+    out << "\n";
+  } else {
+    out << "nothing of it is live in " << a.inputs.back().name << "\n";
+  }
+  if (!a.age.still_live_known) return;
+  const int64_t base = e.series.front().live_bytes;
+  if (e.still_live) {
+    out << "    still live: " << percent_text(*e.still_live) << " of the " << format_bytes(base)
+        << " live in " << a.inputs.front().name << "\n";
+  } else {
+    out << "    still live: nothing of it was live in " << a.inputs.front().name << "\n";
+  }
+}
+
+}  // namespace
+
 static void write_heap_text(std::ostream& out, const Analysis& a, const ReportContext& ctx) {
   BriefSummary summary(out, ctx.brief);
   const size_t n = a.inputs.size();
@@ -444,6 +492,13 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
         << format_bytes(*a.undetectable_below_bytes) << " can get no sample at all ("
         << static_cast<int>((1 - kConfidence) * 100 + 0.5) << "% chance or more)\n";
   }
+  // The age of live memory (docs/snapshot-format.md): a line only where it is unknown, so a
+  // reader never takes a missing column for "young".
+  if (!a.age.known) {
+    out << "  age       unknown: " << a.age.unknown_why << "\n";
+  } else if (!a.one_snapshot && !a.age.still_live_known) {
+    out << "  still live unknown: " << a.age.still_live_unknown_why << "\n";
+  }
   if (a.gate) {
     out << "  gate      --fail-on-growth " << format_bytes(a.gate->threshold) << ": "
         << gate_state(a);
@@ -485,11 +540,13 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
                   [](const Entry& e) { return e.trend == Trend::kTooFewSamples; })
           ? 17
           : 10;
-  const std::string head =
-      "  rank  " + (a.trend_mode ? pad("trend", trend_cols, false) : std::string()) +
-      pad("Δ live", 12, true) + (sampled ? pad("95% range", 22, true) : "") +
-      (sampled ? pad("samples", 10, true) : "") + pad("Δ objs", 9, true) +
-      (a.same_process ? pad("allocs", 9, true) + pad("frees", 9, true) : "") + "  ";
+  const std::string head = "  rank  " +
+                           (a.trend_mode ? pad("trend", trend_cols, false) : std::string()) +
+                           pad("Δ live", 12, true) + (sampled ? pad("95% range", 22, true) : "") +
+                           (sampled ? pad("samples", 10, true) : "") + pad("Δ objs", 9, true) +
+                           (a.same_process ? pad("allocs", 9, true) + pad("frees", 9, true) : "") +
+                           (a.age.known ? pad("mean age", 10, true) + pad("oldest", 7, true) : "") +
+                           (a.age.still_live_known ? pad("still live", 11, true) : "") + "  ";
   const size_t site_width = ctx.wide || display_width(head) + 20 > kTextReportWidth
                                 ? std::string::npos
                                 : kTextReportWidth - display_width(head);
@@ -506,7 +563,9 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
         << (a.same_process ? pad(std::to_string(ed.alloc_objs), 9, true) +
                                  pad(std::to_string(ed.alloc_objs - ed.live_objs), 9, true)
                            : std::string())
-        << "  " << site_text(site_label(e, name), site_width) << "\n";
+        << (a.age.known ? pad(age_mean_text(e), 10, true) + pad(oldest_text(e), 7, true) : "")
+        << (a.age.still_live_known ? pad(still_live_text(e), 11, true) : "") << "  "
+        << site_text(site_label(e, name), site_width) << "\n";
   }
 
   if (ctx.brief) return;
@@ -538,6 +597,7 @@ static void write_heap_text(std::ostream& out, const Analysis& a, const ReportCo
       }
       out << "\n";
     }
+    write_entry_age(out, a, e);
     if (e.key.unnamed) {
       out << "    " << e.key.function << " is an unnamed function (no symbol; named by its start)";
       if (!e.named_caller.empty()) out << ", called from " << name(e.named_caller);

@@ -51,6 +51,14 @@ struct Distinction {
   bool same_function = false;
 };
 
+// The age of an entry's live blocks in the last snapshot (docs/snapshot-format.md, "Age of
+// live memory"), summed over its stacks.
+struct EntryAge {
+  AgeCounts counts;
+  std::optional<double> mean_s;  // byte-weighted; nullopt when nothing of it is live
+  int oldest_bucket = -1;        // format::kAgeBucketNames index; -1 when nothing is live
+};
+
 struct Entry {
   GroupKey key;                  // what the entry groups by
   std::vector<Counts> series;    // one per snapshot (summed over the entry's stacks)
@@ -67,6 +75,11 @@ struct Entry {
   std::string named_caller;
   Distinction distinction;             // what differs from listed entries with the same key
   std::optional<Uncertainty> sampled;  // sampled inputs with known sample counts only
+  std::optional<EntryAge> age;         // nullopt: unknown (Analysis::age says why)
+  // Diffs: of the bytes this entry had live in the first snapshot, the share still live in the
+  // last (0..1), from the last snapshot's count of its blocks allocated before the first was
+  // written. nullopt: unknown (Analysis::age says why) or nothing was live in the first.
+  std::optional<double> still_live;
 
   Counts delta() const { return series.back() - series.front(); }
 };
@@ -84,6 +97,16 @@ struct InputInfo {
   size_t stacks = 0;
   Counts totals;                       // over all stacks, before filters
   std::optional<AttachInfo> attached;  // the probe was attached, not preloaded (Snapshot)
+};
+
+// Whether the reports can show ages, and why not.
+struct AgeAvailability {
+  bool known = false;       // the last snapshot counted its live blocks by age
+  std::string unknown_why;  // when not known: a sentence for the reports
+  // Diffs: the last snapshot counts survivors of the first (one of its age cutoffs is it).
+  bool still_live_known = false;
+  std::string still_live_unknown_why;  // diffs whose share is unknown
+  std::optional<size_t> cutoff;        // the last snapshot's cutoff that is the first snapshot
 };
 
 struct Analysis {
@@ -116,6 +139,7 @@ struct Analysis {
   // Where the RSS is and what kind of growth it shows (memory.h): first vs last snapshot,
   // when both have a memory section and come from the same process.
   std::optional<MemoryReport> memory;
+  AgeAvailability age;  // the age of live memory (Entry::age, Entry::still_live)
 
   // No interval problem among the warnings (Warning::distrusts_interval): the difference is
   // the program's growth. When false, no writer says "no growth" and no gate passes.

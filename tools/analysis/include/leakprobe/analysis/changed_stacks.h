@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct ChangedStack {
   uint32_t skip_rows = 0;  // leading rows of frames[0] that still belong to the allocator
   uint32_t site_row = 0;   // the site, counted in rows from the first row kept
   Counts delta;            // last snapshot minus first
+  // The age of its live blocks in the last snapshot, when that snapshot says (--pprof labels).
+  std::optional<AgeCounts> age;
 };
 
 struct ChangedStacks {

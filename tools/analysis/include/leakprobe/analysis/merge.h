@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ struct FrameKey {
 struct MergedStack {
   std::vector<uint32_t> frames;  // indexes into MergedProfile::frames, leaf first
   std::vector<Counts> series;    // one per snapshot, zero where the stack is absent
+  // The age of its live blocks in the last snapshot (the one reports describe), when that
+  // snapshot has ages; absent there too if the stack is not in it.
+  std::optional<AgeCounts> last_age;
+  bool last_age_missing = false;  // the last snapshot has ages, but not for this stack's line
 };
 
 struct MergedProfile {

@@ -3,6 +3,7 @@
 // does, so everything downstream works on estimated real numbers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "leakprobe/analysis/memory.h"
+#include "leakprobe/snapshot_format.h"
 #include "leakprobe/symbolize/symbolizer.h"
 
 namespace leakprobe::analysis {
@@ -47,9 +49,39 @@ struct Counts {
   }
 };
 
+// The age of one stack's live blocks (docs/snapshot-format.md, "Age of live memory"), unsampled
+// like Counts. Sums over stacks with +=.
+struct AgeCounts {
+  std::array<int64_t, format::kAgeBuckets> objs{};
+  std::array<int64_t, format::kAgeBuckets> bytes{};
+  double byte_seconds = 0;  // mean age x bytes: sums, and divides back into a mean
+  double obj_seconds = 0;   // mean age x objects (for blocks with no bytes)
+  // Per age-cutoff of the snapshot (Snapshot::age->cutoffs): live bytes allocated before it.
+  std::vector<int64_t> before_bytes;
+
+  int64_t total_bytes() const;
+  int64_t total_objs() const;
+  // Byte-weighted mean age in seconds; nullopt when nothing is live.
+  std::optional<double> mean_s() const;
+  // The oldest bucket holding a live block; -1 when nothing is live.
+  int oldest_bucket() const;
+  AgeCounts& operator+=(const AgeCounts& o);
+};
+
 struct StackSample {
   Counts counts;
-  std::vector<uint64_t> addrs;  // return addresses, leaf first, as written in the file
+  std::vector<uint64_t> addrs;   // return addresses, leaf first, as written in the file
+  std::optional<AgeCounts> age;  // the age-stack line after it; absent without one
+};
+
+// The snapshot's `age` and `age-cutoff` lines: the probe counted its live blocks by age.
+struct AgeHeader {
+  uint32_t resolution_s = 1;
+  struct Cutoff {
+    int64_t sequence = 0;
+    double time = 0;  // parsed like `time`, so a snapshot's own time compares equal
+  };
+  std::vector<Cutoff> cutoffs;
 };
 
 // One executable mapping from MAPPED_LIBRARIES (non-executable ones cannot hold a return
@@ -157,6 +189,14 @@ struct Snapshot {
   std::map<std::string, std::string> build_ids;  // path -> lowercase hex build-id
 
   std::vector<StackSample> stacks;
+  // Present when the probe counted the live blocks by age (then every stack line has its
+  // AgeCounts); absent in older snapshots, gperftools dumps and pprof input: age unknown.
+  std::optional<AgeHeader> age;
+  // With `age`: the age-stack line of each stack line, by its index in `stacks` (kept apart
+  // so that snapshots without ages, and the 1M-line inputs heapdiff bounds, cost nothing more
+  // per stack); `stack_age_seen[i]` false where a line had none.
+  std::vector<AgeCounts> stack_ages;
+  std::vector<bool> stack_age_seen;
   // Addresses in `stacks` that the input named itself (pprof input); see NamedFrame.
   std::unordered_map<uint64_t, NamedFrame> named_frames;
   // Resource tracking: `resources_tracked` is set when the snapshot says whether the probe

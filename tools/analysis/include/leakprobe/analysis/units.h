@@ -20,6 +20,13 @@ std::string format_bytes(int64_t bytes, bool signed_ = false);
 // 12 -> "12", with "+" for positive values when `signed_` is set.
 std::string format_count(int64_t n, bool signed_ = false);
 
+// An age for people: 42 -> "42s", 754 -> "12m34s", 7384 -> "2h03m", 180000 -> "2d02h".
+std::string format_age(double seconds);
+
+// The age buckets as reports print them (format::kAgeBucketNames order): "<1m", "<1h", "<1d",
+// ">1d".
+const char* age_bucket_label(int bucket);
+
 // 0x4005d0 -> "0x4005d0": lowercase, no padding, as pprof and the snapshot format write them.
 std::string format_hex(uint64_t v);
 
