@@ -44,21 +44,22 @@ int main(int argc, char** argv) {
     audit.append(device, received);
     ++received;
   };
-  mosquitto* service = repro::connect_client(options, "cache-" + tag + "-service",
-                                             /*clean_session=*/true, /*keepalive_s=*/60,
-                                             &service_events);
+  mosquitto* service =
+      repro::connect_client(options, "cache-" + tag + "-service",
+                            /*clean_session=*/true, /*keepalive_s=*/60, &service_events);
   if (service == nullptr) return 1;
   int mid = 0;
   const std::string filter = prefix + "+";
   if (mosquitto_subscribe(service, &mid, filter.c_str(), /*qos=*/0) != MOSQ_ERR_SUCCESS ||
-      !repro::loop_until(service, [&] { return service_events.take_ack(mid); }, "SUBACK")) {
+      !repro::loop_until(
+          service, [&] { return service_events.take_ack(mid); }, "SUBACK")) {
     std::cerr << "churning-cache: subscribe failed\n";
     return 1;
   }
   repro::ClientEvents device_events;
-  mosquitto* device = repro::connect_client(options, "cache-" + tag + "-devices",
-                                            /*clean_session=*/true, /*keepalive_s=*/60,
-                                            &device_events);
+  mosquitto* device =
+      repro::connect_client(options, "cache-" + tag + "-devices",
+                            /*clean_session=*/true, /*keepalive_s=*/60, &device_events);
   if (device == nullptr) return 1;
 
   const std::string reading(200, 'r');
@@ -71,7 +72,8 @@ int main(int argc, char** argv) {
       std::cerr << "churning-cache: publish failed\n";
       return false;
     }
-    const bool ok = repro::loop_until(service, [&] { return received > before; }, "telemetry");
+    const bool ok = repro::loop_until(
+        service, [&] { return received > before; }, "telemetry");
     device_events.acked.clear();  // QoS 0 publishes are "acked" when written: nothing to wait for
     return ok;
   });

@@ -16,14 +16,15 @@ const std::string kHead =
     "# leakprobe.pid: 4242\n"
     "# leakprobe.time: 1795777260.5\n"
     "# leakprobe.sequence: 3\n";
-const std::string kAge = "# leakprobe.age: buckets=60,3600,86400 resolution=2 census-us=9 max-hold-us=1\n";
-const std::string kTail = "\nMAPPED_LIBRARIES:\n00400000-00409000 r-xp 00000000 00:00 5 /a\n# leakprobe.end\n";
+const std::string kAge =
+    "# leakprobe.age: buckets=60,3600,86400 resolution=2 census-us=9 max-hold-us=1\n";
+const std::string kTail =
+    "\nMAPPED_LIBRARIES:\n00400000-00409000 r-xp 00000000 00:00 5 /a\n# leakprobe.end\n";
 
 TEST(AgeParser, ReadsHeaderCutoffsAndOneLinePerStack) {
   Result<Snapshot> r = parse_snapshot(
       kHead + kAge + "# leakprobe.age-cutoff: 1 1795777200.125000\n" +
-          "# leakprobe.age-cutoff: 2 1795777230.000000\n" +
-          "2: 80008 [5: 200020] @ 0x400100\n" +
+          "# leakprobe.age-cutoff: 2 1795777230.000000\n" + "2: 80008 [5: 200020] @ 0x400100\n" +
           "# leakprobe.age-stack: 1:40004 0:0 0:0 1:40004 mean=50000 before=1:40004,1:40004\n" +
           "1: 40004 [5: 200020] @ 0x400200\n" +
           "# leakprobe.age-stack: 1:40004 0:0 0:0 0:0 mean=7 before=0:0,0:0\n" + kTail,
@@ -50,7 +51,8 @@ TEST(AgeParser, ReadsHeaderCutoffsAndOneLinePerStack) {
 }
 
 TEST(AgeParser, OlderSnapshotsHaveNoAge) {
-  Result<Snapshot> r = parse_snapshot(kHead + "2: 80008 [5: 200020] @ 0x400100\n" + kTail, "a.heap");
+  Result<Snapshot> r =
+      parse_snapshot(kHead + "2: 80008 [5: 200020] @ 0x400100\n" + kTail, "a.heap");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_FALSE(r.value().age.has_value());
   EXPECT_TRUE(r.value().stack_ages.empty());
@@ -99,14 +101,16 @@ INSTANTIATE_TEST_SUITE_P(
     BadAgeLines, AgeParserRejects,
     ::testing::Values(
         Bad{"age line without the header",
-            kHead + "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" + kTail,
+            kHead + "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" +
+                kTail,
             "x.heap:7: leakprobe.age-stack without a leakprobe.age line"},
         Bad{"age line not after its stack line",
             kHead + kAge + "2: 8 [5: 20] @ 0x400100\n# leakprobe.sequence: 3\n" +
                 "# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" + kTail,
             "x.heap:9: leakprobe.age-stack not right after a stack line"},
         Bad{"two age lines for one stack line",
-            kHead + kAge + "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" +
+            kHead + kAge +
+                "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" +
                 "# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" + kTail,
             "x.heap:9: leakprobe.age-stack not right after a stack line"},
         Bad{"missing before= list",
@@ -114,16 +118,15 @@ INSTANTIATE_TEST_SUITE_P(
                 "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=1\n" + kTail,
             "x.heap:9: leakprobe.age-stack without the before= list its age-cutoff lines call for"},
         Bad{"malformed mean",
-            kHead + kAge + "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=x\n" +
-                kTail,
+            kHead + kAge +
+                "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 0:0 mean=x\n" + kTail,
             "x.heap:8: malformed leakprobe.age-stack mean in '1:8 0:0 0:0 0:0 mean=x'"},
         Bad{"three buckets",
             kHead + kAge + "2: 8 [5: 20] @ 0x400100\n# leakprobe.age-stack: 1:8 0:0 0:0 mean=1\n" +
                 kTail,
             "x.heap:8: malformed leakprobe.age-stack '1:8 0:0 0:0 mean=1' (expected 4 buckets "
             "'<objects>:<bytes>', then mean=)"},
-        Bad{"malformed cutoff",
-            kHead + kAge + "# leakprobe.age-cutoff: soon\n" + kTail,
+        Bad{"malformed cutoff", kHead + kAge + "# leakprobe.age-cutoff: soon\n" + kTail,
             "x.heap:7: malformed leakprobe.age-cutoff value 'soon' (expected '<sequence> <unix "
             "seconds>')"}));
 

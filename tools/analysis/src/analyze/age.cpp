@@ -41,8 +41,9 @@ AgeAvailability age_availability(const std::vector<const Snapshot*>& snapshots, 
     seqs += (seqs.empty() ? "" : ", ") + std::to_string(c.sequence);
   }
   a.still_live_unknown_why =
-      last.name + " counts the still-live blocks of its own process's first and latest earlier "
-                  "snapshots only (" +
+      last.name +
+      " counts the still-live blocks of its own process's first and latest earlier "
+      "snapshots only (" +
       (seqs.empty() ? std::string("none") : "sequence " + seqs) + "), and " + first.name +
       " is not one of them";
   return a;

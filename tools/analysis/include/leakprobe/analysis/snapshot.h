@@ -70,8 +70,7 @@ struct AgeCounts {
 
 struct StackSample {
   Counts counts;
-  std::vector<uint64_t> addrs;   // return addresses, leaf first, as written in the file
-  std::optional<AgeCounts> age;  // the age-stack line after it; absent without one
+  std::vector<uint64_t> addrs;  // return addresses, leaf first, as written in the file
 };
 
 // The snapshot's `age` and `age-cutoff` lines: the probe counted its live blocks by age.
