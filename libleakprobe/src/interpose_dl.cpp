@@ -76,7 +76,10 @@ static_assert(sizeof(DlopenStep) == 2 * sizeof(void*));  // returned in rax:rdx
 extern "C" __attribute__((visibility("hidden"), used)) DlopenStep leakprobe_dlopen_slow(
     const char* file, int mode, const void* caller) {
   if (!leakprobe_next_dlopen.load(std::memory_order_acquire)) resolve_dlopen();
-  if (mode & RTLD_DEEPBIND) {
+  // Attached, the library's calls are rewritten like any other module's (got_patch.h): the
+  // symbol lookup RTLD_DEEPBIND changes is not how they reach the probe.
+  const bool attached = leakprobe::attach_state() == leakprobe::AttachState::kAttached;
+  if ((mode & RTLD_DEEPBIND) && !attached) {
     static std::atomic<bool> said{false};
     leakprobe::log_once(said, "a library is opened with RTLD_DEEPBIND (",
                         file ? file : "the program",
@@ -91,8 +94,7 @@ extern "C" __attribute__((visibility("hidden"), used)) DlopenStep leakprobe_dlop
   // gets the handle, when that cannot change which file is loaded (got_patch.h). Otherwise
   // the jump keeps glibc's view of the caller, and the writer's tick rewrites the new
   // modules within 200 ms.
-  if (leakprobe::attach_state() == leakprobe::AttachState::kAttached &&
-      leakprobe::got::dlopen_caller_independent(file, caller)) {
+  if (attached && leakprobe::got::dlopen_caller_independent(file, caller)) {
     void* handle = f(file, mode);
     leakprobe::attach_after_dlopen();
     return DlopenStep{nullptr, handle};

@@ -62,7 +62,8 @@ inline constexpr const char kKeyForeignMalloc[] = "foreign-malloc";
 // counted on one stack line without frames; frees are still recorded.
 inline constexpr const char kIncompleteStackTableFull[] = "stack-table-full";
 // A library opened with RTLD_DEEPBIND calls libc's malloc and free directly: blocks it frees
-// stay live here, blocks it allocates are never seen.
+// stay live here, blocks it allocates are never seen. Preloaded probes only: an attached one
+// rewrites such a library's calls like any other module's.
 inline constexpr const char kIncompleteDeepbindFrees[] = "deepbind-frees";
 // Another allocator serves the program's malloc (kKeyForeignMalloc names it): no heap at all.
 inline constexpr const char kIncompleteForeignMalloc[] = "foreign-malloc";

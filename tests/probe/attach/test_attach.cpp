@@ -272,6 +272,26 @@ TEST_F(Attach, LibraryOpenedRelativeToItsCallerIsCoveredByTheTick) {
   EXPECT_EQ(p.detach(), 0);
 }
 
+// RTLD_DEEPBIND changes symbol lookup, not the rewritten slots: attached, such a library's
+// frees reach the probe, and snapshots do not say deepbind-frees.
+TEST_F(Attach, DeepbindLibraryIsCoveredToo) {
+  Probe p = open_probe();
+  ASSERT_EQ(p.attach(config().c_str()), 0);
+  void* lib = dlopen(DEEPBIND_LIB, RTLD_NOW | RTLD_DEEPBIND);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  auto release_all = reinterpret_cast<void (*)(void**, int)>(dlsym(lib, "release_all"));
+  ASSERT_NE(release_all, nullptr);
+  void* blocks[12];
+  for (void*& b : blocks) b = attach_leak_site(6001);
+  release_all(blocks, 12);
+  const Snapshot s = take_snapshot();
+  const Counts c = at_site(s, "attach_leak_site");
+  EXPECT_EQ(c.alloc_objs, 12u);
+  EXPECT_EQ(c.live_objs, 0) << "the library's frees were seen";
+  EXPECT_EQ(s.get("incomplete"), "");
+  EXPECT_EQ(p.detach(), 0);
+}
+
 // The control socket's "detach": the CLI's way without ptrace.
 TEST_F(Attach, DetachOverTheControlSocket) {
   Probe p = open_probe();
