@@ -74,8 +74,9 @@ ThreadView thread(pid_t tid, uint64_t rip, long nr = -1, long ret = 0) {
   t.stack_room = 8 << 20;
   return t;
 }
-const std::vector<AddressRange> kUnsafe = {{0x5000, 0x6000, "malloc (libc.so.6)"},
-                                           {0x9000, 0xa000, "the dynamic loader (ld.so)"}};
+const std::vector<AddressRange> kUnsafe = {
+    {0x5000, 0x6000, "malloc (libc.so.6)"},
+    {0x9000, 0xa000, "the dynamic loader (ld.so)", false, true}};
 }  // namespace
 
 TEST(AttachSafety, AThreadInsideMallocOrTheLoaderMeansWait) {
@@ -85,6 +86,25 @@ TEST(AttachSafety, AThreadInsideMallocOrTheLoaderMeansWait) {
   ThreadView in_mmap = thread(3, 0x100, SYS_mmap, -kERestartSys);
   in_mmap.stack_words = {0x7777, 0x9123};  // mmap, called from the loader
   v = judge_threads({thread(1, 0x100), in_mmap}, kUnsafe);
+  EXPECT_FALSE(v.safe);
+  EXPECT_EQ(v.why, "thread 3 is in a call from the dynamic loader (ld.so)");
+}
+
+// An idle broker's main thread waits in epoll_wait with a live frame slot that still holds a
+// return address into malloc from an earlier call: stale, since malloc never waits there. Seen
+// on Debian's mosquitto after a few clients came and went (every attach refused).
+TEST(AttachSafety, AStaleMallocAddressOnAWaitingThreadsStackIsNotACall) {
+  ThreadView idle = thread(1, 0x100, SYS_epoll_wait, -EINTR);
+  idle.stack_words = {0x7777, 0x5123};
+  EXPECT_TRUE(judge_threads({idle}, kUnsafe).safe);
+  ThreadView locked = thread(2, 0x100, SYS_futex, -kERestartSys);  // a lock wait may be malloc's
+  locked.stack_words = {0x7777, 0x5123};
+  auto v = judge_threads({locked}, kUnsafe);
+  EXPECT_FALSE(v.safe);
+  EXPECT_EQ(v.why, "thread 2 is in a call from malloc (libc.so.6)");
+  ThreadView ctor = thread(3, 0x100, SYS_nanosleep, -kERestartRestartBlock);
+  ctor.stack_words = {0x7777, 0x9123};  // a constructor run by dlopen may wait in anything
+  v = judge_threads({ctor}, kUnsafe);
   EXPECT_FALSE(v.safe);
   EXPECT_EQ(v.why, "thread 3 is in a call from the dynamic loader (ld.so)");
 }

@@ -89,6 +89,7 @@ TargetCode survey(pid_t pid) {
                               : "the probe (") +
                  name + ")";
         r.rip_only = probe;
+        r.held_across_waits = loader;
         code.unsafe.push_back(r);
       }
       continue;

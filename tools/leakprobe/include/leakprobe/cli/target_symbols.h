@@ -42,6 +42,12 @@ struct AddressRange {
   // Unsafe only to be executing in, not to have on the stack: the probe's own threads always
   // have its frames there, waiting in a system call without a lock held.
   bool rip_only = false;
+  // Unsafe on the stack of a thread in any system call, even one that only waits: the loader
+  // holds its lock while a constructor it runs waits in whatever call it likes. Every other
+  // range is never on the way to a pure wait (epoll_wait, accept, nanosleep, ...), so a word
+  // pointing into it from such a thread's stack is stale (a slot of a live frame that an
+  // earlier call wrote and nothing overwrote), not a call in progress.
+  bool held_across_waits = false;
   bool contains(uint64_t a) const { return a >= lo && a < hi; }
 };
 
