@@ -17,6 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../../scripts/lib/broker.sh disable=SC1091
 source "$repo/scripts/lib/broker.sh"
+# shellcheck source=scenario_lib.sh disable=SC1091
+source "$repo/tests/e2e/scenario_lib.sh"
 
 work="" probe="" cli="" heapdiff="" repro="" mode="" iterations=1000 rate=100 devices=10
 while [ $# -gt 0 ]; do
@@ -38,22 +40,8 @@ for required in work probe cli heapdiff repro mode; do
 done
 case $mode in leak|twin) ;; *) echo "age_scenario: --mode leak|twin" >&2; exit 2 ;; esac
 
-rm -rf "$work"
+scenario_begin age_scenario "$work"
 mkdir -p "$work/snapshots"
-repro_pid=""
-cleanup() {
-  local rc=$?
-  if [ -n "$repro_pid" ]; then kill -KILL "$repro_pid" 2>/dev/null || true; fi
-  broker_stop
-  if [ $rc -ne 0 ]; then
-    echo "--- reproducer stderr ---" >&2; tail -20 "$work/repro.stderr" 2>/dev/null >&2 || true
-    echo "FAILED; artifacts in $work" >&2
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-die() { echo "age_scenario: $*" >&2; exit 1; }
 
 broker_start "$work/broker" || die "mosquitto did not start"
 echo "broker pid $BROKER_PID on 127.0.0.1:$BROKER_PORT"

@@ -23,6 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../../scripts/lib/broker.sh disable=SC1091
 source "$repo/scripts/lib/broker.sh"
+# shellcheck source=scenario_lib.sh disable=SC1091
+source "$repo/tests/e2e/scenario_lib.sh"
 
 work="" heapdiff="" repro="" mode="" warmup=5 sessions=50 memprofilerate=1 go=""
 while [ $# -gt 0 ]; do
@@ -43,22 +45,7 @@ for required in work heapdiff repro mode; do
 done
 case $mode in leak|twin) ;; *) echo "go_pprof_scenario: --mode leak|twin" >&2; exit 2 ;; esac
 
-rm -rf "$work"
-mkdir -p "$work"
-repro_pid=""
-cleanup() {
-  local rc=$?
-  if [ -n "$repro_pid" ]; then kill -KILL "$repro_pid" 2>/dev/null || true; fi
-  broker_stop
-  if [ $rc -ne 0 ]; then
-    echo "--- reproducer stderr ---" >&2; tail -20 "$work/repro.stderr" 2>/dev/null >&2 || true
-    echo "FAILED; artifacts in $work" >&2
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-die() { echo "go_pprof_scenario: $*" >&2; exit 1; }
+scenario_begin go_pprof_scenario "$work"
 
 broker_start "$work/broker" || die "mosquitto did not start"
 

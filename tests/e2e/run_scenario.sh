@@ -23,6 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=../../scripts/lib/broker.sh disable=SC1091
 source "$repo/scripts/lib/broker.sh"
+# shellcheck source=scenario_lib.sh disable=SC1091
+source "$repo/tests/e2e/scenario_lib.sh"
 
 work="" probe="" heapdiff="" cli="" repro="" mode="" target=repro
 warmup=20 iterations=200 fd_kind="" floor=8192 control=0 attach=0
@@ -67,26 +69,9 @@ if [ "$attach" = 1 ]; then
   kill $!
 fi
 
-rm -rf "$work"
+scenario_begin run_scenario "$work"
 mkdir -p "$work/snapshots"
 snapshots=$work/snapshots
-repro_pid=""
-
-cleanup() {
-  local rc=$?
-  if [ -n "$repro_pid" ]; then kill -KILL "$repro_pid" 2>/dev/null || true; fi
-  broker_stop
-  if [ $rc -ne 0 ]; then
-    echo "--- reproducer stderr ---" >&2; tail -20 "$work/repro.stderr" 2>/dev/null >&2 || true
-    echo "--- broker log ---" >&2; tail -20 "$work/broker/mosquitto.log" 2>/dev/null >&2 || true
-    echo "FAILED; artifacts in $work" >&2
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-die() { echo "run_scenario: $*" >&2; exit 1; }
 
 probe_env=(LD_PRELOAD="$probe" LEAKPROBE_OUTPUT_DIR="$snapshots" LEAKPROBE_AT_EXIT=0)
 broker_args=(--conf "max_queued_messages 0" --conf "max_queued_bytes 0")
