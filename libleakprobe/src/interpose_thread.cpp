@@ -1,8 +1,8 @@
 // The interposed pthread_create: the host's thread starts in thread_start() below, which
 // marks it running under its creating stack and hands over to the host's routine. A thread
-// stops counting when it exits, however it exits (return, pthread_exit, cancellation): the
-// probe's pthread key destructor runs then. A thread that never exits -- a watcher blocked
-// forever, the C++ form of a leaked goroutine -- stays live in every snapshot.
+// stops counting when it exits, however it exits (return, pthread_exit, cancellation): its hook
+// in the probe's one pthread key (thread_exit.h) runs then. A thread that never exits -- a watcher
+// blocked forever, the C++ form of a leaked goroutine -- stays live in every snapshot.
 #include <pthread.h>
 
 #include <atomic>
@@ -10,9 +10,9 @@
 
 #include "guard.h"
 #include "interposer.h"
-#include "log.h"
 #include "resource_gate.h"
 #include "resource_table.h"
+#include "thread_exit.h"
 
 namespace {
 
@@ -20,8 +20,7 @@ using leakprobe::ResourceTable;
 using create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
 LP_NEXT_SLOT(pthread_create, create_fn);
 
-pthread_key_t g_key;
-std::atomic<bool> g_key_ok{false};
+std::atomic<bool> g_exit_hook{false};  // the probe's thread-exit key is there
 
 void on_thread_exit(void* record) {
   if (ResourceTable* t = leakprobe::resources())
@@ -35,7 +34,7 @@ void* thread_start(void* p) {
   {
     leakprobe::Guard g;  // pthread_setspecific allocates for keys past the first 32
     leakprobe::resources()->thread_started(r, reinterpret_cast<uintptr_t>(pthread_self()));
-    pthread_setspecific(g_key, r);
+    leakprobe::thread_exit_set(leakprobe::ThreadExitHook::kThreadRecord, r);
   }
   // A tail call where the compiler can: the host's frames then start right below glibc's
   // start_thread, as without the probe.
@@ -45,14 +44,12 @@ void* thread_start(void* p) {
 }  // namespace
 
 namespace leakprobe {
-// From the constructor. Without the key no exit could be seen: threads are then not tracked.
+// From the constructor (or the first attach). Without the key no exit could be seen: threads
+// are then not tracked (thread_exit_init has said so).
 void init_thread_tracking() {
   LP_NEXT(pthread_create);
-  if (pthread_key_create(&g_key, on_thread_exit) == 0) {
-    g_key_ok.store(true, std::memory_order_release);
-  } else {
-    log_line("no pthread key left; threads are not tracked (descriptors and timers are)");
-  }
+  thread_exit_register(ThreadExitHook::kThreadRecord, on_thread_exit);
+  if (thread_exit_init()) g_exit_hook.store(true, std::memory_order_release);
 }
 }  // namespace leakprobe
 
@@ -61,7 +58,7 @@ LP_EXPORT int pthread_create(pthread_t* th, const pthread_attr_t* attr, void* (*
   auto real = LP_NEXT(pthread_create);
   // The probe's own threads are created with the guard held and never counted.
   ResourceTable* t = leakprobe::guard_held() ? nullptr : leakprobe::resources_for_create();
-  if (!t || !g_key_ok.load(std::memory_order_acquire)) return real(th, attr, fn, arg);
+  if (!t || !g_exit_hook.load(std::memory_order_acquire)) return real(th, attr, fn, arg);
   ResourceTable::ThreadRecord* r;
   {
     leakprobe::Guard g;

@@ -1,10 +1,9 @@
 #include "walk_cache.h"
 
-#include <pthread.h>
-
 #include <atomic>
 
 #include "arena.h"
+#include "thread_exit.h"
 
 namespace leakprobe {
 namespace {
@@ -12,8 +11,7 @@ namespace {
 constexpr int kSlots = 256;
 static_assert(sizeof(WalkCache) <= 8192, "a cache fits two pages");
 
-pthread_key_t g_key;
-std::atomic<bool> g_key_ok{false};
+std::atomic<bool> g_exit_hook{false};       // the probe's thread-exit key is there (thread_exit.h)
 std::atomic<WalkCache*> g_caches{nullptr};  // kSlots caches, mapped at the first claim
 std::atomic<bool> g_mapping{false};         // one thread maps, the others walk uncached meanwhile
 std::atomic<uint8_t> g_used[kSlots];
@@ -26,14 +24,16 @@ int slot_of(const WalkCache* c) {
   return static_cast<int>(c - g_caches.load(std::memory_order_acquire));
 }
 
+// The thread's hook in the probe's one thread-exit key (thread_exit.h).
 void on_thread_exit(void* p) {
   // A free of the thread's own after this walks uncached (no second claim from a destructor).
   t_cache = kNone;
-  if (p) g_used[slot_of(static_cast<WalkCache*>(p))].store(0, std::memory_order_release);
+  g_used[slot_of(static_cast<WalkCache*>(p))].store(0, std::memory_order_release);
 }
 
 WalkCache* claim() {
-  if (!g_key_ok.load(std::memory_order_acquire)) return kNone;
+  // Without a way to give the slot back, a thread does not take one.
+  if (!g_exit_hook.load(std::memory_order_acquire)) return kNone;
   WalkCache* caches = g_caches.load(std::memory_order_acquire);
   if (!caches) {
     bool expected = false;
@@ -49,7 +49,7 @@ WalkCache* claim() {
         g_used[i].compare_exchange_strong(free_slot, 1, std::memory_order_acquire)) {
       WalkCache* c = &caches[i];
       c->clear();
-      if (pthread_setspecific(g_key, c) != 0) {
+      if (!thread_exit_set(ThreadExitHook::kWalkCache, c)) {
         g_used[i].store(0, std::memory_order_release);
         return kNone;
       }
@@ -62,9 +62,15 @@ WalkCache* claim() {
 }  // namespace
 
 void walk_cache_init() {
-  if (g_key_ok.load(std::memory_order_relaxed)) return;
-  if (pthread_key_create(&g_key, on_thread_exit) == 0)
-    g_key_ok.store(true, std::memory_order_release);
+  if (g_exit_hook.load(std::memory_order_relaxed)) return;
+  thread_exit_register(ThreadExitHook::kWalkCache, on_thread_exit);
+  if (thread_exit_init()) g_exit_hook.store(true, std::memory_order_release);
+}
+
+int walk_cache_slots_used() {
+  int n = 0;
+  for (int i = 0; i < kSlots; ++i) n += g_used[i].load(std::memory_order_relaxed);
+  return n;
 }
 
 WalkCache* thread_walk_cache() {
