@@ -2,6 +2,7 @@
 // dispatcher, thread_exit.h), and with none left for it (attached to a host that has taken
 // them all) records on without the per-thread walk cache and thread tracking, saying so once.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <string>
 
@@ -87,3 +88,31 @@ TEST_F(PthreadKeys, AttachedToAHostWithNoKeyLeftRecordsWithoutThePerThreadCache)
   // No key, no exit to see: threads are not counted at all (rather than never exiting).
   EXPECT_EQ(thread_lines(s, true), 0u);
 }
+
+#ifdef LEAKPROBE_CLI
+// The same through the path users take: `leakprobe attach PID` (ptrace) into a running host
+// that has taken every key, waiting in read().
+TEST_F(PthreadKeys, LeakprobeAttachToAHostWithNoKeyLeftKeepsItWorking) {
+  Child c({PROG_KEYS, "hold"}, dir_, {"LD_PRELOAD="});
+  const std::string keys = c.read_line(20);
+  ASSERT_EQ(keys.rfind("keys ", 0), 0u) << keys << c.err();
+  const std::string pid = std::to_string(c.pid());
+  RunResult check = run({LEAKPROBE_CLI, "attach", "--check", pid}, dir_, {"LD_PRELOAD="});
+  if (!check.exited_ok()) GTEST_SKIP() << "leakprobe attach is refused here: " << check.err;
+  RunResult attach = run({LEAKPROBE_CLI, "attach", "-o", dir_, pid}, dir_, {"LD_PRELOAD="}, 60);
+  ASSERT_TRUE(attach.exited_ok()) << attach.out << attach.err;
+  ASSERT_TRUE(c.write_line("go"));
+  const int status = c.finish(120);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << c.err();
+  EXPECT_NE(c.out().find("threads 300"), std::string::npos) << c.out();
+  EXPECT_EQ(count_of(c.err(), "no pthread key left"), 1u) << c.err();
+  EXPECT_NE(c.err().find("without the per-thread cache"), std::string::npos) << c.err();
+
+  const auto files = snapshot_files(dir_);
+  ASSERT_EQ(files.size(), 1u) << c.err();
+  Snapshot s = load(files[0]);
+  expect_well_formed(s);
+  expect_sites(s, PROG_KEYS);
+  EXPECT_EQ(thread_lines(s, true), 0u);
+}
+#endif

@@ -5,6 +5,8 @@
 //   keys_program preload          keys first (the preloaded probe has taken its own by now)
 //   keys_program attach PROBE DIR keys first, then dlopen the probe and leakprobe_attach it
 //                                 (what `leakprobe attach` does), snapshots into DIR
+//   keys_program hold             keys first, then wait for a line on stdin (`leakprobe
+//                                 attach PID` meanwhile) before the threads
 //
 // Prints "keys N" (the keys the host got before EAGAIN), then "threads N" when all are done.
 #include <dlfcn.h>
@@ -62,6 +64,13 @@ int main(int argc, char** argv) {
     run_threads();
     return 0;
   }
+  if (mode == "hold") {
+    printf("keys %d\n", use_up_keys());
+    char line[16];
+    CHECK(fgets(line, sizeof(line), stdin) != nullptr);
+    run_threads();
+    return 0;
+  }
   if (mode == "attach" && argc == 4) {
     printf("keys %d\n", use_up_keys());
     void* probe = dlopen(argv[2], RTLD_NOW);
@@ -75,6 +84,6 @@ int main(int argc, char** argv) {
     run_threads();
     return 0;
   }
-  fprintf(stderr, "usage: keys_program preload | attach PROBE DIR\n");
+  fprintf(stderr, "usage: keys_program preload | hold | attach PROBE DIR\n");
   return 2;
 }
