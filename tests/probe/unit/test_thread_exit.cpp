@@ -4,6 +4,8 @@
 // Each test runs in its own process (gtest_discover_tests), so the key is created fresh.
 #include <gtest/gtest.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -115,6 +117,55 @@ TEST(ThreadExit, AFirstAllocationInALaterDestructorReArmsTheKey) {
   EXPECT_EQ(g_runs.load(), 1);
   EXPECT_EQ(g_later_cache.load(), 1);
   EXPECT_EQ(leakprobe::walk_cache_slots_used(), slots) << "the re-armed hook gave it back";
+}
+
+TEST(ThreadExit, AForkedChildKeepsOnlyItsOwnSlotAndItsThreadsGiveTheirsBack) {
+  leakprobe::walk_cache_init();
+  ASSERT_NE(leakprobe::thread_walk_cache(), nullptr);
+  static pthread_barrier_t claimed, release;
+  pthread_barrier_init(&claimed, nullptr, 2);
+  pthread_barrier_init(&release, nullptr, 2);
+  pthread_t holder;
+  ASSERT_EQ(pthread_create(
+                &holder, nullptr,
+                [](void*) -> void* {
+                  EXPECT_NE(leakprobe::thread_walk_cache(), nullptr);
+                  pthread_barrier_wait(&claimed);
+                  pthread_barrier_wait(&release);
+                  return nullptr;
+                },
+                nullptr),
+            0);
+  pthread_barrier_wait(&claimed);
+  const int parent_slots = leakprobe::walk_cache_slots_used();
+  const pid_t child = fork();
+  if (child == 0) {
+    leakprobe::walk_cache_after_fork_in_child();  // what fork.cpp's child handler does
+    int bad = leakprobe::walk_cache_slots_used() != 1;
+    for (int i = 0; i < 300; ++i) {
+      pthread_t t;
+      if (pthread_create(
+              &t, nullptr,
+              [](void*) -> void* {
+                return reinterpret_cast<void*>(leakprobe::thread_walk_cache() == nullptr);
+              },
+              nullptr) != 0)
+        _exit(3);
+      void* no_cache = nullptr;
+      pthread_join(t, &no_cache);
+      bad |= no_cache != nullptr;
+    }
+    bad |= (leakprobe::walk_cache_slots_used() != 1) << 1;
+    _exit(bad);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  pthread_barrier_wait(&release);
+  pthread_join(holder, nullptr);
+  EXPECT_EQ(parent_slots, 2);
+  EXPECT_EQ(leakprobe::walk_cache_slots_used(), 1);
 }
 
 TEST(ThreadExit, NoKeyLeftMeansNoCacheAndOneLine) {
