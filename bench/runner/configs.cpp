@@ -8,7 +8,11 @@ std::vector<Config> all_configs(const Paths& paths) {
   const bool have_probe = ::access(paths.leakprobe_lib.c_str(), R_OK) == 0;
   const bool have_tcmalloc = ::access(paths.tcmalloc.c_str(), R_OK) == 0;
   std::vector<Config> c = {
-      {"none", "glibc malloc, no profiler", true, "", 1, 1},
+      {"none",
+       "glibc malloc, no profiler. Also the broker the probe was never attached to: attaching "
+       "rewrites a process's calls only when asked, so a process never attached runs exactly "
+       "this code and costs exactly nothing",
+       true, "", 1, 1},
       {"tcmalloc", "libtcmalloc preloaded, no profiling (context for gperftools; alloc only)",
        have_tcmalloc, "libtcmalloc.so.4 missing", 1, 1, false},
       {"lp-exact", "libleakprobe, every allocation", have_probe, "libleakprobe.so not built", 1, 1},
@@ -24,7 +28,37 @@ std::vector<Config> all_configs(const Paths& paths) {
       {"gperftools", "libtcmalloc + HEAPPROFILE (gperftools heap profiler)", have_tcmalloc,
        "libtcmalloc.so.4 missing", 20, 4},
   };
+  // Attached: mosquitto started plain, then `leakprobe attach PID` once it accepts
+  // connections and before the load (broker workloads only).
+  const std::string why_not = !have_probe ? "libleakprobe.so not built"
+                              : ::access(paths.leakprobe_cli.c_str(), X_OK) != 0
+                                  ? "the leakprobe command is not built"
+                                  : "";
+  auto attached = [&](const char* name, const char* what, Attach how, const char* sample) {
+    Config a{name, what, why_not.empty(), why_not, 1, 1};
+    a.alloc = false;
+    a.attach = how;
+    a.sample_bytes = sample;
+    return a;
+  };
+  c.push_back(attached("lp-attached-exact",
+                       "mosquitto started plain, then `leakprobe attach PID` (its GOT slots "
+                       "rewritten to the probe), every allocation; broker workloads only",
+                       Attach::kAttach, ""));
+  c.push_back(attached("lp-attached-sampled",
+                       "as lp-attached-exact with `--sample-bytes 524288` (as lp-sampled)",
+                       Attach::kAttach, "524288"));
+  c.push_back(attached("lp-detached",
+                       "attached as lp-attached-exact, then `leakprobe detach PID` before the "
+                       "load: every call put back, the probe mapped but dormant",
+                       Attach::kAttachThenDetach, ""));
   return c;
+}
+
+std::vector<std::string> config_names() {
+  std::vector<std::string> names;
+  for (const Config& c : all_configs(Paths{})) names.push_back(c.name);
+  return names;
 }
 
 void apply_config(const Config& config, const Paths& paths, const std::string& prof_dir,
@@ -34,6 +68,8 @@ void apply_config(const Config& config, const Paths& paths, const std::string& p
   spec.cwd = prof_dir;  // tools that write to the working directory write here too
   if (config.name == "tcmalloc") {
     spec.env_set["LD_PRELOAD"] = paths.tcmalloc;
+  } else if (config.attach != Attach::kNone) {
+    // Started plain: the probe comes in later, by `leakprobe attach` (workloads.cpp).
   } else if (config.name.rfind("lp-", 0) == 0) {
     spec.env_set["LD_PRELOAD"] = paths.leakprobe_lib;
     spec.env_set["LEAKPROBE_OUTPUT_DIR"] = prof_dir;

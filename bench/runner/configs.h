@@ -10,9 +10,15 @@ namespace bench {
 
 struct Paths {
   std::string leakprobe_lib;  // <build>/libleakprobe/libleakprobe.so
+  std::string leakprobe_cli;  // <build>/tools/leakprobe/leakprobe: attach, detach, snapshot
   std::string tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4";
   std::string heaptrack = "heaptrack";
 };
+
+// How the probe reaches a broker: preloaded from the start (LD_PRELOAD: symbol
+// interposition), or loaded into the running broker by `leakprobe attach` (its GOT slots
+// rewritten), and for kAttachThenDetach put back again by `leakprobe detach` before the load.
+enum class Attach { kNone, kAttach, kAttachThenDetach };
 
 struct Config {
   std::string name;         // short id, used in directory names
@@ -27,9 +33,18 @@ struct Config {
   // tcmalloc alone is context for gperftools' alloc figure; on the broker workloads it would
   // only lengthen the run.
   bool broker = true;
+  // The alloc loops run under this configuration. False for the attached ones: bench_alloc
+  // starts its loop at once, and a thread that is always inside malloc has no safe point to
+  // attach at (docs/performance.md says so).
+  bool alloc = true;
+  Attach attach = Attach::kNone;
+  std::string sample_bytes = "";  // `leakprobe attach --sample-bytes`, empty: exact
 };
 
 std::vector<Config> all_configs(const Paths& paths);
+
+// Every configuration's name, for --configs' validation and its message.
+std::vector<std::string> config_names();
 
 // Turns `spec` (a plain command) into the command under `config`; profiler output goes into
 // `prof_dir`, with `tag` in the file names.

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "attach_step.h"
 #include "configs.h"
 #include "process.h"
 #include "report.h"
@@ -30,6 +31,7 @@ struct Options {
   std::string work_dir;
   std::string markdown_out;
   std::string profile_shares;  // scripts/bench.sh's perf measurements (results.h)
+  std::string leakprobe_cli;   // default: <build>/tools/leakprobe/leakprobe
   bool quick = false;
   bool smoke = false;   // tiny sizes: proves every piece works, measures nothing
   bool strict = false;  // exit 1 if any run failed
@@ -46,7 +48,7 @@ struct Options {
                "       [--reps N] [--markdown FILE] [--profile-shares FILE]\n"
                "       [--configs a,b,...] [--skip-alloc]\n"
                "       [--workloads twopub,fanout,churn,retained]\n"
-               "       [--skip-broker] [--skip-extras] [--strict]\n",
+               "       [--skip-broker] [--skip-extras] [--strict] [--leakprobe-cli PATH]\n",
                why.c_str());
   std::exit(2);
 }
@@ -67,6 +69,8 @@ Options parse(int argc, char** argv) {
       o.markdown_out = value();
     } else if (a == "--profile-shares") {
       o.profile_shares = value();
+    } else if (a == "--leakprobe-cli") {
+      o.leakprobe_cli = value();
     } else if (a == "--quick") {
       o.quick = true;
     } else if (a == "--smoke") {
@@ -83,7 +87,15 @@ Options parse(int argc, char** argv) {
     } else if (a == "--configs") {
       std::stringstream s(value());
       std::string name;
-      while (std::getline(s, name, ',')) o.only_configs.insert(name);
+      const std::vector<std::string> known = config_names();
+      while (std::getline(s, name, ',')) {
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          std::string list;
+          for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+          usage("--configs: unknown configuration '" + name + "' (known: " + list + ")");
+        }
+        o.only_configs.insert(name);
+      }
     } else if (a == "--workloads") {
       std::stringstream s(value());
       std::string name;
@@ -179,6 +191,8 @@ int main(int argc, char** argv) {
   };
   Paths paths;
   paths.leakprobe_lib = o.build_dir + "/libleakprobe/libleakprobe.so";
+  paths.leakprobe_cli =
+      o.leakprobe_cli.empty() ? o.build_dir + "/tools/leakprobe/leakprobe" : o.leakprobe_cli;
   Programs programs;
   programs.alloc = o.build_dir + "/bench/alloc/bench_alloc";
   programs.broker_load = o.build_dir + "/bench/broker/bench_broker_load";
@@ -218,13 +232,29 @@ int main(int argc, char** argv) {
       results.broker_rows.push_back(broker_row(w.name, "all"));
     }
   }
+  std::error_code ec;
+  fs::remove_all(o.work_dir, ec);
+  fs::create_directories(o.work_dir);
   for (const auto& c : all_configs(paths)) {
     if (o.only_configs.empty() || o.only_configs.count(c.name) != 0 || c.name == "none")
       results.configs.push_back(c);
   }
-  std::error_code ec;
-  fs::remove_all(o.work_dir, ec);
-  fs::create_directories(o.work_dir);
+  // Whether attach works here is asked once, of leakprobe itself (`attach --check`), so a
+  // machine without ptrace reports the attached rows as not run, with the reason, instead of
+  // failing every run.
+  if (!o.skip_broker &&
+      std::any_of(results.configs.begin(), results.configs.end(),
+                  [](const Config& c) { return c.available && c.attach != Attach::kNone; })) {
+    if (const std::string why = attach_unavailable(paths, o.work_dir); !why.empty()) {
+      std::fprintf(stderr, "bench_runner: the attached configurations are not run: %s\n",
+                   why.c_str());
+      for (Config& c : results.configs)
+        if (c.attach != Attach::kNone) {
+          c.available = false;
+          c.unavailable_reason = why;
+        }
+    }
+  }
 
   auto fail = [&](const std::string& what, const RunResult& run) {
     results.failures.push_back(what + ": " + run.error);
@@ -250,7 +280,7 @@ int main(int argc, char** argv) {
       const Config& c = results.configs[(k + static_cast<size_t>(rep)) % n];
       if (!c.available) continue;
       const std::string base = o.work_dir + "/rep" + std::to_string(rep + 1) + "/" + c.name;
-      if (!o.skip_alloc) {
+      if (!o.skip_alloc && c.alloc) {
         const RunResult run = run_alloc(c, paths, programs, results.alloc, base + "/alloc");
         record_files(results, "alloc", c.name, run);
         if (run.ok) {
@@ -295,6 +325,11 @@ int main(int argc, char** argv) {
             char buf[128];
             std::snprintf(buf, sizeof buf, " %s %.1f us/msg %.0f msg/s", row.c_str(), cpu->second,
                           rate->second);
+            line += buf;
+          }
+          if (auto a = run.metrics.find(w.name + ":attach_s"); a != run.metrics.end()) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, " (attach %.3f s)", a->second);
             line += buf;
           }
           std::fprintf(stderr, "%6.1f s [rep %d/%d] %-10s%s\n", since_start(), rep + 1, o.reps,

@@ -164,6 +164,10 @@ void metric_table(const Results& r, const Metric& m, std::ostringstream& out) {
       out << "not run: " << c.unavailable_reason << " | | | |\n";
       continue;
     }
+    if (!c.alloc) {
+      out << "not run: broker workloads only (attach needs a safe point) | | | |\n";
+      continue;
+    }
     auto s = metric_summary(r, m.key, c.name);
     if (!s) {
       out << "no successful run | | | |\n";
@@ -265,6 +269,65 @@ void broker_tables(const Results& r, std::ostringstream& out) {
       out << num(cpu->median) << " | " << num(cpu->min) << "–" << num(cpu->max) << " | "
           << (qc ? ratio(*qc) : "–") << " | " << num(rate->median) << " | " << num(rate->min) << "–"
           << num(rate->max) << " | " << (qr ? ratio(*qr) : "–") << " | " << rate->n << " |\n";
+    }
+  }
+}
+
+// The attached configurations beside the preloaded ones (issue 19: "measure both ways"), and
+// what attaching took.
+void attach_tables(const Results& r, std::ostringstream& out) {
+  std::vector<const Config*> attached;
+  for (const Config* c : broker_configs(r))
+    if (c->attach != Attach::kNone) attached.push_back(c);
+  if (attached.empty() || r.broker_rows.empty()) return;
+  out << "\n### Attached (`leakprobe attach`: GOT slots rewritten) beside preloaded "
+         "(LD_PRELOAD: symbol interposition)\n\n"
+      << "Broker CPU per delivered message, ratio to none (median), each preloaded "
+         "configuration next to its attached twin: the broker was started plain and attached "
+         "after it accepted connections, before the load; lp-detached was attached and detached "
+         "again (every call put back, the probe mapped but dormant). A broker that is never "
+         "attached is the none row itself: nothing in it was rewritten, it runs no probe code "
+         "(costs exactly nothing). Each attached run is checked after the load by a snapshot of "
+         "the broker (`leakprobe snapshot`): attached and recording in its mode, exact with "
+         "stacks through mosquitto's own code; detached: recording off since before the load. A "
+         "run that fails either check, or whose attach fails, is a failed run, never measured "
+         "as a plain broker.\n\n| workload |";
+  const char* pairs[][2] = {{"lp-exact", "lp-attached-exact"},
+                            {"lp-sampled", "lp-attached-sampled"},
+                            {"lp-dormant", "lp-detached"}};
+  std::vector<std::string> cols;
+  for (const auto& p : pairs)
+    for (const char* name : p)
+      for (const Config& c : r.configs)
+        if (c.name == name) cols.push_back(name);
+  for (const auto& c : cols) out << " " << c << " |";
+  out << "\n|---|";
+  for (size_t i = 0; i < cols.size(); ++i) out << "---:|";
+  out << "\n";
+  for (const auto& row : r.broker_rows) {
+    out << "| " << row << " |";
+    for (const auto& c : cols) {
+      auto q = ratio_to_none(r, row + ":cpu_us_per_msg", c);
+      out << " " << (q ? ratio(*q) + share_note(r, workload_of_row(r, row), c) : "–") << " |";
+    }
+    out << "\n";
+  }
+  out << "\n**What attaching took** (wall time of the `leakprobe attach` and `leakprobe detach` "
+         "commands as the runner saw them, ±5 ms of polling, leakprobe's own start included; "
+         "the broker's threads are held only for part of it), and the calls the probe "
+         "rewrote (its `leakprobe: attached: N calls` line):\n\n"
+      << "| configuration | workload | attach ms, median | min–max | detach ms, median | calls "
+         "rewritten | runs |\n|---|---|---:|---:|---:|---:|---:|\n";
+  for (const Config* c : attached) {
+    for (const auto& w : r.broker_workloads) {
+      auto a = metric_summary(r, w.name + ":attach_s", c->name);
+      if (!a) continue;
+      auto d = metric_summary(r, w.name + ":detach_s", c->name);
+      auto n = metric_summary(r, w.name + ":calls_rewritten", c->name);
+      out << "| " << c->name << " | " << w.name << " | " << num(a->median * 1000) << " | "
+          << num(a->min * 1000) << "–" << num(a->max * 1000) << " | "
+          << (d ? num(d->median * 1000) : "–") << " | " << (n ? num(n->median) : "–") << " | "
+          << a->n << " |\n";
     }
   }
 }
@@ -627,6 +690,7 @@ std::string render_markdown(const Results& r) {
     }
   }
   broker_tables(r, out);
+  attach_tables(r, out);
   if (r.series.count("ns_per_pair")) {
     out << "\n### alloc loop\n";
     metric_table(r, kAllocMetric, out);

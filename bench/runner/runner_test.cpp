@@ -2,7 +2,9 @@
 // round trip, the statistics, and the goal verdicts written into docs/performance.md.
 #include <gtest/gtest.h>
 
+#include "attach_step.h"
 #include "bench/result_line.h"
+#include "configs.h"
 #include "report.h"
 #include "results.h"
 
@@ -184,6 +186,127 @@ TEST(Report, UptimeGoalComparesShortestAndLongestRun) {
   md = render_markdown(r);
   EXPECT_NE(goal_row(md, "snapshot size independent of uptime (exact)").find("missed: grows"),
             std::string::npos);
+}
+
+// An attached broker's snapshot, as the probe writes it (docs/snapshot-format.md), with one
+// stack through mosquitto's own code and one not.
+std::string attached_snapshot(const std::string& tag, const std::string& recording,
+                              bool attached_line = true) {
+  std::string s = "heap profile:     1:   64 [   120:   9000] @ " + tag +
+                  "\n# leakprobe.format: 1\n# leakprobe.exe: /usr/sbin/mosquitto\n"
+                  "# leakprobe.recording: " +
+                  recording + "\n";
+  if (attached_line)
+    s += "# leakprobe.attached: since=1000.5 heap-live=213488 unrecorded-frees=0 "
+         "unrecorded-freed-bytes=0\n";
+  s += "     1:       64 [   100:   8000] @ 0x7f0000001000 0x55d0c0a01234 0x7f3a12029d90\n"
+       "     0:        0 [    20:   1000] @ 0x7f0000001000 0x7f3a12029d90\n\n"
+       "MAPPED_LIBRARIES:\n"
+       "55d0c0a00000-55d0c0a20000 r-xp 00001000 fd:01 1234 /usr/sbin/mosquitto\n"
+       "7f0000000000-7f0000100000 r-xp 00001000 fd:01 99 /build/libleakprobe.so\n"
+       "# leakprobe.end\n";
+  return s;
+}
+
+Config named_in(const std::vector<Config>& configs, const std::string& name) {
+  for (const Config& c : configs) {
+    if (c.name == name) return c;
+  }
+  ADD_FAILURE() << "no configuration " << name;
+  return Config{};
+}
+
+Config named(const std::string& name) { return named_in(all_configs(Paths{}), name); }
+
+TEST(Attach, TheNewConfigurationsExistForBrokerWorkloadsOnly) {
+  for (const char* n : {"lp-attached-exact", "lp-attached-sampled", "lp-detached"}) {
+    const Config c = named(n);
+    EXPECT_NE(c.attach, Attach::kNone) << n;
+    EXPECT_TRUE(c.broker) << n;
+    EXPECT_FALSE(c.alloc) << n;
+  }
+  EXPECT_EQ(named("lp-attached-sampled").sample_bytes, "524288");  // as lp-sampled
+  EXPECT_EQ(named("lp-detached").attach, Attach::kAttachThenDetach);
+  EXPECT_EQ(named("lp-exact").attach, Attach::kNone);
+  // Without the probe built they are not run, with the reason; never run as a plain broker.
+  EXPECT_FALSE(named("lp-attached-exact").available);
+  Paths p;
+  p.leakprobe_lib = "/proc/self/exe";  // readable: "built"
+  p.leakprobe_cli = "/nonexistent/leakprobe";
+  for (const Config& c : all_configs(p))
+    if (c.attach != Attach::kNone) {
+      EXPECT_FALSE(c.available) << c.name;
+      EXPECT_EQ(c.unavailable_reason, "the leakprobe command is not built");
+    }
+  p.leakprobe_cli = "/proc/self/exe";
+  EXPECT_TRUE(named_in(all_configs(p), "lp-detached").available);
+}
+
+TEST(Attach, SnapshotFactsAreRead) {
+  const SnapshotFacts f = parse_snapshot_facts(attached_snapshot("heapprofile", "on since 1000.5"));
+  EXPECT_TRUE(f.parsed);
+  EXPECT_EQ(f.tag, "heapprofile");
+  EXPECT_EQ(f.alloc_objs, 120);
+  EXPECT_TRUE(f.attached);
+  EXPECT_EQ(f.recording, "on");
+  EXPECT_DOUBLE_EQ(f.recording_since, 1000.5);
+  EXPECT_EQ(f.stacks, 2u);
+  EXPECT_EQ(f.stacks_in_exe, 1u);
+  EXPECT_FALSE(parse_snapshot_facts("leakprobe: no such process\n").parsed);
+}
+
+TEST(Attach, ASnapshotMustProveTheConfiguration) {
+  const Config exact = named("lp-attached-exact"), sampled = named("lp-attached-sampled"),
+               detached = named("lp-detached");
+  auto check = [](const Config& c, const std::string& text, double load_started = 2000) {
+    return check_snapshot(c, parse_snapshot_facts(text), load_started);
+  };
+  EXPECT_EQ(check(exact, attached_snapshot("heapprofile", "on since 1000.5")), "");
+  EXPECT_EQ(check(sampled, attached_snapshot("heap_v2/524288", "on since 1000.5")), "");
+  EXPECT_EQ(check(detached, attached_snapshot("heapprofile", "off since 1001.0")), "");
+  // A preloaded probe (no attached line), the wrong mode, recording off, nothing in mosquitto.
+  EXPECT_NE(check(exact, attached_snapshot("heapprofile", "on since 1000.5", false)), "");
+  EXPECT_NE(check(exact, attached_snapshot("heap_v2/524288", "on since 1000.5")), "");
+  EXPECT_NE(check(sampled, attached_snapshot("heapprofile", "on since 1000.5")), "");
+  EXPECT_NE(check(exact, attached_snapshot("heapprofile", "off since 1001.0")), "");
+  std::string elsewhere = attached_snapshot("heapprofile", "on since 1000.5");
+  elsewhere.replace(elsewhere.find("0x55d0c0a01234"), 14, "0x7f0000002000");
+  EXPECT_NE(check(exact, elsewhere).find("no stack through the broker's own code"),
+            std::string::npos)
+      << check(exact, elsewhere);
+  // Detached: recording must be off since before the load, not switched off after it.
+  EXPECT_NE(check(detached, attached_snapshot("heapprofile", "on since 1000.5")), "");
+  EXPECT_NE(check(detached, attached_snapshot("heapprofile", "off since 2500.0")), "");
+  EXPECT_NE(check(exact, "not a snapshot\n"), "");
+}
+
+TEST(Attach, TheReportPutsEachAttachedConfigurationBesideItsPreloadedTwin) {
+  Results r;
+  r.mode = "test";
+  r.reps = 1;
+  for (const char* n : {"none", "lp-exact", "lp-attached-exact", "lp-dormant", "lp-detached"})
+    r.configs.push_back(named(n));
+  r.broker_workloads = {BrokerWorkload{}};
+  r.broker_workloads[0].name = "fanout";
+  r.broker_rows = {"fanout"};
+  r.series["fanout:cpu_us_per_msg"]["none"] = {10};
+  r.series["fanout:cpu_us_per_msg"]["lp-exact"] = {14};
+  r.series["fanout:cpu_us_per_msg"]["lp-attached-exact"] = {13};
+  r.series["fanout:cpu_us_per_msg"]["lp-detached"] = {10};
+  r.series["fanout:attach_s"]["lp-attached-exact"] = {0.030, 0.020, 0.025};
+  r.series["fanout:attach_s"]["lp-detached"] = {0.018};
+  r.series["fanout:detach_s"]["lp-detached"] = {0.004};
+  r.series["fanout:calls_rewritten"]["lp-detached"] = {211};
+  const std::string md = render_markdown(r);
+  EXPECT_NE(md.find("| workload | lp-exact | lp-attached-exact | lp-dormant | lp-detached |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| fanout | 1.40× | 1.30× | – | 1.00× |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| lp-attached-exact | fanout | 25 | 20–30 | – | – | 3 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| lp-detached | fanout | 18 | 18–18 | 4 | 211 | 1 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("never attached is the none row itself"), std::string::npos);
 }
 
 }  // namespace

@@ -4,11 +4,14 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include "attach_step.h"
 #include "bench/proc_stat.h"
 #include "bench/result_line.h"
 
@@ -240,6 +243,25 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
     return run;
   }
 
+  // Attached configurations: the plain broker is up; the probe comes in now, before the load,
+  // so the attach itself is not in the measured phases (its wall time is reported apart).
+  std::optional<AttachStep> attached;
+  if (config.attach != Attach::kNone) {
+    attached = attach_probe(config, paths, *mosq, prof, dir, broker.stderr_path);
+    if (!attached->ok) {
+      stop_broker();
+      run.files = list_files(prof);
+      run.error = attached->error;
+      return run;
+    }
+    run.metrics[workload.name + ":attach_s"] = attached->attach_s;
+    if (attached->detach_s >= 0) run.metrics[workload.name + ":detach_s"] = attached->detach_s;
+    if (attached->calls_rewritten >= 0)
+      run.metrics[workload.name + ":calls_rewritten"] = attached->calls_rewritten;
+  }
+  const double load_started_unix =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+
   SpawnSpec load;
   load.argv = {programs.broker_load, "--workload", workload.name, "--port", std::to_string(*port),
                // The broker's process group (spawn() made the wrapper its leader): heaptrack's
@@ -259,6 +281,12 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
   const ExitInfo le = wait_or_kill(*load_pid, kProgramTimeout);
   // Peak RSS must be read before the broker is asked to stop.
   const auto hwm = process_status_kb(*mosq, "VmHWM");
+  // The measured broker was what the configuration says: attached and recording (or detached
+  // and not), by a snapshot taken now, after the measured phases.
+  const std::string not_as_named =
+      attached && le.exited && le.exit_code == 0
+          ? verify_after_load(config, paths, *mosq, dir, load_started_unix)
+          : "";
   const ExitInfo be = stop_broker();
   run.files = list_files(prof);
 
@@ -281,6 +309,10 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
   if (hwm) run.metrics[workload.name + ":vmhwm_kb"] = static_cast<double>(*hwm);
   if (!be.exited) {
     run.error = "mosquitto did not stop within 120 s of SIGTERM";
+    return run;
+  }
+  if (!not_as_named.empty()) {
+    run.error = "not measured as " + config.name + ": " + not_as_named;
     return run;
   }
   run.ok = complete && std::any_of(run.metrics.begin(), run.metrics.end(), [](const auto& m) {
