@@ -9,7 +9,10 @@
 #
 # Usage: scripts/bench.sh [--quick] [more bench_runner options, e.g. --reps 7]
 #   --quick: fewer messages/pairs and 3 repetitions, about 4 minutes. The full run takes
-#            about 15 minutes on 2 cores (4 broker workloads, 7 configurations, 5 repetitions).
+#            about 15 minutes on 2 cores (4 broker workloads, 10 configurations, 5 repetitions);
+#            the three attached ones (lp-attached-exact, lp-attached-sampled, lp-detached: broker
+#            workloads only, `leakprobe attach` into a plain broker) add about a third of the
+#            broker part and three broker profiles. `--configs` (comma-separated) runs fewer.
 # Environment: LEAKPROBE_BENCH_BUILD_DIR (default: build-bench in the repository).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +24,10 @@ end='<!-- bench:end -->'
 "$here/scripts/deps.sh"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEAKPROBE_WERROR=ON >/dev/null
 cmake --build "$build" -j2 --target bench_runner bench_alloc bench_broker_load bench_snapshot
+# The leakprobe command attaches the probe for the lp-attached-* and lp-detached rows; without
+# it the runner reports them as not run.
+cmake --build "$build" -j2 --target leakprobe_cli ||
+  echo "bench.sh: building the leakprobe command failed; the attached rows will be reported as not run" >&2
 # The preload library. If it does not build, an older copy must not be measured in its name:
 # it is removed, the runner reports the probe rows as "not run", and the other tools are still
 # compared.
@@ -43,16 +50,31 @@ case " $* " in
   *" --quick "*) scale=4; pairs=400000 ;;
   *) scale=1; pairs=1000000 ;;
 esac
+# The probe configurations to profile: those --configs names (bench_runner validates the
+# names), else all.
+profiled="lp-exact lp-sampled lp-dormant lp-attached-exact lp-attached-sampled lp-detached"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[$i]}" = --configs ] && [ $((i + 1)) -lt ${#args[@]} ]; then
+    wanted=" ${args[$((i + 1))]//,/ } "
+    kept=
+    for cfg in $profiled; do case $wanted in *" $cfg "*) kept="$kept $cfg" ;; esac; done
+    profiled=$kept
+  fi
+done
 runner_args=()
 if command -v perf >/dev/null && [ -f "$lib" ]; then
   echo "# workload configuration percent (scripts/bench.sh, load average $(cut -d' ' -f1-3 /proc/loadavg))" >"$shares"
-  for cfg in lp-exact lp-sampled lp-dormant; do
+  for cfg in $profiled; do
     mode=()
     case $cfg in
       lp-sampled) mode=(LEAKPROBE_SAMPLE_BYTES=524288) ;;
       lp-dormant) mode=(LEAKPROBE_ENABLED=0) ;;
     esac
-    for sizes in normal small; do
+    # The attached configurations are broker-only (bench_runner: no safe point to attach to a
+    # running alloc loop).
+    case $cfg in lp-attached-*|lp-detached) sizes_list= ;; *) sizes_list="normal small" ;; esac
+    for sizes in $sizes_list; do
       name=alloc; [ "$sizes" = small ] && name=alloc-small
       perf record -q -e cpu-clock -F 1999 -o "$work/alloc.perf" -- \
         env -u LEAKPROBE_BENCH_BUILD_DIR LD_PRELOAD="$lib" LEAKPROBE_OUTPUT_DIR="$work" \

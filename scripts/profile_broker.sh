@@ -4,12 +4,17 @@
 # software clock: this VM has no hardware counters). Prints, per workload, the broker's CPU
 # by DSO and its hottest symbols, for docs/performance.md's "where the time goes".
 #
-# Usage: scripts/profile_broker.sh [--config none|lp-exact|lp-sampled|lp-dormant]
+# Usage: scripts/profile_broker.sh [--config none|lp-exact|lp-sampled|lp-dormant|
+#                                   lp-attached-exact|lp-attached-sampled|lp-detached]
 #                                  [--workloads twopub,fanout,churn,retained] [--keep DIR]
 #                                  [--scale N]
 #   --scale N: 1/N of the full run's message counts (scripts/bench.sh --quick/--smoke).
 # Besides the report, one line per workload "probe_share <workload> <config> <percent>" for
 # scripts/bench.sh.
+# The lp-attached-* configurations start the broker plain and `leakprobe attach` it before perf
+# and the load start (lp-detached: attach, then `leakprobe detach`), with bench_runner's settings;
+# a failed attach or detach stops the script (exit 1): a plain broker is never profiled in their
+# name.
 # Environment: LEAKPROBE_BENCH_BUILD_DIR (default: build-bench), as scripts/bench.sh.
 # Needs perf (Debian: linux-perf) and the bench programs built (scripts/bench.sh builds them).
 set -euo pipefail
@@ -29,13 +34,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 case $scale in ''|*[!0-9]*|0) echo "profile_broker.sh: --scale must be a positive integer" >&2; exit 2 ;; esac
-case $config in none|lp-exact|lp-sampled|lp-dormant) ;;
+case $config in none|lp-exact|lp-sampled|lp-dormant|lp-attached-exact|lp-attached-sampled|lp-detached) ;;
   *) echo "profile_broker.sh: unknown configuration $config" >&2; exit 2 ;; esac
 command -v perf >/dev/null || { echo "profile_broker.sh: perf not found (apt-get install linux-perf)" >&2; exit 1; }
 load=$build/bench/broker/bench_broker_load
 lib=$build/libleakprobe/libleakprobe.so
 [ -x "$load" ] || { echo "profile_broker.sh: $load not built (run scripts/bench.sh first)" >&2; exit 1; }
 [ "$config" = none ] || [ -f "$lib" ] || { echo "profile_broker.sh: $lib not built" >&2; exit 1; }
+cli=$build/tools/leakprobe/leakprobe
+case $config in lp-attached-*|lp-detached)
+  [ -x "$cli" ] || { echo "profile_broker.sh: $cli not built" >&2; exit 1; } ;;
+esac
 
 work=${keep:-$(mktemp -d)}
 mkdir -p "$work"
@@ -86,6 +95,21 @@ for w in ${workloads//,/ }; do
   broker=$!
   for _ in $(seq 1 100); do port_open "$port" && break; sleep 0.05; done
   port_open "$port" || { echo "mosquitto did not start: $(cat "$work/$w.broker.log")" >&2; exit 1; }
+  # Attached: the plain broker gets the probe now, as bench_runner does (the library named
+  # explicitly, never another installed copy).
+  case $config in
+    lp-attached-*|lp-detached)
+      attach=(attach --output "$work")
+      [ "$config" = lp-attached-sampled ] && attach+=(--sample-bytes 524288)
+      env -u LD_PRELOAD LEAKPROBE_LIBRARY="$lib" "$cli" "${attach[@]}" "$broker" >/dev/null ||
+        { echo "profile_broker.sh: leakprobe attach $broker failed: not profiling a plain broker as $config" >&2; exit 1; }
+      if [ "$config" = lp-detached ]; then
+        env -u LD_PRELOAD LEAKPROBE_LIBRARY="$lib" "$cli" detach "$broker" >/dev/null ||
+          { echo "profile_broker.sh: leakprobe detach $broker failed" >&2; exit 1; }
+      fi
+      grep -q '/libleakprobe\.so' "/proc/$broker/maps" ||
+        { echo "profile_broker.sh: the probe is not mapped in the broker after attach" >&2; exit 1; } ;;
+  esac
   perf record -q -e cpu-clock -F 2000 -g -p "$broker" -o "$work/$w.perf.data" 2>"$work/$w.perf.log" &
   perf_pid=$!
   sleep 0.3
