@@ -12,7 +12,13 @@
 // show undiluted by the allocator's own.
 // With --seconds the loop runs for that long instead of a fixed count (used to show that
 // snapshot size does not grow with uptime).
+// With --start-fifo PATH the loop starts only once a byte arrives on that FIFO, every thread
+// waiting meanwhile (main in read, the others in a condition variable): a safe point where
+// `leakprobe attach` can load the probe into the running program (bench_runner's attached
+// configurations). The CPU clock starts after it, as without.
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -77,13 +83,14 @@ struct Options {
   size_t ring = 0;              // live blocks per thread; 0: 4096, or 64 with --sizes small
   double seconds = 0;           // > 0: run for this long instead of `pairs`
   bool small = false;           // --sizes small
+  std::string start_fifo;       // --start-fifo: wait for a byte there before the loop
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "bench_alloc: %s\n"
                "usage: bench_alloc [--threads N] [--pairs N per thread] [--ring N (power of 2)]"
-               " [--seconds S] [--sizes normal|small]\n",
+               " [--seconds S] [--sizes normal|small] [--start-fifo PATH]\n",
                why);
   std::exit(2);
 }
@@ -115,6 +122,8 @@ Options parse(int argc, char** argv) {
       o.seconds = std::strtod(v, &end);
       if (end == v || *end != '\0' || !(o.seconds > 0) || o.seconds > 86400)
         usage("--seconds must be a number in (0, 86400]");
+    } else if (a == "--start-fifo") {
+      o.start_fifo = v;
     } else if (a == "--sizes") {
       if (std::strcmp(v, "small") == 0)
         o.small = true;
@@ -216,6 +225,24 @@ int main(int argc, char** argv) {
   }
   // Threads are created (and their rings allocated) before the clock starts.
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!o.start_fifo.empty()) {
+    // O_RDWR: opening a FIFO so never blocks (there is always a writer: us); read then waits
+    // for the runner's byte.
+    const int fd = ::open(o.start_fifo.c_str(), O_RDWR | O_CLOEXEC);
+    char byte = 0;
+    ssize_t n = -1;
+    if (fd >= 0) {
+      do {
+        n = ::read(fd, &byte, 1);
+      } while (n < 0 && errno == EINTR);
+      ::close(fd);
+    }
+    if (n != 1) {
+      std::fprintf(stderr, "bench_alloc: --start-fifo %s: %s\n", o.start_fifo.c_str(),
+                   fd < 0 ? std::strerror(errno) : "no start byte");
+      std::exit(2);
+    }
+  }
   const auto start = Clock::now();
   const double cpu_start = cpu_seconds();
   stop = start + budget;

@@ -4,6 +4,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -207,6 +208,32 @@ std::string verify_after_load(const Config& config, const Paths& paths, pid_t pi
   const std::string why =
       check_snapshot(config, parse_snapshot_facts(read_file(path)), load_started_unix);
   return why.empty() ? "" : why + " (" + path + ")";
+}
+
+std::string check_exit_snapshot(const Config& config, const std::string& prof,
+                                double load_started_unix) {
+  std::string last;
+  long long best = -1;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(prof, ec)) {
+    const std::string n = e.path().filename().string();
+    // leakprobe.<pid>.<sequence>.heap
+    if (n.rfind("leakprobe.", 0) != 0 || n.size() < 6 || n.substr(n.size() - 5) != ".heap")
+      continue;
+    const auto dot = n.rfind('.', n.size() - 6);
+    const long long seq = std::atoll(n.c_str() + dot + 1);
+    if (seq > best) {
+      best = seq;
+      last = e.path().string();
+    }
+  }
+  if (last.empty())
+    return config.attach == Attach::kAttachThenDetach
+               ? ""
+               : "the attached probe wrote no snapshot at exit into " + prof;
+  const std::string why =
+      check_snapshot(config, parse_snapshot_facts(read_file(last)), load_started_unix);
+  return why.empty() ? "" : why + " (" + last + ")";
 }
 
 }  // namespace bench

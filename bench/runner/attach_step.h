@@ -56,4 +56,9 @@ std::string check_snapshot(const Config& config, const SnapshotFacts& facts,
 std::string verify_after_load(const Config& config, const Paths& paths, pid_t pid,
                               const std::string& dir, double load_started_unix);
 
+// A program that ran to its end under an attached configuration (bench_alloc): its exit
+// snapshot in `prof` (the highest sequence) checked as above; detached, no snapshot is fine.
+std::string check_exit_snapshot(const Config& config, const std::string& prof,
+                                double load_started_unix);
+
 }  // namespace bench

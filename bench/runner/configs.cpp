@@ -9,7 +9,7 @@ std::vector<Config> all_configs(const Paths& paths) {
   const bool have_tcmalloc = ::access(paths.tcmalloc.c_str(), R_OK) == 0;
   std::vector<Config> c = {
       {"none",
-       "glibc malloc, no profiler. Also the broker the probe was never attached to: attaching "
+       "glibc malloc, no profiler. Also the process the probe was never attached to: attaching "
        "rewrites a process's calls only when asked, so a process never attached runs exactly "
        "this code and costs exactly nothing",
        true, "", 1, 1},
@@ -28,29 +28,29 @@ std::vector<Config> all_configs(const Paths& paths) {
       {"gperftools", "libtcmalloc + HEAPPROFILE (gperftools heap profiler)", have_tcmalloc,
        "libtcmalloc.so.4 missing", 20, 4},
   };
-  // Attached: mosquitto started plain, then `leakprobe attach PID` once it accepts
-  // connections and before the load (broker workloads only).
+  // Attached: the program started plain, then `leakprobe attach PID` at a safe point before
+  // the measured part (workloads.cpp).
   const std::string why_not = !have_probe ? "libleakprobe.so not built"
                               : ::access(paths.leakprobe_cli.c_str(), X_OK) != 0
                                   ? "the leakprobe command is not built"
                                   : "";
   auto attached = [&](const char* name, const char* what, Attach how, const char* sample) {
     Config a{name, what, why_not.empty(), why_not, 1, 1};
-    a.alloc = false;
     a.attach = how;
     a.sample_bytes = sample;
     return a;
   };
   c.push_back(attached("lp-attached-exact",
-                       "mosquitto started plain, then `leakprobe attach PID` (its GOT slots "
-                       "rewritten to the probe), every allocation; broker workloads only",
+                       "started plain, then `leakprobe attach PID` (its GOT slots rewritten to "
+                       "the probe) once up: the broker before the load, bench_alloc with its "
+                       "threads idle before the loop; every allocation",
                        Attach::kAttach, ""));
   c.push_back(attached("lp-attached-sampled",
                        "as lp-attached-exact with `--sample-bytes 524288` (as lp-sampled)",
                        Attach::kAttach, "524288"));
   c.push_back(attached("lp-detached",
                        "attached as lp-attached-exact, then `leakprobe detach PID` before the "
-                       "load: every call put back, the probe mapped but dormant",
+                       "load or loop: every call put back, the probe mapped but dormant",
                        Attach::kAttachThenDetach, ""));
   return c;
 }

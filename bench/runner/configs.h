@@ -33,10 +33,6 @@ struct Config {
   // tcmalloc alone is context for gperftools' alloc figure; on the broker workloads it would
   // only lengthen the run.
   bool broker = true;
-  // The alloc loops run under this configuration. False for the attached ones: bench_alloc
-  // starts its loop at once, and a thread that is always inside malloc has no safe point to
-  // attach at (docs/performance.md says so).
-  bool alloc = true;
   Attach attach = Attach::kNone;
   std::string sample_bytes = "";  // `leakprobe attach --sample-bytes`, empty: exact
 };

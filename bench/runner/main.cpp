@@ -159,6 +159,16 @@ void record_files(Results& results, const std::string& workload, const std::stri
   f.file_count.push_back(run.files.size());
 }
 
+// What attaching an alloc loop took ("alloc:attach_s", ...), as run_broker reports it per
+// broker workload. Only successful runs count.
+void record_attach(Results& results, const std::string& workload, const std::string& config,
+                   const RunResult& run) {
+  if (!run.ok) return;
+  for (const char* key : {"attach_s", "detach_s", "calls_rewritten"})
+    if (auto it = run.metrics.find(key); it != run.metrics.end())
+      results.series[workload + ":" + key][config].push_back(it->second);
+}
+
 // The snapshot the probe wrote last on its interval timer: highest sequence whose trigger
 // line says "interval" (an exit snapshot has freed the ring, so it is not comparable).
 long long last_periodic_snapshot_bytes(const std::vector<FileSize>& files,
@@ -280,9 +290,10 @@ int main(int argc, char** argv) {
       const Config& c = results.configs[(k + static_cast<size_t>(rep)) % n];
       if (!c.available) continue;
       const std::string base = o.work_dir + "/rep" + std::to_string(rep + 1) + "/" + c.name;
-      if (!o.skip_alloc && c.alloc) {
+      if (!o.skip_alloc) {
         const RunResult run = run_alloc(c, paths, programs, results.alloc, base + "/alloc");
         record_files(results, "alloc", c.name, run);
+        record_attach(results, "alloc", c.name, run);
         if (run.ok) {
           results.series["ns_per_pair"][c.name].push_back(run.metrics.at("ns_per_pair"));
           if (run.metrics.count("cpu_ns_per_pair"))
@@ -298,6 +309,7 @@ int main(int argc, char** argv) {
         small.small = true;
         const RunResult srun = run_alloc(c, paths, programs, small, base + "/alloc-small");
         record_files(results, "alloc-small", c.name, srun);
+        record_attach(results, "alloc-small", c.name, srun);
         if (srun.ok && srun.metrics.count("cpu_ns_per_pair")) {
           results.series["small_cpu_ns_per_pair"][c.name].push_back(
               srun.metrics.at("cpu_ns_per_pair"));

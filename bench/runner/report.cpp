@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -164,10 +165,6 @@ void metric_table(const Results& r, const Metric& m, std::ostringstream& out) {
       out << "not run: " << c.unavailable_reason << " | | | |\n";
       continue;
     }
-    if (!c.alloc) {
-      out << "not run: broker workloads only (attach needs a safe point) | | | |\n";
-      continue;
-    }
     auto s = metric_summary(r, m.key, c.name);
     if (!s) {
       out << "no successful run | | | |\n";
@@ -279,19 +276,22 @@ void attach_tables(const Results& r, std::ostringstream& out) {
   std::vector<const Config*> attached;
   for (const Config* c : broker_configs(r))
     if (c->attach != Attach::kNone) attached.push_back(c);
-  if (attached.empty() || r.broker_rows.empty()) return;
+  if (attached.empty()) return;
   out << "\n### Attached (`leakprobe attach`: GOT slots rewritten) beside preloaded "
          "(LD_PRELOAD: symbol interposition)\n\n"
-      << "Broker CPU per delivered message, ratio to none (median), each preloaded "
-         "configuration next to its attached twin: the broker was started plain and attached "
-         "after it accepted connections, before the load; lp-detached was attached and detached "
-         "again (every call put back, the probe mapped but dormant). A broker that is never "
-         "attached is the none row itself: nothing in it was rewritten, it runs no probe code "
-         "(costs exactly nothing). Each attached run is checked after the load by a snapshot of "
-         "the broker (`leakprobe snapshot`): attached and recording in its mode, exact with "
-         "stacks through mosquitto's own code; detached: recording off since before the load. A "
-         "run that fails either check, or whose attach fails, is a failed run, never measured "
-         "as a plain broker.\n\n| workload |";
+      << "CPU per delivered message (broker) or per malloc/free pair (alloc loops), ratio to "
+         "none (median), each preloaded configuration next to its attached twin. The broker was "
+         "started plain and attached once it accepted connections, before the load; bench_alloc "
+         "was attached with its threads created and idle (`--start-fifo`: main waiting in "
+         "`read`, the workers in a condition variable, a safe point), before its CPU clock and "
+         "loop started. lp-detached was attached and detached again (every call put back, the "
+         "probe mapped but dormant). A process that is never attached is the none row itself: "
+         "nothing in it was rewritten, it runs no probe code (costs exactly nothing). Each "
+         "attached run is checked by a snapshot: the broker's after the load (`leakprobe "
+         "snapshot`), bench_alloc's at exit: attached and recording in its mode, exact with "
+         "stacks through the program's own code; detached: recording off since before the "
+         "load. A run that fails either check, or whose attach fails, is a failed run, never "
+         "measured as a plain process.\n\n| workload |";
   const char* pairs[][2] = {{"lp-exact", "lp-attached-exact"},
                             {"lp-sampled", "lp-attached-sampled"},
                             {"lp-dormant", "lp-detached"}};
@@ -304,27 +304,36 @@ void attach_tables(const Results& r, std::ostringstream& out) {
   out << "\n|---|";
   for (size_t i = 0; i < cols.size(); ++i) out << "---:|";
   out << "\n";
-  for (const auto& row : r.broker_rows) {
+  // (report row, metric, workload for the profile share)
+  std::vector<std::array<std::string, 3>> rows;
+  for (const auto& row : r.broker_rows)
+    rows.push_back({row, row + ":cpu_us_per_msg", workload_of_row(r, row)});
+  rows.push_back({"alloc loop", "cpu_ns_per_pair", "alloc"});
+  rows.push_back({"tight small-block loop", "small_cpu_ns_per_pair", "alloc-small"});
+  for (const auto& [row, metric, workload] : rows) {
+    if (!r.series.count(metric)) continue;
     out << "| " << row << " |";
     for (const auto& c : cols) {
-      auto q = ratio_to_none(r, row + ":cpu_us_per_msg", c);
-      out << " " << (q ? ratio(*q) + share_note(r, workload_of_row(r, row), c) : "–") << " |";
+      auto q = ratio_to_none(r, metric, c);
+      out << " " << (q ? ratio(*q) + share_note(r, workload, c) : "–") << " |";
     }
     out << "\n";
   }
   out << "\n**What attaching took** (wall time of the `leakprobe attach` and `leakprobe detach` "
          "commands as the runner saw them, ±5 ms of polling, leakprobe's own start included; "
-         "the broker's threads are held only for part of it), and the calls the probe "
+         "the process's threads are held only for part of it), and the calls the probe "
          "rewrote (its `leakprobe: attached: N calls` line):\n\n"
       << "| configuration | workload | attach ms, median | min–max | detach ms, median | calls "
          "rewritten | runs |\n|---|---|---:|---:|---:|---:|---:|\n";
+  std::vector<std::string> workloads = {"alloc", "alloc-small"};
+  for (const auto& w : r.broker_workloads) workloads.push_back(w.name);
   for (const Config* c : attached) {
-    for (const auto& w : r.broker_workloads) {
-      auto a = metric_summary(r, w.name + ":attach_s", c->name);
+    for (const auto& w : workloads) {
+      auto a = metric_summary(r, w + ":attach_s", c->name);
       if (!a) continue;
-      auto d = metric_summary(r, w.name + ":detach_s", c->name);
-      auto n = metric_summary(r, w.name + ":calls_rewritten", c->name);
-      out << "| " << c->name << " | " << w.name << " | " << num(a->median * 1000) << " | "
+      auto d = metric_summary(r, w + ":detach_s", c->name);
+      auto n = metric_summary(r, w + ":calls_rewritten", c->name);
+      out << "| " << c->name << " | " << w << " | " << num(a->median * 1000) << " | "
           << num(a->min * 1000) << "–" << num(a->max * 1000) << " | "
           << (d ? num(d->median * 1000) : "–") << " | " << (n ? num(n->median) : "–") << " | "
           << a->n << " |\n";

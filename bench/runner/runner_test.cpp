@@ -218,12 +218,11 @@ Config named_in(const std::vector<Config>& configs, const std::string& name) {
 
 Config named(const std::string& name) { return named_in(all_configs(Paths{}), name); }
 
-TEST(Attach, TheNewConfigurationsExistForBrokerWorkloadsOnly) {
+TEST(Attach, TheNewConfigurationsExist) {
   for (const char* n : {"lp-attached-exact", "lp-attached-sampled", "lp-detached"}) {
     const Config c = named(n);
     EXPECT_NE(c.attach, Attach::kNone) << n;
     EXPECT_TRUE(c.broker) << n;
-    EXPECT_FALSE(c.alloc) << n;
   }
   EXPECT_EQ(named("lp-attached-sampled").sample_bytes, "524288");  // as lp-sampled
   EXPECT_EQ(named("lp-detached").attach, Attach::kAttachThenDetach);

@@ -1,12 +1,18 @@
 #include "workloads.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -51,6 +57,10 @@ long long scaled(long long count, const Config& config) {
   return std::max<long long>(count / config.broker_divisor, std::min<long long>(count, 100));
 }
 
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 std::string describe(const ExitInfo& e) {
   if (!e.exited) return "timed out and was killed";
   if (e.signal != 0) return "killed by signal " + std::to_string(e.signal);
@@ -59,10 +69,13 @@ std::string describe(const ExitInfo& e) {
 
 // Runs one workload program to completion and collects its RESULT lines.
 // `extra_env` is applied after the configuration's own settings.
-RunResult run_program(const Config& config, const Paths& paths, SpawnSpec spec,
-                      const std::string& dir, const std::string& tag,
-                      const std::map<std::string, std::string>& extra_env,
-                      std::vector<ParsedResult>& results) {
+// `after_start`, when given, runs once the program started (with its pid and output
+// directory); a non-empty return is an error: the program is killed and the run fails.
+RunResult run_program(
+    const Config& config, const Paths& paths, SpawnSpec spec, const std::string& dir,
+    const std::string& tag, const std::map<std::string, std::string>& extra_env,
+    std::vector<ParsedResult>& results,
+    const std::function<std::string(pid_t, const std::string&)>& after_start = nullptr) {
   RunResult run;
   const std::string prof = prepare(dir);
   spec.stdout_path = dir + "/stdout.txt";
@@ -74,6 +87,14 @@ RunResult run_program(const Config& config, const Paths& paths, SpawnSpec spec,
   if (!pid) {
     run.error = error;
     return run;
+  }
+  if (after_start) {
+    if (std::string why = after_start(*pid, prof); !why.empty()) {
+      wait_or_kill(*pid, std::chrono::milliseconds(0));
+      run.files = list_files(prof);
+      run.error = why;
+      return run;
+    }
   }
   const ExitInfo e = wait_or_kill(*pid, kProgramTimeout);
   results = results_in(spec.stdout_path);
@@ -112,8 +133,63 @@ RunResult run_alloc(const Config& config, const Paths& paths, const Programs& pr
   }
   if (params.small) spec.argv.insert(spec.argv.end(), {"--sizes", "small"});
   std::vector<ParsedResult> results;
-  RunResult run = run_program(config, paths, spec, dir, "alloc", params.extra_env, results);
+  // Attached: bench_alloc waits for a byte on a FIFO with its threads created and idle (a safe
+  // point); the probe is attached then, and the byte starts the measured loop. (The FIFO sits
+  // beside `dir`, which run_program empties.)
+  std::function<std::string(pid_t, const std::string&)> attach;
+  std::optional<AttachStep> attached;
+  double loop_started_unix = 0;
+  const std::string fifo = dir + ".start.fifo";
+  if (config.attach != Attach::kNone) {
+    std::error_code ec;
+    fs::create_directories(fs::path(dir).parent_path(), ec);
+    fs::remove(fifo, ec);
+    if (::mkfifo(fifo.c_str(), 0600) != 0) {
+      RunResult failed;
+      failed.error = "mkfifo " + fifo + ": " + std::strerror(errno);
+      return failed;
+    }
+    spec.argv.insert(spec.argv.end(), {"--start-fifo", fifo});
+    attach = [&](pid_t pid, const std::string& prof) -> std::string {
+      const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+      bool waiting = false;
+      for (int i = 0; i < 400 && !waiting; ++i) {  // bounded: 20 s
+        std::error_code e;
+        for (const auto& fd : fs::directory_iterator(fds, e))
+          waiting = waiting || fs::read_symlink(fd.path(), e).string() == fifo;
+        if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (!waiting) return "bench_alloc did not open its start FIFO within 20 s";
+      attached = attach_probe(config, paths, pid, prof, dir, dir + "/stderr.txt");
+      if (!attached->ok) return attached->error;
+      loop_started_unix = unix_now();
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      const bool sent = fd >= 0 && ::write(fd, "g", 1) == 1;
+      if (fd >= 0) ::close(fd);
+      return sent ? "" : "cannot write bench_alloc's start FIFO " + fifo;
+    };
+  }
+  RunResult run = run_program(config, paths, spec, dir, "alloc", params.extra_env, results, attach);
+  if (config.attach != Attach::kNone) {
+    std::error_code ec;
+    fs::remove(fifo, ec);
+  }
+  if (attached) {
+    run.metrics["attach_s"] = attached->attach_s;
+    if (attached->detach_s >= 0) run.metrics["detach_s"] = attached->detach_s;
+    if (attached->calls_rewritten >= 0) run.metrics["calls_rewritten"] = attached->calls_rewritten;
+  }
   if (!run.ok) return run;
+  if (attached) {
+    // The exit snapshot says what recorded the loop: attached, in its mode, with the loop's
+    // stacks (exact); detached: off since before the loop (or no snapshot at all).
+    if (std::string why = check_exit_snapshot(config, dir + "/prof", loop_started_unix);
+        !why.empty()) {
+      run.ok = false;
+      run.error = "not measured as " + config.name + ": " + why;
+      return run;
+    }
+  }
   for (const auto& r : results) {
     if (r.workload != "alloc") continue;
     if (auto v = r.number("ns_per_pair")) run.metrics["ns_per_pair"] = *v;
@@ -259,8 +335,7 @@ RunResult run_broker(const Config& config, const Paths& paths, const Programs& p
     if (attached->calls_rewritten >= 0)
       run.metrics[workload.name + ":calls_rewritten"] = attached->calls_rewritten;
   }
-  const double load_started_unix =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double load_started_unix = unix_now();
 
   SpawnSpec load;
   load.argv = {programs.broker_load, "--workload", workload.name, "--port", std::to_string(*port),
