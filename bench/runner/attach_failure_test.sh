@@ -3,7 +3,8 @@
 # configuration's name. Two stand-ins for the leakprobe command: one whose attach refuses
 # (its --check passes), and one that exits 0 without attaching anything (the runner must see
 # for itself that the probe is not in the broker). Each time: exit 1 under --strict, a FAILED
-# line, no measurement in the report. Plus --configs refusing an unknown name.
+# line, no measurement in the report; the same for an alloc loop. Plus --configs refusing an
+# unknown name.
 # Usage: attach_failure_test.sh BENCH_RUNNER BUILD_DIR
 set -u
 runner=$1
@@ -42,6 +43,21 @@ for cli in refusing silent; do
   done
 done
 echo "PASS: a failed attach (refused, or claimed without the probe in the broker) fails the run"
+
+# The alloc loops: bench_alloc waits at its start FIFO; a refused attach kills it unmeasured.
+"$runner" --build-dir "$build" --smoke --strict --configs lp-attached-sampled --skip-broker \
+  --skip-extras --leakprobe-cli "$work/refusing" --work-dir "$work/out" \
+  --markdown "$work/report.md" >/dev/null 2>"$work/err"
+rc=$?
+[ "$rc" = 1 ] || fail "alloc: exit $rc, not 1: $(cat "$work/err")"
+for w in alloc alloc-small; do
+  grep -qF "FAILED rep 1 $w lp-attached-sampled: attach failed, so nothing was measured" "$work/err" ||
+    fail "alloc: no FAILED line for $w: $(cat "$work/err")"
+done
+grep -qF "| lp-attached-sampled | no successful run |" "$work/report.md" ||
+  fail "alloc: the report shows a measurement: $(grep -F "| lp-attached-sampled |" "$work/report.md")"
+! pgrep -f "start-fifo $work/" >/dev/null || fail "alloc: bench_alloc was left running"
+echo "PASS: a refused attach of an alloc loop fails the run and leaves no bench_alloc behind"
 
 out=$("$runner" --build-dir "$build" --configs lp-attached-exact,lp-attached-sampled,lp-detached,nosuch 2>&1)
 rc=$?
