@@ -73,7 +73,13 @@ std::atomic<uint64_t> g_stopped_bad_frame{0};
 // only: a coroutine stack may be unmapped before the next one.
 class StackReader {
  public:
-  explicit StackReader(uintptr_t sp) : bounds_(thread_stack_bounds()) { enter(sp); }
+  explicit StackReader(uintptr_t sp) : bounds_(thread_stack_bounds()) {
+    enter(sp);
+    own_ = lo_ != ~uintptr_t{0};
+  }
+
+  // The walk started on the thread's own stack, whose bounds are known.
+  bool own() const { return own_; }
 
   // Called when the walk moves to `sp` through a signal frame.
   void enter(uintptr_t sp) {
@@ -122,6 +128,7 @@ class StackReader {
   uintptr_t lo_ = 0;
   uintptr_t span_ = 0;
   pid_t pid_ = 0;
+  bool own_ = false;
   int npages_ = 0;
   uintptr_t pages_[kPages];
 };
@@ -134,6 +141,8 @@ class ThreadEnv {
   void enter(uintptr_t sp) { mem_.enter(sp); }
   PackedRule rule(uintptr_t pc) { return rule_for(pc); }
   bool skip(uintptr_t pc) const { return in_probe(pc); }
+  bool own() const { return mem_.own(); }
+  uintptr_t load(uintptr_t addr) { return *reinterpret_cast<const volatile uintptr_t*>(addr); }
 
  private:
   StackReader mem_;

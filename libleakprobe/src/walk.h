@@ -43,10 +43,11 @@ struct Walk {
 struct CachedState {
   uintptr_t pc;  // a return address (every state but a walk's first)
   uintptr_t sp;
-  uintptr_t bp;       // RBP in this state (what a CFA from RBP was computed with)
-  uintptr_t step;     // bp slot | from-RBP flag, of the step out of this state
-  uintptr_t next_sp;  // the CFA that step landed at (0: no step remembered)
-  uint32_t parent;    // the state it landed in: (pool slot + 1) * sizeof(CachedState); 0: none
+  uintptr_t bp;    // RBP in this state (what a CFA from RBP was computed with)
+  uintptr_t step;  // bp slot | from-RBP flag, of the step out of this state
+  // The state it landed in, (pool slot + 1) * sizeof(CachedState), | 1 if RBP matters to that
+  // step (`step` != 0): one load and one test tell the replay both. kNoParent: none.
+  uint32_t parent;
   uint32_t unused;
 };
 
@@ -57,35 +58,48 @@ struct CachedState {
 // RBP). So a remembered step stays true: from a state with the same pc and sp (and RBP, when
 // the CFA comes from RBP) it lands at the same CFA and reads the same slots. When a walk
 // reaches a remembered state (found by sp and pc in `index`), it follows the remembered steps
-// upwards (`parent`) for as long as the state there is the one the step lands in (its sp is
-// the remembered CFA) and the return address slot still holds its pc: one or two loads a frame
-// instead of a rule lookup and a derivation. The first slot that changed (the caller returned
-// and another call took its place) ends the reuse, and the walk derives the rest as usual.
-// Any state of any earlier walk may be joined this way, so stacks that share callers with
-// some recent stack (not only the last one) reuse them; a slot taken over by another state
-// fails the sp or pc check, so eviction needs no bookkeeping beyond the index.
+// upwards (`parent`) for as long as the return address slot of the state a step lands in
+// still holds that state's pc: a load and a compare a frame instead of a rule lookup and a
+// derivation. The first slot that changed (the caller returned and another call took its
+// place) ends the reuse, and the walk derives the rest as usual. Any state of any earlier walk
+// may be joined this way, so stacks that share callers with some recent stack (not only the
+// last one) reuse them.
+// The pool is filled in order and emptied whole when full (index cleared, filling starts
+// over), never overwritten a slot at a time: so a `parent` always names the very state its
+// step landed in (a state's pc and sp never change while it is in the pool), and the replay
+// needs no check that the slot still holds it. A refill costs one walk derived in full every
+// kCacheStates new states.
+// The replay reads return-address slots with plain loads (Env::load): only walks that start
+// on the thread's own stack remember or join states (Env::own), every state was reached by a
+// checked read there, and a joined chain only climbs from the current sp towards the stack's
+// top, all of it mapped.
 // The probe's own frames sit at the same distances from the walk's first state whatever the
 // host's stack depth: the previous walk's `prefix` steps are checked at the remembered offsets
 // from the new starting sp (a CFA from RBP must then be shifted alike).
 // The rules must be the same too: the owner empties the cache when the rule cache's
 // generation changed (a module was unloaded).
-inline constexpr int kCacheStates = 150;  // a ring: the oldest state gives way
+inline constexpr uint32_t kNoParent = 1;
+inline constexpr int kCacheStates = 176;  // filled in order, emptied whole when full
 inline constexpr int kCacheIndex = 256;   // by sp and pc: pool slot + 1, 0 = empty
 inline constexpr int kPrefixStates = 8;
 struct WalkCache {
   uint64_t tag = 0;   // the owner's: what the states also depend on (the rules' generation)
-  uint32_t next = 0;  // the ring's next slot
+  uint32_t next = 0;  // the next free slot
   int prefix = 0;     // prefix_states[0..prefix]: the previous walk's first states
   CachedState prefix_states[kPrefixStates + 1];
-  uint16_t index[kCacheIndex];
+  uint16_t index[kCacheIndex] = {};
   CachedState states[kCacheStates];
   void clear() {
     prefix = 0;
+    next = 0;
     for (uint16_t& i : index) i = 0;
   }
 };
 
 namespace walk_detail {
+inline uint32_t link_to(const CachedState& from, uint32_t slot) {
+  return (slot + 1) * static_cast<uint32_t>(sizeof(CachedState)) | (from.step != 0 ? 1u : 0u);
+}
 inline unsigned index_of(uintptr_t sp, uintptr_t pc) {
   return static_cast<unsigned>(((sp >> 3) ^ pc) * 0x9E3779B97F4A7C15ull >> 56) & (kCacheIndex - 1);
 }
@@ -96,6 +110,8 @@ inline unsigned index_of(uintptr_t sp, uintptr_t pc) {
 //   void enter(uintptr_t sp)                   the walk moved to another stack (signal frame)
 //   PackedRule rule(uintptr_t pc)              the rule for pc (return address - 1 or exact)
 //   bool skip(uintptr_t pc) const              pc is the probe's own frame (dropped at the top)
+//   bool own() const                           the walk starts on the thread's own stack
+//   uintptr_t load(uintptr_t addr)             a word of it, known to be mapped (cache replay)
 // Walks outward from (pc, sp, bp), a frame inside the probe, storing the return addresses of
 // the frames past the probe's own into out[0..depth). `cache` (may be null) is the calling
 // thread's: read for earlier walks' states, and left holding this walk's too.
@@ -114,14 +130,14 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   // The probe's frames of this walk (for the next one's prefix), while in them.
   CachedState pre[kPrefixStates + 1];
   int npre = 0;
-  pre[0] = CachedState{pc, sp, bp, 0, 0, 0, 0};
+  pre[0] = CachedState{pc, sp, bp, 0, 0, 0};
   bool pre_ok = true;  // every step so far ordinary, and room left
   int first_out = 0;
   // The pool slot of the current state (-1: not in the pool), and whether the walk may still
   // record and join (not past a signal frame).
   CachedState* const S = cache ? cache->states : nullptr;
   int cur = -1;
-  bool memo = cache != nullptr;
+  bool memo = cache != nullptr && env.own();
   bool have_state = false;  // the loop starts in a state already reached
   if (cache && cache->prefix > 0 && cache->prefix_states[0].pc == pc &&
       ((sp - cache->prefix_states[0].sp) & 1) == 0) {
@@ -144,7 +160,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         bp = v;
       }
       pre[i - 1].step = shifted;
-      pre[i] = CachedState{to.pc, to.sp + delta, bp, 0, 0, 0, 0};
+      pre[i] = CachedState{to.pc, to.sp + delta, bp, 0, 0, 0};
       npre = i;
     }
     const int taken = i - 1;
@@ -199,7 +215,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
           if (pre_ok && npre < kPrefixStates) {
             pre[npre].step = info;
             ++npre;
-            pre[npre] = CachedState{pc, sp, bp, 0, 0, 0, 0};
+            pre[npre] = CachedState{pc, sp, bp, 0, 0, 0};
           } else {
             pre_ok = false;
           }
@@ -209,8 +225,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
           CachedState& c = S[cur];
           c.bp = from_state_bp;
           c.step = info;
-          c.next_sp = cfa;
-          c.parent = 0;
+          c.parent = kNoParent;
         }
       } else if (kind == RuleKind::kEnd) {
         ended = true;
@@ -269,10 +284,10 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
     // This state in the pool: found (then follow the remembered steps up from it), or added.
     const unsigned ix = walk_detail::index_of(sp, pc);
     const unsigned found = cache->index[ix];
-    const int prev = cur;
+    int prev = cur;
     if (found && S[found - 1].sp == sp && S[found - 1].pc == pc) {
       cur = static_cast<int>(found) - 1;
-      if (prev >= 0) S[prev].parent = found * sizeof(CachedState);
+      if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], found - 1);
       int limit = static_cast<int>(op_end - op);
       if (limit > kMaxWalkSteps - 1 - step) limit = kMaxWalkSteps - 1 - step;
       // Byte offsets and pointers: no index arithmetic in the loop.
@@ -281,17 +296,19 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       uintptr_t* const op_from = op;
       uintptr_t* const op_stop = op + limit;
       while (op != op_stop) {
-        const uint32_t par = f->parent;
-        if (!par) break;
-        const CachedState* t = reinterpret_cast<const CachedState*>(base + par);
-        if (t->sp != f->next_sp) break;  // that slot holds another state now
-        const uintptr_t st = f->step;
-        if ((st & 1) && bp != f->bp) break;  // its CFA came from another RBP
-        uintptr_t v;
-        if (!env.read(t->sp - sizeof(uintptr_t), &v) || v != t->pc) break;
-        if (st > 1) {
-          if (!env.read(st & ~uintptr_t{1}, &v)) break;
-          bp = v;
+        const uint32_t link = f->parent;
+        const CachedState* t;
+        if (__builtin_expect(link & 1, 0)) {
+          // No step remembered, or one RBP matters to (rare without frame pointers).
+          if (link == kNoParent) break;
+          t = reinterpret_cast<const CachedState*>(base + (link & ~1u));
+          const uintptr_t st = f->step;
+          if ((st & 1) && bp != f->bp) break;  // its CFA came from another RBP
+          if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
+          if (st > 1) bp = env.load(st & ~uintptr_t{1});
+        } else {
+          t = reinterpret_cast<const CachedState*>(base + link);
+          if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
         }
         *op++ = t->pc;  // the same step as before: its caller is this walk's next frame
         f = t;
@@ -306,20 +323,22 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         w.reused += taken;
       }
     } else {
-      // A new state: the ring's next slot (what was there drops out of the index).
-      const int slot = static_cast<int>(cache->next);
-      cache->next = cache->next + 1 == kCacheStates ? 0 : cache->next + 1;
+      // A new state: the next free slot. A full pool is emptied whole (see WalkCache); the
+      // state the walk came from is then gone, so nothing links to the new one.
+      if (__builtin_expect(cache->next == kCacheStates, 0)) {
+        for (uint16_t& i : cache->index) i = 0;
+        cache->next = 0;
+        prev = -1;
+      }
+      const int slot = static_cast<int>(cache->next++);
       CachedState& n = S[slot];
-      const unsigned old_ix = walk_detail::index_of(n.sp, n.pc);
-      if (cache->index[old_ix] == slot + 1) cache->index[old_ix] = 0;
       n.pc = pc;
       n.sp = sp;
       n.bp = bp;
       n.step = 0;
-      n.next_sp = 0;
-      n.parent = 0;
+      n.parent = kNoParent;
       cache->index[ix] = static_cast<uint16_t>(slot + 1);
-      if (prev >= 0) S[prev].parent = static_cast<uint32_t>(slot + 1) * sizeof(CachedState);
+      if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], static_cast<uint32_t>(slot));
       cur = slot;
     }
   }

@@ -49,6 +49,14 @@ struct ArrayEnv {
     return rule_cache_detail::pack(r, pc);
   }
   bool skip(uintptr_t pc) const { return pc == probe_pc; }
+  bool own() const { return true; }
+  // The cache's plain loads must only ever touch words the walk could read.
+  int bad_loads = 0;
+  uintptr_t load(uintptr_t a) {
+    uintptr_t v = 0;
+    if (!read(a, &v)) ++bad_loads;
+    return v;
+  }
 };
 
 constexpr uintptr_t kStart = 0x1000;    // the probe frame the walk starts in (exact pc)
@@ -187,6 +195,17 @@ struct BigEnv {
     return rule_cache_detail::pack(r, pc);
   }
   bool skip(uintptr_t pc) const { return pc >= probe_pc && pc < probe_pc + 0x100; }
+  bool own() const { return true; }
+  // The cache's plain loads must only ever touch words the walk could read (not counted in
+  // `reads`, which counts the checked ones).
+  int bad_loads = 0;
+  uintptr_t load(uintptr_t a) {
+    if (a < addr(0) || a > addr(kWords - 1) || (a - addr(0)) % sizeof(uintptr_t)) {
+      ++bad_loads;
+      return 0;
+    }
+    return at(a);
+  }
 };
 
 // Where a walk over a built stack starts: the probe's innermost frame, at an exact pc.
@@ -263,6 +282,7 @@ void expect_same_as_uncached(BigEnv& env, const Start& s, int depth, WalkCache* 
   for (int i = 0; i < plain.n; ++i) ASSERT_EQ(got[i], want[i]) << "frame " << i;
   EXPECT_EQ(cached.truncated, plain.truncated);
   EXPECT_EQ(cached.stop, plain.stop);
+  EXPECT_EQ(env.bad_loads, 0);
   if (cached_out) *cached_out = cached;
 }
 
