@@ -127,11 +127,13 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   bool ended = false;  // false: the loop ran out of steps
   int step = 0;
   int replayed = 0;
-  // The probe's frames of this walk (for the next one's prefix), while in them.
+  // The probe's frames of this walk (for the next one's prefix), while in them; not filled
+  // when the whole remembered prefix held again (`prefix_same`: nothing to store then).
+  const uintptr_t sp0 = sp;
   CachedState pre[kPrefixStates + 1];
   int npre = 0;
-  pre[0] = CachedState{pc, sp, bp, 0, 0, 0};
   bool pre_ok = true;  // every step so far ordinary, and room left
+  bool prefix_same = false;
   int first_out = 0;
   // The pool slot of the current state (-1: not in the pool), and whether the walk may still
   // record and join (not past a signal frame).
@@ -139,43 +141,58 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   int cur = -1;
   bool memo = cache != nullptr && env.own();
   bool have_state = false;  // the loop starts in a state already reached
-  if (cache && cache->prefix > 0 && cache->prefix_states[0].pc == pc &&
-      ((sp - cache->prefix_states[0].sp) & 1) == 0) {
-    // The probe's own frames, shifted by the distance between the two starting points.
+  if (cache && cache->prefix > 0 && cache->prefix_states[0].pc == pc && (sp & 1) == 0) {
+    // The probe's own frames, kept relative to the first state's sp (sp, bp and the bp slot
+    // of each step): the same steps at this walk's starting point.
     const CachedState* P = cache->prefix_states;
-    const uintptr_t delta = sp - P[0].sp;
     const int p = cache->prefix;
+    // The last step lands in the host's frame that called the probe: its return address is
+    // whoever allocated, read and not compared (the step out of the probe's entry point is
+    // the same whatever called it).
+    uintptr_t bps[kPrefixStates + 1];  // RBP in each state replayed
+    bps[0] = bp;
+    uintptr_t last_pc = 0;
     int i = 1;
     for (; i <= p; ++i) {
-      const CachedState& from = P[i - 1];
-      const CachedState& to = P[i];
-      const uintptr_t st = from.step;
-      if ((st & 1) && bp != from.bp + delta) break;  // its CFA came from another RBP
+      const uintptr_t st = P[i - 1].step;
+      if ((st & 1) && bp != P[i - 1].bp + sp0) break;  // its CFA came from another RBP
       uintptr_t v;
-      if (!env.read(to.sp + delta - sizeof(uintptr_t), &v) || v != to.pc) break;
-      uintptr_t shifted = st;
+      if (!env.read(P[i].sp + sp0 - sizeof(uintptr_t), &v) || (i < p && v != P[i].pc)) break;
+      last_pc = v;
       if (st > 1) {
-        shifted = st + delta;
-        if (!env.read(shifted & ~uintptr_t{1}, &v)) break;
+        if (!env.read((st & ~uintptr_t{1}) + sp0, &v)) break;
         bp = v;
       }
-      pre[i - 1].step = shifted;
-      pre[i] = CachedState{to.pc, to.sp + delta, bp, 0, 0, 0};
-      npre = i;
+      bps[i] = bp;
     }
     const int taken = i - 1;
     replayed = taken;
-    if (taken) {
-      pc = pre[npre].pc;
-      sp = pre[npre].sp;
+    if (taken == p && !env.skip(last_pc)) {
+      // State p is the first past the probe, as last time: nothing of the prefix to store.
+      pc = last_pc;
+      sp = P[p].sp + sp0;
       adj = 1;
-    }
-    if (taken == p) {
       step = p - 1;  // the iteration that reached state p
       have_state = true;
+      prefix_same = true;
+      in_prefix = false;
+      first_out = p;
     } else {
+      // Part of it held: the states so far, absolute, for the derivation to go on from.
+      for (int j = 0; j <= taken; ++j) {
+        const uintptr_t st = P[j].step;
+        pre[j] = CachedState{P[j].pc, P[j].sp + sp0, bps[j], st > 1 ? st + sp0 : st, 0, 0};
+      }
+      pre[taken].step = 0;
+      if (taken == p) pre[p].pc = last_pc;  // the probe called itself: go on deriving
+      npre = taken;
+      pc = pre[taken].pc;
+      sp = pre[taken].sp;
+      if (taken) adj = 1;
       step = taken;
     }
+  } else {
+    pre[0] = CachedState{pc, sp, bp, 0, 0, 0};
   }
   for (; step < kMaxWalkSteps; ++step) {
     if (have_state) {
@@ -268,7 +285,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       ended = true;
       break;
     }
-    if (in_prefix) {
+    if (__builtin_expect(in_prefix, 0)) {
       if (env.skip(pc)) continue;
       in_prefix = false;
       if (pre_ok && npre > 0 && pre[npre].sp == sp) first_out = npre;
@@ -349,9 +366,15 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   // Every step the loop took was derived from a rule, but those replayed.
   w.rules = step + (ended ? 1 : 0) - replayed;
   w.n = static_cast<int>(op - out);
-  if (cache) {
-    if (first_out > 0) {
-      for (int i = 0; i <= first_out; ++i) cache->prefix_states[i] = pre[i];
+  if (cache && !prefix_same) {
+    if (first_out > 0 && (sp0 & 1) == 0) {
+      // Relative to the first state's sp (see the replay above). A bp slot is above sp0, so
+      // the step word stays > 1; sp0 is even, so the from-RBP flag survives.
+      for (int i = 0; i <= first_out; ++i) {
+        const CachedState& a = pre[i];
+        cache->prefix_states[i] =
+            CachedState{a.pc, a.sp - sp0, a.bp - sp0, a.step > 1 ? a.step - sp0 : a.step, 0, 0};
+      }
       cache->prefix = first_out;
     } else {
       cache->prefix = 0;
