@@ -85,6 +85,16 @@ bool StackTable::grow() {
   return true;
 }
 
+Bucket* StackTable::hinted(uint32_t hint, const uintptr_t* frames, uint32_t depth,
+                           bool truncated) const {
+  if (hint == 0 || hint >= max_) return nullptr;  // (the last index is overflow()'s: never)
+  Bucket* b = at(hint - 1);
+  if (!b || b->depth != depth || b->truncated != (truncated ? 1u : 0u) ||
+      memcmp(b->frames, frames, sizeof(uintptr_t) * depth) != 0)
+    return nullptr;
+  return b;
+}
+
 Bucket* StackTable::intern(const uintptr_t* frames, uint32_t depth, bool truncated) {
   const uint64_t h = hash_frames(frames, depth, truncated);
   if (Bucket* b = find(slots_.load(std::memory_order_acquire), h, frames, depth, truncated))

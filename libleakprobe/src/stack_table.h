@@ -84,6 +84,11 @@ class StackTable {
   // intern(). Created on first use; nullptr if even that cannot be had.
   Bucket* overflow();
 
+  // The bucket with index `hint` - 1 if it holds exactly this stack, else nullptr: what
+  // intern() would return, without hashing or probing, when a caller remembers where the
+  // same stack went last time (capture_stack's hint). Lock-free.
+  Bucket* hinted(uint32_t hint, const uintptr_t* frames, uint32_t depth, bool truncated) const;
+
   // The bucket with this index (the pointer map stores indexes, which pack smaller than
   // pointers). Lock-free.
   Bucket* at(uint32_t index) const { return by_index_[index].load(std::memory_order_acquire); }

@@ -122,8 +122,18 @@ void Tracker::capture_and_record(const void* p, size_t size) {
   const int saved_errno = errno;
   uintptr_t frames[kMaxDepth];
   bool truncated = false;
-  int depth = capture_stack(frames, opts_.depth, &truncated);
-  if (Bucket* b = intern(size, frames, depth, truncated)) record_bucket(p, size, b);
+  uint32_t* hint = nullptr;
+  int depth = capture_stack(frames, opts_.depth, &truncated, &hint);
+  // Most allocations come from a stack seen before from the same frame: the walk cache
+  // remembers which bucket that was, and a compare of the frames replaces hash and probe.
+  Bucket* b = hint && size <= kMaxSize
+                  ? stacks_.hinted(*hint, frames, static_cast<uint32_t>(depth), truncated)
+                  : nullptr;
+  if (!b) {
+    b = intern(size, frames, depth, truncated);
+    if (b && hint) *hint = b->index + 1;
+  }
+  if (b) record_bucket(p, size, b);
   errno = saved_errno;
 }
 

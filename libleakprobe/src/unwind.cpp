@@ -206,7 +206,8 @@ void unwind_init(bool verify_unwind) {
   if (verify_unwind) g_verifying = verify_unwind_init(g_self_end ? &in_probe : nullptr);
 }
 
-__attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* truncated) {
+__attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* truncated,
+                                            uint32_t** hint) {
   uintptr_t pc;
   uintptr_t sp;
   uintptr_t bp;
@@ -242,6 +243,7 @@ __attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* tru
   count_stop(w);
   count_walk(w);
   *truncated = w.truncated;
+  if (hint) *hint = w.first >= 0 ? &cache->states[w.first].hint : nullptr;
   if (__builtin_expect(g_verifying, 0)) verify_unwind(out, w.n, w.truncated, depth);
   return w.n;
 }

@@ -24,7 +24,10 @@ void unwind_init(bool verify);
 // Fills `out` (room for `depth`) with return addresses, leaf first, starting at the first
 // frame outside the probe. Returns the number of frames; sets *truncated if the stack was
 // deeper than `depth`.
-int capture_stack(uintptr_t* out, int depth, bool* truncated);
+// With `hint`: set to the thread's word for remembering which stack the last walk from the
+// same first frame gave (walk.h, CachedState::hint), or nullptr. One owner may use it (the
+// heap tracker): its values are that owner's stack-table indexes.
+int capture_stack(uintptr_t* out, int depth, bool* truncated, uint32_t** hint = nullptr);
 
 // Why walks ended before the outermost frame, how the rule cache fared, and (verification
 // mode) how the walks compared with libunwind's. Counters since start-up; read by the snapshot

@@ -35,6 +35,7 @@ struct Walk {
   RuleWhy why = RuleWhy::kNone;
   int rules = 0;   // rules looked up
   int reused = 0;  // frames taken from the walk cache (verified, not derived)
+  int first = -1;  // the pool slot of the first frame's state (-1: not in the pool)
 };
 
 // One state of a walk: the registers it tracks in a frame, and how the step out of that
@@ -48,7 +49,9 @@ struct CachedState {
   // The state it landed in, (pool slot + 1) * sizeof(CachedState), | 1 if RBP matters to that
   // step (`step` != 0): one load and one test tell the replay both. kNoParent: none.
   uint32_t parent;
-  uint32_t unused;
+  // The owner's: which stack the last walk whose first frame this state was gave (StackTable
+  // index + 1; 0: none). A hint, to be checked: the states above may have changed since.
+  uint32_t hint;
 };
 
 // The states earlier walks of a thread passed through, each with the step out of it: a memo.
@@ -304,6 +307,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
     int prev = cur;
     if (found && S[found - 1].sp == sp && S[found - 1].pc == pc) {
       cur = static_cast<int>(found) - 1;
+      if (op == out + 1) w.first = cur;
       if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], found - 1);
       int limit = static_cast<int>(op_end - op);
       if (limit > kMaxWalkSteps - 1 - step) limit = kMaxWalkSteps - 1 - step;
@@ -346,6 +350,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         for (uint16_t& i : cache->index) i = 0;
         cache->next = 0;
         prev = -1;
+        w.first = -1;  // its slot may be taken by a state further up
       }
       const int slot = static_cast<int>(cache->next++);
       CachedState& n = S[slot];
@@ -354,9 +359,11 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       n.bp = bp;
       n.step = 0;
       n.parent = kNoParent;
+      n.hint = 0;
       cache->index[ix] = static_cast<uint16_t>(slot + 1);
       if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], static_cast<uint32_t>(slot));
       cur = slot;
+      if (op == out + 1) w.first = slot;
     }
   }
   if (!ended) {  // out of steps
