@@ -10,9 +10,9 @@
 # Usage: scripts/bench.sh [--quick] [more bench_runner options, e.g. --reps 7]
 #   --quick: fewer messages/pairs and 3 repetitions, about 4 minutes. The full run takes
 #            about 15 minutes on 2 cores (4 broker workloads, 10 configurations, 5 repetitions);
-#            the three attached ones (lp-attached-exact, lp-attached-sampled, lp-detached: broker
-#            workloads only, `leakprobe attach` into a plain broker) add about a third of the
-#            broker part and three broker profiles. `--configs` (comma-separated) runs fewer.
+#            the three attached ones (lp-attached-exact, lp-attached-sampled, lp-detached:
+#            `leakprobe attach` into a plain broker or alloc loop) add about a third of the
+#            interleaved part and three profiles. `--configs` (comma-separated) runs fewer.
 # Environment: LEAKPROBE_BENCH_BUILD_DIR (default: build-bench in the repository).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,6 +62,39 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     profiled=$kept
   fi
 done
+# An attached configuration's alloc loop under perf, as bench_runner runs it: bench_alloc
+# started plain waits at its start FIFO with its threads idle, `leakprobe attach` (then
+# `detach` for lp-detached) loads the probe, perf starts on the process, and a byte starts the
+# loop: the attach itself is not in the samples. A failed attach is said, and the
+# configuration gets no share for this loop.
+profile_attached_alloc() {
+  local cfg=$1 sizes=$2 fifo=$work/start.fifo pid rec i
+  local cli=$build/tools/leakprobe/leakprobe attach=(attach --output "$work")
+  [ "$cfg" = lp-attached-sampled ] && attach+=(--sample-bytes 524288)
+  rm -f "$fifo" && mkfifo "$fifo" || return 1
+  env -u LEAKPROBE_BENCH_BUILD_DIR -u LD_PRELOAD "$build/bench/alloc/bench_alloc" \
+    --pairs "$pairs" --sizes "$sizes" --start-fifo "$fifo" >/dev/null 2>"$work/alloc.perf.log" &
+  pid=$!
+  for ((i = 0; i < 200; i++)); do  # bounded: 20 s
+    ls -l "/proc/$pid/fd" 2>/dev/null | grep -qF "$fifo" && break
+    sleep 0.1
+  done
+  if ! LEAKPROBE_LIBRARY=$lib "$cli" "${attach[@]}" "$pid" >/dev/null 2>>"$work/alloc.perf.log" ||
+     { [ "$cfg" = lp-detached ] &&
+       ! LEAKPROBE_LIBRARY=$lib "$cli" detach "$pid" >/dev/null 2>>"$work/alloc.perf.log"; }; then
+    echo "bench.sh: attaching the $sizes alloc loop under $cfg failed, not profiled: $(tail -2 "$work/alloc.perf.log")" >&2
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 1
+  fi
+  perf record -q -e cpu-clock -F 1999 -p "$pid" -o "$work/alloc.perf" 2>/dev/null &
+  rec=$!
+  sleep 0.3  # perf's start
+  printf g >"$fifo"
+  wait "$pid" || { kill -INT "$rec" 2>/dev/null; wait "$rec" 2>/dev/null; return 1; }
+  wait "$rec" 2>/dev/null || true  # perf -p ends with its process
+}
+
 runner_args=()
 if command -v perf >/dev/null && [ -f "$lib" ]; then
   echo "# workload configuration percent (scripts/bench.sh, load average $(cut -d' ' -f1-3 /proc/loadavg))" >"$shares"
@@ -71,15 +104,17 @@ if command -v perf >/dev/null && [ -f "$lib" ]; then
       lp-sampled) mode=(LEAKPROBE_SAMPLE_BYTES=524288) ;;
       lp-dormant) mode=(LEAKPROBE_ENABLED=0) ;;
     esac
-    # The attached configurations are broker-only (bench_runner: no safe point to attach to a
-    # running alloc loop).
-    case $cfg in lp-attached-*|lp-detached) sizes_list= ;; *) sizes_list="normal small" ;; esac
-    for sizes in $sizes_list; do
+    for sizes in normal small; do
       name=alloc; [ "$sizes" = small ] && name=alloc-small
-      perf record -q -e cpu-clock -F 1999 -o "$work/alloc.perf" -- \
-        env -u LEAKPROBE_BENCH_BUILD_DIR LD_PRELOAD="$lib" LEAKPROBE_OUTPUT_DIR="$work" \
-        LEAKPROBE_QUIET=1 "${mode[@]}" "$build/bench/alloc/bench_alloc" --pairs "$pairs" \
-        --sizes "$sizes" >/dev/null 2>"$work/alloc.perf.log" || continue
+      case $cfg in
+        lp-attached-*|lp-detached)
+          profile_attached_alloc "$cfg" "$sizes" || continue ;;
+        *)
+          perf record -q -e cpu-clock -F 1999 -o "$work/alloc.perf" -- \
+            env -u LEAKPROBE_BENCH_BUILD_DIR LD_PRELOAD="$lib" LEAKPROBE_OUTPUT_DIR="$work" \
+            LEAKPROBE_QUIET=1 "${mode[@]}" "$build/bench/alloc/bench_alloc" --pairs "$pairs" \
+            --sizes "$sizes" >/dev/null 2>"$work/alloc.perf.log" || continue ;;
+      esac
       perf report -i "$work/alloc.perf" --stdio --no-children --sort dso 2>/dev/null |
         awk -v w="$name" -v c="$cfg" '/^ +[0-9.]+%/ { pct = $1; sub("%", "", pct);
                if ($2 ~ /libleakprobe/) probe += pct }
