@@ -110,6 +110,11 @@ AttachStep attach_probe(const Config& config, const Paths& paths, pid_t pid,
       step.error = "detach failed, so nothing was measured: " + d.error;
       return step;
     }
+    if (d.out.find("detached from pid " + p) == std::string::npos) {
+      step.error = "`leakprobe detach` exited 0 without saying it detached pid " + p + ": " +
+                   one_line(d.out + d.err);
+      return step;
+    }
     if (!probe_mapped(pid)) {
       step.error = "after `leakprobe detach` libleakprobe.so is no longer mapped in pid " + p +
                    ": not the mapped-but-dormant probe this configuration measures";
