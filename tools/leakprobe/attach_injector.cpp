@@ -44,6 +44,10 @@ class SignalShield {
 struct TargetCode {
   std::string error;
   uint64_t dlopen = 0, dlsym = 0, dlerror = 0;
+  // Where remote_call.h's return trampoline goes: padding of the C library's code (else the
+  // loader's), which is never unmapped.
+  uint64_t trampoline = 0;
+  bool trampoline_in_libc = false;
   std::vector<AddressRange> unsafe;
   std::vector<MapEntry> maps;
 };
@@ -78,6 +82,14 @@ TargetCode survey(pid_t pid) {
     const bool probe = starts_with(name, "libleakprobe.so");
     if (!libc && !libdl && !loader && !allocator && !probe) continue;
     LoadedModule m = load_module(pid, code.maps, e.path);
+    if ((libc || loader) && !code.trampoline_in_libc) {
+      for (const auto& slack : m.code_slack) {
+        if (slack.hi - slack.lo < 16) continue;
+        code.trampoline = slack.lo;
+        code.trampoline_in_libc = libc;
+        break;
+      }
+    }
     if (loader || allocator || probe) {
       // Their whole code: the loader's lock is taken all over it, an allocator's locks too,
       // and the probe's own (a thread held in a hook) would be taken again by attach/detach;
@@ -201,7 +213,7 @@ InjectResult inject_attach(pid_t pid, const std::string& library, const std::str
   if (!code.error.empty()) return {false, code.error, 0};
   return at_safe_point(
       pid, code.unsafe, code.maps, options, [&](PtraceSession& session, HeldThread& thread) {
-        RemoteCaller caller(session, thread);
+        RemoteCaller caller(session, thread, code.trampoline);
         auto failed = [&](std::string why) {
           const std::string undo = caller.restore();
           return InjectResult{false, undo.empty() ? why : why + "; and " + undo, 0};
@@ -251,8 +263,11 @@ InjectResult inject_detach(pid_t pid, const std::string& library_in_maps,
     return {false, library_in_maps + " has no leakprobe_detach: this probe cannot be taken out", 0};
   return at_safe_point(
       pid, code.unsafe, code.maps, options, [&](PtraceSession& session, HeldThread& thread) {
-        RemoteCaller caller(session, thread);
-        if (!caller.error().empty()) return InjectResult{false, caller.error(), 0};
+        RemoteCaller caller(session, thread, code.trampoline);
+        if (!caller.error().empty()) {
+          const std::string undo = caller.restore();
+          return InjectResult{false, caller.error() + (undo.empty() ? "" : "; and " + undo), 0};
+        }
         auto r = caller.call(detach, {}, options.call_timeout);
         const std::string undo = caller.restore();
         if (!r.ok)

@@ -55,6 +55,10 @@ const AddressRange* inside(uint64_t address, const std::vector<AddressRange>& un
 
 int rank(const ThreadView& t) {
   if (!in_system_call(t.regs)) return 2;
+  // Already restarted through restart_syscall (its arguments are gone): if the attach were
+  // killed during the call, the return frame could only let it answer -EINTR
+  // (regs_after_sigreturn). Last, after threads running their own code.
+  if (static_cast<long>(t.regs.orig_rax) == SYS_restart_syscall) return 3;
   const long ret = static_cast<long>(t.regs.rax);
   if (ret == -kERestartSys || ret == -kERestartNoIntr || ret == -kERestartNoHand || ret == -EINTR)
     return 0;

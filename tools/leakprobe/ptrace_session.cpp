@@ -66,10 +66,18 @@ bool signal_pending_for(pid_t pid, pid_t tid) {
 }
 
 PtraceSession::PtraceSession(pid_t pid, std::chrono::milliseconds step_timeout)
-    : pid_(pid), step_timeout_(step_timeout) {}
+    : pid_(pid), step_timeout_(step_timeout) {
+  // Each stop of a tracee sends us SIGCHLD: kept pending (blocked; its default disposition
+  // would discard it), wait_stop() sleeps until one comes instead of polling in fixed steps.
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::pthread_sigmask(SIG_BLOCK, &chld, &old_mask_);
+}
 
 PtraceSession::~PtraceSession() {
   if (holding_) release();
+  ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
 }
 
 Stop PtraceSession::wait_stop(pid_t tid, std::chrono::milliseconds timeout) {
@@ -84,6 +92,7 @@ Stop PtraceSession::wait_stop(pid_t tid, std::chrono::milliseconds timeout) {
         const int event = status >> 16;
         if (event == PTRACE_EVENT_STOP)
           return {is_stop_signal(sig) ? StopKind::kGroupStop : StopKind::kInterrupt, sig};
+        if (event == 0 && sig == (SIGTRAP | 0x80)) return {StopKind::kSyscall, sig};
         if (event == 0) return {StopKind::kSignal, sig};
         return {StopKind::kInterrupt, sig};  // no other event is asked for
       }
@@ -91,9 +100,17 @@ Stop PtraceSession::wait_stop(pid_t tid, std::chrono::milliseconds timeout) {
     }
     if (r < 0 && errno != EINTR) return {errno == ECHILD ? StopKind::kGone : StopKind::kError, 0};
     if (std::chrono::steady_clock::now() >= deadline) return {StopKind::kTimeout, 0};
-    // Polled, not blocked on: a blocking waitpid could not be bounded without a timer signal.
-    struct timespec pause = {0, 500 * 1000};
-    ::nanosleep(&pause, nullptr);
+    // Not a blocking waitpid, which could not be bounded without a timer signal: a wait for
+    // the SIGCHLD of the next stop, at most 5 ms (a SIGCHLD taken by an earlier round, or two
+    // stops that sent one, only cost another round).
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const long step = std::min<long>(static_cast<long>(left.count()), 5L * 1000 * 1000);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    struct timespec pause = {0, step > 0 ? step : 0};
+    ::sigtimedwait(&chld, nullptr, &pause);
   }
 }
 
@@ -132,6 +149,7 @@ std::string PtraceSession::hold(pid_t tid) {
     case StopKind::kTimeout:
       return "thread " + std::to_string(tid) + " did not stop within " +
              std::to_string(step_timeout_.count()) + " ms";
+    case StopKind::kSyscall:  // no thread is seized with PTRACE_O_TRACESYSGOOD
     case StopKind::kError:
       return os_error("waitpid", tid);
   }
@@ -141,6 +159,16 @@ std::string PtraceSession::hold(pid_t tid) {
       return {};
     }
     return os_error("PTRACE_GETREGS", tid);
+  }
+  // Set the interrupted call to resume now, as release() would, in case we are killed before
+  // release(): the kernel then lets the thread go from this stop, and a call our stop made
+  // answer -EINTR (epoll_wait, a socket with a timeout) would return it to the program. `regs`
+  // keeps the registers as found; release() decides again from them.
+  if (!held.stopped_with_signal && !signal_pending_for(pid_, tid)) {
+    user_regs_struct resume = held.regs;
+    if (resume_interrupted_call(resume, true) &&
+        ::ptrace(PTRACE_SETREGS, tid, nullptr, &resume) == 0)
+      held.regs_replaced = true;
   }
   return {};
 }
@@ -176,35 +204,31 @@ std::string PtraceSession::release() {
   };
   for (auto& t : threads_) {
     if (t.gone) continue;
-    // The signal that goes back with PTRACE_DETACH: the one the thread stopped with, else the
-    // first one taken from it during an injected call (with its siginfo restored).
-    int deliver = t.stopped_with_signal;
-    size_t next_held = 0;
-    if (!deliver && !t.held_signals.empty()) {
-      deliver = t.held_signals[0].si_signo;
-      ::ptrace(PTRACE_SETSIGINFO, t.tid, nullptr, &t.held_signals[0]);
-      next_held = 1;
-    }
-    user_regs_struct regs = t.regs;
-    bool set = t.regs_replaced;
-    // With a signal to deliver, the registers go back verbatim: the kernel then applies the
-    // handler's SA_RESTART rule to the interrupted call, exactly as without us. Without one,
-    // the call is set to resume now (and an epoll EINTR we caused is undone).
-    if (!deliver) set |= resume_interrupted_call(regs, !signal_pending_for(pid_, t.tid));
-    if (set && ::ptrace(PTRACE_SETREGS, t.tid, nullptr, &regs) != 0 && errno != ESRCH)
-      note(os_error("PTRACE_SETREGS", t.tid));
-    if (::ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(long{deliver})) != 0 &&
-        errno != ESRCH)
-      note(os_error("PTRACE_DETACH", t.tid));
-    // More than one signal taken from one thread: the others are queued to it again, with
-    // their siginfo where the kernel allows it (a sender's si_code < 0), else by number.
-    for (size_t i = next_held; i < t.held_signals.size(); ++i) {
-      siginfo_t info = t.held_signals[i];
+    // The signal that goes back with PTRACE_DETACH: the one the thread stopped with (the
+    // kernel still has its siginfo). Signals taken from it during an injected call are queued
+    // to it again first, with their siginfo where the kernel allows it (a sender's
+    // si_code < 0), else by number: pending, they are delivered as it leaves its stop.
+    const int deliver = t.stopped_with_signal;
+    for (const siginfo_t& held : t.held_signals) {
+      siginfo_t info = held;
       if (info.si_code < 0 &&
           ::syscall(SYS_rt_tgsigqueueinfo, pid_, t.tid, info.si_signo, &info) == 0)
         continue;
       ::syscall(SYS_tgkill, pid_, t.tid, info.si_signo);
     }
+    user_regs_struct regs = t.regs;
+    bool set = t.regs_replaced;
+    // With a signal to deliver, or one pending in the kernel (it arrived while the thread was
+    // held, or was kept blocked during an injected call), the registers go back verbatim: the
+    // kernel, leaving this stop, delivers it and applies the handler's SA_RESTART rule to the
+    // interrupted call, exactly as without us (and restarts it itself if no handler takes
+    // it). Without one, the call is set to resume now (and an epoll EINTR we caused is undone).
+    if (!deliver && !signal_pending_for(pid_, t.tid)) set |= resume_interrupted_call(regs, true);
+    if (set && ::ptrace(PTRACE_SETREGS, t.tid, nullptr, &regs) != 0 && errno != ESRCH)
+      note(os_error("PTRACE_SETREGS", t.tid));
+    if (::ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(long{deliver})) != 0 &&
+        errno != ESRCH)
+      note(os_error("PTRACE_DETACH", t.tid));
   }
   threads_.clear();
   holding_ = false;

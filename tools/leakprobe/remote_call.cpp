@@ -3,11 +3,19 @@
 #include <elf.h>
 #include <errno.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <thread>
 
+#include "leakprobe/cli/sigframe.h"
 #include "leakprobe/cli/syscall_restart.h"
 
 namespace leakprobe::cli {
@@ -15,7 +23,9 @@ namespace leakprobe::cli {
 namespace {
 
 constexpr uint64_t kRedZone = 128;  // the System V x86_64 ABI's, below rsp, the callee's own
-constexpr size_t kMaxPushed = 16 * 1024;
+// Arguments and the frames (an XSAVE image is up to ~11 KiB with AMX); attach_safety.h wants
+// 128 KiB of stack left on the executor.
+constexpr size_t kMaxPushed = 64 * 1024;
 
 bool read_memory(pid_t pid, uint64_t address, void* out, size_t size) {
   iovec local{out, size};
@@ -29,10 +39,64 @@ bool write_memory(pid_t pid, uint64_t address, const void* bytes, size_t size) {
   return ::process_vm_writev(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
 }
 
+// For tests only: LEAKPROBE_ATTACH_TEST_PAUSE=POINT makes the CLI say "test pause at POINT"
+// on stderr when it gets there and wait 20 s, so a test can kill it at that very point.
+void test_pause(const std::string& point) {
+  const char* want = std::getenv("LEAKPROBE_ATTACH_TEST_PAUSE");
+  if (!want || point != want) return;
+  std::fprintf(stderr, "leakprobe attach: test pause at %s\n", point.c_str());
+  std::fflush(stderr);
+  std::this_thread::sleep_for(std::chrono::seconds(20));
+}
+
+// A thread with a CET user shadow stack: a return to an address no call pushed faults.
+bool shadow_stack_enabled(pid_t pid, pid_t tid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("x86_Thread_features:", 0) == 0) return line.find("shstk") != std::string::npos;
+  }
+  return false;
+}
+
+bool poke_bytes(pid_t tid, uint64_t at, const unsigned char* bytes, size_t size) {
+  for (size_t done = 0; done < size; done += 8) {
+    errno = 0;
+    long word = ::ptrace(PTRACE_PEEKDATA, tid, reinterpret_cast<void*>(at + done), nullptr);
+    if (errno != 0) return false;
+    std::memcpy(&word, bytes + done, size - done < 8 ? size - done : 8);
+    if (::ptrace(PTRACE_POKEDATA, tid, reinterpret_cast<void*>(at + done),
+                 reinterpret_cast<void*>(word)) != 0)
+      return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-RemoteCaller::RemoteCaller(PtraceSession& session, HeldThread& thread)
-    : session_(session), thread_(thread) {
+RemoteCaller::RemoteCaller(PtraceSession& session, HeldThread& thread, uint64_t trampoline_site)
+    : session_(session), thread_(thread), trampoline_(trampoline_site) {
+  if (shadow_stack_enabled(session_.pid(), thread_.tid)) {
+    error_ = "thread " + std::to_string(thread_.tid) +
+             " has a CET shadow stack, which attach does not support";
+    return;
+  }
+  if (trampoline_ == 0) {
+    error_ = "found no unused bytes in the C library's or the loader's code for the return path";
+    return;
+  }
+  if (::ptrace(PTRACE_GETSIGMASK, thread_.tid, reinterpret_cast<void*>(sizeof(sigmask_)),
+               &sigmask_) != 0) {
+    error_ = std::string("cannot read the signal mask of thread ") + std::to_string(thread_.tid) +
+             ": " + std::strerror(errno);
+    return;
+  }
+  if (::ptrace(PTRACE_SETOPTIONS, thread_.tid, nullptr,
+               reinterpret_cast<void*>(long{PTRACE_O_TRACESYSGOOD})) != 0) {
+    error_ = std::string("cannot set ptrace options on thread ") + std::to_string(thread_.tid) +
+             ": " + std::strerror(errno);
+    return;
+  }
   // Extended state first: the callee is free to use every vector register.
   xstate_.resize(64 * 1024);
   iovec iov{xstate_.data(), xstate_.size()};
@@ -48,6 +112,15 @@ RemoteCaller::RemoteCaller(PtraceSession& session, HeldThread& thread)
     }
   }
   stack_top_ = (thread_.regs.rsp - kRedZone) & ~uint64_t{15};
+  // The trampoline, unless an earlier attach left it there already. Written with
+  // PTRACE_POKEDATA, which may write read-only code: the page becomes this process's own copy.
+  unsigned char there[sizeof(kReturnTrampoline)] = {};
+  if (!read_memory(session_.pid(), trampoline_, there, sizeof(there)) ||
+      std::memcmp(there, kReturnTrampoline, sizeof(there)) != 0) {
+    if (!poke_bytes(thread_.tid, trampoline_, kReturnTrampoline, sizeof(kReturnTrampoline)))
+      error_ = std::string("cannot write the return path into pid ") +
+               std::to_string(session_.pid()) + ": " + std::strerror(errno);
+  }
 }
 
 RemoteCaller::~RemoteCaller() {
@@ -56,9 +129,13 @@ RemoteCaller::~RemoteCaller() {
 
 uint64_t RemoteCaller::push(const void* bytes, size_t size) {
   if (!error_.empty()) return 0;
+  return place((stack_top_ - size) & ~uint64_t{15}, bytes, size);
+}
+
+uint64_t RemoteCaller::place(uint64_t at, const void* bytes, size_t size) {
+  if (!error_.empty()) return 0;
   const uint64_t original_top = (thread_.regs.rsp - kRedZone) & ~uint64_t{15};
-  const uint64_t at = (stack_top_ - size) & ~uint64_t{15};
-  if (original_top - at > kMaxPushed) {
+  if (at + size > stack_top_ || original_top - at > kMaxPushed) {
     error_ = "the arguments do not fit on the thread's stack";
     return 0;
   }
@@ -96,15 +173,16 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
     result.error = "bad remote call";
     return result;
   }
-  // The return address, 0, in a 16-byte aligned pair of zero words: the callee starts with
-  // rsp at its upper half, so rsp + 8 is a multiple of 16 as the ABI wants at a call's entry.
-  const uint64_t zeros[2] = {0, 0};
-  const uint64_t pair = push(zeros, sizeof(zeros));
-  if (pair == 0) {
+  ++calls_;
+  // The frame the thread returns through: its state as it must resume without us.
+  const user_regs_struct resume =
+      regs_after_sigreturn(thread_.regs, !signal_pending_for(session_.pid(), thread_.tid));
+  const SigFrame frame =
+      build_sigframe(stack_top_, resume, sigmask_, xstate_, xstate_is_fpregs_, trampoline_);
+  if (place(frame.start, frame.bytes.data(), frame.bytes.size()) == 0) {
     result.error = error_;
     return result;
   }
-  const uint64_t slot = pair + 8;
   user_regs_struct regs = thread_.regs;
   const uint64_t* a = args.data();
   const size_t n = args.size();
@@ -116,19 +194,32 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
   regs.r9 = n > 5 ? a[5] : 0;
   regs.rax = 0;  // no vector arguments, for a variadic callee
   regs.rip = address;
-  regs.rsp = slot;
+  regs.rsp = frame.start;
   regs.eflags &= ~((1ULL << 10) | (1ULL << 8));  // DF clear (the ABI), TF clear
+  // orig_rax -1: no restart rewinds into the call, and stopped at our rt_sigreturn's entry, the
+  // rt_sigreturn is skipped.
   disarm_restart(regs);
   if (::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &regs) != 0) {
     result.error = std::string("cannot set the registers: ") + std::strerror(errno);
     return result;
   }
   thread_.regs_replaced = true;
-  if (::ptrace(PTRACE_CONT, thread_.tid, nullptr, nullptr) != 0) {
+  // Signals wait, pending, until the thread is let go: none is delivered into dlopen, none is
+  // lost. After the registers: killed in between, the frame still restores the mask.
+  if (!masked_) {
+    const uint64_t all = ~uint64_t{0};
+    if (::ptrace(PTRACE_SETSIGMASK, thread_.tid, reinterpret_cast<void*>(sizeof(all)),
+                 const_cast<uint64_t*>(&all)) == 0)
+      masked_ = true;
+  }
+  parked_ = false;
+  at_interrupt_ = false;
+  if (::ptrace(PTRACE_SYSCALL, thread_.tid, nullptr, nullptr) != 0) {
     result.error = std::string("cannot resume thread ") + std::to_string(thread_.tid) + ": " +
                    std::strerror(errno);
     return result;
   }
+  test_pause("in-call-" + std::to_string(calls_));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -143,14 +234,15 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
     if (stop.kind == StopKind::kTimeout || stop.kind == StopKind::kError) {
       // Stop it where it is; restore() puts it back where it was before the call.
       ::ptrace(PTRACE_INTERRUPT, thread_.tid, nullptr, nullptr);
-      // Any stop holds it again: our interrupt, or a signal's delivery-stop (that signal is
-      // kept and handed back on release, unless it is our own return fault).
+      // Any stop holds it again: our interrupt, a system call stop, or a signal's
+      // delivery-stop (that signal is kept and handed back on release).
       const Stop again = session_.wait_stop(thread_.tid, session_.step_timeout());
       if (again.kind == StopKind::kSignal) {
         siginfo_t info{};
-        if (::ptrace(PTRACE_GETSIGINFO, thread_.tid, nullptr, &info) == 0 &&
-            again.signal != SIGSEGV)
+        if (::ptrace(PTRACE_GETSIGINFO, thread_.tid, nullptr, &info) == 0)
           thread_.held_signals.push_back(info);
+      } else if (again.kind == StopKind::kInterrupt) {
+        at_interrupt_ = true;
       } else if (again.kind == StopKind::kGone) {
         thread_.gone = true;
       } else if (again.kind == StopKind::kTimeout || again.kind == StopKind::kError) {
@@ -162,18 +254,29 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
       result.error = "the call did not return within " + std::to_string(timeout.count()) + " ms";
       return result;
     }
-    if (stop.kind == StopKind::kSignal) {
+    if (stop.kind == StopKind::kSyscall) {
+      user_regs_struct now{};
+      if (::ptrace(PTRACE_GETREGS, thread_.tid, nullptr, &now) == 0 &&
+          static_cast<long>(now.orig_rax) == SYS_rt_sigreturn &&
+          now.rip == trampoline_ + sizeof(kReturnTrampoline)) {
+        parked_ = true;
+        // The trampoline stored the result in the return address slot.
+        if (!read_memory(session_.pid(), frame.start, &result.value, sizeof(result.value))) {
+          result.error = "cannot read the call's result from the stack";
+          return result;
+        }
+        result.ok = true;
+        test_pause("after-call-" + std::to_string(calls_));
+        return result;
+      }
+      // One of the callee's own system calls: carry on.
+    } else if (stop.kind == StopKind::kSignal) {
       user_regs_struct now{};
       ::ptrace(PTRACE_GETREGS, thread_.tid, nullptr, &now);
-      if (stop.signal == SIGSEGV && now.rip == 0) {
-        result.ok = true;
-        result.value = now.rax;
-        return result;  // held in the SIGSEGV's delivery-stop, which is never delivered
-      }
       siginfo_t info{};
       ::ptrace(PTRACE_GETSIGINFO, thread_.tid, nullptr, &info);
       if (stop.signal == SIGSEGV || stop.signal == SIGBUS || stop.signal == SIGILL ||
-          stop.signal == SIGFPE || stop.signal == SIGSYS) {
+          stop.signal == SIGFPE || stop.signal == SIGSYS || stop.signal == SIGTRAP) {
         result.error = std::string("the call faulted (") + ::strsignal(stop.signal) + " at 0x" +
                        [&] {
                          char b[32];
@@ -183,12 +286,12 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
                        (stop.signal == SIGSYS ? ", perhaps a seccomp filter" : "") + ")";
         return result;  // held in that delivery-stop; restore() undoes the call
       }
-      // Someone else's signal, arriving while the thread runs our call: kept, handed back on
-      // release, not delivered into the middle of dlopen.
+      // Someone else's signal (the mask could not be set): kept, handed back on release, not
+      // delivered into the middle of dlopen.
       thread_.held_signals.push_back(info);
     }
-    // An interrupt or group stop: carry on.
-    if (::ptrace(PTRACE_CONT, thread_.tid, nullptr, nullptr) != 0) {
+    // An interrupt or group stop, or a system call stop: carry on.
+    if (::ptrace(PTRACE_SYSCALL, thread_.tid, nullptr, nullptr) != 0) {
       result.error = std::string("cannot resume thread ") + std::to_string(thread_.tid) + ": " +
                      std::strerror(errno);
       return result;
@@ -214,10 +317,18 @@ std::string RemoteCaller::restore() {
   restored_ = true;
   if (thread_.gone) return {};
   std::string error;
-  if (touched_ && !saved_stack_.empty() &&
-      !write_memory(session_.pid(), saved_low_, saved_stack_.data(), saved_stack_.size()))
-    error = "cannot put the stack of thread " + std::to_string(thread_.tid) + " back";
-  if (!xstate_.empty()) {
+  auto note = [&](std::string e) {
+    if (error.empty()) error = std::move(e);
+  };
+  const std::string who = " of thread " + std::to_string(thread_.tid);
+  // Each step leaves a thread that resumes rightly if we are killed right after it: parked at
+  // our rt_sigreturn, the frame still restores everything the steps have not yet; elsewhere,
+  // the callee still returns through it.
+  if (masked_ && ::ptrace(PTRACE_SETSIGMASK, thread_.tid, reinterpret_cast<void*>(sizeof(sigmask_)),
+                          &sigmask_) != 0)
+    note("cannot put the signal mask" + who + " back");
+  auto put_xstate = [&] {
+    if (xstate_.empty()) return;
     int rc;
     if (xstate_is_fpregs_) {
       rc = static_cast<int>(::ptrace(PTRACE_SETFPREGS, thread_.tid, nullptr, xstate_.data()));
@@ -226,15 +337,59 @@ std::string RemoteCaller::restore() {
       rc = static_cast<int>(
           ::ptrace(PTRACE_SETREGSET, thread_.tid, reinterpret_cast<void*>(NT_X86_XSTATE), &iov));
     }
-    if (rc != 0 && error.empty())
-      error = "cannot put the floating-point registers of thread " + std::to_string(thread_.tid) +
-              " back";
+    if (rc != 0) note("cannot put the floating-point registers" + who + " back");
+  };
+  // The registers as they must resume, orig_rax -1 (a pending rt_sigreturn is skipped); the
+  // session's release() sets them once more from thread_.regs, which is never changed.
+  user_regs_struct resume = thread_.regs;
+  resume_interrupted_call(resume, !signal_pending_for(session_.pid(), thread_.tid));
+  disarm_restart(resume);
+  const bool set_regs = thread_.regs_replaced;
+  // Parked, the frame holds the extended state until the registers change; in the callee, the
+  // original code (at a system call) cares less for vector registers than the callee does.
+  if (parked_) put_xstate();
+  if (set_regs && ::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &resume) != 0)
+    note("cannot put the registers" + who + " back");
+  if (!parked_) put_xstate();
+  test_pause("restoring");
+  // The thread no longer needs the frame: the stack as it was found.
+  if (touched_ && !saved_stack_.empty() &&
+      !write_memory(session_.pid(), saved_low_, saved_stack_.data(), saved_stack_.size()))
+    note("cannot put the stack" + who + " back");
+  // Back to an interrupt stop, as found, for release(): from a system call stop or a fault's
+  // delivery-stop (its signal dropped), the thread leaves the kernel only through that stop.
+  if (!at_interrupt_ && set_regs) {
+    if (::ptrace(PTRACE_INTERRUPT, thread_.tid, nullptr, nullptr) != 0 ||
+        ::ptrace(PTRACE_CONT, thread_.tid, nullptr, nullptr) != 0) {
+      if (errno == ESRCH) {
+        thread_.gone = true;
+        return error;
+      }
+      note("cannot stop thread " + std::to_string(thread_.tid) + " again");
+      return error;
+    }
+    for (int i = 0; i < 64; ++i) {
+      const Stop stop = session_.wait_stop(thread_.tid, session_.step_timeout());
+      if (stop.kind == StopKind::kInterrupt) {
+        at_interrupt_ = true;
+        break;
+      }
+      if (stop.kind == StopKind::kGone) {
+        thread_.gone = true;
+        break;
+      }
+      if (stop.kind == StopKind::kSignal) {
+        // A signal got there first (one that could not be blocked): handed back on release.
+        thread_.stopped_with_signal = stop.signal;
+        break;
+      }
+      if (stop.kind == StopKind::kTimeout || stop.kind == StopKind::kError) {
+        note("thread " + std::to_string(thread_.tid) + " did not stop again");
+        break;
+      }
+      ::ptrace(PTRACE_CONT, thread_.tid, nullptr, nullptr);  // a group stop: on to ours
+    }
   }
-  // The general registers go back in the session's release(), which also sets a stopped
-  // system call to resume; the saved set is thread_.regs, never changed.
-  if (thread_.regs_replaced && ::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &thread_.regs) != 0 &&
-      error.empty())
-    error = "cannot put the registers of thread " + std::to_string(thread_.tid) + " back";
   return error;
 }
 

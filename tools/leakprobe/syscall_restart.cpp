@@ -60,6 +60,24 @@ bool resume_interrupted_call(user_regs_struct& regs, bool also_eintr) {
   return true;
 }
 
+user_regs_struct regs_after_sigreturn(const user_regs_struct& stopped, bool also_eintr) {
+  user_regs_struct regs = stopped;
+  if (!in_system_call(regs)) return regs;
+  const long nr = static_cast<long>(regs.orig_rax);
+  const long ret = static_cast<long>(regs.rax);
+  const bool restart = ret == -kERestartSys || ret == -kERestartNoIntr || ret == -kERestartNoHand ||
+                       ret == -kERestartRestartBlock ||
+                       (also_eintr && ret == -EINTR && eintr_on_stop(nr));
+  if (!restart) return regs;
+  if (nr == SYS_restart_syscall) {
+    regs.rax = static_cast<unsigned long long>(-EINTR);
+    return regs;
+  }
+  regs.rax = regs.orig_rax;
+  regs.rip -= 2;
+  return regs;
+}
+
 void disarm_restart(user_regs_struct& regs) {
   regs.orig_rax = static_cast<unsigned long long>(-1L);
 }

@@ -66,6 +66,7 @@ ElfImage read_elf_image(const std::string& path) {
     const uint64_t v = ph->p_vaddr & ~uint64_t{0xfff};
     if (!any_load || v < image.first_vaddr) image.first_vaddr = v;
     any_load = true;
+    image.loads.push_back({ph->p_vaddr, ph->p_memsz});
   }
   if (!any_load) {
     image.error = path + ": no loadable segment";
@@ -147,6 +148,21 @@ LoadedModule load_module(pid_t pid, const std::vector<MapEntry>& maps, const std
     return m;
   }
   m.base = first_start - image.first_vaddr;
+  for (const auto& t : m.text) {
+    // Past the end of whatever segment ends inside this mapping, up to the mapping's end,
+    // unless another segment lies there.
+    for (const auto& l : image.loads) {
+      const uint64_t end = m.base + l.vaddr + l.memsz;
+      if (end <= t.lo || end >= t.hi) continue;
+      const uint64_t lo = (end + 15) & ~uint64_t{15};
+      bool covered = false;
+      for (const auto& o : image.loads) {
+        const uint64_t olo = m.base + o.vaddr, ohi = olo + o.memsz;
+        covered = covered || (olo < t.hi && ohi > lo);
+      }
+      if (!covered && lo < t.hi) m.code_slack.push_back({lo, t.hi, path});
+    }
+  }
   for (auto& f : image.functions) {
     f.value += m.base;
     m.functions.push_back(std::move(f));

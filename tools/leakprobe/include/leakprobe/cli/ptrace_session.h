@@ -25,11 +25,15 @@ struct HeldThread {
   // release, untouched (PTRACE_DETACH's data; the kernel still has its siginfo).
   int stopped_with_signal = 0;
   // Signals taken from the thread while it ran an injected call: handed back on release.
+  // (remote_call.h blocks every signal in the thread during its calls, so they stay pending in
+  // the kernel instead; this is for a thread whose mask could not be set.)
   std::vector<siginfo_t> held_signals;
 };
 
 // How a wait on one thread ended.
-enum class StopKind { kInterrupt, kGroupStop, kSignal, kGone, kTimeout, kError };
+// kSyscall: a system call entry or exit stop (resumed with PTRACE_SYSCALL, option
+// PTRACE_O_TRACESYSGOOD set on that thread).
+enum class StopKind { kInterrupt, kGroupStop, kSignal, kSyscall, kGone, kTimeout, kError };
 struct Stop {
   StopKind kind = StopKind::kError;
   int signal = 0;
@@ -61,6 +65,7 @@ class PtraceSession {
   std::chrono::milliseconds step_timeout_;
   std::vector<HeldThread> threads_;
   bool holding_ = false;
+  sigset_t old_mask_{};
 };
 
 // The thread ids in /proc/PID/task.

@@ -1,9 +1,17 @@
 // A function call made inside another process, on one of its threads that a PtraceSession
-// holds: the thread's registers (general and extended: x87/SSE/AVX) are saved, arguments that
-// are data (a path, a settings text) are written onto its stack below the 128-byte red zone,
-// a return address of 0 is pushed, so the callee's `ret` faults at address 0: that SIGSEGV is
-// our "call finished", caught by ptrace and never delivered. Everything the calls changed,
-// registers and stack bytes, is put back by restore(). x86_64 only.
+// holds: the thread's registers (general and extended: x87/SSE/AVX) and signal mask are saved,
+// arguments that are data (a path, a settings text) are written onto its stack below the
+// 128-byte red zone, and below them an rt_sigframe (sigframe.h) that holds the thread's state
+// as it must resume, whose return address is a 12-byte trampoline written into never-executed
+// padding of the C library's code (its last page, past its segment's end): the callee returns
+// there, its result is stored in the frame, and rt_sigreturn puts the thread back.
+// While we live, every signal is blocked in the thread during the call (they stay pending, for
+// the kernel to deliver once it is let go), and the thread runs under PTRACE_SYSCALL: its stop
+// at that rt_sigreturn's entry is our "call finished"; the next call, or restore(), starts from
+// there. Had `leakprobe attach` been killed (SIGKILL) meanwhile, the kernel lets the thread go
+// and the rt_sigreturn restores its registers, mask and extended state itself, the interrupted
+// system call set to be issued again (regs_after_sigreturn): the target carries on. x86_64
+// only; a thread with a CET shadow stack is refused (the fake return would fault).
 #pragma once
 
 #include <chrono>
@@ -17,8 +25,11 @@ namespace leakprobe::cli {
 
 class RemoteCaller {
  public:
-  // `thread` must be held by `session` and stay so. Saves its state; check error().
-  RemoteCaller(PtraceSession& session, HeldThread& thread);
+  // `thread` must be held by `session` and stay so. `trampoline_site`: 16 bytes of code_slack
+  // (target_symbols.h), 16-aligned, where the return trampoline is written (kept there after:
+  // a thread of an attach killed half-way may still be on its way to it). Saves the thread's
+  // state; check error().
+  RemoteCaller(PtraceSession& session, HeldThread& thread, uint64_t trampoline_site);
   ~RemoteCaller();  // restore(), if not done
   RemoteCaller(const RemoteCaller&) = delete;
   RemoteCaller& operator=(const RemoteCaller&) = delete;
@@ -43,8 +54,10 @@ class RemoteCaller {
   // Reads a NUL-terminated string of at most `max` bytes from the target.
   std::string read_string(uint64_t address, size_t max) const;
 
-  // Puts the stack bytes and the registers back (the session's release() then lets the thread
-  // go with its interrupted system call resumed). Empty on success.
+  // Puts the signal mask, extended state, registers and stack bytes back, in an order where
+  // a kill at any point leaves a thread that resumes rightly, and brings the thread to an
+  // interrupt stop as it was found in (the session's release() then lets it go with its
+  // interrupted system call resumed). Empty on success.
   std::string restore();
 
  private:
@@ -58,6 +71,13 @@ class RemoteCaller {
   std::vector<unsigned char> saved_stack_;
   bool touched_ = false;
   bool restored_ = false;
+  uint64_t trampoline_ = 0;   // its address in the target
+  uint64_t sigmask_ = 0;      // the thread's own, PTRACE_GETSIGMASK
+  bool masked_ = false;       // every signal blocked by us
+  bool parked_ = false;       // stopped at our rt_sigreturn's entry
+  bool at_interrupt_ = true;  // in an interrupt stop (PTRACE_EVENT_STOP)
+  int calls_ = 0;
+  uint64_t place(uint64_t at, const void* bytes, size_t size);
 };
 
 }  // namespace leakprobe::cli

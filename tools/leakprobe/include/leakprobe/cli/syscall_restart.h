@@ -28,6 +28,16 @@ bool in_system_call(const user_regs_struct& regs);
 // be ours. Returns whether anything changed.
 bool resume_interrupted_call(user_regs_struct& regs, bool also_eintr);
 
+// The registers a thread must find after an rt_sigreturn that puts it back where it was stopped
+// (remote_call.h's frame for a tracer that died): the same rule as resume_interrupted_call, but
+// -ERESTART_RESTARTBLOCK and a call already restarted through restart_syscall cannot go through
+// restart_syscall (rt_sigreturn empties the restart block: it would answer -EINTR), so the
+// original call is issued again with its original arguments: a relative timeout starts over
+// (the wait lasts longer, never shorter), and a restart_syscall found in orig_rax, whose
+// arguments are gone, is left to answer -EINTR (attach_safety.h ranks such a thread last).
+// orig_rax is left as found (rt_sigreturn sets it to -1).
+user_regs_struct regs_after_sigreturn(const user_regs_struct& stopped, bool also_eintr);
+
 // Prepares `regs` for a function call injected on the thread: orig_rax = -1, so that the
 // kernel's restart logic, which looks at orig_rax and rax when the thread resumes, does not
 // rewind into the injected call.

@@ -33,6 +33,10 @@ struct ElfImage {
   std::string error;
   std::vector<ElfFunction> functions;
   uint64_t first_vaddr = 0;
+  struct Load {
+    uint64_t vaddr = 0, memsz = 0;  // [vaddr, vaddr + memsz), unrelocated
+  };
+  std::vector<Load> loads;  // every PT_LOAD segment
 };
 ElfImage read_elf_image(const std::string& path);
 
@@ -58,8 +62,11 @@ struct LoadedModule {
   std::string error;
   std::string path;
   uint64_t base = 0;
-  std::vector<ElfFunction> functions;                  // value = run-time address
-  std::vector<AddressRange> text;                      // its executable mappings
+  std::vector<ElfFunction> functions;  // value = run-time address
+  std::vector<AddressRange> text;      // its executable mappings
+  // Bytes of its executable mappings that no segment covers (the tail of the last page of its
+  // code, after the segment ends): mapped executable, never executed, never read.
+  std::vector<AddressRange> code_slack;
   uint64_t address_of(const std::string& name) const;  // 0 if absent
 };
 LoadedModule load_module(pid_t pid, const std::vector<MapEntry>& maps, const std::string& path);
