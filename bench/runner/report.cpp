@@ -611,6 +611,28 @@ std::vector<Goal> other_checks(const Results& r) {
     }
     g.push_back(x);
   }
+  {
+    // Issue 19: a process whose calls are not rewritten costs nothing. Detached, every call is
+    // put back; the probe's threads stay, so its share of the samples says whether anything
+    // of it still runs.
+    Goal x{"detached probe (calls put back, library mapped): its share of the samples",
+           "0.0% in every workload", "–", "not measured"};
+    double worst = -1;
+    std::string where;
+    for (const auto& [workload, by_config] : r.probe_share) {
+      auto it = by_config.find("lp-detached");
+      if (it == by_config.end()) continue;
+      if (it->second > worst) {
+        worst = it->second;
+        where = workload;
+      }
+    }
+    if (worst >= 0) {
+      x.measured = "at most " + num(worst) + "% (" + where + ")";
+      x.verdict = worst < 0.05 ? "met" : "missed by " + num(worst) + " points";
+    }
+    g.push_back(x);
+  }
   return g;
 }
 

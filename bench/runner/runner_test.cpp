@@ -279,6 +279,25 @@ TEST(Attach, ASnapshotMustProveTheConfiguration) {
   EXPECT_NE(check(exact, "not a snapshot\n"), "");
 }
 
+TEST(Attach, ADetachedProbeMustTakeNoSamples) {
+  Results r = with_configs();
+  const std::string what =
+      "detached probe (calls put back, library mapped): its share of the "
+      "samples";
+  EXPECT_NE(goal_row(render_markdown(r), what).find("| not measured |"), std::string::npos);
+  std::string error;
+  ASSERT_TRUE(
+      parse_profile_shares("fanout lp-detached 0\nalloc-small lp-detached 0.00\n"
+                           "fanout lp-dormant 0.6\n",
+                           &r.probe_share, &error))
+      << error;
+  EXPECT_NE(goal_row(render_markdown(r), what).find("| met |"), std::string::npos)
+      << goal_row(render_markdown(r), what);
+  ASSERT_TRUE(parse_profile_shares("twopub lp-detached 0.4\n", &r.probe_share, &error));
+  const std::string row = goal_row(render_markdown(r), what);
+  EXPECT_NE(row.find("at most 0.40% (twopub) | missed by 0.40 points"), std::string::npos) << row;
+}
+
 TEST(Attach, TheReportPutsEachAttachedConfigurationBesideItsPreloadedTwin) {
   Results r;
   r.mode = "test";
