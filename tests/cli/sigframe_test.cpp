@@ -3,6 +3,8 @@
 // trampoline's rt_sigreturn on it, and must land where the frame says with all of it restored,
 // exactly as a target's thread does when the CLI was killed during a call. Plus the pure rules
 // around it (regs_after_sigreturn, the executor's rank, the code padding found in libc).
+#include "leakprobe/cli/sigframe.h"
+
 #include <errno.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,7 +16,6 @@
 #include <cstring>
 
 #include "leakprobe/cli/attach_safety.h"
-#include "leakprobe/cli/sigframe.h"
 #include "leakprobe/cli/syscall_restart.h"
 #include "leakprobe/cli/target_symbols.h"
 
@@ -137,7 +138,8 @@ TEST(SigFrame, AfterSigreturnTheInterruptedCallIsIssuedAgain) {
   EXPECT_EQ(regs_after_sigreturn(in_call(SYS_epoll_wait, -EINTR), false).rip, 0x1002u);
   EXPECT_EQ(regs_after_sigreturn(in_call(SYS_read, 5), true).rax, 5u);
   // restart_syscall's arguments are gone: it answers EINTR rather than run again.
-  const user_regs_struct r = regs_after_sigreturn(in_call(SYS_restart_syscall, -kERestartSys), true);
+  const user_regs_struct r =
+      regs_after_sigreturn(in_call(SYS_restart_syscall, -kERestartSys), true);
   EXPECT_EQ(static_cast<long>(r.rax), -EINTR);
   EXPECT_EQ(r.rip, 0x1002u);
   user_regs_struct user{};
@@ -176,6 +178,7 @@ TEST(SigFrame, TheCLibraryHasCodePaddingForTheTrampoline) {
     bool in_text = false;
     for (const auto& t : m.text) in_text = in_text || (s.lo >= t.lo && s.hi <= t.hi);
     EXPECT_TRUE(in_text);
-    for (const auto& f : m.functions) EXPECT_FALSE(f.value < s.hi && f.value + f.size > s.lo) << f.name;
+    for (const auto& f : m.functions)
+      EXPECT_FALSE(f.value < s.hi && f.value + f.size > s.lo) << f.name;
   }
 }

@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <thread>
 
@@ -23,6 +24,16 @@ std::string basename_of(const std::string& path) {
 }
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// A user shadow stack (CET): an injected call's return to an address no call pushed faults.
+bool shadow_stack_on(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("x86_Thread_features:", 0) == 0) return line.find("shstk") != std::string::npos;
+  }
+  return false;
+}
 
 // While threads are held, a Ctrl-C or a TERM must not kill us half-way: the kernel would let
 // the threads go with an injected call's registers. They wait until everything is put back.
@@ -131,6 +142,13 @@ TargetCode survey(pid_t pid) {
   }
   if (code.error.empty() && (!code.dlopen || !code.dlsym))
     code.error = "found no dlopen and dlsym in the C library of pid " + std::to_string(pid);
+  // Refused before any thread is held (remote_call.h checks the executor again).
+  if (code.error.empty() && !code.trampoline)
+    code.error = "found no unused bytes after the code of pid " + std::to_string(pid) +
+                 "'s C library or loader for attach's return path";
+  if (code.error.empty() && shadow_stack_on(pid))
+    code.error = "pid " + std::to_string(pid) +
+                 " runs with CET shadow stacks, which attach does not support";
   return code;
 }
 
