@@ -46,8 +46,9 @@ struct CachedState {
   uintptr_t sp;
   uintptr_t bp;    // RBP in this state (what a CFA from RBP was computed with)
   uintptr_t step;  // bp slot | from-RBP flag, of the step out of this state
-  // The state it landed in, (pool slot + 1) * sizeof(CachedState), | 1 if RBP matters to that
-  // step (`step` != 0): one load and one test tell the replay both. kNoParent: none.
+  // The state it landed in, (pool slot + 1) * sizeof(CachedState), | 1 if that step's CFA came
+  // from RBP (`step` & 1), | 2 if it read RBP from a slot (`step` > 1): one load and one test
+  // tell the replay all three. kNoParent: none.
   uint32_t parent;
   // The owner's: which stack the last walk whose first frame this state was gave (StackTable
   // index + 1; 0: none). A hint, to be checked: the states above may have changed since.
@@ -76,35 +77,63 @@ struct CachedState {
 // on the thread's own stack remember or join states (Env::own), every state was reached by a
 // checked read there, and a joined chain only climbs from the current sp towards the stack's
 // top, all of it mapped.
+// RBP read from a slot by a replayed step is only loaded when a later step's CFA comes from
+// it, or the replay ends: without frame pointers most functions save RBP, few compute a CFA
+// from it.
 // The probe's own frames sit at the same distances from the walk's first state whatever the
-// host's stack depth: the previous walk's `prefix` steps are checked at the remembered offsets
-// from the new starting sp (a CFA from RBP must then be shifted alike).
+// host's stack depth: earlier walks' probe steps are kept relative to their starting sp and
+// checked at the same offsets from the new one (a CFA from RBP shifted alike). Each entry
+// point (malloc, calloc, realloc, new, ...) has its own chain of probe frames: the last few
+// are kept (`prefixes`), the one that held last time tried first.
 // The rules must be the same too: the owner empties the cache when the rule cache's
 // generation changed (a module was unloaded).
 inline constexpr uint32_t kNoParent = 1;
-inline constexpr int kCacheStates = 176;  // filled in order, emptied whole when full
-inline constexpr int kCacheIndex = 256;   // by sp and pc: pool slot + 1, 0 = empty
+inline constexpr int kCacheStates = 240;  // filled in order, emptied whole when full
+inline constexpr int kCacheIndexBits = 9;
+inline constexpr int kCacheIndex = 1 << kCacheIndexBits;  // by sp and pc: pool slot + 1, 0 = empty
 inline constexpr int kPrefixStates = 8;
+inline constexpr int kPrefixes = 4;
+// The probe's frames of one entry point: states[0..n], sp, bp and bp slots relative to
+// states[0].sp; states[n] is the host's frame that called the probe (its pc not compared).
+struct PrefixChain {
+  int n = 0;  // 0: none
+  CachedState states[kPrefixStates + 1];
+};
 struct WalkCache {
-  uint64_t tag = 0;   // the owner's: what the states also depend on (the rules' generation)
-  uint32_t next = 0;  // the next free slot
-  int prefix = 0;     // prefix_states[0..prefix]: the previous walk's first states
-  CachedState prefix_states[kPrefixStates + 1];
+  uint64_t tag = 0;          // the owner's: what the states also depend on (the rules' generation)
+  uint32_t next = 0;         // the next free slot
+  uint32_t last_prefix = 0;  // the chain that held last
+  PrefixChain prefixes[kPrefixes];
   uint16_t index[kCacheIndex] = {};
   CachedState states[kCacheStates];
   void clear() {
-    prefix = 0;
+    for (PrefixChain& c : prefixes) c.n = 0;
     next = 0;
-    for (uint16_t& i : index) i = 0;
+    __builtin_memset(index, 0, sizeof index);
   }
 };
 
 namespace walk_detail {
 inline uint32_t link_to(const CachedState& from, uint32_t slot) {
-  return (slot + 1) * static_cast<uint32_t>(sizeof(CachedState)) | (from.step != 0 ? 1u : 0u);
+  return (slot + 1) * static_cast<uint32_t>(sizeof(CachedState)) |
+         static_cast<uint32_t>(from.step & 1) | (from.step > 1 ? 2u : 0u);
+}
+// A remembered chain of probe frames other than `c` that agrees with it on states 0..i-1
+// (their pcs) and goes on with a state i whose return address is `v`: one that ends there
+// (`host`: v is the host's), or whose state i has pc v. nullptr if none.
+inline const PrefixChain* other_chain(const WalkCache& cache, const PrefixChain& c, int i,
+                                      uintptr_t v, bool host) {
+  for (const PrefixChain& o : cache.prefixes) {
+    if (&o == &c || (host ? o.n != i : o.n <= i || o.states[i].pc != v)) continue;
+    if (o.states[i].sp != c.states[i].sp) continue;
+    bool same = true;
+    for (int j = 0; j < i && same; ++j) same = o.states[j].pc == c.states[j].pc;
+    if (same) return &o;
+  }
+  return nullptr;
 }
 inline unsigned index_of(uintptr_t sp, uintptr_t pc) {
-  return static_cast<unsigned>(((sp >> 3) ^ pc) * 0x9E3779B97F4A7C15ull >> 56) & (kCacheIndex - 1);
+  return static_cast<unsigned>(((sp >> 3) ^ pc) * 0x9E3779B97F4A7C15ull >> (64 - kCacheIndexBits));
 }
 }  // namespace walk_detail
 
@@ -144,59 +173,46 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   int cur = -1;
   bool memo = cache != nullptr && env.own();
   bool have_state = false;  // the loop starts in a state already reached
-  if (cache && cache->prefix > 0 && cache->prefix_states[0].pc == pc && (sp & 1) == 0) {
-    // The probe's own frames, kept relative to the first state's sp (sp, bp and the bp slot
-    // of each step): the same steps at this walk's starting point.
-    const CachedState* P = cache->prefix_states;
-    const int p = cache->prefix;
-    // The last step lands in the host's frame that called the probe: its return address is
-    // whoever allocated, read and not compared (the step out of the probe's entry point is
-    // the same whatever called it).
-    uintptr_t bps[kPrefixStates + 1];  // RBP in each state replayed
-    bps[0] = bp;
-    uintptr_t last_pc = 0;
-    int i = 1;
-    for (; i <= p; ++i) {
-      const uintptr_t st = P[i - 1].step;
-      if ((st & 1) && bp != P[i - 1].bp + sp0) break;  // its CFA came from another RBP
-      uintptr_t v;
-      if (!env.read(P[i].sp + sp0 - sizeof(uintptr_t), &v) || (i < p && v != P[i].pc)) break;
-      last_pc = v;
-      if (st > 1) {
-        if (!env.read((st & ~uintptr_t{1}) + sp0, &v)) break;
-        bp = v;
+  if (cache && (sp & 1) == 0) {
+    // The probe's own frames: a remembered chain whose steps all hold at this walk's starting
+    // point (kept relative to the first state's sp: sp, bp and the bp slot of each step).
+    // Each step's return address says which chain goes on: one into the probe must be the
+    // chain's next pc; one into the host ends the chain there (whoever allocated: not
+    // compared, the step out of the probe's entry point is the same whatever called it).
+    // Chains that agree on the pcs so far agree on every state so far (same code, same
+    // starting sp), so the walk may switch to another at the step where they part.
+    const PrefixChain* C = &cache->prefixes[cache->last_prefix];
+    if (C->n > 0 && C->states[0].pc == pc) {
+      uintptr_t b = bp;
+      for (int i = 1; i <= kPrefixStates; ++i) {
+        const CachedState* P = C->states;
+        const uintptr_t st = P[i - 1].step;
+        if ((st & 1) && b != P[i - 1].bp + sp0) break;  // its CFA came from another RBP
+        uintptr_t v;
+        if (!env.read(P[i].sp + sp0 - sizeof(uintptr_t), &v)) break;
+        if (st > 1 && !env.read((st & ~uintptr_t{1}) + sp0, &b)) break;
+        const bool host = !env.skip(v);
+        if (host ? C->n != i : C->n <= i || P[i].pc != v) {
+          C = walk_detail::other_chain(*cache, *C, i, v, host);
+          if (!C) break;
+        }
+        if (!host) continue;
+        cache->last_prefix = static_cast<uint32_t>(C - cache->prefixes);
+        pc = v;
+        sp = C->states[i].sp + sp0;
+        bp = b;
+        adj = 1;
+        step = i - 1;  // the iteration that reached state i
+        replayed = i;
+        have_state = true;
+        prefix_same = true;
+        in_prefix = false;
+        first_out = i;
+        break;
       }
-      bps[i] = bp;
     }
-    const int taken = i - 1;
-    replayed = taken;
-    if (taken == p && !env.skip(last_pc)) {
-      // State p is the first past the probe, as last time: nothing of the prefix to store.
-      pc = last_pc;
-      sp = P[p].sp + sp0;
-      adj = 1;
-      step = p - 1;  // the iteration that reached state p
-      have_state = true;
-      prefix_same = true;
-      in_prefix = false;
-      first_out = p;
-    } else {
-      // Part of it held: the states so far, absolute, for the derivation to go on from.
-      for (int j = 0; j <= taken; ++j) {
-        const uintptr_t st = P[j].step;
-        pre[j] = CachedState{P[j].pc, P[j].sp + sp0, bps[j], st > 1 ? st + sp0 : st, 0, 0};
-      }
-      pre[taken].step = 0;
-      if (taken == p) pre[p].pc = last_pc;  // the probe called itself: go on deriving
-      npre = taken;
-      pc = pre[taken].pc;
-      sp = pre[taken].sp;
-      if (taken) adj = 1;
-      step = taken;
-    }
-  } else {
-    pre[0] = CachedState{pc, sp, bp, 0, 0, 0};
   }
+  if (!prefix_same) pre[0] = CachedState{pc, sp, bp, 0, 0, 0};
   for (; step < kMaxWalkSteps; ++step) {
     if (have_state) {
       have_state = false;
@@ -316,17 +332,24 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       const CachedState* f = &S[cur];
       uintptr_t* const op_from = op;
       uintptr_t* const op_stop = op + limit;
+      uintptr_t bp_slot = 0;  // where the last replayed step that read RBP read it (0: none)
       while (op != op_stop) {
         const uint32_t link = f->parent;
         const CachedState* t;
-        if (__builtin_expect(link & 1, 0)) {
-          // No step remembered, or one RBP matters to (rare without frame pointers).
+        if (__builtin_expect(link & 3, 0)) {
+          // No step remembered, or one RBP matters to.
           if (link == kNoParent) break;
-          t = reinterpret_cast<const CachedState*>(base + (link & ~1u));
-          const uintptr_t st = f->step;
-          if ((st & 1) && bp != f->bp) break;  // its CFA came from another RBP
+          if (link & 1) {  // its CFA comes from RBP (rare without frame pointers)
+            if (bp_slot) {
+              bp = env.load(bp_slot & ~uintptr_t{1});
+              bp_slot = 0;
+            }
+            if (bp != f->bp) break;  // another RBP
+          }
+          t = reinterpret_cast<const CachedState*>(base + (link & ~3u));
           if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
-          if (st > 1) bp = env.load(st & ~uintptr_t{1});
+          const uintptr_t st = f->step;
+          bp_slot = link & 2 ? st : bp_slot;  // (its from-RBP flag dropped where it is read)
         } else {
           t = reinterpret_cast<const CachedState*>(base + link);
           if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
@@ -334,6 +357,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
         *op++ = t->pc;  // the same step as before: its caller is this walk's next frame
         f = t;
       }
+      if (bp_slot) bp = env.load(bp_slot & ~uintptr_t{1});
       const int taken = static_cast<int>(op - op_from);
       if (taken) {
         cur = static_cast<int>(f - S);
@@ -347,7 +371,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       // A new state: the next free slot. A full pool is emptied whole (see WalkCache); the
       // state the walk came from is then gone, so nothing links to the new one.
       if (__builtin_expect(cache->next == kCacheStates, 0)) {
-        for (uint16_t& i : cache->index) i = 0;
+        __builtin_memset(cache->index, 0, sizeof cache->index);
         cache->next = 0;
         prev = -1;
         w.first = -1;  // its slot may be taken by a state further up
@@ -373,19 +397,20 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   // Every step the loop took was derived from a rule, but those replayed.
   w.rules = step + (ended ? 1 : 0) - replayed;
   w.n = static_cast<int>(op - out);
-  if (cache && !prefix_same) {
-    if (first_out > 0 && (sp0 & 1) == 0) {
-      // Relative to the first state's sp (see the replay above). A bp slot is above sp0, so
-      // the step word stays > 1; sp0 is even, so the from-RBP flag survives.
-      for (int i = 0; i <= first_out; ++i) {
-        const CachedState& a = pre[i];
-        cache->prefix_states[i] =
-            CachedState{a.pc, a.sp - sp0, a.bp - sp0, a.step > 1 ? a.step - sp0 : a.step, 0, 0};
-      }
-      cache->prefix = first_out;
-    } else {
-      cache->prefix = 0;
+  if (cache && !prefix_same && first_out > 0 && (sp0 & 1) == 0) {
+    // A new chain of probe frames, in place of the one after the chain that held last (so
+    // the one used most recently stays). Relative to the first state's sp (see the replay
+    // above): a bp slot is above sp0, so the step word stays > 1; sp0 is even, so the from-RBP
+    // flag survives.
+    const uint32_t which = (cache->last_prefix + 1) % kPrefixes;
+    PrefixChain& chain = cache->prefixes[which];
+    for (int i = 0; i <= first_out; ++i) {
+      const CachedState& a = pre[i];
+      chain.states[i] =
+          CachedState{a.pc, a.sp - sp0, a.bp - sp0, a.step > 1 ? a.step - sp0 : a.step, 0, 0};
     }
+    chain.n = first_out;
+    cache->last_prefix = which;
   }
   return w;
 }

@@ -9,7 +9,7 @@ namespace leakprobe {
 namespace {
 
 constexpr int kSlots = 256;
-static_assert(sizeof(WalkCache) <= 8192, "a cache fits two pages");
+static_assert(sizeof(WalkCache) <= 12288, "a cache fits three pages");
 
 std::atomic<bool> g_exit_hook{false};       // the probe's thread-exit key is there (thread_exit.h)
 std::atomic<WalkCache*> g_caches{nullptr};  // kSlots caches, mapped at the first claim

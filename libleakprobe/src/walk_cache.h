@@ -1,7 +1,7 @@
 // One WalkCache (walk.h) per thread, for the unwinder: the states of the thread's previous
 // walk, so the next one can stop deriving frames where the two stacks meet.
 //
-// Not in TLS: the states take ~8 KiB, and initial-exec TLS (the only kind safe
+// Not in TLS: the states take ~12 KiB, and initial-exec TLS (the only kind safe
 // inside malloc) must stay small, or a probe loaded by dlopen (`leakprobe attach`) would not
 // fit glibc's static TLS surplus. So the caches are slots of one reserved mapping; a thread
 // claims one at its first captured allocation and gives it back when it exits (its hook in the
