@@ -170,7 +170,25 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   // The pool slot of the current state (-1: not in the pool), and whether the walk may still
   // record and join (not past a signal frame).
   CachedState* const S = cache ? cache->states : nullptr;
+  // Pool slots as byte offsets from here (CachedState::parent): no index arithmetic.
+  const char* const base = reinterpret_cast<const char*>(S) - sizeof(CachedState);
   int cur = -1;
+  // RBP after a replay is not followed frame by frame (most functions save RBP, few compute a
+  // CFA from it): it is RBP at `bp_from`, as the walk had it there, changed by the last step
+  // on the way to `bp_to` that read RBP, and only worked out (settle_bp) when a step needs it.
+  // nullptr: `bp` is RBP in the current state.
+  const CachedState* bp_from = nullptr;
+  const CachedState* bp_to = nullptr;
+  auto settle_bp = [&]() {
+    uintptr_t slot = 0;
+    for (const CachedState* f = bp_from; f != bp_to;) {
+      const uint32_t link = f->parent;
+      if (link & 2) slot = f->step;
+      f = reinterpret_cast<const CachedState*>(base + (link & ~3u));
+    }
+    if (slot) bp = env.load(slot & ~uintptr_t{1});
+    bp_from = nullptr;
+  };
   bool memo = cache != nullptr && env.own();
   bool have_state = false;  // the loop starts in a state already reached
   if (cache && (sp & 1) == 0) {
@@ -221,6 +239,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       const RuleKind kind = rule_bits::kind(r);
       if (__builtin_expect(kind == RuleKind::kNormal, 1)) {
         const uintptr_t from_bp = rule_bits::cfa_from_bp(r);
+        if (__builtin_expect(bp_from != nullptr, 0) && from_bp) settle_bp();
         const uintptr_t cfa = (from_bp ? bp : sp) + rule_bits::cfa_offset(r);
         // Every ordinary step moves up the stack: a loop or a wild value ends the walk.
         if (__builtin_expect(cfa <= sp, 0)) {
@@ -237,6 +256,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
             ended = true;
             break;
           }
+          bp_from = nullptr;                                          // RBP is what it just read
           if (__builtin_expect(bp_at & 1, 0)) memo = pre_ok = false;  // the flag bit is taken
         }
         if (__builtin_expect(!env.read(cfa - sizeof(uintptr_t), &pc), 0)) {
@@ -286,6 +306,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
           ended = true;
           break;
         }
+        bp_from = nullptr;
         if (++hops > kMaxStackHops) {
           w.stop = Stop::kBadFrame;
           ended = true;
@@ -327,37 +348,31 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], found - 1);
       int limit = static_cast<int>(op_end - op);
       if (limit > kMaxWalkSteps - 1 - step) limit = kMaxWalkSteps - 1 - step;
-      // Byte offsets and pointers: no index arithmetic in the loop.
-      const char* const base = reinterpret_cast<const char*>(S) - sizeof(CachedState);
+      if (bp_from) settle_bp();  // RBP at the state joined (rare: a second replay)
       const CachedState* f = &S[cur];
+      const CachedState* seg = f;  // RBP there is `bp`
       uintptr_t* const op_from = op;
       uintptr_t* const op_stop = op + limit;
-      uintptr_t bp_slot = 0;  // where the last replayed step that read RBP read it (0: none)
       while (op != op_stop) {
         const uint32_t link = f->parent;
-        const CachedState* t;
-        if (__builtin_expect(link & 3, 0)) {
-          // No step remembered, or one RBP matters to.
+        if (__builtin_expect(link & 1, 0)) {
+          // No step remembered, or one whose CFA comes from RBP (rare without frame pointers).
           if (link == kNoParent) break;
-          if (link & 1) {  // its CFA comes from RBP (rare without frame pointers)
-            if (bp_slot) {
-              bp = env.load(bp_slot & ~uintptr_t{1});
-              bp_slot = 0;
-            }
-            if (bp != f->bp) break;  // another RBP
-          }
-          t = reinterpret_cast<const CachedState*>(base + (link & ~3u));
-          if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
-          const uintptr_t st = f->step;
-          bp_slot = link & 2 ? st : bp_slot;  // (its from-RBP flag dropped where it is read)
-        } else {
-          t = reinterpret_cast<const CachedState*>(base + link);
-          if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
+          bp_from = seg;
+          bp_to = f;
+          settle_bp();
+          seg = f;
+          if (bp != f->bp) break;  // another RBP
         }
+        const CachedState* t = reinterpret_cast<const CachedState*>(base + (link & ~3u));
+        if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
         *op++ = t->pc;  // the same step as before: its caller is this walk's next frame
         f = t;
       }
-      if (bp_slot) bp = env.load(bp_slot & ~uintptr_t{1});
+      if (f != seg) {
+        bp_from = seg;
+        bp_to = f;
+      }
       const int taken = static_cast<int>(op - op_from);
       if (taken) {
         cur = static_cast<int>(f - S);
@@ -371,6 +386,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       // A new state: the next free slot. A full pool is emptied whole (see WalkCache); the
       // state the walk came from is then gone, so nothing links to the new one.
       if (__builtin_expect(cache->next == kCacheStates, 0)) {
+        if (bp_from) settle_bp();  // before the states it follows are overwritten
         __builtin_memset(cache->index, 0, sizeof cache->index);
         cache->next = 0;
         prev = -1;

@@ -194,8 +194,9 @@ struct BigEnv {
     }
     return rule_cache_detail::pack(r, pc);
   }
-  bool skip(uintptr_t pc) const { return pc >= probe_pc && pc < probe_pc + 0x100; }
-  bool own() const { return true; }
+  bool skip(uintptr_t pc) const { return pc >= probe_pc && pc < probe_pc + 0x300; }
+  bool own_stack = true;
+  bool own() const { return own_stack; }
   // The cache's plain loads must only ever touch words the walk could read (not counted in
   // `reads`, which counts the checked ones).
   int bad_loads = 0;
@@ -224,6 +225,9 @@ class Stacks {
       const Fn::Rbp how = i % 4 == 1 ? Fn::kSaved : i % 4 == 3 ? Fn::kFramePointer : Fn::kKept;
       fns_.push_back(Fn{0x20000 + 0x100 * static_cast<uintptr_t>(i), 16 + 16 * (i % 5), how});
     }
+    // A second entry point of the probe (calloc beside malloc): another frame size, and it
+    // saves RBP. Walks through it have another chain of probe frames.
+    fns_.push_back(Fn{0x10200, 64, Fn::kSaved});
     for (const Fn& f : fns_) {
       const bool fp = f.rbp == Fn::kFramePointer;
       env.rules[f.base] = normal(fp, fp ? 16 : f.size, f.rbp != Fn::kKept, -16);
@@ -239,8 +243,8 @@ class Stacks {
     uintptr_t ra = 0x30000 + 1;  // the outermost frame's caller: ends the walk
     uintptr_t bp = 0;            // RBP as the outermost frame has it
     std::vector<std::pair<int, int>> all = calls;
-    all.push_back({1, 3});  // the probe's entry point, called from the last host frame
-    all.push_back({0, 0});  // the probe's innermost frame
+    all.push_back({entry, 3});  // the probe's entry point, called from the last host frame
+    all.push_back({0, 0});      // the probe's innermost frame
     for (size_t i = 0; i < all.size(); ++i) {
       const Fn& f = fns_[static_cast<size_t>(all[i].first)];
       env.at(cfa - 8) = ra;
@@ -265,6 +269,8 @@ class Stacks {
   uintptr_t junk() { return rng_() | 1; }
 
   BigEnv env;
+  int entry = 1;  // the probe's entry point build() lays out: 1, or kSecondEntry
+  static constexpr int kSecondEntry = 14;
 
  private:
   std::mt19937_64 rng_;
@@ -340,11 +346,14 @@ TEST(WalkCache, ManyRandomStacksAlwaysGiveWhatAnUncachedWalkGives) {
   long reused = 0;
   long frames = 0;
   int top = 1000;
+  uint32_t last_next = 0;
+  int refills = 0;
   for (int round = 0; round < 3000; ++round) {
     const int keep = st.pick(static_cast<int>(calls.size()) + 1);
     calls.resize(static_cast<size_t>(keep));
     for (auto& c : st.random_calls(st.pick(40 - keep / 2 + 1))) calls.push_back(c);
-    if (st.pick(10) == 0) top = 900 + st.pick(100);  // the whole stack elsewhere
+    if (st.pick(10) == 0) top = 900 + st.pick(100);         // the whole stack elsewhere
+    st.entry = st.pick(3) == 0 ? Stacks::kSecondEntry : 1;  // malloc mostly, calloc too
     const Start s = st.build(calls, top);
     if (st.pick(5) == 0 && calls.size() > 2) {
       // Overwrite one word somewhere in the stack: a return address or saved RBP changed
@@ -361,8 +370,50 @@ TEST(WalkCache, ManyRandomStacksAlwaysGiveWhatAnUncachedWalkGives) {
     }
     reused += w.reused;
     frames += w.n;
+    if (cache.next < last_next) ++refills;
+    last_next = cache.next;
   }
   EXPECT_GT(reused, frames / 4);  // the cache did something
+  EXPECT_GE(refills, 3);          // and was emptied whole and filled again, several times
+}
+
+TEST(WalkCache, AWalkOffTheThreadsOwnStackNeitherRemembersNorJoins) {
+  // A coroutine's or sigaltstack's stack may be unmapped before the next walk: the replay's
+  // plain loads must never be pointed at it.
+  Stacks st(7);
+  WalkCache cache;
+  const Start s = st.build(st.random_calls(12), 1000);
+  st.env.own_stack = false;
+  Walk first;
+  expect_same_as_uncached(st.env, s, kMaxDepth, &cache, &first);
+  EXPECT_EQ(cache.next, 0u);  // nothing remembered
+  Walk second;
+  expect_same_as_uncached(st.env, s, kMaxDepth, &cache, &second);
+  EXPECT_EQ(second.reused, 0);
+  st.env.own_stack = true;  // the same stack, now the thread's own: remembered, then reused
+  expect_same_as_uncached(st.env, s, kMaxDepth, &cache, &first);
+  expect_same_as_uncached(st.env, s, kMaxDepth, &cache, &second);
+  EXPECT_GT(second.reused, 5);
+}
+
+TEST(WalkCache, EachEntryPointOfTheProbeKeepsItsOwnChainOfProbeFrames) {
+  // malloc, then calloc, then malloc again at another depth: the third walk replays the probe's
+  // frames of the first entry point (derives fewer steps than a walk with an empty cache),
+  // and gives the same frames as an uncached walk.
+  Stacks st(8);
+  WalkCache cache;
+  const auto calls = st.random_calls(6);
+  expect_same_as_uncached(st.env, st.build(calls, 1000), kMaxDepth, &cache);
+  st.entry = Stacks::kSecondEntry;
+  expect_same_as_uncached(st.env, st.build(calls, 1000), kMaxDepth, &cache);
+  st.entry = 1;
+  const Start s = st.build(st.random_calls(6), 700);  // other callers, elsewhere: no pool help
+  Walk cached;
+  expect_same_as_uncached(st.env, s, kMaxDepth, &cache, &cached);
+  WalkCache empty;
+  uintptr_t out[kMaxDepth];
+  const Walk cold = walk(st.env, s.pc, s.sp, s.bp, out, kMaxDepth, &empty);
+  EXPECT_EQ(cached.rules, cold.rules - 2);  // the probe's two steps were replayed
 }
 
 TEST(WalkCache, ASignalFrameIsNeverRemembered) {
