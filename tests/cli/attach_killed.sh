@@ -15,6 +15,8 @@
 #          woken, twice; a normal attach/detach works after (1)-(4). Then a C program counting
 #          SIGUSR1 (handler without SA_RESTART, main thread in read, the executor): killed while
 #          parked with a SIGUSR1 sent meanwhile, it counts it once, its malloc churn goes on.
+#          And a thread that keeps a pattern in ymm7 across its read (attach_vector_keeper.c):
+#          it is still there after a kill inside dlopen, a kill between the calls and an attach.
 #  mosquitto (LIBRARY = the real probe): Debian's mosquitto started plain, a QoS 1 stream
 #          running; the CLI is killed inside dlopen (the blocking constructor again: the broker's
 #          environment names its descriptor; fails on a CLI without the return frame), right
@@ -22,6 +24,7 @@
 #          returned, and while putting the thread back; after each, attach/detach work again.
 #          Every message arrives once, in order, no client error, same broker, no broker error.
 # Usage: attach_killed.sh python LEAKPROBE_CLI STAND_IN SIGNAL_COUNTER BLOCKED_CALLS_PY BLOCKING_CTOR
+#          VECTOR_KEEPER
 #        attach_killed.sh mosquitto LEAKPROBE_CLI LIBLEAKPROBE BLOCKING_CTOR
 set -u
 mode=$1
@@ -86,6 +89,7 @@ if [ "$mode" = python ]; then
   counter=$4
   blocked_py=$5
   blocking_ctor=$6
+  keeper=$7
   command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
   mkfifo "$work/py.in" "$work/ctor.fifo"
   ATTACH_BLOCK_FD=3 python3 "$blocked_py" <"$work/py.in" >"$work/py.out" 2>"$work/py.err" \
@@ -158,6 +162,35 @@ if [ "$mode" = python ]; then
   churning() { [ "$(field churn)" -gt "$churn" ]; }
   wait_for churning || fail "the malloc churners stopped"
   pass "signal counter killed while parked: the SIGUSR1 sent meanwhile was counted once; churn goes on"
+
+  # The executor's vector registers: ymm7 held across its read, through a normal attach, a kill
+  # inside dlopen and a kill between the calls.
+  mkfifo "$work/vec.in" "$work/vec.fifo"
+  ATTACH_BLOCK_FD=3 "$keeper" <"$work/vec.in" >"$work/vec.out" 2>&1 3<>"$work/vec.fifo" &
+  vec=$!; pids+=("$vec")
+  exec 8>"$work/vec.in"
+  wait_for grep -qE '^(READY|NOAVX) ' "$work/vec.out" || fail "vector keeper not ready"
+  grep -q '^NOAVX' "$work/vec.out" && echo "note: no AVX here, xmm7 only"
+  sleep 0.2
+  vec_round() {
+    local want=$(( $(grep -c '^ymm7\|^read' "$work/vec.out") + 1 )) got
+    printf x >&8
+    vec_done() { [ "$(grep -c '^ymm7\|^read' "$work/vec.out")" -ge "$want" ]; }
+    wait_for vec_done || fail "$1: the vector keeper did not answer: $(cat "$work/vec.out")"
+    got=$(grep '^ymm7\|^read' "$work/vec.out" | tail -1)
+    [ "$got" = "ymm7 ok" ] || fail "$1: $got"
+  }
+  kill_at dlopen-blocked "$vec" "$blocking_ctor"
+  echo x >"$work/vec.fifo"
+  untouched "vector keeper killed inside dlopen" "$vec"
+  vec_round "killed inside dlopen"
+  kill_at after-call-1 "$vec"
+  untouched "vector keeper killed between the calls" "$vec"
+  vec_round "killed between the calls"
+  expect_rc 0 "$cli" attach -o "$work/snaps" "$vec"
+  vec_round "after an attach"
+  pass "ymm7 kept across the executor's read: killed inside dlopen, killed between calls, attached"
+  exec 8>&-
   echo "a killed attach leaves python3 and a C program running right"
   exit 0
 fi

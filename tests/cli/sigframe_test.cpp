@@ -5,6 +5,7 @@
 // around it (regs_after_sigreturn, the executor's rank, the code padding found in libc).
 #include "leakprobe/cli/sigframe.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -26,23 +27,41 @@ namespace {
 constexpr uint64_t kPattern = 0x1122334455667788ULL;
 constexpr uint64_t kArg = 0x5eed;
 
-// Where the frame sends the thread: its first argument and xmm7 are read before anything
-// else can touch them; exit status 0 only when all is as the frame said.
+// Where the frame sends the thread: its first argument and xmm7 (and ymm7's upper half, with
+// AVX) are read before anything else can touch them; exit status 0 only when all is as the frame
+// said.
+bool with_avx = false;
+
 extern "C" __attribute__((noinline, used)) void landing(uint64_t arg) {
-  uint64_t xmm7 = 0;
+  uint64_t xmm7 = 0, ymm7_high = 0;
   asm volatile("movq %%xmm7, %0" : "=r"(xmm7));
+  if (with_avx) {
+    alignas(16) uint64_t high[2] = {};
+    asm volatile("vextractf128 $1, %%ymm7, %0" : "=m"(high));
+    ymm7_high = high[0];
+  }
   sigset_t now;
   sigprocmask(SIG_BLOCK, nullptr, &now);
   int status = 0;
   if (arg != kArg) status |= 1;
   if (xmm7 != kPattern) status |= 2;
   if (!sigismember(&now, SIGUSR2) || sigismember(&now, SIGUSR1)) status |= 4;
+  if (with_avx && ymm7_high != ~kPattern) status |= 8;
   _exit(status);
 }
 
 alignas(64) unsigned char child_stack[64 * 1024];
+alignas(64) unsigned char xsave_area[16 * 1024];
 
-[[noreturn]] void run_frame_in_child() {
+uint64_t xcr0() {
+  uint32_t lo = 0, hi = 0;
+  asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (uint64_t{hi} << 32) | lo;
+}
+
+// `use_xsave`: the frame carries a full XSAVE image (as from ptrace on a target), with ymm7
+// holding a pattern the landing checks; else a legacy FXSAVE image.
+[[noreturn]] void run_frame_in_child(bool use_xsave) {
   user_regs_struct regs{};
   uint16_t cs = 0, ss = 0;
   asm volatile("mov %%cs, %0" : "=r"(cs));
@@ -55,13 +74,38 @@ alignas(64) unsigned char child_stack[64 * 1024];
   regs.rsp -= 8;
   regs.rdi = kArg;
   regs.eflags = 0x202;
-  alignas(64) unsigned char fx[512] = {};
-  asm volatile("fxsave64 %0" : "=m"(fx));
-  std::memcpy(fx + 160 + 7 * 16, &kPattern, sizeof(kPattern));
-  std::vector<unsigned char> image(fx, fx + sizeof(fx));
+  std::vector<unsigned char> image;
+  XsaveLayout layout;
+  if (use_xsave) {
+    layout = xsave_layout_for(xcr0());
+    if (!layout.xsave || layout.size > sizeof(xsave_area)) _exit(12);
+    with_avx = (layout.features & 4) != 0;
+    alignas(32) const uint64_t pattern[4] = {kPattern, 0, ~kPattern, 0};
+    if (with_avx) {
+      asm volatile("vmovdqu %0, %%ymm7" : : "m"(pattern) : "xmm7");
+    } else {
+      asm volatile("movdqu %0, %%xmm7" : : "m"(pattern) : "xmm7");
+    }
+    const uint64_t rfbm = layout.features;
+    asm volatile("xsave64 %0"
+                 : "=m"(xsave_area)
+                 : "a"(static_cast<uint32_t>(rfbm)), "d"(static_cast<uint32_t>(rfbm >> 32))
+                 : "memory");
+    image.assign(xsave_area, xsave_area + layout.size);
+    const uint64_t features = xcr0();  // where ptrace puts it
+    std::memcpy(image.data() + 464, &features, sizeof(features));
+  } else {
+    alignas(64) unsigned char fx[512] = {};
+    asm volatile("fxsave64 %0" : "=m"(fx));
+    std::memcpy(fx + 160 + 7 * 16, &kPattern, sizeof(kPattern));
+    image.assign(fx, fx + sizeof(fx));
+  }
+  // Something else in the registers now: only the frame can bring the pattern back.
+  asm volatile("pxor %%xmm7, %%xmm7" : : : "xmm7");
+  if (with_avx) asm volatile("vpxor %%ymm7, %%ymm7, %%ymm7" : : : "xmm7");
   const uint64_t mask = 1ULL << (SIGUSR2 - 1);
   const uint64_t top = reinterpret_cast<uint64_t>(child_stack) + sizeof(child_stack);
-  const SigFrame f = build_sigframe(top, regs, mask, image, true, 0);
+  const SigFrame f = build_sigframe(top, regs, mask, image, layout, 0);
   if (f.start < reinterpret_cast<uint64_t>(child_stack) || (f.start + 8) % 16 != 0) _exit(10);
   std::memcpy(reinterpret_cast<void*>(f.start), f.bytes.data(), f.bytes.size());
   // The trampoline's own last two instructions, with rsp where the callee's `ret` leaves it.
@@ -75,6 +119,15 @@ alignas(64) unsigned char child_stack[64 * 1024];
   _exit(11);
 }
 
+int run_child(bool use_xsave) {
+  const pid_t child = fork();
+  if (child == 0) run_frame_in_child(use_xsave);
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child) return -1;
+  if (!WIFEXITED(status)) return 1000 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
 user_regs_struct in_call(long nr, long ret) {
   user_regs_struct r{};
   r.orig_rax = static_cast<unsigned long long>(nr);
@@ -86,13 +139,15 @@ user_regs_struct in_call(long nr, long ret) {
 }  // namespace
 
 TEST(SigFrame, RtSigreturnOnItRestoresRegistersMaskAndSseState) {
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) run_frame_in_child();
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: argument, 2: xmm7, 4: mask, 10/11: the frame";
+  EXPECT_EQ(run_child(false), 0)
+      << "1: argument, 2: xmm7, 4: mask, 10/11: the frame, 1000+: signal";
+}
+
+TEST(SigFrame, RtSigreturnOnItRestoresTheFullXsaveState) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) GTEST_SKIP() << "no XSAVE here";
+  EXPECT_EQ(run_child(true), 0)
+      << "1: argument, 2: xmm7, 4: mask, 8: ymm7's upper half, 10/11/12: the frame, 1000+: signal";
 }
 
 TEST(SigFrame, LayoutAsTheKernelReadsIt) {
@@ -100,11 +155,13 @@ TEST(SigFrame, LayoutAsTheKernelReadsIt) {
   regs.rip = 0xabc;
   regs.rsp = 0x7000;
   std::vector<unsigned char> xsave(1024, 0);
-  const uint32_t magic1 = 0x46505853, size = 832;
-  std::memcpy(xsave.data() + 464, &magic1, 4);
-  std::memcpy(xsave.data() + 464 + 16, &size, 4);
+  const uint32_t size = 832;
   const uint64_t top = 0x100000;
-  const SigFrame f = build_sigframe(top, regs, 0x5, xsave, false, 0xfeed);
+  XsaveLayout layout;
+  layout.xsave = true;
+  layout.features = 7;
+  layout.size = size;
+  const SigFrame f = build_sigframe(top, regs, 0x5, xsave, layout, 0xfeed);
   EXPECT_EQ((f.start + 8) % 16, 0u);
   EXPECT_LE(f.start + f.bytes.size(), top);
   uint64_t word = 0;
@@ -118,9 +175,16 @@ TEST(SigFrame, LayoutAsTheKernelReadsIt) {
   std::memcpy(&fp, f.bytes.data() + kFrameMcontext + 23 * 8, 8);  // after cr2
   EXPECT_EQ(fp % 64, 0u);
   ASSERT_GE(fp, f.start + kFrameHead);
-  uint32_t magic2 = 0;
-  std::memcpy(&magic2, f.bytes.data() + (fp - f.start) + size, 4);
-  EXPECT_EQ(magic2, 0x46505845u);
+  uint32_t magic = 0, sw_size = 0;
+  uint64_t features = 0;
+  std::memcpy(&magic, f.bytes.data() + (fp - f.start) + 464, 4);
+  EXPECT_EQ(magic, 0x46505853u);
+  std::memcpy(&features, f.bytes.data() + (fp - f.start) + 464 + 8, 8);
+  EXPECT_EQ(features, 7u);
+  std::memcpy(&sw_size, f.bytes.data() + (fp - f.start) + 464 + 16, 4);
+  EXPECT_EQ(sw_size, size);
+  std::memcpy(&magic, f.bytes.data() + (fp - f.start) + size, 4);
+  EXPECT_EQ(magic, 0x46505845u);
   // The alternate signal stack is left alone: a mode the kernel rejects.
   int32_t ss_flags = 0;
   std::memcpy(&ss_flags, f.bytes.data() + kFrameUcontext + 24, 4);

@@ -177,8 +177,8 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
   // The frame the thread returns through: its state as it must resume without us.
   const user_regs_struct resume =
       regs_after_sigreturn(thread_.regs, !signal_pending_for(session_.pid(), thread_.tid));
-  const SigFrame frame =
-      build_sigframe(stack_top_, resume, sigmask_, xstate_, xstate_is_fpregs_, trampoline_);
+  const XsaveLayout layout = xstate_is_fpregs_ ? XsaveLayout{} : xsave_layout(xstate_);
+  const SigFrame frame = build_sigframe(stack_top_, resume, sigmask_, xstate_, layout, trampoline_);
   if (place(frame.start, frame.bytes.data(), frame.bytes.size()) == 0) {
     result.error = error_;
     return result;

@@ -1,5 +1,7 @@
 #include "leakprobe/cli/sigframe.h"
 
+#include <cpuid.h>
+
 #include <cstring>
 
 namespace leakprobe::cli {
@@ -36,22 +38,37 @@ constexpr size_t kSwReserved = 464;  // struct _fpx_sw_bytes inside the FXSAVE a
 
 }  // namespace
 
-SigFrame build_sigframe(uint64_t top, const user_regs_struct& regs, uint64_t sigmask,
-                        const std::vector<unsigned char>& xstate, bool fxsave_only,
-                        uint64_t return_address) {
-  // The XSAVE image's own size (xstate_size in its software-reserved bytes), which the kernel
-  // checks for FP_XSTATE_MAGIC2 right after it.
-  uint64_t image = xstate.size();
-  bool xsave = false;
-  if (!fxsave_only && xstate.size() >= kSwReserved + 16) {
-    uint32_t magic1 = 0, size = 0;
-    std::memcpy(&magic1, xstate.data() + kSwReserved, 4);
-    std::memcpy(&size, xstate.data() + kSwReserved + 16, 4);
-    if (magic1 == kFpXstateMagic1 && size >= 576 && size <= xstate.size()) {
-      image = size;
-      xsave = true;
-    }
+XsaveLayout xsave_layout_for(uint64_t features) {
+  XsaveLayout l;
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(0xd, 0, &a, &b, &c, &d)) return l;
+  features &= ~(uint64_t{1} << 18);  // XTILEDATA: per-process permission, 8 KiB
+  uint64_t size = 576;               // FXSAVE area and XSAVE header
+  for (unsigned i = 2; i < 63; ++i) {
+    if (!(features >> i & 1)) continue;
+    if (!__get_cpuid_count(0xd, i, &a, &b, &c, &d) || a == 0) return l;
+    if (b + a > size) size = b + a;
   }
+  l.xsave = (features & 3) == 3;
+  l.features = features;
+  l.size = static_cast<uint32_t>(size);
+  return l;
+}
+
+XsaveLayout xsave_layout(const std::vector<unsigned char>& image) {
+  if (image.size() < 576) return {};
+  uint64_t xcr0 = 0;
+  std::memcpy(&xcr0, image.data() + kSwReserved, sizeof(xcr0));
+  XsaveLayout l = xsave_layout_for(xcr0);
+  if (l.size > image.size()) l.xsave = false;
+  return l;
+}
+
+SigFrame build_sigframe(uint64_t top, const user_regs_struct& regs, uint64_t sigmask,
+                        const std::vector<unsigned char>& xstate, const XsaveLayout& layout,
+                        uint64_t return_address) {
+  const bool xsave = layout.xsave && layout.size >= 576 && layout.size <= xstate.size();
+  const uint64_t image = xsave ? layout.size : xstate.size();
   const uint64_t fp_bytes = xstate.size() > image + 4 ? xstate.size() : image + 4;
   const uint64_t fp = (top - fp_bytes) & ~uint64_t{63};
   const uint64_t start = ((fp - kFrameHead + 8) & ~uint64_t{15}) - 8;
@@ -79,8 +96,18 @@ SigFrame build_sigframe(uint64_t top, const user_regs_struct& regs, uint64_t sig
   uc.sigmask = sigmask;
   std::memcpy(b + kFrameUcontext, &uc, sizeof(uc));
   // siginfo: zeros.
-  std::memcpy(b + (fp - start), xstate.data(), xstate.size());
-  if (xsave) std::memcpy(b + (fp - start) + image, &kFpXstateMagic2, 4);
+  unsigned char* fpb = b + (fp - start);
+  std::memcpy(fpb, xstate.data(), xstate.size());
+  if (xsave) {
+    // struct _fpx_sw_bytes: magic1, extended_size, xfeatures, xstate_size; then MAGIC2.
+    const uint32_t extended = layout.size + 4;
+    std::memset(fpb + kSwReserved, 0, 48);
+    std::memcpy(fpb + kSwReserved, &kFpXstateMagic1, 4);
+    std::memcpy(fpb + kSwReserved + 4, &extended, 4);
+    std::memcpy(fpb + kSwReserved + 8, &layout.features, 8);
+    std::memcpy(fpb + kSwReserved + 16, &layout.size, 4);
+    std::memcpy(fpb + image, &kFpXstateMagic2, 4);
+  }
   return f;
 }
 

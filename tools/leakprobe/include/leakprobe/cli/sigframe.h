@@ -27,12 +27,29 @@ constexpr uint64_t kFrameMcontext = kFrameUcontext + 40;  // after flags, link, 
 constexpr uint64_t kFrameSigmask = kFrameMcontext + 256;
 constexpr uint64_t kFrameHead = kFrameSigmask + 8 + 128;  // + the kernel sigset, siginfo
 
+// How the kernel is to read an XSAVE image in a signal frame: which state components and how
+// many bytes (struct _fpx_sw_bytes, which a frame carries in the FXSAVE area's software-reserved
+// bytes and ptrace's image does not). Without it (`xsave` false) rt_sigreturn restores only the
+// x87/SSE part and resets the rest (AVX upper halves, AVX-512) to its initial state.
+struct XsaveLayout {
+  bool xsave = false;
+  uint64_t features = 0;  // XSTATE components to restore
+  uint32_t size = 0;      // bytes of the standard-format image that hold them
+};
+// For a PTRACE_GETREGSET NT_X86_XSTATE image: its components are the XCR0 the kernel puts at
+// byte 464 of it (as gdb reads it), less AMX tile data (allowed per process: not restored, its
+// state starts over); offsets and sizes from this CPU's CPUID leaf 0xD (the target runs on the
+// same CPU). `xsave` false when the image is too short for them.
+XsaveLayout xsave_layout(const std::vector<unsigned char>& image);
+// The same for the components `features` (the test's own image).
+XsaveLayout xsave_layout_for(uint64_t features);
+
 // A frame that ends at or below `top`. `regs`: what the thread gets back (cs and ss as taken by
-// PTRACE_GETREGS). `xstate`: the PTRACE_GETREGSET NT_X86_XSTATE image (its software-reserved
-// bytes say its size), or a 512-byte FXSAVE image when `fxsave_only`. `sigmask`: the thread's
-// (PTRACE_GETSIGMASK). The return address slot holds `return_address`.
+// PTRACE_GETREGS). `xstate`: a standard-format XSAVE image read as `layout` says, or a 512-byte
+// FXSAVE image (layout.xsave false). `sigmask`: the thread's (PTRACE_GETSIGMASK). The return
+// address slot holds `return_address`.
 SigFrame build_sigframe(uint64_t top, const user_regs_struct& regs, uint64_t sigmask,
-                        const std::vector<unsigned char>& xstate, bool fxsave_only,
+                        const std::vector<unsigned char>& xstate, const XsaveLayout& layout,
                         uint64_t return_address);
 
 // The code the callee returns into, 12 bytes, position-independent: the callee's result goes
