@@ -38,21 +38,29 @@ struct Walk {
   int first = -1;  // the pool slot of the first frame's state (-1: not in the pool)
 };
 
-// One state of a walk: the registers it tracks in a frame, and how the step out of that
-// frame went: where it read the caller's RBP (0: RBP was left as it is) | 1 if its CFA came
-// from RBP, the CFA it landed at, and (in the pool) the state it landed in.
-struct CachedState {
+// One state of a walk among the probe's own frames: the registers it tracks in a frame, and
+// how the step out of it went: where it read the caller's RBP (0: RBP was left as it is) | 1
+// if its CFA came from RBP.
+struct FrameState {
   uintptr_t pc;  // a return address (every state but a walk's first)
   uintptr_t sp;
-  uintptr_t bp;    // RBP in this state (what a CFA from RBP was computed with)
-  uintptr_t step;  // bp slot | from-RBP flag, of the step out of this state
-  // The state it landed in, (pool slot + 1) * sizeof(CachedState), | 1 if that step's CFA came
-  // from RBP (`step` & 1), | 2 if it read RBP from a slot (`step` > 1): one load and one test
-  // tell the replay all three. kNoParent: none.
-  uint32_t parent;
+  uintptr_t bp;  // RBP in this state (what a CFA from RBP was computed with)
+  uintptr_t step;
+};
+
+// One state of the pool (below): pc and sp, the step out of it as in FrameState, and the state
+// that step landed in.
+struct CachedState {
+  uintptr_t pc;
+  uintptr_t sp;
+  uintptr_t step;
+  // The state the step landed in; nullptr if none is remembered, or if the step's CFA came
+  // from RBP (such a step is always derived: RBP is not followed through replayed frames).
+  const CachedState* next;
   // The owner's: which stack the last walk whose first frame this state was gave (StackTable
   // index + 1; 0: none). A hint, to be checked: the states above may have changed since.
   uint32_t hint;
+  uint32_t unused;
 };
 
 // The states earlier walks of a thread passed through, each with the step out of it: a memo.
@@ -62,14 +70,14 @@ struct CachedState {
 // RBP). So a remembered step stays true: from a state with the same pc and sp (and RBP, when
 // the CFA comes from RBP) it lands at the same CFA and reads the same slots. When a walk
 // reaches a remembered state (found by sp and pc in `index`), it follows the remembered steps
-// upwards (`parent`) for as long as the return address slot of the state a step lands in
+// upwards (`next`) for as long as the return address slot of the state a step lands in
 // still holds that state's pc: a load and a compare a frame instead of a rule lookup and a
 // derivation. The first slot that changed (the caller returned and another call took its
 // place) ends the reuse, and the walk derives the rest as usual. Any state of any earlier walk
 // may be joined this way, so stacks that share callers with some recent stack (not only the
 // last one) reuse them.
 // The pool is filled in order and emptied whole when full (index cleared, filling starts
-// over), never overwritten a slot at a time: so a `parent` always names the very state its
+// over), never overwritten a slot at a time: so a `next` always names the very state its
 // step landed in (a state's pc and sp never change while it is in the pool), and the replay
 // needs no check that the slot still holds it. A refill costs one walk derived in full every
 // kCacheStates new states.
@@ -77,9 +85,9 @@ struct CachedState {
 // on the thread's own stack remember or join states (Env::own), every state was reached by a
 // checked read there, and a joined chain only climbs from the current sp towards the stack's
 // top, all of it mapped.
-// RBP read from a slot by a replayed step is only loaded when a later step's CFA comes from
-// it, or the replay ends: without frame pointers most functions save RBP, few compute a CFA
-// from it.
+// RBP is not followed through replayed frames (without frame pointers most functions save
+// RBP, few compute a CFA from it): steps whose CFA comes from RBP are not linked, so they are
+// always derived, and RBP is then worked out from the last replayed step that read it.
 // The probe's own frames sit at the same distances from the walk's first state whatever the
 // host's stack depth: earlier walks' probe steps are kept relative to their starting sp and
 // checked at the same offsets from the new one (a CFA from RBP shifted alike). Each entry
@@ -87,7 +95,6 @@ struct CachedState {
 // are kept (`prefixes`), the one that held last time tried first.
 // The rules must be the same too: the owner empties the cache when the rule cache's
 // generation changed (a module was unloaded).
-inline constexpr uint32_t kNoParent = 1;
 inline constexpr int kCacheStates = 240;  // filled in order, emptied whole when full
 inline constexpr int kCacheIndexBits = 9;
 inline constexpr int kCacheIndex = 1 << kCacheIndexBits;  // by sp and pc: pool slot + 1, 0 = empty
@@ -97,7 +104,7 @@ inline constexpr int kPrefixes = 4;
 // states[0].sp; states[n] is the host's frame that called the probe (its pc not compared).
 struct PrefixChain {
   int n = 0;  // 0: none
-  CachedState states[kPrefixStates + 1];
+  FrameState states[kPrefixStates + 1];
 };
 struct WalkCache {
   uint64_t tag = 0;          // the owner's: what the states also depend on (the rules' generation)
@@ -114,9 +121,9 @@ struct WalkCache {
 };
 
 namespace walk_detail {
-inline uint32_t link_to(const CachedState& from, uint32_t slot) {
-  return (slot + 1) * static_cast<uint32_t>(sizeof(CachedState)) |
-         static_cast<uint32_t>(from.step & 1) | (from.step > 1 ? 2u : 0u);
+// Where the step out of `from` landed, as the replay may follow it (see CachedState::next).
+inline void link(CachedState& from, const CachedState* to) {
+  from.next = from.step & 1 ? nullptr : to;
 }
 // A remembered chain of probe frames other than `c` that agrees with it on states 0..i-1
 // (their pcs) and goes on with a state i whose return address is `v`: one that ends there
@@ -162,7 +169,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   // The probe's frames of this walk (for the next one's prefix), while in them; not filled
   // when the whole remembered prefix held again (`prefix_same`: nothing to store then).
   const uintptr_t sp0 = sp;
-  CachedState pre[kPrefixStates + 1];
+  FrameState pre[kPrefixStates + 1];
   int npre = 0;
   bool pre_ok = true;  // every step so far ordinary, and room left
   bool prefix_same = false;
@@ -170,8 +177,6 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   // The pool slot of the current state (-1: not in the pool), and whether the walk may still
   // record and join (not past a signal frame).
   CachedState* const S = cache ? cache->states : nullptr;
-  // Pool slots as byte offsets from here (CachedState::parent): no index arithmetic.
-  const char* const base = reinterpret_cast<const char*>(S) - sizeof(CachedState);
   int cur = -1;
   // RBP after a replay is not followed frame by frame (most functions save RBP, few compute a
   // CFA from it): it is RBP at `bp_from`, as the walk had it there, changed by the last step
@@ -181,11 +186,8 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
   const CachedState* bp_to = nullptr;
   auto settle_bp = [&]() {
     uintptr_t slot = 0;
-    for (const CachedState* f = bp_from; f != bp_to;) {
-      const uint32_t link = f->parent;
-      if (link & 2) slot = f->step;
-      f = reinterpret_cast<const CachedState*>(base + (link & ~3u));
-    }
+    for (const CachedState* f = bp_from; f != bp_to; f = f->next)
+      if (f->step > 1) slot = f->step;
     if (slot) bp = env.load(slot & ~uintptr_t{1});
     bp_from = nullptr;
   };
@@ -203,7 +205,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
     if (C->n > 0 && C->states[0].pc == pc) {
       uintptr_t b = bp;
       for (int i = 1; i <= kPrefixStates; ++i) {
-        const CachedState* P = C->states;
+        const FrameState* P = C->states;
         const uintptr_t st = P[i - 1].step;
         if ((st & 1) && b != P[i - 1].bp + sp0) break;  // its CFA came from another RBP
         uintptr_t v;
@@ -230,7 +232,7 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       }
     }
   }
-  if (!prefix_same) pre[0] = CachedState{pc, sp, bp, 0, 0, 0};
+  if (!prefix_same) pre[0] = FrameState{pc, sp, bp, 0};
   for (; step < kMaxWalkSteps; ++step) {
     if (have_state) {
       have_state = false;
@@ -247,7 +249,6 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
           ended = true;
           break;
         }
-        const uintptr_t from_state_bp = bp;
         uintptr_t bp_at = 0;
         if (rule_bits::bp_saved(r)) {
           bp_at = cfa + static_cast<uintptr_t>(rule_bits::bp_offset(r));
@@ -271,17 +272,16 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
           if (pre_ok && npre < kPrefixStates) {
             pre[npre].step = info;
             ++npre;
-            pre[npre] = CachedState{pc, sp, bp, 0, 0, 0};
+            pre[npre] = FrameState{pc, sp, bp, 0};
           } else {
             pre_ok = false;
           }
         }
         if (cur >= 0) {
-          // Remember the step out of the pool state the walk was in (its parent is set below).
+          // Remember the step out of the pool state the walk was in (`next` is set below).
           CachedState& c = S[cur];
-          c.bp = from_state_bp;
           c.step = info;
-          c.parent = kNoParent;
+          c.next = nullptr;
         }
       } else if (kind == RuleKind::kEnd) {
         ended = true;
@@ -345,27 +345,17 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
     if (found && S[found - 1].sp == sp && S[found - 1].pc == pc) {
       cur = static_cast<int>(found) - 1;
       if (op == out + 1) w.first = cur;
-      if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], found - 1);
+      if (prev >= 0) walk_detail::link(S[prev], &S[found - 1]);
       int limit = static_cast<int>(op_end - op);
       if (limit > kMaxWalkSteps - 1 - step) limit = kMaxWalkSteps - 1 - step;
       if (bp_from) settle_bp();  // RBP at the state joined (rare: a second replay)
       const CachedState* f = &S[cur];
-      const CachedState* seg = f;  // RBP there is `bp`
+      const CachedState* const seg = f;  // RBP there is `bp`
       uintptr_t* const op_from = op;
       uintptr_t* const op_stop = op + limit;
       while (op != op_stop) {
-        const uint32_t link = f->parent;
-        if (__builtin_expect(link & 1, 0)) {
-          // No step remembered, or one whose CFA comes from RBP (rare without frame pointers).
-          if (link == kNoParent) break;
-          bp_from = seg;
-          bp_to = f;
-          settle_bp();
-          seg = f;
-          if (bp != f->bp) break;  // another RBP
-        }
-        const CachedState* t = reinterpret_cast<const CachedState*>(base + (link & ~3u));
-        if (env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
+        const CachedState* t = f->next;
+        if (!t || env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
         *op++ = t->pc;  // the same step as before: its caller is this walk's next frame
         f = t;
       }
@@ -396,12 +386,11 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       CachedState& n = S[slot];
       n.pc = pc;
       n.sp = sp;
-      n.bp = bp;
       n.step = 0;
-      n.parent = kNoParent;
+      n.next = nullptr;
       n.hint = 0;
       cache->index[ix] = static_cast<uint16_t>(slot + 1);
-      if (prev >= 0) S[prev].parent = walk_detail::link_to(S[prev], static_cast<uint32_t>(slot));
+      if (prev >= 0) walk_detail::link(S[prev], &n);
       cur = slot;
       if (op == out + 1) w.first = slot;
     }
@@ -421,9 +410,9 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
     const uint32_t which = (cache->last_prefix + 1) % kPrefixes;
     PrefixChain& chain = cache->prefixes[which];
     for (int i = 0; i <= first_out; ++i) {
-      const CachedState& a = pre[i];
+      const FrameState& a = pre[i];
       chain.states[i] =
-          CachedState{a.pc, a.sp - sp0, a.bp - sp0, a.step > 1 ? a.step - sp0 : a.step, 0, 0};
+          FrameState{a.pc, a.sp - sp0, a.bp - sp0, a.step > 1 ? a.step - sp0 : a.step};
     }
     chain.n = first_out;
     cache->last_prefix = which;
