@@ -8,11 +8,12 @@
 #          The CLI is killed (1) while the executor thread waits inside dlopen (a library whose
 #          constructor blocks until the test lets it go: no help from the CLI needed, so this
 #          part fails on a CLI without the return frame), and, through the CLI's test-only
-#          LEAKPROBE_ATTACH_TEST_PAUSE, (2) right after resuming the thread into dlopen, (3)
-#          stopped between dlopen and dlsym, (4) between dlsym and leakprobe_attach, (5) inside
-#          leakprobe_attach, (6) half-way through putting the thread back. After each kill:
-#          same pid, untraced, not stopped, and every blocked call returns its right result when
-#          woken, twice; a normal attach/detach works after (1)-(4). Then a C program counting
+#          LEAKPROBE_ATTACH_TEST_PAUSE, (2) with the thread's registers set for dlopen, not yet
+#          resumed, (3) right after resuming it into dlopen, (4) stopped between dlopen and
+#          dlsym, (5) with the registers set for dlsym, (6) between dlsym and leakprobe_attach,
+#          (7) inside leakprobe_attach, (8) half-way through putting the thread back. After each
+#          kill: same pid, untraced, not stopped, and every blocked call returns its right result
+#          when woken, twice; a normal attach/detach works after (1)-(6). Then a C program counting
 #          SIGUSR1 (handler without SA_RESTART, main thread in read, the executor): killed while
 #          parked with a SIGUSR1 sent meanwhile, it counts it once, its malloc churn goes on.
 #          And a thread that keeps a pattern in ymm7 across its read (attach_vector_keeper.c):
@@ -131,7 +132,7 @@ if [ "$mode" = python ]; then
   echo x >"$work/ctor.fifo"  # the constructor returns, dlopen returns: into the frame
   after_kill "killed inside dlopen (a blocking constructor)"
   grep -q "$blocking_ctor" "/proc/$py/maps" || fail "the blocking library is not loaded after all"
-  for point in in-call-1 after-call-1 after-call-2; do
+  for point in entering-1 in-call-1 after-call-1 entering-2 after-call-2; do
     kill_at "$point" "$py"
     after_kill "killed at $point"
     attach_works "killed at $point"

@@ -17,8 +17,8 @@ int main(void) {
   printf("%s %d\n", avx ? "READY" : "NOAVX", (int)getpid());
   fflush(stdout);
   for (;;) {
-    uint64_t pattern[4] __attribute__((aligned(32))) = {0x0123456789abcdefULL, 0x1111, 0xfedcba9876543210ULL,
-                                                         0x2222};
+    uint64_t pattern[4] __attribute__((aligned(32))) = {0x0123456789abcdefULL, 0x1111,
+                                                        0xfedcba9876543210ULL, 0x2222};
     uint64_t after[4] __attribute__((aligned(32))) = {0, 0, 0, 0};
     char byte = 0;
     long n;

@@ -196,22 +196,32 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
   regs.rip = address;
   regs.rsp = frame.start;
   regs.eflags &= ~((1ULL << 10) | (1ULL << 8));  // DF clear (the ABI), TF clear
-  // orig_rax -1: no restart rewinds into the call, and stopped at our rt_sigreturn's entry, the
-  // rt_sigreturn is skipped.
   disarm_restart(regs);
-  if (::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &regs) != 0) {
+  // The call is entered through an rt_sigreturn too, on a second frame below the first that
+  // holds the call's registers and a mask blocking every signal: registers and mask change in
+  // one step, so whenever we are killed the thread either has not moved or runs the call with
+  // signals held back (pending, none delivered into dlopen, none lost) and returns through the
+  // first frame. The callee's stack then grows over this frame, which is consumed.
+  const SigFrame entry = build_sigframe(stack_top_, regs, ~uint64_t{0}, xstate_, layout, 0);
+  if (place(entry.start, entry.bytes.data(), entry.bytes.size()) == 0) {
+    result.error = error_;
+    return result;
+  }
+  stack_top_ = frame.start;  // the entry frame is the callee's stack from now on
+  user_regs_struct enter = thread_.regs;
+  enter.rip = trampoline_ + sizeof(kReturnTrampoline) - 2;  // its `syscall`
+  enter.rax = SYS_rt_sigreturn;
+  enter.rsp = entry.start + 8;
+  // orig_rax -1: no restart rewinds into it, and stopped at our rt_sigreturn's entry (the
+  // previous call's), that rt_sigreturn is skipped.
+  disarm_restart(enter);
+  if (::ptrace(PTRACE_SETREGS, thread_.tid, nullptr, &enter) != 0) {
     result.error = std::string("cannot set the registers: ") + std::strerror(errno);
     return result;
   }
   thread_.regs_replaced = true;
-  // Signals wait, pending, until the thread is let go: none is delivered into dlopen, none is
-  // lost. After the registers: killed in between, the frame still restores the mask.
-  if (!masked_) {
-    const uint64_t all = ~uint64_t{0};
-    if (::ptrace(PTRACE_SETSIGMASK, thread_.tid, reinterpret_cast<void*>(sizeof(all)),
-                 const_cast<uint64_t*>(&all)) == 0)
-      masked_ = true;
-  }
+  masked_ = true;  // as soon as it runs
+  test_pause("entering-" + std::to_string(calls_));
   parked_ = false;
   at_interrupt_ = false;
   if (::ptrace(PTRACE_SYSCALL, thread_.tid, nullptr, nullptr) != 0) {
@@ -256,9 +266,10 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
     }
     if (stop.kind == StopKind::kSyscall) {
       user_regs_struct now{};
+      // The return frame's rt_sigreturn (not the entry frame's: rsp tells them apart).
       if (::ptrace(PTRACE_GETREGS, thread_.tid, nullptr, &now) == 0 &&
           static_cast<long>(now.orig_rax) == SYS_rt_sigreturn &&
-          now.rip == trampoline_ + sizeof(kReturnTrampoline)) {
+          now.rip == trampoline_ + sizeof(kReturnTrampoline) && now.rsp == frame.start + 8) {
         parked_ = true;
         // The trampoline stored the result in the return address slot.
         if (!read_memory(session_.pid(), frame.start, &result.value, sizeof(result.value))) {

@@ -5,8 +5,10 @@
 // as it must resume, whose return address is a 12-byte trampoline written into never-executed
 // padding of the C library's code (its last page, past its segment's end): the callee returns
 // there, its result is stored in the frame, and rt_sigreturn puts the thread back.
-// While we live, every signal is blocked in the thread during the call (they stay pending, for
-// the kernel to deliver once it is let go), and the thread runs under PTRACE_SYSCALL: its stop
+// The call is entered the same way: the thread runs the trampoline's rt_sigreturn on a second
+// frame below, which holds the call's registers and a mask blocking every signal (they stay
+// pending, for the kernel to deliver once the thread is back), so registers and mask change in
+// one step. While we live, the thread runs under PTRACE_SYSCALL: its stop
 // at that rt_sigreturn's entry is our "call finished"; the next call, or restore(), starts from
 // there. Had `leakprobe attach` been killed (SIGKILL) meanwhile, the kernel lets the thread go
 // and the rt_sigreturn restores its registers, mask and extended state itself, the interrupted
