@@ -21,8 +21,8 @@ class ErrnoKeeper {
 
 // Tracker::on_alloc preserves errno itself (only past the sampling decision does it call
 // anything that could change it), so the common unsampled path stays free of errno traffic.
-inline void* track(Tracker* t, void* p, size_t n) {
-  if (p && t) t->on_alloc(p, n);
+inline void* track(Tracker* t, void* p, size_t n, const WalkStart* start = nullptr) {
+  if (p && t) t->on_alloc(p, n, start);
   return p;
 }
 
@@ -38,7 +38,9 @@ void* move_out_of_pool(const RealAlloc& r, Tracker* t, void* p, size_t n) {
 
 }  // namespace
 
-void* malloc(const RealAlloc& r, Tracker* t, size_t n) { return track(t, r.malloc(n), n); }
+void* malloc(const RealAlloc& r, Tracker* t, size_t n, const WalkStart* start) {
+  return track(t, r.malloc(n), n, start);
+}
 
 void free(const RealAlloc& r, Tracker* t, void* p) {
   if (!p || is_pool_ptr(p)) return;  // pool blocks live forever; never hand them to libc
@@ -48,17 +50,17 @@ void free(const RealAlloc& r, Tracker* t, void* p) {
   r.free(p);
 }
 
-void* calloc(const RealAlloc& r, Tracker* t, size_t n, size_t size) {
+void* calloc(const RealAlloc& r, Tracker* t, size_t n, size_t size, const WalkStart* start) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
     errno = ENOMEM;
     return nullptr;
   }
-  return track(t, r.calloc(n, size), total);
+  return track(t, r.calloc(n, size), total, start);
 }
 
-void* realloc(const RealAlloc& r, Tracker* t, void* p, size_t n) {
-  if (!p) return malloc(r, t, n);
+void* realloc(const RealAlloc& r, Tracker* t, void* p, size_t n, const WalkStart* start) {
+  if (!p) return malloc(r, t, n, start);
   if (is_pool_ptr(p)) return move_out_of_pool(r, t, p, n);
   if (!t) return r.realloc(p, n);
   Tracker::ReallocTicket ticket;
@@ -68,7 +70,7 @@ void* realloc(const RealAlloc& r, Tracker* t, void* p, size_t n) {
   }
   void* q = r.realloc(p, n);
   ErrnoKeeper keep;
-  t->realloc_end(ticket, p, q, n);
+  t->realloc_end(ticket, p, q, n, start);
   return q;
 }
 

@@ -12,10 +12,13 @@
 
 namespace leakprobe::api {
 
-void* malloc(const RealAlloc& r, Tracker* t, size_t n);
+// `start` (malloc, calloc, realloc): where the stack walk may begin, the interposed entry
+// point's own frame (unwind.h, WalkStart); nullptr: from the capture itself.
+void* malloc(const RealAlloc& r, Tracker* t, size_t n, const WalkStart* start = nullptr);
 void free(const RealAlloc& r, Tracker* t, void* p);
-void* calloc(const RealAlloc& r, Tracker* t, size_t n, size_t size);
-void* realloc(const RealAlloc& r, Tracker* t, void* p, size_t n);
+void* calloc(const RealAlloc& r, Tracker* t, size_t n, size_t size,
+             const WalkStart* start = nullptr);
+void* realloc(const RealAlloc& r, Tracker* t, void* p, size_t n, const WalkStart* start = nullptr);
 void* reallocarray(const RealAlloc& r, Tracker* t, void* p, size_t n, size_t size);
 int posix_memalign(const RealAlloc& r, Tracker* t, void** out, size_t align, size_t n);
 void* aligned_alloc(const RealAlloc& r, Tracker* t, size_t align, size_t n);

@@ -11,12 +11,15 @@
 #include "real_alloc.h"
 #include "sampler.h"
 #include "tracker.h"
+#include "unwind.h"
 
 namespace {
 
 using leakprobe::Guard;
 using leakprobe::RealAlloc;
 using leakprobe::Tracker;
+using leakprobe::walk_start_here;
+using leakprobe::WalkStart;
 
 // The real allocator, or nullptr while this thread is inside dlsym resolving it (then the
 // caller serves the request from the bootstrap pool).
@@ -53,7 +56,7 @@ namespace api = leakprobe::api;
 // before it: ~20 instructions a dormant call).
 namespace {
 
-__attribute__((noinline)) void* malloc_slow(size_t n) {
+__attribute__((noinline)) void* malloc_slow(size_t n, const WalkStart* start) {
   const RealAlloc* r = real_or_pool();
   if (!r) return leakprobe::pool_alloc(n);
   Tracker* t = recorder();
@@ -62,7 +65,7 @@ __attribute__((noinline)) void* malloc_slow(size_t n) {
   if (t->skips(n)) return r->malloc(n);
   Guard g;
   void* p = r->malloc(n);
-  t->record_decided(p, n);
+  t->record_decided(p, n, start);
   return p;
 }
 
@@ -91,7 +94,11 @@ LP_EXPORT void* malloc(size_t n) {
   if ((bits & ~kPoolUsed) == (kSampled | kRecording | kEverRecorded) &&
       detail::t_sampler.surely_skips(n))
     return detail::g_real.malloc(n);
-  return malloc_slow(n);
+  // The stack walk starts in this frame (kept until malloc_slow returns: `s` lives in it),
+  // not in the capture's, so the probe's frames in between are never stepped through.
+  WalkStart s;
+  walk_start_here(&s);
+  return malloc_slow(n, &s);
 }
 
 LP_EXPORT void free(void* p) {
@@ -122,7 +129,9 @@ LP_EXPORT void* calloc(size_t n, size_t size) {
   if (!r) return pool_array(n, size);
   Tracker* t = recorder();
   Guard g;
-  return api::calloc(*r, t, n, size);
+  WalkStart s;  // see malloc
+  walk_start_here(&s);
+  return api::calloc(*r, t, n, size, &s);
 }
 
 LP_EXPORT void* realloc(void* p, size_t n) {
@@ -137,7 +146,9 @@ LP_EXPORT void* realloc(void* p, size_t n) {
   }
   Tracker* t = recorder();
   Guard g;
-  return api::realloc(*r, t, p, n);
+  WalkStart s;  // see malloc
+  walk_start_here(&s);
+  return api::realloc(*r, t, p, n, &s);
 }
 
 LP_EXPORT void* reallocarray(void* p, size_t n, size_t size) {

@@ -118,12 +118,12 @@ void Tracker::note_incomplete(Gap gap, const char* why) {
   errno = saved_errno;
 }
 
-void Tracker::capture_and_record(const void* p, size_t size) {
+void Tracker::capture_and_record(const void* p, size_t size, const WalkStart* start) {
   const int saved_errno = errno;
   uintptr_t frames[kMaxDepth];
   bool truncated = false;
   uint32_t* hint = nullptr;
-  int depth = capture_stack(frames, opts_.depth, &truncated, &hint);
+  int depth = capture_stack(frames, opts_.depth, &truncated, &hint, start);
   // Most allocations come from a stack seen before from the same frame: the walk cache
   // remembers which bucket that was, and a compare of the frames replaces hash and probe.
   Bucket* b = hint && size <= kMaxSize
@@ -207,8 +207,8 @@ Tracker::ReallocTicket Tracker::realloc_begin(const void* old) {
   return t;
 }
 
-void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* result,
-                          size_t size) {
+void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size,
+                          const WalkStart* start) {
   if (t.unrecorded && (result || size == 0)) {
     // A block from before the attach: the real realloc released it (moved or resized in
     // place); from here the result is a block of ours, recorded at this stack.
@@ -231,7 +231,7 @@ void Tracker::realloc_end(const ReallocTicket& t, const void* old, const void* r
     }
     return;
   }
-  on_alloc(result, size);
+  on_alloc(result, size, start);
 }
 
 void Tracker::note_attached(int64_t since_us, bool count_unrecorded) {

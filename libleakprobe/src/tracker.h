@@ -16,6 +16,8 @@
 
 namespace leakprobe {
 
+struct WalkStart;  // unwind.h
+
 class Tracker {
  public:
   // Maps the tables. False (after one stderr line) if memory cannot be had.
@@ -44,10 +46,11 @@ class Tracker {
   // A new block from the calling code: decides sampling, captures the stack, records it.
   // Inline up to the sampling decision: in sampled mode that is all most calls cost.
   // errno is preserved (the unwinder and mmap may set it).
-  void on_alloc(const void* p, size_t size) {
+  // `start`: where the stack walk may begin (unwind.h, WalkStart), or nullptr.
+  void on_alloc(const void* p, size_t size, const WalkStart* start = nullptr) {
     if (!recording()) return;
     if (skips(size)) return;
-    capture_and_record(p, size);
+    capture_and_record(p, size, start);
   }
   // The two halves of on_alloc, for the interposed malloc: the sampling decision (true: this
   // allocation is not sampled; it draws from the thread's sampler, so ask once per block),
@@ -55,8 +58,8 @@ class Tracker {
   bool skips(size_t size) {
     return opts_.sample_bytes && !thread_sampler().should_sample(size, opts_.sample_bytes);
   }
-  void record_decided(const void* p, size_t size) {
-    if (p) capture_and_record(p, size);
+  void record_decided(const void* p, size_t size, const WalkStart* start = nullptr) {
+    if (p) capture_and_record(p, size, start);
   }
   // False if `p` is surely not recorded (the sampled-free filter's page count is 0): its free
   // only forwards. One load, no lock, no hash probe.
@@ -84,7 +87,8 @@ class Tracker {
     uint64_t unrecorded_bytes = 0;  // its usable size, read before the real realloc
   };
   ReallocTicket realloc_begin(const void* old);
-  void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size);
+  void realloc_end(const ReallocTicket& t, const void* old, const void* result, size_t size,
+                   const WalkStart* start = nullptr);
 
   // The same with an explicit stack, for unit tests and for on_alloc itself.
   void record_alloc(const void* p, size_t size, const uintptr_t* frames, int depth, bool truncated);
@@ -166,7 +170,7 @@ class Tracker {
     const uint64_t usable = usable_size_(const_cast<void*>(p));
     return usable > size ? usable - size : 0;
   }
-  void capture_and_record(const void* p, size_t size);
+  void capture_and_record(const void* p, size_t size, const WalkStart* start);
   bool free_tracked(const void* p);
 
   // "Maybe sampled" filter: one counter per 4 KiB page of address space (modulo 4 GiB), so

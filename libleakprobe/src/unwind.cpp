@@ -207,7 +207,7 @@ void unwind_init(bool verify_unwind) {
 }
 
 __attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* truncated,
-                                            uint32_t** hint) {
+                                            uint32_t** hint, const WalkStart* start) {
   uintptr_t pc;
   uintptr_t sp;
   uintptr_t bp;
@@ -228,6 +228,11 @@ __attribute__((noinline)) int capture_stack(uintptr_t* out, int depth, bool* tru
     if ((whole.stop == Stop::kEnd || !whole.truncated) && whole.stop != Stop::kUnknownStack &&
         !called_from_getattr(all, whole.n))
       thread_stack_setup();
+  }
+  if (start) {
+    pc = start->pc;
+    sp = start->sp;
+    bp = start->bp;
   }
   ThreadEnv env(sp);
   // The thread's previous walk, unless the rules changed since (a module was unloaded).

@@ -21,13 +21,32 @@ namespace leakprobe {
 // libunwind for the verification mode (LEAKPROBE_VERIFY_UNWIND).
 void unwind_init(bool verify);
 
+// Where a walk may start instead of capture_stack's own frame: a frame of the probe's entry
+// point that stays live until the capture is done (its address is passed down), taken by
+// walk_start_here() in that very function. The walk then skips the probe's frames between
+// (malloc_slow, the tracker, capture_stack) without stepping through them.
+struct WalkStart {
+  uintptr_t pc, sp, bp;
+};
+// Inlined into the caller (always): the frame rule for this very instruction describes the
+// caller's frame, with rsp and rbp as they are here.
+__attribute__((always_inline)) inline void walk_start_here(WalkStart* s) {
+  asm volatile(
+      "lea 0(%%rip), %0\n\t"
+      "mov %%rsp, %1\n\t"
+      "mov %%rbp, %2"
+      : "=r"(s->pc), "=r"(s->sp), "=r"(s->bp));
+}
+
 // Fills `out` (room for `depth`) with return addresses, leaf first, starting at the first
 // frame outside the probe. Returns the number of frames; sets *truncated if the stack was
 // deeper than `depth`.
 // With `hint`: set to the thread's word for remembering which stack the last walk from the
 // same first frame gave (walk.h, CachedState::hint), or nullptr. One owner may use it (the
 // heap tracker): its values are that owner's stack-table indexes.
-int capture_stack(uintptr_t* out, int depth, bool* truncated, uint32_t** hint = nullptr);
+// With `start`: the walk begins there (see WalkStart).
+int capture_stack(uintptr_t* out, int depth, bool* truncated, uint32_t** hint = nullptr,
+                  const WalkStart* start = nullptr);
 
 // Why walks ended before the outermost frame, how the rule cache fared, and (verification
 // mode) how the walks compared with libunwind's. Counters since start-up; read by the snapshot

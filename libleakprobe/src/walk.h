@@ -201,7 +201,13 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
     // compared, the step out of the probe's entry point is the same whatever called it).
     // Chains that agree on the pcs so far agree on every state so far (same code, same
     // starting sp), so the walk may switch to another at the step where they part.
+    // Walks that start at another pc (another entry point's own frame: unwind.h, WalkStart)
+    // have chains of their own: the one that held last is tried first.
     const PrefixChain* C = &cache->prefixes[cache->last_prefix];
+    if (C->states[0].pc != pc) {
+      for (const PrefixChain& o : cache->prefixes)
+        if (o.n > 0 && o.states[0].pc == pc) C = &o;
+    }
     if (C->n > 0 && C->states[0].pc == pc) {
       uintptr_t b = bp;
       for (int i = 1; i <= kPrefixStates; ++i) {
