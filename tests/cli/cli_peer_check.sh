@@ -28,6 +28,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  pkill -f "^$work/squatter" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,7 +55,10 @@ start_target squat -o "$work/squat-snaps" --control 0 -- "$work/target"
 victim=$tpid
 grep -q "control socket" "$work/squat.err" && fail "LEAKPROBE_CONTROL=0 still announced a socket: $(cat "$work/squat.err")"
 ns=$(stat -L -c %i "/proc/$victim/ns/pid")
-as_nobody "$work/squatter" "leakprobe.$ns.$victim" "ok /etc/shadow" >"$work/squatter.out" 2>&1 &
+# setpriv itself in the background (not the as_nobody function: its subshell's pid would be
+# killed at the end and the squatter left running).
+setpriv --reuid 65534 --regid 65534 --clear-groups "$work/squatter" "leakprobe.$ns.$victim" \
+  "ok /etc/shadow" >"$work/squatter.out" 2>&1 &
 pids+=("$!")
 wait_for grep -q READY "$work/squatter.out" || fail "the squatter could not bind: $(cat "$work/squatter.out")"
 expect_rc 1 "$cli" snapshot "$victim" --timeout 5
