@@ -253,11 +253,15 @@ int AttachCommand::attach() const {
 
   const InjectResult result = inject_attach(pid, library, config, inject_options(timeout_seconds_));
   if (!result.ok) {
-    std::cerr << "leakprobe attach: " << result.message
-              << (result.message.find("nothing was done") == std::string::npos
-                      ? "; the process was put back as it was"
-                      : "")
-              << "\n";
+    std::cerr
+        << "leakprobe attach: " << result.message
+        << (result.left_running
+                ? "; the other threads run on, and that call may still attach the probe when it"
+                  " finishes"
+            : result.message.find("nothing was done") == std::string::npos
+                ? "; the process was put back as it was"
+                : "")
+        << "\n";
     return 1;
   }
   if (result.probe_code == -EEXIST) {
@@ -349,11 +353,15 @@ int AttachCommand::detach() const {
   }
   const InjectResult result = inject_detach(pid, mapped, inject_options(timeout_seconds_));
   if (!result.ok) {
-    std::cerr << "leakprobe detach: " << result.message
-              << (result.message.find("nothing was done") == std::string::npos
-                      ? "; the process was put back as it was"
-                      : "")
-              << "\n";
+    std::cerr
+        << "leakprobe detach: " << result.message
+        << (result.left_running
+                ? "; the other threads run on, and that call may still detach the probe when it"
+                  " finishes"
+            : result.message.find("nothing was done") == std::string::npos
+                ? "; the process was put back as it was"
+                : "")
+        << "\n";
     return 1;
   }
   if (result.probe_code != 0) {

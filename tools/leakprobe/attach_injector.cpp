@@ -234,7 +234,9 @@ InjectResult inject_attach(pid_t pid, const std::string& library, const std::str
         RemoteCaller caller(session, thread, code.trampoline);
         auto failed = [&](std::string why) {
           const std::string undo = caller.restore();
-          return InjectResult{false, undo.empty() ? why : why + "; and " + undo, 0};
+          InjectResult res{false, undo.empty() ? why : why + "; and " + undo, 0};
+          res.left_running = caller.left_running();
+          return res;
         };
         if (!caller.error().empty()) return failed(caller.error());
         const uint64_t path = caller.push_string(library);
@@ -288,11 +290,14 @@ InjectResult inject_detach(pid_t pid, const std::string& library_in_maps,
         }
         auto r = caller.call(detach, {}, options.call_timeout);
         const std::string undo = caller.restore();
-        if (!r.ok)
-          return InjectResult{false,
-                              "leakprobe_detach in pid " + std::to_string(pid) + ": " + r.error +
-                                  (undo.empty() ? "" : "; and " + undo),
-                              0};
+        if (!r.ok) {
+          InjectResult res{false,
+                           "leakprobe_detach in pid " + std::to_string(pid) + ": " + r.error +
+                               (undo.empty() ? "" : "; and " + undo),
+                           0};
+          res.left_running = caller.left_running();
+          return res;
+        }
         if (!undo.empty()) return InjectResult{false, undo, 0};
         return InjectResult{true, {}, static_cast<int>(static_cast<int32_t>(r.value))};
       });

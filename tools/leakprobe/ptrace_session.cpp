@@ -216,6 +216,12 @@ std::string PtraceSession::release() {
         continue;
       ::syscall(SYS_tgkill, pid_, t.tid, info.si_signo);
     }
+    if (t.left_in_call) {  // it puts itself back (remote_call.h): only let it go
+      if (::ptrace(PTRACE_DETACH, t.tid, nullptr, reinterpret_cast<void*>(long{deliver})) != 0 &&
+          errno != ESRCH)
+        note(os_error("PTRACE_DETACH", t.tid));
+      continue;
+    }
     user_regs_struct regs = t.regs;
     bool set = t.regs_replaced;
     // With a signal to deliver, or one pending in the kernel (it arrived while the thread was

@@ -242,7 +242,14 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
       return result;
     }
     if (stop.kind == StopKind::kTimeout || stop.kind == StopKind::kError) {
-      // Stop it where it is; restore() puts it back where it was before the call.
+      // Left to finish the call (see call() in remote_call.h): it is stopped once more only to
+      // be detached, and restore() and the session's release() leave its registers, mask and
+      // stack (the return frame) as they are.
+      left_running_ = true;
+      thread_.left_in_call = true;
+      const std::string left = "the call did not return within " + std::to_string(timeout.count()) +
+                               " ms; thread " + std::to_string(thread_.tid) +
+                               " was left to finish it, and puts itself back when it does";
       ::ptrace(PTRACE_INTERRUPT, thread_.tid, nullptr, nullptr);
       // Any stop holds it again: our interrupt, a system call stop, or a signal's
       // delivery-stop (that signal is kept and handed back on release).
@@ -256,12 +263,11 @@ RemoteCaller::Result RemoteCaller::call(uint64_t address, const std::vector<uint
       } else if (again.kind == StopKind::kGone) {
         thread_.gone = true;
       } else if (again.kind == StopKind::kTimeout || again.kind == StopKind::kError) {
-        result.error = "the call did not return within " + std::to_string(timeout.count()) +
-                       " ms, and thread " + std::to_string(thread_.tid) +
-                       " could not be stopped again to put it back";
+        // Still running: the kernel lets it go when this tracer exits.
+        result.error = left;
         return result;
       }
-      result.error = "the call did not return within " + std::to_string(timeout.count()) + " ms";
+      result.error = left;
       return result;
     }
     if (stop.kind == StopKind::kSyscall) {
@@ -326,7 +332,7 @@ std::string RemoteCaller::read_string(uint64_t address, size_t max) const {
 std::string RemoteCaller::restore() {
   if (restored_) return {};
   restored_ = true;
-  if (thread_.gone) return {};
+  if (thread_.gone || left_running_) return {};
   std::string error;
   auto note = [&](std::string e) {
     if (error.empty()) error = std::move(e);

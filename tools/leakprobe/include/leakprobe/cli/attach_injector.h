@@ -27,6 +27,9 @@ struct InjectResult {
   bool ok = false;
   std::string message;  // one line: why not (when !ok)
   int probe_code = 0;   // what leakprobe_attach/leakprobe_detach returned (0 or -errno)
+  // A call timed out and its thread was left to finish it (remote_call.h): the process is not
+  // "put back as it was" yet; the call may still take effect.
+  bool left_running = false;
 };
 
 // Loads `library` (an absolute path valid inside the target) into `pid` and calls

@@ -28,6 +28,9 @@ struct HeldThread {
   // (remote_call.h blocks every signal in the thread during its calls, so they stay pending in
   // the kernel instead; this is for a thread whose mask could not be set.)
   std::vector<siginfo_t> held_signals;
+  // Left running inside an injected call that did not return in time (remote_call.h): it
+  // returns through a frame that puts it back by itself, so release() only lets it go.
+  bool left_in_call = false;
 };
 
 // How a wait on one thread ended.

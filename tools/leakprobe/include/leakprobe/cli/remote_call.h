@@ -48,8 +48,10 @@ class RemoteCaller {
     std::string error;   // one line when !ok
   };
   // Calls the function at `address` with up to six integer/pointer arguments; waits at most
-  // `timeout` for it to return. On a timeout the thread is stopped again where it is (the call
-  // abandoned) and the result says so.
+  // `timeout` for it to return. On a timeout the call is not abandoned: the thread is left to
+  // finish it (left_running()), and returns through the frame that puts it back as it was.
+  // Abandoning it half-way could leave a lock it took (the loader's, in dlopen) held for
+  // ever; a call that cannot finish while the other threads are held finishes once they go.
   Result call(uint64_t address, const std::vector<uint64_t>& args,
               std::chrono::milliseconds timeout);
 
@@ -62,6 +64,9 @@ class RemoteCaller {
   // interrupted system call resumed). Empty on success.
   std::string restore();
 
+  // A call timed out and the thread was left to finish it: restore() then leaves it alone.
+  bool left_running() const { return left_running_; }
+
  private:
   PtraceSession& session_;
   HeldThread& thread_;
@@ -73,11 +78,12 @@ class RemoteCaller {
   std::vector<unsigned char> saved_stack_;
   bool touched_ = false;
   bool restored_ = false;
-  uint64_t trampoline_ = 0;   // its address in the target
-  uint64_t sigmask_ = 0;      // the thread's own, PTRACE_GETSIGMASK
-  bool masked_ = false;       // every signal blocked by us
-  bool parked_ = false;       // stopped at our rt_sigreturn's entry
-  bool at_interrupt_ = true;  // in an interrupt stop (PTRACE_EVENT_STOP)
+  uint64_t trampoline_ = 0;    // its address in the target
+  uint64_t sigmask_ = 0;       // the thread's own, PTRACE_GETSIGMASK
+  bool masked_ = false;        // every signal blocked by us
+  bool parked_ = false;        // stopped at our rt_sigreturn's entry
+  bool at_interrupt_ = true;   // in an interrupt stop (PTRACE_EVENT_STOP)
+  bool left_running_ = false;  // see left_running()
   int calls_ = 0;
   uint64_t place(uint64_t at, const void* bytes, size_t size);
 };
