@@ -359,12 +359,29 @@ Walk walk(Env& env, uintptr_t pc, uintptr_t sp, uintptr_t bp, uintptr_t* __restr
       const CachedState* const seg = f;  // RBP there is `bp`
       uintptr_t* const op_from = op;
       uintptr_t* const op_stop = op + limit;
-      while (op != op_stop) {
+      // Two frames an iteration while there is room for two: half the loop's own compares.
+      while (op_stop - op >= 2) {
         const CachedState* t = f->next;
-        if (!t || env.load(t->sp - sizeof(uintptr_t)) != t->pc) break;
-        *op++ = t->pc;  // the same step as before: its caller is this walk's next frame
+        if (!t || env.load(t->sp - sizeof(uintptr_t)) != t->pc) goto replayed;
+        op[0] = t->pc;  // the same step as before: its caller is this walk's next frame
         f = t;
+        const CachedState* u = t->next;
+        if (!u || env.load(u->sp - sizeof(uintptr_t)) != u->pc) {
+          op += 1;
+          goto replayed;
+        }
+        op[1] = u->pc;
+        op += 2;
+        f = u;
       }
+      if (op != op_stop) {
+        const CachedState* t = f->next;
+        if (t && env.load(t->sp - sizeof(uintptr_t)) == t->pc) {
+          *op++ = t->pc;
+          f = t;
+        }
+      }
+    replayed:
       if (f != seg) {
         bp_from = seg;
         bp_to = f;
