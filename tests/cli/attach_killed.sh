@@ -32,6 +32,7 @@ mode=$1
 cli=$2
 library=$3
 . "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/qos1_stream.sh"
 export LEAKPROBE_LIBRARY=$library
 work=$(mktemp -d)
 chmod 0755 "$work"
@@ -41,9 +42,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-sleep 30 & pids+=($!)
-"$cli" attach --check $! >/dev/null 2>"$work/check.err" ||
-  { echo "SKIP: ptrace is not available here: $(cat "$work/check.err")"; exit 77; }
+skip_without_ptrace "$cli"
 
 # untouched NAME PID: the same process, running, untraced.
 untouched() {
@@ -202,15 +201,7 @@ command -v mosquitto >/dev/null || { echo "SKIP: no mosquitto (scripts/deps.sh)"
 nm -D --defined-only "$library" 2>/dev/null | grep -q ' leakprobe_attach$' ||
   { echo "SKIP: $library exports no leakprobe_attach"; exit 77; }
 port=$(free_port) || fail "no free port"
-cat >"$work/m.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-connection_messages false
-log_dest stderr
-log_type error
-log_type warning
-CONF
+stream_conf "$work/m.conf"
 blocking_ctor=$4
 mkfifo "$work/ctor.fifo"
 ATTACH_BLOCK_FD=3 mosquitto -c "$work/m.conf" >"$work/broker.log" 2>&1 3<>"$work/ctor.fifo" &
@@ -219,24 +210,7 @@ port_open() { ss -ltnH "sport = :$port" | grep -q .; }
 wait_for port_open || fail "mosquitto did not listen: $(cat "$work/broker.log")"
 started() { awk '{ print $22 }' "/proc/$broker/stat"; }
 start_time=$(started)
-mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t lp/seq -i lp-killed-sub -W 600 \
-  >"$work/sub.out" 2>"$work/sub.err" &
-sub=$!; pids+=("$sub")
-sleep 0.5
-generate() {
-  local i=0
-  while [ ! -f "$work/stop" ] && [ "$i" -lt 60000 ]; do
-    i=$((i + 1)); echo "$i"; sleep 0.01
-  done
-  echo "$i" >"$work/sent"
-}
-generate | mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t lp/seq -i lp-killed-pub -l \
-  2>"$work/pub.err" &
-pub=$!; pids+=("$pub")
-received() { wc -l <"$work/sub.out"; }
-got_some() { [ "$(received)" -ge 20 ]; }
-wait_for got_some || fail "the subscriber receives nothing: $(cat "$work/sub.err" "$work/pub.err")"
-flowing() { [ "$(received)" -gt "$1" ]; }
+stream_start lp-killed
 
 kill_at dlopen-blocked "$broker" "$blocking_ctor"
 untouched "mosquitto killed inside dlopen" "$broker"
@@ -257,18 +231,7 @@ for point in in-call-1 after-call-1 after-call-3 restoring; do
   pass "mosquitto killed at $point: it serves on, and attaches again"
 done
 
-touch "$work/stop"
-wait "$pub"; pub_rc=$?
-[ "$pub_rc" = 0 ] || fail "the publisher exited $pub_rc: $(cat "$work/pub.err")"
-sent=$(cat "$work/sent")
-all_in() { [ "$(received)" -ge "$sent" ]; }
-wait_for all_in || fail "sent $sent, the subscriber got $(received)"
-sleep 0.5
-kill "$sub"; wait "$sub" 2>/dev/null
-[ ! -s "$work/pub.err" ] || fail "the publisher said: $(cat "$work/pub.err")"
-[ ! -s "$work/sub.err" ] || fail "the subscriber said: $(cat "$work/sub.err")"
-seq 1 "$sent" | cmp -s - "$work/sub.out" ||
-  fail "the stream is not 1..$sent in order, once each: $(diff <(seq 1 "$sent") "$work/sub.out" | head -5)"
+stream_check
 [ "$(started)" = "$start_time" ] || fail "pid $broker is another process now"
 untouched "mosquitto at the end" "$broker"
 own=$(grep -v '^leakprobe: ' "$work/broker.log")

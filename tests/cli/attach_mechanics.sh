@@ -53,11 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 77; }
-# ptrace must be allowed here (root in CI; a user with ptrace_scope 0 elsewhere).
-sleep 30 & probe_target=$!; pids+=("$probe_target")
-if ! "$cli" attach --check "$probe_target" >/dev/null 2>"$work/check.err"; then
-  echo "SKIP: ptrace is not available here: $(cat "$work/check.err")"; exit 77
-fi
+skip_without_ptrace "$cli"
 
 # --- 1. blocked system calls -------------------------------------------------------------
 mkfifo "$work/py.in"

@@ -10,6 +10,7 @@ set -u
 cli=$1
 probe=$2
 . "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/qos1_stream.sh"
 command -v mosquitto >/dev/null || PATH=$PATH:/usr/sbin
 command -v mosquitto >/dev/null || { echo "SKIP: no mosquitto (scripts/deps.sh)"; exit 77; }
 nm -D --defined-only "$probe" 2>/dev/null | grep -q ' leakprobe_attach$' ||
@@ -23,20 +24,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-sleep 30 & pids+=($!)
-"$cli" attach --check $! >/dev/null 2>"$work/check.err" ||
-  { echo "SKIP: ptrace is not available here: $(cat "$work/check.err")"; exit 77; }
+skip_without_ptrace "$cli"
 
 port=$(free_port) || fail "no free port"
-cat >"$work/m.conf" <<CONF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-connection_messages false
-log_dest stderr
-log_type error
-log_type warning
-CONF
+stream_conf "$work/m.conf"
 mosquitto -c "$work/m.conf" >"$work/broker.log" 2>&1 &
 broker=$!; pids+=("$broker")
 port_open() { ss -ltnH "sport = :$port" | grep -q .; }
@@ -48,23 +39,7 @@ uid_before=$(awk '/^Uid:/ { print $2 }' "/proc/$broker/status")
   fail "the broker did not drop to the mosquitto user (uid $uid_before)"
 
 # The subscriber, QoS 1, and a publisher fed one number every 10 ms over one connection.
-mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -t lp/seq -i lp-attach-sub -W 600 \
-  >"$work/sub.out" 2>"$work/sub.err" &
-sub=$!; pids+=("$sub")
-sleep 0.5
-generate() {
-  local i=0
-  while [ ! -f "$work/stop" ] && [ "$i" -lt 60000 ]; do
-    i=$((i + 1)); echo "$i"; sleep 0.01
-  done
-  echo "$i" >"$work/sent"
-}
-generate | mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t lp/seq -i lp-attach-pub -l \
-  2>"$work/pub.err" &
-pub=$!; pids+=("$pub")
-received() { wc -l <"$work/sub.out"; }
-got_some() { [ "$(received)" -ge 20 ]; }
-wait_for got_some || fail "the subscriber receives nothing: $(cat "$work/sub.err" "$work/pub.err")"
+stream_start lp-attach
 
 for c in $(seq 1 20); do
   expect_rc 0 "$cli" attach -o "$work/snaps" "$broker"
@@ -79,18 +54,7 @@ for c in $(seq 1 20); do
 done
 pass "20 attach/detach cycles, a snapshot written by the broker's user in the middle"
 
-touch "$work/stop"
-wait "$pub"; pub_rc=$?
-[ "$pub_rc" = 0 ] || fail "the publisher exited $pub_rc: $(cat "$work/pub.err")"
-sent=$(cat "$work/sent")
-all_in() { [ "$(received)" -ge "$sent" ]; }
-wait_for all_in || fail "sent $sent, the subscriber got $(received)"
-sleep 0.5
-kill "$sub"; wait "$sub" 2>/dev/null
-[ ! -s "$work/pub.err" ] || fail "the publisher said: $(cat "$work/pub.err")"
-[ ! -s "$work/sub.err" ] || fail "the subscriber said: $(cat "$work/sub.err")"
-seq 1 "$sent" | cmp -s - "$work/sub.out" ||
-  fail "the stream is not 1..$sent in order, once each: $(diff <(seq 1 "$sent") "$work/sub.out" | head -5)"
+stream_check
 pass "all $sent QoS 1 messages arrived once each, in order; no client error"
 
 # The broker idle after clients came and went: its one thread waits in epoll_wait, and slots of

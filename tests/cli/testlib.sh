@@ -26,3 +26,10 @@ free_port() {
   done
   return 1
 }
+# skip_without_ptrace CLI: exit 77 (CTest's SKIP) unless `CLI attach` may trace a process here
+# (root in CI; a user with ptrace_scope 0 elsewhere). Needs $work and the caller's pids array.
+skip_without_ptrace() {
+  sleep 30 & pids+=($!)
+  "$1" attach --check $! >/dev/null 2>"$work/check.err" ||
+    { echo "SKIP: ptrace is not available here: $(cat "$work/check.err")"; exit 77; }
+}
