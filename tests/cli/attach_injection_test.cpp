@@ -7,23 +7,12 @@
 
 #include <cstdlib>
 
+#include "interrupted_call.h"
 #include "leakprobe/cli/attach_safety.h"
 #include "leakprobe/cli/syscall_restart.h"
 #include "leakprobe/cli/target_symbols.h"
 
 using namespace leakprobe::cli;
-
-namespace {
-
-user_regs_struct in_call(long nr, long ret) {
-  user_regs_struct r{};
-  r.orig_rax = static_cast<unsigned long long>(nr);
-  r.rax = static_cast<unsigned long long>(ret);
-  r.rip = 0x1002;
-  return r;
-}
-
-}  // namespace
 
 TEST(SyscallRestart, RestartCodesResumeTheSameCall) {
   for (long code : {kERestartSys, kERestartNoIntr, kERestartNoHand}) {

@@ -16,6 +16,7 @@
 
 #include <cstring>
 
+#include "interrupted_call.h"
 #include "leakprobe/cli/attach_safety.h"
 #include "leakprobe/cli/syscall_restart.h"
 #include "leakprobe/cli/target_symbols.h"
@@ -126,14 +127,6 @@ int run_child(bool use_xsave) {
   if (child < 0 || waitpid(child, &status, 0) != child) return -1;
   if (!WIFEXITED(status)) return 1000 + WTERMSIG(status);
   return WEXITSTATUS(status);
-}
-
-user_regs_struct in_call(long nr, long ret) {
-  user_regs_struct r{};
-  r.orig_rax = static_cast<unsigned long long>(nr);
-  r.rax = static_cast<unsigned long long>(ret);
-  r.rip = 0x1002;
-  return r;
 }
 
 }  // namespace
