@@ -152,6 +152,17 @@ InjectOptions inject_options(double timeout_seconds) {
   o.stop_timeout = std::min(o.call_timeout, std::chrono::milliseconds(2000));
   return o;
 }
+
+// The one line a failed attach or detach prints: why, then what became of the process.
+void say_failed(const char* command, const InjectResult& r) {
+  std::cerr << "leakprobe " << command << ": " << r.message;
+  if (r.left_running)
+    std::cerr << "; the other threads run on, and that call may still " << command
+              << " the probe when it finishes";
+  else if (r.message.find("nothing was done") == std::string::npos)
+    std::cerr << "; the process was put back as it was";
+  std::cerr << "\n";
+}
 }  // namespace
 
 int AttachCommand::attach() const {
@@ -253,15 +264,7 @@ int AttachCommand::attach() const {
 
   const InjectResult result = inject_attach(pid, library, config, inject_options(timeout_seconds_));
   if (!result.ok) {
-    std::cerr
-        << "leakprobe attach: " << result.message
-        << (result.left_running
-                ? "; the other threads run on, and that call may still attach the probe when it"
-                  " finishes"
-            : result.message.find("nothing was done") == std::string::npos
-                ? "; the process was put back as it was"
-                : "")
-        << "\n";
+    say_failed("attach", result);
     return 1;
   }
   if (result.probe_code == -EEXIST) {
@@ -353,15 +356,7 @@ int AttachCommand::detach() const {
   }
   const InjectResult result = inject_detach(pid, mapped, inject_options(timeout_seconds_));
   if (!result.ok) {
-    std::cerr
-        << "leakprobe detach: " << result.message
-        << (result.left_running
-                ? "; the other threads run on, and that call may still detach the probe when it"
-                  " finishes"
-            : result.message.find("nothing was done") == std::string::npos
-                ? "; the process was put back as it was"
-                : "")
-        << "\n";
+    say_failed("detach", result);
     return 1;
   }
   if (result.probe_code != 0) {
