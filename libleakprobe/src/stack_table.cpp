@@ -9,10 +9,15 @@ namespace {
 
 constexpr size_t kInitialSlots = 1024;
 
+// The bucket holds exactly this stack.
+bool holds(const Bucket* b, const uintptr_t* frames, uint32_t depth, bool truncated) {
+  return b->depth == depth && b->truncated == (truncated ? 1u : 0u) &&
+         memcmp(b->frames, frames, sizeof(uintptr_t) * depth) == 0;
+}
+
 bool same_stack(const Bucket* b, uint64_t h, const uintptr_t* frames, uint32_t depth,
                 bool truncated) {
-  return b->hash == h && b->depth == depth && b->truncated == (truncated ? 1u : 0u) &&
-         memcmp(b->frames, frames, sizeof(uintptr_t) * depth) == 0;
+  return b->hash == h && holds(b, frames, depth, truncated);
 }
 
 }  // namespace
@@ -89,10 +94,7 @@ Bucket* StackTable::hinted(uint32_t hint, const uintptr_t* frames, uint32_t dept
                            bool truncated) const {
   if (hint == 0 || hint >= max_) return nullptr;  // (the last index is overflow()'s: never)
   Bucket* b = at(hint - 1);
-  if (!b || b->depth != depth || b->truncated != (truncated ? 1u : 0u) ||
-      memcmp(b->frames, frames, sizeof(uintptr_t) * depth) != 0)
-    return nullptr;
-  return b;
+  return b && holds(b, frames, depth, truncated) ? b : nullptr;
 }
 
 Bucket* StackTable::intern(const uintptr_t* frames, uint32_t depth, bool truncated) {

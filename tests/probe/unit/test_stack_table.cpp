@@ -32,6 +32,29 @@ TEST(StackTable, SameFramesGiveTheSameBucket) {
   EXPECT_EQ(x->frames[2], 0x3000u);
 }
 
+TEST(StackTable, AHintGivesItsBucketOnlyForExactlyTheSameStack) {
+  // capture_stack's hint (the bucket the last walk from the same first frame gave) is a guess:
+  // taken only when the bucket holds these very frames, never for the frameless overflow one.
+  Arena arena;
+  StackTable t;
+  ASSERT_TRUE(t.init(16, &arena));
+  uintptr_t a[] = {0x1000, 0x2000, 0x3000};
+  uintptr_t b[] = {0x1000, 0x2000, 0x3001};
+  Bucket* x = t.intern(a, 3, false);
+  ASSERT_NE(x, nullptr);
+  const uint32_t hint = x->index + 1;
+  EXPECT_EQ(t.hinted(hint, a, 3, false), x);
+  EXPECT_EQ(t.hinted(hint, b, 3, false), nullptr) << "another frame";
+  EXPECT_EQ(t.hinted(hint, a, 2, false), nullptr) << "a prefix";
+  EXPECT_EQ(t.hinted(hint, a, 3, true), nullptr) << "truncated";
+  EXPECT_EQ(t.hinted(0, a, 3, false), nullptr) << "no hint";
+  EXPECT_EQ(t.hinted(hint + 1, a, 3, false), nullptr) << "an index with no bucket yet";
+  EXPECT_EQ(t.hinted(1000, a, 3, false), nullptr) << "out of range";
+  Bucket* overflow = t.overflow();
+  ASSERT_NE(overflow, nullptr);
+  EXPECT_EQ(t.hinted(overflow->index + 1, a, 0, false), nullptr) << "the overflow bucket";
+}
+
 TEST(StackTable, CountersAndListWalk) {
   Arena arena;
   StackTable t;
